@@ -1,0 +1,85 @@
+/* switch_aarch64.S - goroutine context switch, AArch64 AAPCS64.
+ *
+ * void goro__switch(void **save_sp, void *next_sp)
+ *   Saves the callee-saved state of the running context on its own stack,
+ *   stores the resulting stack pointer in *save_sp, then loads next_sp and
+ *   restores the state saved there.  "Returns" into the other context.
+ *
+ * Saved frame, from the saved stack pointer upwards (GORO_FRAME_* in frame.h):
+ *
+ *   offset  contents
+ *   0       x19, x20
+ *   16      x21, x22
+ *   32      x23, x24
+ *   48      x25, x26
+ *   64      x27, x28
+ *   80      x29 (frame pointer), x30 (link register: where it resumes)
+ *   96      d8, d9        (low 64 bits of v8-v15 are callee-saved)
+ *   112     d10, d11
+ *   128     d12, d13
+ *   144     d14, d15
+ *   160     FPCR (rounding mode, flush-to-zero), 8 bytes
+ *   168     padding, keeps sp 16-byte aligned
+ *   176     (the caller's stack before its call to goro__switch)
+ *
+ * A new context is a frame built by goro__frame_init() (frame.h) whose x30 is
+ * goro__trampoline, with the entry function in x19 and its argument in x20.
+ */
+    .text
+    .globl  goro__switch
+    .hidden goro__switch
+    .type   goro__switch, %function
+    .p2align 4
+goro__switch:
+    .cfi_startproc
+    sub     sp, sp, #176            /* room for the frame */
+    stp     x19, x20, [sp, #0]      /* callee-saved general registers */
+    stp     x21, x22, [sp, #16]
+    stp     x23, x24, [sp, #32]
+    stp     x25, x26, [sp, #48]
+    stp     x27, x28, [sp, #64]
+    stp     x29, x30, [sp, #80]     /* frame pointer and return address */
+    stp     d8, d9, [sp, #96]       /* callee-saved FP registers */
+    stp     d10, d11, [sp, #112]
+    stp     d12, d13, [sp, #128]
+    stp     d14, d15, [sp, #144]
+    mrs     x9, fpcr                /* FP control register */
+    str     x9, [sp, #160]
+    mov     x9, sp                  /* *save_sp = our frame */
+    str     x9, [x0]
+    mov     sp, x1                  /* switch stacks: now on the next context */
+    ldr     x9, [sp, #160]          /* its FP control register */
+    msr     fpcr, x9
+    ldp     x19, x20, [sp, #0]      /* its callee-saved registers */
+    ldp     x21, x22, [sp, #16]
+    ldp     x23, x24, [sp, #32]
+    ldp     x25, x26, [sp, #48]
+    ldp     x27, x28, [sp, #64]
+    ldp     x29, x30, [sp, #80]
+    ldp     d8, d9, [sp, #96]
+    ldp     d10, d11, [sp, #112]
+    ldp     d12, d13, [sp, #128]
+    ldp     d14, d15, [sp, #144]
+    add     sp, sp, #176            /* drop the frame */
+    ret                             /* resume at x30 */
+    .cfi_endproc
+    .size   goro__switch, .-goro__switch
+
+/* First code a new goroutine runs: goro__switch "returns" here with the entry
+ * function in x19 and its argument in x20.  fn never returns; brk traps if it
+ * does.  The undefined x30 ends unwinding here. */
+    .globl  goro__trampoline
+    .hidden goro__trampoline
+    .type   goro__trampoline, %function
+    .p2align 4
+goro__trampoline:
+    .cfi_startproc
+    .cfi_undefined x30
+    mov     x29, #0                 /* a zero frame pointer ends frame walks */
+    mov     x0, x20                 /* fn's argument */
+    blr     x19                     /* fn(arg): does not return */
+    brk     #0
+    .cfi_endproc
+    .size   goro__trampoline, .-goro__trampoline
+
+    .section .note.GNU-stack,"",%progbits

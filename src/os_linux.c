@@ -1,0 +1,245 @@
+/* os_linux.c - what goro needs from Linux: futexes, the clock, threads,
+ * CPU count, mapping counts, and the fault handler that turns a goroutine
+ * stack overflow into one clear line (Go: runtime/os_linux.go,
+ * signal_unix.go).
+ *
+ * Signals: goro installs no handler for anything but SIGSEGV and SIGBUS, and
+ * those only to recognise a goroutine stack overflow; every other fault is
+ * passed to the handler that was there before (the default one, or a
+ * sanitizer's).  Set GORO_SIGSEGV=0 to install nothing.  Each M runs with an
+ * alternate signal stack, since an overflowing goroutine has no stack left
+ * to run a handler on.
+ */
+#include "runtime.h"
+
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+int64_t goro_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * GORO_SECOND + ts.tv_nsec;
+}
+
+/* ---- futex -------------------------------------------------------------- */
+
+int goro__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
+{
+    struct timespec ts, *tsp = NULL;
+    long r;
+
+    if (deadline >= 0) {
+        /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time. */
+        ts.tv_sec = deadline / GORO_SECOND;
+        ts.tv_nsec = deadline % GORO_SECOND;
+        tsp = &ts;
+    }
+    r = syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, val, tsp,
+                NULL, FUTEX_BITSET_MATCH_ANY);
+    return r == 0 ? 0 : errno;
+}
+
+void goro__futex_wake(_Atomic uint32_t *addr, int n)
+{
+    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
+}
+
+/* Contended path of goro__lock_acquire (lock states in runtime.h).
+ * Spin a little first: runtime critical sections are a few dozen
+ * instructions, far shorter than a futex round trip. */
+void goro__lock_slow(goro__lock *l)
+{
+    uint32_t c;
+
+    for (int i = 0; i < 100; i++) {
+        c = 0;
+        if (atomic_load_explicit(&l->state, memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_weak_explicit(&l->state, &c, 1, memory_order_acquire,
+                                                  memory_order_relaxed))
+            return;
+#if defined(__x86_64__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        __asm__ volatile("yield");
+#endif
+    }
+    /* Mark the lock contended (2) whenever we may sleep, so the holder's
+     * release knows to wake someone; taking it as 2 is conservative. */
+    c = atomic_exchange_explicit(&l->state, 2, memory_order_acquire);
+    while (c != 0) {
+        goro__futex_wait(&l->state, 2, -1);
+        c = atomic_exchange_explicit(&l->state, 2, memory_order_acquire);
+    }
+}
+
+/* ---- machine facts ------------------------------------------------------ */
+
+int goro__ncpu(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0)
+            return n;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+int goro__thread_start(void *(*fn)(void *), void *arg, size_t stack_size)
+{
+    pthread_attr_t attr;
+    pthread_t tid;
+    sigset_t all, old;
+    int e;
+
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (stack_size)
+        pthread_attr_setstacksize(&attr, stack_size);
+    /* Runtime threads take no asynchronous signals: those belong to the
+     * application's own threads (and goro_ctx_with_signals). Faults are
+     * synchronous and still delivered. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    e = pthread_create(&tid, &attr, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    return e;
+}
+
+static long read_long_file(const char *path, long dflt)
+{
+    char buf[64];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return dflt;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return dflt;
+    buf[n] = 0;
+    return strtol(buf, NULL, 10);
+}
+
+long goro__map_count_max(void)
+{
+    return read_long_file("/proc/sys/vm/max_map_count", 65530);
+}
+
+long goro__map_count(void)
+{
+    char buf[8192];
+    long lines = 0;
+    ssize_t n;
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 1000; /* a generous guess */
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        for (ssize_t i = 0; i < n; i++)
+            lines += buf[i] == '\n';
+    close(fd);
+    return lines;
+}
+
+uint64_t goro__rand64(void)
+{
+    /* splitmix64 over a shared counter: seeds per-P generators. */
+    static _Atomic uint64_t state = 0x9e3779b97f4a7c15ULL;
+    uint64_t z = atomic_fetch_add_explicit(&state, 0x9e3779b97f4a7c15ULL, memory_order_relaxed);
+    z ^= (uint64_t)goro_now();
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* ---- fault handler ------------------------------------------------------ */
+
+#define ALTSTACK_SIZE (64 * 1024)
+
+static struct sigaction old_segv, old_bus;
+static bool signals_installed;
+
+int goro__sigaltstack_init(void)
+{
+    stack_t ss;
+    if (!signals_installed)
+        return 0;
+    ss.ss_sp = malloc(ALTSTACK_SIZE);
+    if (!ss.ss_sp)
+        return ENOMEM;
+    ss.ss_size = ALTSTACK_SIZE;
+    ss.ss_flags = 0;
+    if (sigaltstack(&ss, NULL) != 0) {
+        int e = errno;
+        free(ss.ss_sp);
+        return e;
+    }
+    return 0;
+}
+
+static uintptr_t fault_sp(void *uc_)
+{
+    ucontext_t *uc = uc_;
+#if defined(__x86_64__)
+    return (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+    return (uintptr_t)uc->uc_mcontext.sp;
+#endif
+}
+
+static void fault_handler(int sig, siginfo_t *si, void *uc)
+{
+    goro__m *m = goro__getm();
+    goro__g *g = m ? m->curg : NULL;
+    struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
+
+    /* The running goroutine's stack pointer below its stack: it overflowed,
+     * whether it hit a guard page or ran through unguarded neighbours. */
+    if (g && g->magic == GORO_G_MAGIC && fault_sp(uc) < (uintptr_t)g->stack_lo &&
+        fault_sp(uc) + (1u << 30) > (uintptr_t)g->stack_lo)
+        goro__stack_overflow(g);
+    /* A fault in some stack's guard: its owner overflowed. */
+    g = goro__stack_guard_owner(si->si_addr);
+    if (g)
+        goro__stack_overflow(g);
+
+    /* Not ours: hand the fault to whoever handled it before us. */
+    if (old->sa_flags & SA_SIGINFO) {
+        old->sa_sigaction(sig, si, uc);
+    } else if (old->sa_handler == SIG_IGN || old->sa_handler == SIG_DFL) {
+        /* Restore the previous disposition and return: the faulting
+         * instruction runs again and the fault takes its usual course. */
+        sigaction(sig, old, NULL);
+    } else {
+        old->sa_handler(sig);
+    }
+}
+
+void goro__signals_init(void)
+{
+    const char *env = getenv("GORO_SIGSEGV");
+    struct sigaction sa;
+
+    if (env && strcmp(env, "0") == 0)
+        return;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = fault_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSEGV, &sa, &old_segv) != 0)
+        return;
+    sigaction(SIGBUS, &sa, &old_bus);
+    signals_installed = true;
+}

@@ -1,0 +1,367 @@
+/* runtime.h - goro's data model: G, M, P, the scheduler, and the contracts
+ * between the files that implement them (Go: runtime/runtime2.go).
+ *
+ *   G  a goroutine: saved stack pointer, stack, state, wait reason.  A G lives
+ *      at the top of its own stack (stack.c), so spawning allocates nothing
+ *      beyond a recycled stack.  A plain OS thread that blocks in goro gets a
+ *      "thread G" (is_thread) whose state word doubles as a futex, so every
+ *      wait queue holds Gs and every primitive is written once.
+ *   M  an OS thread that runs goroutines.  Its own pthread stack is "g0": the
+ *      scheduler loop runs there, and every goroutine switch goes G -> g0 -> G.
+ *   P  the right to run goroutines; goro_maxprocs() of them.  A P owns a
+ *      local run queue, a runnext slot and caches.  An M runs user code only
+ *      while it holds a P, except after sysmon took the P away from an M whose
+ *      goroutine blocked its thread (see "P ownership" below).
+ *
+ * G states and who owns the G (its stack and fields) in each:
+ *   G_IDLE      in a free cache (per-P or global) or never used: the cache.
+ *   G_RUNNABLE  in a run queue or a runnext slot: whoever dequeues it.
+ *   G_RUNNING   executing on an M: that M (and the G's own code).
+ *   G_WAITING   parked: the wait queue that holds it; only goro__ready()
+ *               moves it on, by CAS from G_WAITING, so one waker wins.
+ *   G_DEAD      returned from its function; g0 of its M recycles it.
+ *
+ * P ownership: p->owner is (uintptr_t)m for the M that holds it, with bit 0
+ * set while that M is inside the runtime using the P (run queue, caches).
+ * The holder enters with CAS(m -> m|1) and leaves with a store of m; sysmon
+ * may take a P only by CAS(m -> 0), so it never takes one in use.  An M whose
+ * CAS fails has lost its P (it was handed to another thread while its
+ * goroutine blocked) and carries on without one.  See p_enter() in sched.c.
+ */
+#ifndef GORO_RUNTIME_H
+#define GORO_RUNTIME_H
+
+#include "goro.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GORO_HIDDEN __attribute__((visibility("hidden")))
+#define GORO_NOINLINE __attribute__((noinline))
+#define GORO_NORETURN __attribute__((noreturn))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+typedef struct goro__g goro__g;
+typedef struct goro__m goro__m;
+typedef struct goro__p goro__p;
+
+/* ---- fatal errors ------------------------------------------------------- */
+
+/* Broken invariant: prints "fatal error: <msg>" and the goroutine dump, then
+ * aborts.  Never compiled out. */
+GORO_HIDDEN GORO_NORETURN void goro__throw(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+#define GORO_CHECK(cond, ...)                                                  \
+    do {                                                                       \
+        if (unlikely(!(cond)))                                                 \
+            goro__throw(__VA_ARGS__);                                          \
+    } while (0)
+
+/* ---- OS layer (os_linux.c) ---------------------------------------------- */
+
+/* Waits while *addr == val, at most until the absolute monotonic time
+ * deadline (< 0: no deadline).  Returns 0, ETIMEDOUT, or EAGAIN/EINTR
+ * (callers re-check their condition in a loop). */
+GORO_HIDDEN int goro__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline);
+/* Wakes up to n threads waiting on addr. */
+GORO_HIDDEN void goro__futex_wake(_Atomic uint32_t *addr, int n);
+GORO_HIDDEN int goro__ncpu(void);
+/* Starts a detached thread with the given stack size (0: default). */
+GORO_HIDDEN int goro__thread_start(void *(*fn)(void *), void *arg, size_t stack_size);
+/* Installs the SIGSEGV/SIGBUS handler that reports goroutine stack
+ * overflows, and an alternate signal stack for the calling thread. */
+GORO_HIDDEN void goro__signals_init(void);
+GORO_HIDDEN int goro__sigaltstack_init(void);
+/* Number of memory mappings the process has now, and the kernel's limit. */
+GORO_HIDDEN long goro__map_count(void);
+GORO_HIDDEN long goro__map_count_max(void);
+GORO_HIDDEN uint64_t goro__rand64(void);
+
+/* ---- lock: a futex mutex invisible to ThreadSanitizer ------------------- */
+
+/* Runtime-internal mutex (Drepper's three-state futex lock, with a short
+ * spin).  Not pthread_mutex: sanitizers would see its happens-before edges
+ * and hide real races between goroutines that merely share runtime locks.
+ * Never held across a park. */
+typedef struct goro__lock {
+    _Atomic uint32_t state; /* 0 free, 1 locked, 2 locked with waiters */
+} goro__lock;
+
+#define GORO_LOCK_INIT {0}
+
+GORO_HIDDEN void goro__lock_slow(goro__lock *l);
+
+static inline void goro__lock_acquire(goro__lock *l)
+{
+    uint32_t z = 0;
+    if (likely(atomic_compare_exchange_strong_explicit(&l->state, &z, 1, memory_order_acquire,
+                                                       memory_order_relaxed)))
+        return;
+    goro__lock_slow(l);
+}
+
+static inline void goro__lock_release(goro__lock *l)
+{
+    if (unlikely(atomic_exchange_explicit(&l->state, 0, memory_order_release) == 2))
+        goro__futex_wake(&l->state, 1);
+}
+
+/* ---- timers (timer.c) --------------------------------------------------- */
+
+/* A timer in the runtime's heap.  Embedded in its owner (a G sleeping, a
+ * goro_timer), so arming one allocates nothing. */
+typedef struct goro__timer {
+    int64_t when;              /* absolute monotonic deadline */
+    void (*fn)(struct goro__timer *); /* runs on whichever thread fires it */
+    size_t index;              /* heap slot + 1; 0 when not in the heap */
+} goro__timer;
+
+/* Adds t (not already armed) to the heap.  Returns 0 or ENOMEM. */
+GORO_HIDDEN int goro__timer_add(goro__timer *t);
+/* Removes t if armed; returns true if it was (and so will not fire). */
+GORO_HIDDEN bool goro__timer_del(goro__timer *t);
+/* Fires every timer due at now; returns how many fired. */
+GORO_HIDDEN int goro__timers_run(int64_t now);
+/* The earliest deadline in the heap, INT64_MAX when empty (racy read). */
+GORO_HIDDEN int64_t goro__timers_next(void);
+
+/* ---- G ------------------------------------------------------------------ */
+
+enum goro__gstatus {
+    G_IDLE = 0,
+    G_RUNNABLE,
+    G_RUNNING,
+    G_WAITING,
+    G_DEAD,
+};
+
+/* What a goroutine asks g0 to do after it switched there. */
+enum goro__gaction {
+    GA_NONE = 0,
+    GA_PARK,   /* run unlockf, then leave the G waiting */
+    GA_YIELD,  /* requeue the G */
+    GA_EXIT,   /* recycle the G */
+};
+
+/* Why a G waits: printed by dumps, so each string is unique. */
+enum goro__wait_reason {
+    WR_NONE = 0,
+    WR_SLEEP,
+    WR_CHAN_RECV,
+    WR_CHAN_SEND,
+    WR_SELECT,
+    WR_SELECT_NO_CASES,
+    WR_MUTEX,
+    WR_RWMUTEX_R,
+    WR_RWMUTEX_W,
+    WR_WAITGROUP,
+    WR_COND,
+    WR_SEMA,
+    WR_IO,
+    WR_BLOCKING,
+    WR_GORO_MAIN,
+    WR_LOCKED_THREAD,
+    WR_COUNT
+};
+
+GORO_HIDDEN extern const char *const goro__wait_reason_str[WR_COUNT];
+
+#define GORO_G_MAGIC 0x676f726f2d472121ULL /* "goro-G!!" */
+
+struct goro__g {
+    void *sp;                   /* saved stack pointer while switched out */
+    _Atomic uint32_t status;    /* enum goro__gstatus; a futex for thread Gs */
+    uint8_t is_thread;          /* a plain thread's G: parks on a futex */
+    uint8_t action;             /* enum goro__gaction, read by g0 */
+    uint8_t wait_reason;        /* enum goro__wait_reason */
+    uint8_t guarded;            /* stack has a PROT_NONE guard page below it */
+    uint64_t id;                /* 0 for thread Gs */
+    uint64_t magic;             /* GORO_G_MAGIC; checked at every switch */
+
+    /* Parking: set by the G before switching to g0, used by g0. */
+    void (*unlockf)(void *);
+    void *unlockarg;
+    int saved_errno;
+    int64_t wait_since;         /* goro_now() when it parked (dumps) */
+    uintptr_t param;            /* value a waker leaves for the G */
+
+    /* Scheduling. */
+    goro__g *schedlink;         /* global run queue or free lists */
+    goro__m *m;                 /* the M running it, while G_RUNNING */
+    goro__m *lockedm;           /* goro_lock_thread() */
+    int lock_count;
+    goro__m *last_m;            /* GORO_DEBUG=migrate */
+    int migrate_skips;
+    goro__timer timer;          /* goro_sleep(), and timed waits */
+
+    /* Entry and creation site. */
+    void (*fn)(void *);
+    void *arg;
+    const char *file;
+    const char *func;
+    const char *name;
+    int line;
+
+    /* Stack: [stack_lo, stack_hi) is usable, the G sits just above it. */
+    char *stack_lo;
+    char *stack_hi;
+    char *sp_min;               /* lowest saved sp seen (trim heuristic) */
+    _Atomic uint64_t *canary;   /* word below stack_lo, NULL if guarded */
+    size_t slot_size;           /* whole slot: guard + stack + G */
+    struct goro__stack_chunk *chunk; /* NULL for a non-default size */
+    unsigned vg_stack_id;       /* Valgrind's id for the stack */
+    goro__g *alllink;           /* non-default-size Gs (dumps) */
+    goro__g *allprev;
+
+    /* Sanitizers. */
+    void *tsan_fiber;
+    void *asan_fake_stack;
+};
+
+/* ---- P ------------------------------------------------------------------ */
+
+#ifdef GORO_TESTING
+#define GORO_RUNQ_SIZE 16      /* small, so overflow and steal paths run */
+#else
+#define GORO_RUNQ_SIZE 256
+#endif
+#define GORO_GCACHE_MAX 64     /* Gs (with stacks) kept per P */
+
+enum goro__pstatus { P_IDLE = 0, P_RUNNING, P_DEAD };
+
+struct goro__p {
+    int id;
+    _Atomic int status;             /* enum goro__pstatus (protected by sched lock
+                                       for transitions to/from idle) */
+    _Atomic uintptr_t owner;        /* see "P ownership" above */
+    goro__p *link;                  /* idle list (sched lock) */
+
+    /* Run queue: a bounded ring.  Owner pushes at tail and pops at head;
+     * thieves take from head by CAS (Go: runq in runtime2.go). */
+    _Atomic uint32_t runqhead;
+    _Atomic uint32_t runqtail;
+    _Atomic(goro__g *) runq[GORO_RUNQ_SIZE];
+    _Atomic(goro__g *) runnext;
+
+    /* Owner only. */
+    uint32_t schedtick;             /* incremented at every schedule */
+    _Atomic uint32_t schedtick_pub; /* same, published for sysmon */
+    goro__g *gfree;                 /* free Gs with default stacks */
+    int ngfree;
+    uint64_t goid_next, goid_end;   /* batch of goroutine ids */
+    uint64_t rand;                  /* xorshift state */
+    _Atomic int64_t ncreated;       /* goroutines spawned on this P */
+    _Atomic int64_t nexited;        /* goroutines that exited on this P */
+    _Atomic uint64_t nsteal;        /* goroutines stolen by this P */
+
+    /* Sysmon only. */
+    uint32_t sysmon_tick;
+    int64_t sysmon_when;
+};
+
+/* ---- M ------------------------------------------------------------------ */
+
+struct goro__m {
+    void *g0_sp;                /* g0's saved stack pointer while a G runs */
+    goro__g *curg;              /* G running on this M, NULL on g0 */
+    goro__p *p;                 /* P held, or NULL */
+    goro__p *nextp;             /* P handed to us while we slept */
+    goro__g *lockedg;           /* goro_lock_thread() */
+    goro__m *link;              /* idle list (sched lock) */
+    bool spinning;              /* looking for work without any */
+    bool idle;                  /* on the idle list */
+    _Atomic uint32_t park;      /* futex: 1 when woken */
+    int id;
+    void *tsan_fiber;           /* g0's fiber */
+    char *g0_stack_lo;          /* ASan needs g0's stack bounds */
+    size_t g0_stack_size;
+    goro__g *dead_g;            /* G exiting, for ASan's fiber handshake */
+};
+
+/* ---- scheduler (sched.c) ------------------------------------------------ */
+
+typedef struct goro__sched {
+    goro__lock lock;            /* protects the fields down to runqsize */
+    goro__p *pidle;
+    goro__m *midle;
+    int nmidle;
+    int mcount;                 /* Ms created */
+    goro__g *runqhead;          /* global run queue */
+    goro__g *runqtail;
+    goro__m *timer_m;           /* the idle M sleeping until the next timer */
+
+    _Atomic int runqsize;
+    _Atomic int npidle;
+    _Atomic int nmspinning;
+    _Atomic int nprocs;
+    _Atomic int64_t nthread_created; /* goroutines spawned from plain threads */
+    _Atomic int64_t timer_m_until;   /* when timer_m wakes; INT64_MAX if none */
+    _Atomic uint64_t goidgen;
+    _Atomic uint64_t nparks;
+    _Atomic int64_t nexited_nop;     /* goroutines that exited on an M without P */
+    _Atomic int64_t coarse_now;      /* goro_now(), refreshed by sysmon */
+    _Atomic uint32_t sysmon_wake;    /* futex: sysmon sleeps on it */
+    bool debug_migrate;
+    goro__p *allp[GORO_MAX_PROCS];
+} goro__sched;
+
+GORO_HIDDEN extern goro__sched goro__s;
+
+/* Starts the runtime if needed (idempotent, thread-safe). */
+GORO_HIDDEN void goro__init(void);
+
+/* The running G: a goroutine, or the calling plain thread's thread G
+ * (allocated on first use; NULL if that fails).  Never inlined: compilers
+ * may keep a thread-local address across a call, and the caller may have
+ * moved to another thread since. */
+GORO_HIDDEN GORO_NOINLINE goro__g *goro__getg(void);
+/* The M of the calling thread, NULL on a plain thread.  Not inlined either. */
+GORO_HIDDEN GORO_NOINLINE goro__m *goro__getm(void);
+
+/* Parks the calling G: switches to the scheduler, runs unlockf(arg) there
+ * (so a waker can never resume a G whose registers are not saved), and
+ * returns once goro__ready() was called on it.  Before calling, the G must
+ * be published in some wait queue under a lock that unlockf releases.  On a
+ * plain thread the G is a thread G: it runs unlockf and sleeps on a futex.
+ * Go: gopark. */
+GORO_HIDDEN void goro__park(void (*unlockf)(void *), void *arg, enum goro__wait_reason reason);
+
+/* Makes a parked G runnable; the caller must have taken it off its wait
+ * queue.  From a goroutine it goes to this P's runnext (it runs next, on
+ * this core), from elsewhere to the global queue.  Go: goready. */
+GORO_HIDDEN void goro__ready(goro__g *g);
+
+/* Yields from the runtime (goro_yield's body); also used by tests. */
+GORO_HIDDEN void goro__gosched(void);
+
+/* ---- stacks (stack.c) --------------------------------------------------- */
+
+/* Allocates a G with a stack of size bytes (0: default), from p's cache
+ * when p is not NULL.  Returns NULL with errno ENOMEM or EINVAL. */
+GORO_HIDDEN goro__g *goro__stack_alloc(goro__p *p, size_t size);
+/* Returns a dead G and its stack to p's cache (p may be NULL). */
+GORO_HIDDEN void goro__stack_free(goro__p *p, goro__g *g);
+/* Moves p's whole cache to the global pool (P being retired). */
+GORO_HIDDEN void goro__stack_flush(goro__p *p);
+/* Checks g's stack after it switched out; aborts on overflow. */
+GORO_HIDDEN void goro__stack_check(goro__g *g);
+/* If addr lies in a goroutine stack's guard area, returns the G that owns
+ * that stack (the one that overflowed); else NULL.  Signal-safe. */
+GORO_HIDDEN goro__g *goro__stack_guard_owner(const void *addr);
+/* Calls fn for every live goroutine (dumps).  Racy by design. */
+GORO_HIDDEN void goro__stack_each_g(void (*fn)(goro__g *, void *), void *arg);
+GORO_HIDDEN size_t goro__stack_default_size(void);
+GORO_HIDDEN void goro__stack_init(void);
+
+/* ---- diagnostics -------------------------------------------------------- */
+
+/* Writes one line per goroutine to fd (async-signal-safe). */
+GORO_HIDDEN void goro__dump_fd(int fd);
+GORO_HIDDEN void goro__stack_overflow(goro__g *g) GORO_NORETURN;
+
+#endif /* GORO_RUNTIME_H */

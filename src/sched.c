@@ -1,0 +1,1295 @@
+/* sched.c - the M:N scheduler (Go: runtime/proc.go).
+ *
+ * G, M and P are described in runtime.h.  Each M runs schedule() on its own
+ * thread stack (g0).  A goroutine gives the CPU back only by switching to g0
+ * (park, yield, exit); g0 then finishes what the goroutine asked for (runs
+ * the park's unlock function, requeues it, recycles it) and picks the next
+ * G.  Every switch is G -> g0 -> G: one extra register swap buys the
+ * guarantee that a G's registers are saved before any other thread can see
+ * it parked (Go: mcall/park_m).
+ *
+ * Finding work (findrunnable), in order: this P's runnext slot and local run
+ * queue (every 61st tick the global queue first, so it is not starved), due
+ * timers, the global queue, then stealing half of a random victim's queue.
+ * An M that finds nothing gives its P back and sleeps on a futex.
+ *
+ * Spinning (Go's wakep rule).  An M looking for work to steal is "spinning";
+ * at most half the busy Ps have one.  Whoever makes a G runnable calls
+ * wakep(), which starts an M only if a P is idle and no M spins: a spinning M
+ * will find the new G itself, so a burst of readies wakes one thread, not a
+ * herd.  The race to close: a spinning M gives up (nmspinning--) while a
+ * producer queues a G and reads nmspinning.  The broken interleaving:
+ *
+ *      producer                         spinning M
+ *      queue G (store tail)             (A) nmspinning-- (still 1 seen)
+ *      (B) read nmspinning == 1         recheck queues: tail store not
+ *      -> no wakep                          visible yet -> sleep
+ *
+ * leaves G stranded.  Both sides use sequentially consistent operations:
+ * the producer's tail store (runq_put, (B)) and the M's decrement (A) are in
+ * one total order with the loads that follow each, so either the producer
+ * sees nmspinning == 0 and wakes someone, or the M's recheck sees the G.
+ * The global queue's size counter gets the same treatment.
+ *
+ * Blocking threads (sysmon).  A goroutine may block its thread in a plain
+ * system call or loop without ever parking.  sysmon, a thread of its own,
+ * looks every 2 ms for a P that has run the same G for 10 ms while work
+ * waits, takes that P (CAS on p->owner, see runtime.h) and hands it to
+ * another M.  The blocked M finds out at its next runtime call and carries
+ * on without a P until its G parks (Go: retake/handoffp for syscalls).
+ *
+ * Lock order: channel/primitive locks, then sched.lock, then the timer lock.
+ * Nothing is held across a switch.
+ */
+#include "runtime.h"
+#include "arch/frame.h"
+#include "sanitizer.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+goro__sched goro__s = {.lock = GORO_LOCK_INIT};
+
+static __thread goro__m *tls_m __attribute__((tls_model("initial-exec")));
+static __thread goro__g *tls_thread_g __attribute__((tls_model("initial-exec")));
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static _Atomic bool inited;
+static pthread_key_t thread_g_key;
+
+#define SYSMON_PERIOD (2 * GORO_MILLISECOND)
+#define SYSMON_IDLE_PERIOD (50 * GORO_MILLISECOND)
+#define RETAKE_AFTER (10 * GORO_MILLISECOND)
+#define GOID_BATCH 16
+
+static void schedule(goro__m *m) GORO_NORETURN;
+static void wakep(void);
+static void stopm(goro__m *m);
+
+/* ---- current G and M ---------------------------------------------------- */
+
+/* noipa: not inlined and not analysed across the call, so every call reads
+ * the thread pointer afresh (see runtime.h). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define GORO_NOIPA __attribute__((noipa))
+#else
+#define GORO_NOIPA GORO_NOINLINE
+#endif
+
+GORO_NOIPA goro__m *goro__getm(void)
+{
+    return tls_m;
+}
+
+static void thread_g_free(void *g)
+{
+    free(g);
+}
+
+GORO_NOIPA goro__g *goro__getg(void)
+{
+    goro__m *m = tls_m;
+    if (m)
+        return m->curg;
+    goro__g *g = tls_thread_g;
+    if (likely(g))
+        return g;
+    g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->is_thread = 1;
+    g->magic = GORO_G_MAGIC;
+    atomic_init(&g->status, G_RUNNING);
+    tls_thread_g = g;
+    pthread_setspecific(thread_g_key, g);
+    return g;
+}
+
+/* errno through a fresh thread-pointer read: after a switch the goroutine
+ * may be on another thread, and __errno_location() is a const function
+ * whose result the compiler may reuse. */
+static GORO_NOIPA void errno_set(int e)
+{
+    errno = e;
+}
+
+/* ---- P ownership -------------------------------------------------------- */
+
+/* Takes m's P for a runtime operation from goroutine context; NULL if m has
+ * none or lost it to sysmon (then m->p is cleared).  See runtime.h. */
+static inline goro__p *p_enter(goro__m *m)
+{
+    goro__p *p = m->p;
+    uintptr_t mine = (uintptr_t)m;
+
+    if (!p)
+        return NULL;
+    if (likely(atomic_compare_exchange_strong_explicit(&p->owner, &mine, (uintptr_t)m | 1,
+                                                       memory_order_acquire,
+                                                       memory_order_relaxed)))
+        return p;
+    m->p = NULL;
+    return NULL;
+}
+
+static inline void p_exit(goro__m *m, goro__p *p)
+{
+    atomic_store_explicit(&p->owner, (uintptr_t)m, memory_order_release);
+}
+
+/* The P to use for an operation by the caller, or NULL: on g0 the M already
+ * holds its P busy; in a goroutine it enters it (*entered then says so). */
+static inline goro__p *p_hold(goro__m *m, bool *entered)
+{
+    *entered = false;
+    if (!m)
+        return NULL;
+    if (!m->curg)
+        return m->p;
+    goro__p *p = p_enter(m);
+    *entered = p != NULL;
+    return p;
+}
+
+static void acquirep(goro__m *m, goro__p *p)
+{
+    m->p = p;
+    atomic_store_explicit(&p->status, P_RUNNING, memory_order_relaxed);
+    atomic_store_explicit(&p->owner, (uintptr_t)m | 1, memory_order_release);
+}
+
+static goro__p *releasep(goro__m *m)
+{
+    goro__p *p = m->p;
+    m->p = NULL;
+    if (p)
+        atomic_store_explicit(&p->owner, 0, memory_order_release);
+    return p;
+}
+
+/* ---- idle lists (sched.lock held) --------------------------------------- */
+
+static void pidleput(goro__p *p)
+{
+    atomic_store_explicit(&p->status, P_IDLE, memory_order_relaxed);
+    p->link = goro__s.pidle;
+    goro__s.pidle = p;
+    atomic_fetch_add(&goro__s.npidle, 1);
+}
+
+static goro__p *pidleget(void)
+{
+    goro__p *p = goro__s.pidle;
+    if (p) {
+        goro__s.pidle = p->link;
+        atomic_fetch_sub(&goro__s.npidle, 1);
+    }
+    return p;
+}
+
+static void mput(goro__m *m)
+{
+    m->link = goro__s.midle;
+    goro__s.midle = m;
+    goro__s.nmidle++;
+    m->idle = true;
+}
+
+static goro__m *mget(void)
+{
+    goro__m *m = goro__s.midle;
+    if (m) {
+        goro__s.midle = m->link;
+        goro__s.nmidle--;
+        m->idle = false;
+    }
+    return m;
+}
+
+static void munlink(goro__m *m)
+{
+    for (goro__m **pp = &goro__s.midle; *pp; pp = &(*pp)->link) {
+        if (*pp == m) {
+            *pp = m->link;
+            goro__s.nmidle--;
+            m->idle = false;
+            return;
+        }
+    }
+}
+
+static void m_wake(goro__m *m)
+{
+    atomic_store_explicit(&m->park, 1, memory_order_release);
+    goro__futex_wake(&m->park, 1);
+}
+
+/* ---- run queues (Go: runqput, runqget, runqgrab, runqsteal) ------------- */
+
+static void globrunq_put_batch(goro__g *head, goro__g *tail, int n)
+{
+    goro__lock_acquire(&goro__s.lock);
+    tail->schedlink = NULL;
+    if (goro__s.runqtail)
+        goro__s.runqtail->schedlink = head;
+    else
+        goro__s.runqhead = head;
+    goro__s.runqtail = tail;
+    /* seq_cst: pairs with the recheck in findrunnable (see top of file). */
+    atomic_fetch_add(&goro__s.runqsize, n);
+    goro__lock_release(&goro__s.lock);
+}
+
+static void globrunq_put(goro__g *g)
+{
+    globrunq_put_batch(g, g, 1);
+}
+
+/* Takes a batch from the global queue into p; sched.lock held.  Returns one
+ * G to run, or NULL.  max 0 means no limit beyond fairness. */
+static goro__g *globrunq_get(goro__p *p, int max);
+
+/* Moves half of p's local queue plus g to the global queue, when the local
+ * queue is full.  Returns false if thieves raced us (then retry the put). */
+static bool runq_put_slow(goro__p *p, goro__g *g, uint32_t h, uint32_t t)
+{
+    goro__g *batch[GORO_RUNQ_SIZE / 2 + 1];
+    uint32_t n = (t - h) / 2;
+
+    for (uint32_t i = 0; i < n; i++)
+        batch[i] = atomic_load_explicit(&p->runq[(h + i) % GORO_RUNQ_SIZE], memory_order_relaxed);
+    if (!atomic_compare_exchange_strong_explicit(&p->runqhead, &h, h + n, memory_order_release,
+                                                 memory_order_relaxed))
+        return false;
+    batch[n] = g;
+    for (uint32_t i = 0; i < n; i++)
+        batch[i]->schedlink = batch[i + 1];
+    globrunq_put_batch(batch[0], batch[n], (int)n + 1);
+    return true;
+}
+
+/* Queues g on p (owner only).  next: put it in runnext, so that it runs
+ * next, and kick whatever was there to the tail. */
+static void runq_put(goro__p *p, goro__g *g, bool next)
+{
+    if (next) {
+        g = atomic_exchange_explicit(&p->runnext, g, memory_order_acq_rel);
+        if (!g)
+            return;
+    }
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
+        if (t - h < GORO_RUNQ_SIZE) {
+            atomic_store_explicit(&p->runq[t % GORO_RUNQ_SIZE], g, memory_order_relaxed);
+            /* (B): seq_cst, pairs with (A) in findrunnable. */
+            atomic_store_explicit(&p->runqtail, t + 1, memory_order_seq_cst);
+            return;
+        }
+        if (runq_put_slow(p, g, h, t))
+            return;
+    }
+}
+
+/* Dequeues from p (owner only): runnext first, then the head. */
+static goro__g *runq_get(goro__p *p)
+{
+    goro__g *g = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+    if (g && atomic_compare_exchange_strong_explicit(&p->runnext, &g, NULL, memory_order_acquire,
+                                                     memory_order_relaxed))
+        return g;
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
+        if (t == h)
+            return NULL;
+        g = atomic_load_explicit(&p->runq[h % GORO_RUNQ_SIZE], memory_order_relaxed);
+        /* The slot is valid if head did not move: the owner reuses a slot
+         * only after head has passed it. */
+        if (atomic_compare_exchange_weak_explicit(&p->runqhead, &h, h + 1, memory_order_release,
+                                                  memory_order_relaxed))
+            return g;
+    }
+}
+
+static bool runq_empty(goro__p *p)
+{
+    uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_seq_cst);
+    uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_seq_cst);
+    return h == t && !atomic_load_explicit(&p->runnext, memory_order_seq_cst);
+}
+
+/* Takes half of victim's queue into batch (at most GORO_RUNQ_SIZE / 2).
+ * Proof sketch: we read head, tail, then the slots, and commit by CAS on
+ * head; if the CAS succeeds no one consumed those slots in between, and the
+ * owner cannot have overwritten them, since it writes only beyond tail and
+ * the ring holds at most GORO_RUNQ_SIZE entries past head. */
+static uint32_t runq_grab(goro__p *victim, goro__g **batch, bool steal_next)
+{
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&victim->runqhead, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&victim->runqtail, memory_order_acquire);
+        uint32_t n = t - h;
+        n = n - n / 2;
+        if (n == 0) {
+            if (!steal_next)
+                return 0;
+            goro__g *next = atomic_load_explicit(&victim->runnext, memory_order_acquire);
+            if (!next)
+                return 0;
+            /* The owner is likely about to run it (a ping-pong pair): give
+             * it a moment rather than bounce the pair between cores. */
+            if (atomic_load_explicit(&victim->status, memory_order_relaxed) == P_RUNNING)
+                sched_yield();
+            if (!atomic_compare_exchange_strong_explicit(&victim->runnext, &next, NULL,
+                                                         memory_order_acquire,
+                                                         memory_order_relaxed))
+                continue;
+            batch[0] = next;
+            return 1;
+        }
+        if (n > GORO_RUNQ_SIZE / 2)
+            continue; /* read an inconsistent head/tail pair */
+        for (uint32_t i = 0; i < n; i++)
+            batch[i] = atomic_load_explicit(&victim->runq[(h + i) % GORO_RUNQ_SIZE],
+                                            memory_order_relaxed);
+        if (atomic_compare_exchange_strong_explicit(&victim->runqhead, &h, h + n,
+                                                    memory_order_release, memory_order_relaxed))
+            return n;
+    }
+}
+
+/* Steals from victim into p (whose queue is empty); returns one G to run. */
+static goro__g *runq_steal(goro__p *p, goro__p *victim, bool steal_next)
+{
+    goro__g *batch[GORO_RUNQ_SIZE / 2];
+    uint32_t n = runq_grab(victim, batch, steal_next);
+
+    if (n == 0)
+        return NULL;
+    atomic_fetch_add_explicit(&p->nsteal, n, memory_order_relaxed);
+    for (uint32_t i = 1; i < n; i++)
+        runq_put(p, batch[i], false);
+    return batch[0];
+}
+
+static goro__g *globrunq_get(goro__p *p, int max)
+{
+    int size = atomic_load_explicit(&goro__s.runqsize, memory_order_relaxed);
+    int nprocs = atomic_load_explicit(&goro__s.nprocs, memory_order_relaxed);
+    int n;
+    goro__g *g;
+
+    if (size == 0)
+        return NULL;
+    n = size / nprocs + 1;
+    if (n > size)
+        n = size;
+    if (max > 0 && n > max)
+        n = max;
+    if (n > GORO_RUNQ_SIZE / 2)
+        n = GORO_RUNQ_SIZE / 2;
+    atomic_fetch_sub(&goro__s.runqsize, n);
+    g = goro__s.runqhead;
+    goro__s.runqhead = g->schedlink;
+    for (int i = 1; i < n; i++) {
+        goro__g *h = goro__s.runqhead;
+        goro__s.runqhead = h->schedlink;
+        runq_put(p, h, false);
+    }
+    if (!goro__s.runqhead)
+        goro__s.runqtail = NULL;
+    return g;
+}
+
+/* ---- starting and stopping Ms ------------------------------------------- */
+
+static void *mstart(void *arg);
+
+/* Runs p on an idle M, or a new one (Go: startm).  p NULL: take an idle P,
+ * and give up if there is none.  spinning: the M starts out spinning (the
+ * caller counted it in nmspinning). */
+static void startm(goro__p *p, bool spinning)
+{
+    goro__m *m;
+
+    goro__lock_acquire(&goro__s.lock);
+    if (!p) {
+        p = pidleget();
+        if (!p) {
+            goro__lock_release(&goro__s.lock);
+            if (spinning)
+                atomic_fetch_sub(&goro__s.nmspinning, 1);
+            return;
+        }
+    }
+    m = mget();
+    if (m) {
+        m->spinning = spinning;
+        m->nextp = p;
+        goro__lock_release(&goro__s.lock);
+        m_wake(m);
+        return;
+    }
+    int id = goro__s.mcount++;
+    goro__lock_release(&goro__s.lock);
+
+    m = calloc(1, sizeof *m);
+    if (m) {
+        m->id = id;
+        m->spinning = spinning;
+        m->nextp = p;
+        if (goro__thread_start(mstart, m, 0) == 0)
+            return;
+        free(m);
+    }
+    /* No thread: give the P back; work queued stays queued for the Ms
+     * that exist (this only loses parallelism). */
+    goro__lock_acquire(&goro__s.lock);
+    pidleput(p);
+    goro__lock_release(&goro__s.lock);
+    if (spinning)
+        atomic_fetch_sub(&goro__s.nmspinning, 1);
+}
+
+/* Wakes an idle P if there is one and no M is spinning (Go: wakep). */
+static void wakep(void)
+{
+    int zero = 0;
+
+    if (atomic_load(&goro__s.npidle) == 0)
+        return;
+    if (atomic_load(&goro__s.nmspinning) != 0 ||
+        !atomic_compare_exchange_strong(&goro__s.nmspinning, &zero, 1))
+        return;
+    startm(NULL, true);
+}
+
+static bool p_has_work(goro__p *p)
+{
+    return !runq_empty(p) || atomic_load(&goro__s.runqsize) > 0 ||
+           goro__timers_next() <= goro_now();
+}
+
+/* Gives away p, which no M holds: to a new M if it has work, else to the
+ * idle list (Go: handoffp). */
+static void handoffp(goro__p *p)
+{
+    if (!runq_empty(p)) {
+        startm(p, false);
+        return;
+    }
+    goro__lock_acquire(&goro__s.lock);
+    if (atomic_load(&goro__s.runqsize) > 0) {
+        goro__lock_release(&goro__s.lock);
+        startm(p, false);
+        return;
+    }
+    pidleput(p);
+    goro__lock_release(&goro__s.lock);
+}
+
+/* Sleeps until another thread hands this M a P (m->nextp).  While it sleeps,
+ * the first idle M also waits for the earliest timer and fires it. */
+static void stopm(goro__m *m)
+{
+    for (;;) {
+        int64_t next;
+        bool timed = false;
+        goro__p *p;
+
+        goro__lock_acquire(&goro__s.lock);
+        next = goro__timers_next();
+        if (next != INT64_MAX && !goro__s.timer_m) {
+            goro__s.timer_m = m;
+            atomic_store(&goro__s.timer_m_until, next);
+            timed = true;
+        }
+        atomic_store_explicit(&m->park, 0, memory_order_relaxed);
+        mput(m);
+        goro__lock_release(&goro__s.lock);
+
+        while (!atomic_load_explicit(&m->park, memory_order_acquire))
+            if (goro__futex_wait(&m->park, 0, timed ? next : -1) == ETIMEDOUT)
+                break;
+
+        goro__lock_acquire(&goro__s.lock);
+        if (goro__s.timer_m == m) {
+            goro__s.timer_m = NULL;
+            atomic_store(&goro__s.timer_m_until, INT64_MAX);
+        }
+        if (m->idle)
+            munlink(m);
+        p = m->nextp;
+        m->nextp = NULL;
+        goro__lock_release(&goro__s.lock);
+        if (p) {
+            acquirep(m, p);
+            return;
+        }
+        /* Timed out (or a spurious wake): fire due timers without a P;
+         * readied Gs go to the global queue and wakep finds them a P. */
+        goro__timers_run(goro_now());
+        goro__lock_acquire(&goro__s.lock);
+        if (atomic_load(&goro__s.runqsize) > 0 && (p = pidleget())) {
+            goro__lock_release(&goro__s.lock);
+            acquirep(m, p);
+            return;
+        }
+        goro__lock_release(&goro__s.lock);
+    }
+}
+
+/* ---- finding work ------------------------------------------------------- */
+
+static void reset_spinning(goro__m *m)
+{
+    m->spinning = false;
+    /* We found work and stop spinning: if we were the last spinner, another
+     * M should look for more (Go: resetspinning). */
+    if (atomic_fetch_sub(&goro__s.nmspinning, 1) == 1)
+        wakep();
+}
+
+static uint64_t p_rand(goro__p *p)
+{
+    uint64_t x = p->rand;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return p->rand = x;
+}
+
+/* Retires m's P after goro_maxprocs() lowered the count: its queue goes to
+ * the global queue, its caches to the global pool. */
+static void p_retire(goro__m *m, goro__p *p)
+{
+    goro__g *g;
+    while ((g = runq_get(p)))
+        globrunq_put(g);
+    goro__stack_flush(p);
+    goro__lock_acquire(&goro__s.lock);
+    if (p->id < atomic_load(&goro__s.nprocs)) {
+        goro__lock_release(&goro__s.lock); /* raised again meanwhile */
+        return;
+    }
+    releasep(m);
+    atomic_store(&p->status, P_DEAD);
+    goro__lock_release(&goro__s.lock);
+    wakep();
+    stopm(m);
+}
+
+static void run_timers(void)
+{
+    int64_t next = goro__timers_next();
+    if (next != INT64_MAX && next <= goro_now())
+        goro__timers_run(goro_now());
+}
+
+/* Returns the next G for m, blocking until there is one.  m holds its P
+ * (busy) on entry and on return (Go: findrunnable + schedule). */
+static goro__g *findrunnable(goro__m *m)
+{
+    goro__p *p;
+    goro__g *g;
+
+top:
+    p = m->p;
+    if (unlikely(p->id >= atomic_load_explicit(&goro__s.nprocs, memory_order_relaxed))) {
+        p_retire(m, p);
+        goto top;
+    }
+    run_timers();
+    p->schedtick++;
+    if (p->schedtick % 61 == 0 && atomic_load_explicit(&goro__s.runqsize, memory_order_relaxed) > 0) {
+        goro__lock_acquire(&goro__s.lock);
+        g = globrunq_get(p, 1);
+        goro__lock_release(&goro__s.lock);
+        if (g)
+            return g;
+    }
+    if ((g = runq_get(p)))
+        return g;
+    if (atomic_load_explicit(&goro__s.runqsize, memory_order_relaxed) > 0) {
+        goro__lock_acquire(&goro__s.lock);
+        g = globrunq_get(p, 0);
+        goro__lock_release(&goro__s.lock);
+        if (g)
+            return g;
+    }
+
+    /* Steal.  Limit spinners to half the busy Ps. */
+    int nprocs = atomic_load(&goro__s.nprocs);
+    if (!m->spinning) {
+        if (2 * atomic_load(&goro__s.nmspinning) >= nprocs - atomic_load(&goro__s.npidle))
+            goto stop;
+        m->spinning = true;
+        atomic_fetch_add(&goro__s.nmspinning, 1);
+    }
+    for (int round = 0; round < 4; round++) {
+        int start = (int)(p_rand(p) % (uint64_t)nprocs);
+        for (int i = 0; i < nprocs; i++) {
+            goro__p *v = goro__s.allp[(start + i) % nprocs];
+            if (!v || v == p)
+                continue;
+            if ((g = runq_steal(p, v, round == 3)))
+                return g;
+        }
+    }
+
+stop:
+    goro__lock_acquire(&goro__s.lock);
+    if ((g = globrunq_get(p, 0))) {
+        goro__lock_release(&goro__s.lock);
+        return g;
+    }
+    releasep(m);
+    pidleput(p);
+    goro__lock_release(&goro__s.lock);
+
+    if (m->spinning) {
+        m->spinning = false;
+        /* (A): seq_cst, pairs with (B) in runq_put. */
+        atomic_fetch_sub(&goro__s.nmspinning, 1);
+        bool work = atomic_load(&goro__s.runqsize) > 0;
+        for (int i = 0; !work && i < nprocs; i++)
+            work = goro__s.allp[i] && !runq_empty(goro__s.allp[i]);
+        if (work) {
+            goro__lock_acquire(&goro__s.lock);
+            p = pidleget();
+            goro__lock_release(&goro__s.lock);
+            if (p) {
+                acquirep(m, p);
+                m->spinning = true;
+                atomic_fetch_add(&goro__s.nmspinning, 1);
+                goto top;
+            }
+        }
+    }
+    stopm(m);
+    goto top;
+}
+
+/* ---- switching ---------------------------------------------------------- */
+
+/* g0 -> g.  Returns when g switches back to g0. */
+static void switch_to_g(goro__m *m, goro__g *g)
+{
+#if defined(GORO_TSAN)
+    __tsan_switch_to_fiber(g->tsan_fiber, GORO_TSAN_NOSYNC);
+#endif
+#if defined(GORO_ASAN)
+    void *fake = NULL;
+    __sanitizer_start_switch_fiber(&fake, g->stack_lo, (size_t)(g->stack_hi - g->stack_lo));
+    goro__switch(&m->g0_sp, g->sp);
+    __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#else
+    goro__switch(&m->g0_sp, g->sp);
+#endif
+}
+
+/* g -> g0 of the current M, asking it to do action.  Returns when g is
+ * resumed, possibly on another thread. */
+static void switch_to_g0(goro__g *g, int action)
+{
+    goro__m *m = goro__getm();
+
+    g->action = (uint8_t)action;
+#if defined(GORO_TSAN)
+    __tsan_switch_to_fiber(m->tsan_fiber, GORO_TSAN_NOSYNC);
+#endif
+#if defined(GORO_ASAN)
+    __sanitizer_start_switch_fiber(action == GA_EXIT ? NULL : &g->asan_fake_stack, m->g0_stack_lo,
+                                   m->g0_stack_size);
+    goro__switch(&g->sp, m->g0_sp);
+    __sanitizer_finish_switch_fiber(g->asan_fake_stack, NULL, NULL);
+#else
+    goro__switch(&g->sp, m->g0_sp);
+#endif
+}
+
+/* First C code of every goroutine (called by goro__trampoline). */
+static void gmain(void *arg) GORO_NORETURN;
+static void gmain(void *arg)
+{
+    goro__g *g = arg;
+
+#if defined(GORO_ASAN)
+    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+    goro__hb_acquire(g); /* the spawn happens before the goroutine starts */
+    g->fn(g->arg);
+    switch_to_g0(g, GA_EXIT);
+    goro__throw("dead goroutine %llu resumed", (unsigned long long)g->id);
+}
+
+/* Runs g on m until it switches back, then finishes what it asked for.
+ * Returns with m holding a P (busy) again. */
+static void execute(goro__m *m, goro__g *g)
+{
+    goro__p *p = m->p;
+
+    atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+    g->m = m;
+    g->last_m = m;
+    m->curg = g;
+    atomic_store_explicit(&p->schedtick_pub, p->schedtick, memory_order_relaxed);
+    p_exit(m, p); /* from here sysmon may take the P */
+
+    switch_to_g(m, g);
+
+    m->curg = NULL;
+    goro__stack_check(g);
+    p = p_enter(m); /* NULL: sysmon handed our P to another M */
+    /* A locked M sleeps on m->park until its G is handed back; arm it
+     * before the G can be readied (unlockf, requeue below), or the wake
+     * could come before stop_locked_m waits and be lost. */
+    if (m->lockedg)
+        atomic_store_explicit(&m->park, 0, memory_order_relaxed);
+
+    switch (g->action) {
+    case GA_PARK:
+        atomic_store_explicit(&g->status, G_WAITING, memory_order_release);
+        if (g->unlockf)
+            g->unlockf(g->unlockarg);
+        break;
+    case GA_YIELD:
+        atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+        /* Behind the local queue, or behind the global one when that holds
+         * work, so a yielding loop cannot starve it (Go: goschedImpl). */
+        if (p && !goro__s.debug_migrate && !m->lockedg &&
+            atomic_load_explicit(&goro__s.runqsize, memory_order_relaxed) == 0) {
+            runq_put(p, g, false);
+        } else {
+            globrunq_put(g);
+            wakep();
+        }
+        break;
+    case GA_EXIT:
+        atomic_store_explicit(&g->status, G_DEAD, memory_order_relaxed);
+        if (m->lockedg == g)
+            m->lockedg = NULL;
+        g->lockedm = NULL;
+        g->lock_count = 0;
+        if (p)
+            atomic_store_explicit(&p->nexited, p->nexited + 1, memory_order_relaxed);
+        else
+            atomic_fetch_add(&goro__s.nexited_nop, 1);
+        goro__stack_free(p, g);
+        break;
+    default:
+        goro__throw("goroutine %llu switched to the scheduler without an action",
+                    (unsigned long long)g->id);
+    }
+    if (!p)
+        stopm(m);
+}
+
+/* ---- locked threads (Go: stoplockedm, startlockedm) --------------------- */
+
+/* m's locked G is not running: give the P away and sleep until someone
+ * hands it back with the locked G runnable. */
+static void stop_locked_m(goro__m *m)
+{
+    goro__p *p = releasep(m);
+
+    /* m->park was cleared in execute() before the G could be readied. */
+    if (p)
+        handoffp(p);
+    while (!atomic_load_explicit(&m->park, memory_order_acquire))
+        goro__futex_wait(&m->park, 0, -1);
+    p = m->nextp;
+    m->nextp = NULL;
+    acquirep(m, p);
+}
+
+/* g is locked to another M: hand it our P, and sleep. */
+static void start_locked_m(goro__m *m, goro__g *g)
+{
+    goro__m *lm = g->lockedm;
+    goro__p *p = releasep(m);
+
+    lm->nextp = p;
+    m_wake(lm);
+    stopm(m);
+}
+
+/* ---- the scheduler loop ------------------------------------------------- */
+
+static void schedule(goro__m *m)
+{
+    for (;;) {
+        goro__g *g;
+
+        if (m->lockedg) {
+            stop_locked_m(m);
+            g = m->lockedg;
+        } else {
+            g = findrunnable(m);
+            if (m->spinning)
+                reset_spinning(m);
+            if (g->lockedm && g->lockedm != m) {
+                start_locked_m(m, g);
+                continue;
+            }
+            if (unlikely(goro__s.debug_migrate) && g->last_m == m &&
+                atomic_load(&goro__s.nprocs) > 1 && g->migrate_skips < 3) {
+                /* GORO_DEBUG=migrate: let another M take it. */
+                g->migrate_skips++;
+                globrunq_put(g);
+                wakep();
+                continue;
+            }
+            g->migrate_skips = 0;
+        }
+        execute(m, g);
+    }
+}
+
+static void *mstart(void *arg)
+{
+    goro__m *m = arg;
+    goro__p *p;
+
+    tls_m = m;
+    goro__sigaltstack_init();
+#if defined(GORO_TSAN)
+    m->tsan_fiber = __tsan_get_current_fiber();
+#endif
+#if defined(GORO_ASAN)
+    pthread_attr_t attr;
+    void *lo;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, &lo, &m->g0_stack_size);
+        m->g0_stack_lo = lo;
+        pthread_attr_destroy(&attr);
+    }
+#endif
+    p = m->nextp;
+    m->nextp = NULL;
+    acquirep(m, p);
+    schedule(m);
+}
+
+/* ---- sysmon ------------------------------------------------------------- */
+
+/* Takes Ps from Ms whose goroutine has held them for RETAKE_AFTER without
+ * switching while other work waits, and hands them to other Ms. */
+static void retake(int64_t now)
+{
+    int nprocs = atomic_load(&goro__s.nprocs);
+
+    for (int i = 0; i < nprocs; i++) {
+        goro__p *p = goro__s.allp[i];
+        if (!p)
+            continue;
+        uintptr_t owner = atomic_load_explicit(&p->owner, memory_order_acquire);
+        uint32_t tick = atomic_load_explicit(&p->schedtick_pub, memory_order_relaxed);
+        if (owner == 0 || (owner & 1) || tick != p->sysmon_tick) {
+            p->sysmon_tick = tick;
+            p->sysmon_when = now;
+            continue;
+        }
+        if (now - p->sysmon_when < RETAKE_AFTER || !p_has_work(p))
+            continue;
+        if (atomic_compare_exchange_strong(&p->owner, &owner, 0)) {
+            p->sysmon_when = now;
+            startm(p, false);
+        }
+    }
+}
+
+static void *sysmon(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        int64_t now = goro_now();
+        bool idle = atomic_load(&goro__s.npidle) == atomic_load(&goro__s.nprocs) &&
+                    goro__timers_next() == INT64_MAX;
+        goro__futex_wait(&goro__s.sysmon_wake, 0,
+                         now + (idle ? SYSMON_IDLE_PERIOD : SYSMON_PERIOD));
+        now = goro_now();
+        atomic_store_explicit(&goro__s.coarse_now, now, memory_order_relaxed);
+        /* Timers overdue by a millisecond: every M is stuck or busy. */
+        if (goro__timers_next() + GORO_MILLISECOND <= now) {
+            goro__timers_run(now);
+            wakep();
+        }
+        retake(now);
+    }
+    return NULL;
+}
+
+/* ---- initialisation ----------------------------------------------------- */
+
+static goro__p *p_new(int id)
+{
+    goro__p *p = calloc(1, sizeof *p);
+    if (!p)
+        goro__throw("out of memory allocating P %d", id);
+    p->id = id;
+    p->rand = goro__rand64() | 1;
+    return p;
+}
+
+static int env_int(const char *name, int dflt)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return dflt;
+    long n = strtol(v, NULL, 10);
+    return n > 0 && n <= GORO_MAX_PROCS ? (int)n : dflt;
+}
+
+static void init(void)
+{
+    const char *dbg = getenv("GORO_DEBUG");
+    int n = env_int("GORO_MAXPROCS", goro__ncpu());
+
+    if (n > GORO_MAX_PROCS)
+        n = GORO_MAX_PROCS;
+    pthread_key_create(&thread_g_key, thread_g_free);
+    goro__stack_init();
+    goro__signals_init();
+    goro__s.debug_migrate = dbg && strstr(dbg, "migrate");
+    atomic_store(&goro__s.timer_m_until, INT64_MAX);
+    atomic_store(&goro__s.coarse_now, goro_now());
+    goro__lock_acquire(&goro__s.lock);
+    for (int i = n - 1; i >= 0; i--) {
+        goro__s.allp[i] = p_new(i);
+        pidleput(goro__s.allp[i]);
+    }
+    atomic_store(&goro__s.nprocs, n);
+    goro__lock_release(&goro__s.lock);
+    if (goro__thread_start(sysmon, NULL, 256 * 1024) != 0)
+        goro__throw("cannot start the sysmon thread");
+    atomic_store_explicit(&inited, true, memory_order_release);
+}
+
+void goro__init(void)
+{
+    if (likely(atomic_load_explicit(&inited, memory_order_acquire)))
+        return;
+    pthread_once(&init_once, init);
+}
+
+/* ---- park / ready ------------------------------------------------------- */
+
+void goro__park(void (*unlockf)(void *), void *arg, enum goro__wait_reason reason)
+{
+    goro__g *g = goro__getg();
+    int e = errno;
+
+    g->wait_reason = (uint8_t)reason;
+    g->wait_since = atomic_load_explicit(&goro__s.coarse_now, memory_order_relaxed);
+    atomic_fetch_add_explicit(&goro__s.nparks, 1, memory_order_relaxed);
+    if (g->is_thread) {
+        atomic_store_explicit(&g->status, G_WAITING, memory_order_relaxed);
+        if (unlockf)
+            unlockf(arg);
+        while (atomic_load_explicit(&g->status, memory_order_acquire) == G_WAITING)
+            goro__futex_wait(&g->status, G_WAITING, -1);
+        atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+        errno_set(e);
+        return;
+    }
+    g->unlockf = unlockf;
+    g->unlockarg = arg;
+    switch_to_g0(g, GA_PARK);
+    errno_set(e);
+}
+
+/* Queues a runnable g: on the caller's P when it has one (runnext: it runs
+ * next), else on the global queue; then makes sure some M will run it. */
+static void runq_ready(goro__g *g, bool next)
+{
+    goro__m *m = goro__getm();
+    bool entered;
+    goro__p *p = goro__s.debug_migrate ? NULL : p_hold(m, &entered);
+
+    if (p) {
+        runq_put(p, g, next && m->curg);
+        if (entered)
+            p_exit(m, p);
+    } else {
+        globrunq_put(g);
+    }
+    wakep();
+}
+
+void goro__ready(goro__g *g)
+{
+    uint32_t st = G_WAITING;
+
+    if (unlikely(!atomic_compare_exchange_strong_explicit(&g->status, &st, G_RUNNABLE,
+                                                          memory_order_acq_rel,
+                                                          memory_order_relaxed)))
+        goro__throw("goro__ready: goroutine %llu is not waiting (status %u)",
+                    (unsigned long long)g->id, st);
+    if (g->is_thread) {
+        goro__futex_wake(&g->status, 1);
+        return;
+    }
+    runq_ready(g, true);
+}
+
+void goro__gosched(void)
+{
+    goro__g *g = goro__getg();
+    if (!g || g->is_thread) {
+        sched_yield();
+        return;
+    }
+    int e = errno;
+    switch_to_g0(g, GA_YIELD);
+    errno_set(e);
+}
+
+/* ---- public API --------------------------------------------------------- */
+
+int goro_go_at(const goro_attr *attr, void (*fn)(void *), void *arg, const char *file, int line,
+               const char *func)
+{
+    goro__m *m;
+    goro__p *p;
+    goro__g *g;
+    bool entered;
+
+    if (!fn)
+        return EINVAL;
+    goro__init();
+    m = goro__getm();
+    p = p_hold(m, &entered);
+    g = goro__stack_alloc(p, attr ? attr->stack_size : 0);
+    if (!g) {
+        int e = errno;
+        if (entered)
+            p_exit(m, p);
+        return e;
+    }
+    g->fn = fn;
+    g->arg = arg;
+    g->file = file;
+    g->line = line;
+    g->func = func;
+    g->name = attr ? attr->name : NULL;
+    g->lockedm = NULL;
+    g->lock_count = 0;
+    g->migrate_skips = 0;
+    g->sp = goro__frame_init(g->stack_hi, gmain, g);
+    if (p) {
+        if (p->goid_next == p->goid_end) {
+            p->goid_next = atomic_fetch_add(&goro__s.goidgen, GOID_BATCH) + 1;
+            p->goid_end = p->goid_next + GOID_BATCH;
+        }
+        g->id = p->goid_next++;
+    } else {
+        g->id = atomic_fetch_add(&goro__s.goidgen, 1) + 1;
+    }
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+    goro__hb_release(g); /* pairs with the acquire in gmain */
+    if (p) {
+        atomic_store_explicit(&p->ncreated, p->ncreated + 1, memory_order_relaxed);
+        runq_put(p, g, m->curg != NULL);
+        if (entered)
+            p_exit(m, p);
+    } else {
+        atomic_fetch_add(&goro__s.nthread_created, 1);
+        globrunq_put(g);
+    }
+    wakep();
+    return 0;
+}
+
+void goro_yield(void)
+{
+    goro__gosched();
+}
+
+static void sleep_wake(goro__timer *t)
+{
+    goro__g *g = (goro__g *)((char *)t - offsetof(goro__g, timer));
+    goro__ready(g);
+}
+
+static void sleep_arm(void *arg)
+{
+    goro__g *g = arg;
+    /* Runs on g0 after the switch: the timer cannot fire before the G is
+     * parked.  Without memory for the heap, wake at once. */
+    if (goro__timer_add(&g->timer) != 0)
+        goro__ready(g);
+}
+
+void goro_sleep(int64_t ns)
+{
+    goro__g *g;
+
+    if (ns <= 0)
+        return;
+    goro__init();
+    g = goro__getm() ? goro__getg() : NULL;
+    if (!g) {
+        struct timespec ts = {.tv_sec = ns / GORO_SECOND, .tv_nsec = ns % GORO_SECOND};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+        return;
+    }
+    g->timer.when = goro_now() + ns;
+    g->timer.fn = sleep_wake;
+    goro__park(sleep_arm, g, WR_SLEEP);
+}
+
+uint64_t goro_id(void)
+{
+    goro__m *m = goro__getm();
+    return m && m->curg ? m->curg->id : 0;
+}
+
+int goro_num_goroutine(void)
+{
+    int64_t n;
+
+    goro__init();
+    n = atomic_load(&goro__s.nthread_created) - atomic_load(&goro__s.nexited_nop);
+    for (int i = 0; i < GORO_MAX_PROCS; i++) {
+        goro__p *p = goro__s.allp[i];
+        if (!p)
+            break;
+        n += atomic_load_explicit(&p->ncreated, memory_order_relaxed) -
+             atomic_load_explicit(&p->nexited, memory_order_relaxed);
+    }
+    return n < 0 ? 0 : (int)n;
+}
+
+int goro_maxprocs(int n)
+{
+    int prev;
+
+    goro__init();
+    goro__lock_acquire(&goro__s.lock);
+    prev = atomic_load(&goro__s.nprocs);
+    if (n <= 0) {
+        goro__lock_release(&goro__s.lock);
+        return prev;
+    }
+    if (n > GORO_MAX_PROCS)
+        n = GORO_MAX_PROCS;
+    if (n > prev) {
+        for (int i = prev; i < n; i++) {
+            goro__p *p = goro__s.allp[i];
+            if (!p) {
+                p = goro__s.allp[i] = p_new(i);
+                pidleput(p);
+            } else if (atomic_load(&p->status) == P_DEAD) {
+                pidleput(p);
+            }
+        }
+    } else if (n < prev) {
+        /* Idle Ps beyond n die now; running ones when their M next
+         * schedules (p_retire). */
+        for (goro__p **pp = &goro__s.pidle; *pp;) {
+            goro__p *p = *pp;
+            if (p->id >= n) {
+                *pp = p->link;
+                atomic_fetch_sub(&goro__s.npidle, 1);
+                atomic_store(&p->status, P_DEAD);
+                goro__stack_flush(p);
+            } else {
+                pp = &p->link;
+            }
+        }
+    }
+    atomic_store(&goro__s.nprocs, n);
+    goro__lock_release(&goro__s.lock);
+    wakep();
+    return prev;
+}
+
+struct main_call {
+    void (*fn)(void *);
+    void *arg;
+    goro__lock lock;
+    bool done;
+    goro__g *waiter;
+};
+
+static void main_call_run(void *arg)
+{
+    struct main_call *mc = arg;
+    goro__g *w;
+
+    mc->fn(mc->arg);
+    goro__hb_release(mc);
+    goro__lock_acquire(&mc->lock);
+    mc->done = true;
+    w = mc->waiter;
+    goro__lock_release(&mc->lock);
+    if (w)
+        goro__ready(w); /* mc may be gone after this: do not touch it */
+}
+
+static void unlock_fn(void *l)
+{
+    goro__lock_release(l);
+}
+
+int goro_main(void (*fn)(void *), void *arg)
+{
+    struct main_call mc = {.fn = fn, .arg = arg, .lock = GORO_LOCK_INIT};
+    goro__m *m = goro__getm();
+    goro__g *self;
+    int e;
+
+    if (!fn)
+        return EINVAL;
+    if (m && m->curg)
+        return EDEADLK;
+    self = goro__getg();
+    if (!self)
+        return ENOMEM;
+    e = goro_go(main_call_run, &mc);
+    if (e)
+        return e;
+    goro__lock_acquire(&mc.lock);
+    if (!mc.done) {
+        mc.waiter = self;
+        goro__park(unlock_fn, &mc.lock, WR_GORO_MAIN);
+    } else {
+        goro__lock_release(&mc.lock);
+    }
+    goro__hb_acquire(&mc);
+    return 0;
+}
+
+void goro_lock_thread(void)
+{
+    goro__m *m = goro__getm();
+    goro__g *g = m ? m->curg : NULL;
+
+    if (!g)
+        return;
+    if (g->lock_count++ == 0) {
+        g->lockedm = m;
+        m->lockedg = g;
+    }
+}
+
+void goro_unlock_thread(void)
+{
+    goro__m *m = goro__getm();
+    goro__g *g = m ? m->curg : NULL;
+
+    if (!g || g->lock_count == 0)
+        return;
+    if (--g->lock_count == 0) {
+        m->lockedg = NULL;
+        g->lockedm = NULL;
+    }
+}

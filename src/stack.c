@@ -1,0 +1,392 @@
+/* stack.c - goroutine stacks (Go: runtime/stack.go, but fixed-size stacks).
+ *
+ * A stack is a slot of address space (256 KiB by default, GORO_STACK_SIZE or
+ * goro_attr.stack_size) committed lazily by the kernel as it is touched.  The
+ * G lives at the top of its own slot, so a parked goroutine whose frames are
+ * shallow costs a single resident page, G included:
+ *
+ *      slot base                                               slot top
+ *      | guard page |  stack, grows down  <-- sp  | G | canary zone |
+ *        (guarded)    stack_lo            stack_hi       (64 bytes: the
+ *                                                         canary of the
+ *                                                         slot above)
+ *
+ * Default-size slots are carved, in address order and only when first
+ * needed, from chunks of 64 slots mapped with one mmap; non-default sizes get
+ * a mapping of their own.  Dead Gs keep their stacks and go to the P's cache
+ * (up to 64), then to a global pool; chunks are never unmapped.
+ *
+ * What protects each stack from overflow.  A PROT_NONE guard page splits a
+ * mapping in two, and Linux caps mappings per process (vm.max_map_count,
+ * 65,530 by default), so guards are rationed:
+ *   1. While the budget lasts (a quarter of the mappings left when the
+ *      runtime started), every slot of a new chunk gets a guard page: an
+ *      overflow faults at once and the fault handler (os_linux.c) names the
+ *      goroutine.  Non-default-size stacks are always guarded.
+ *   2. Past the budget, chunks are unguarded but for slot 0, whose guard is
+ *      the chunk's floor.  Each other slot is protected by a canary word that
+ *      sits just below its stack_lo, in the top page of the slot below
+ *      (resident already, since that slot's G lives there, so the canary costs
+ *      no memory).  It is checked at every switch away from the goroutine,
+ *      together with the saved stack pointer; a deeper overflow runs into the
+ *      chunk floor's guard or the neighbours' canaries and G magic.  Either
+ *      way the process aborts naming the overflowing goroutine.  The hole: a
+ *      deep excursion that returns before the next switch may scribble on the
+ *      neighbour's frames before the canary is checked; GORO_STACK_SIZE buys
+ *      headroom where that matters.
+ *
+ * Trimming: a G records the lowest stack pointer seen at its switches;
+ * when a G whose stack went deeper than 64 KiB is recycled, the pages below
+ * the top 32 KiB are returned with madvise(MADV_DONTNEED).  Depth reached and
+ * left between two switches is not seen (a possible improvement: mincore()
+ * sampling when stacks move to the global pool).
+ *
+ * Locking: pool.lock protects the global pool, the carving cursor and the
+ * list of non-default stacks; the chunk list is append-only and read without
+ * a lock (fault handler, dumps).  P caches are touched by the owner only.
+ */
+#include "runtime.h"
+#include "sanitizer.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define CHUNK_SLOTS 64
+#define CANARY_ZONE 64
+#define CANARY_VALUE 0x5354414b2d4f4b21ULL /* "STAK-OK!" */
+#define TRIM_DEPTH (64 * 1024)
+#define TRIM_KEEP (32 * 1024)
+#define MIN_STACK (16 * 1024)
+#define MAX_STACK ((size_t)1 << 30)
+#define DEFAULT_STACK (256 * 1024)
+
+typedef struct goro__stack_chunk {
+    char *base;
+    size_t slot_size;
+    bool guarded;                            /* every slot has a guard page */
+    _Atomic int carved;                      /* slots handed out so far */
+    struct goro__stack_chunk *_Atomic next;  /* append-only list */
+} goro__stack_chunk;
+
+static struct {
+    goro__lock lock;
+    goro__g *free;              /* global pool of dead default-size Gs */
+    int nfree;
+    goro__stack_chunk *cur;     /* chunk being carved */
+    goro__g *others;            /* live non-default-size Gs */
+    long guard_budget;          /* guarded slots we may still create */
+    _Atomic(goro__stack_chunk *) chunks;
+    size_t slot_size;
+    size_t page;
+} pool = {.lock = GORO_LOCK_INIT};
+
+size_t goro__stack_default_size(void)
+{
+    return pool.slot_size;
+}
+
+static size_t round_page(size_t n)
+{
+    return (n + pool.page - 1) & ~(pool.page - 1);
+}
+
+void goro__stack_init(void)
+{
+    const char *env = getenv("GORO_STACK_SIZE");
+    const char *guard = getenv("GORO_STACK_GUARD");
+    size_t size = DEFAULT_STACK;
+    long left;
+
+    pool.page = (size_t)sysconf(_SC_PAGESIZE);
+    if (env && *env) {
+        char *end;
+        unsigned long long v = strtoull(env, &end, 0);
+        if (*end == 'k' || *end == 'K')
+            v <<= 10;
+        else if (*end == 'm' || *end == 'M')
+            v <<= 20;
+        if (v >= MIN_STACK && v <= MAX_STACK)
+            size = (size_t)v;
+    }
+    pool.slot_size = round_page(size);
+
+    /* Each guarded slot costs two mappings (guard + stack).  Leave three
+     * quarters of what is left to the application. */
+    left = goro__map_count_max() - goro__map_count();
+    pool.guard_budget = left > 0 ? left / 4 / 2 : 0;
+    if (guard && strcmp(guard, "0") == 0)
+        pool.guard_budget = 0;
+}
+
+/* Lays out a G at the top of the slot [base, base + size). */
+static goro__g *slot_init(char *base, size_t size, bool guarded, goro__stack_chunk *chunk)
+{
+    uintptr_t top = (uintptr_t)base + size - CANARY_ZONE;
+    goro__g *g = (goro__g *)((top - sizeof(goro__g)) & ~(uintptr_t)63);
+
+    memset(g, 0, sizeof *g);
+    g->magic = GORO_G_MAGIC;
+    g->stack_hi = (char *)((uintptr_t)g & ~(uintptr_t)15);
+    g->stack_lo = base + (guarded ? pool.page : 0);
+    g->guarded = guarded;
+    g->slot_size = size;
+    g->chunk = chunk;
+    if (!guarded) {
+        /* The canary lives in the top of the slot below, already resident. */
+        g->canary = (_Atomic uint64_t *)(base - sizeof(uint64_t));
+        atomic_store_explicit(g->canary, CANARY_VALUE, memory_order_relaxed);
+    }
+    g->sp_min = g->stack_hi;
+    g->vg_stack_id = goro__valgrind_stack_register(g->stack_lo, g->stack_hi);
+#if defined(GORO_TSAN)
+    g->tsan_fiber = __tsan_create_fiber(0);
+#endif
+    return g;
+}
+
+/* Carves the next default-size slot; pool.lock held. */
+static goro__g *carve(void)
+{
+    goro__stack_chunk *c = pool.cur;
+    char *slot;
+    bool guarded;
+    int i;
+
+    if (!c || atomic_load_explicit(&c->carved, memory_order_relaxed) == CHUNK_SLOTS) {
+        size_t len = pool.slot_size * CHUNK_SLOTS;
+        void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (mem == MAP_FAILED)
+            return NULL;
+        c = malloc(sizeof *c);
+        if (!c) {
+            munmap(mem, len);
+            return NULL;
+        }
+        c->base = mem;
+        c->slot_size = pool.slot_size;
+        c->guarded = pool.guard_budget >= CHUNK_SLOTS;
+        if (c->guarded)
+            pool.guard_budget -= CHUNK_SLOTS;
+        atomic_init(&c->carved, 0);
+        atomic_init(&c->next, atomic_load(&pool.chunks));
+        atomic_store_explicit(&pool.chunks, c, memory_order_release);
+        pool.cur = c;
+    }
+    i = atomic_load_explicit(&c->carved, memory_order_relaxed);
+    slot = c->base + (size_t)i * c->slot_size;
+    /* Slot 0 is always guarded: below it there is no slot to hold a canary. */
+    guarded = c->guarded || i == 0;
+    if (guarded && mprotect(slot, pool.page, PROT_NONE) != 0)
+        return NULL;
+    goro__g *g = slot_init(slot, c->slot_size, guarded, c);
+    /* Publish only once the G is initialised: dumps walk carved slots. */
+    atomic_store_explicit(&c->carved, i + 1, memory_order_release);
+    return g;
+}
+
+static goro__g *alloc_other(size_t size)
+{
+    size_t len = round_page(size);
+    char *mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem == MAP_FAILED)
+        return NULL;
+    if (mprotect(mem, pool.page, PROT_NONE) != 0) {
+        munmap(mem, len);
+        return NULL;
+    }
+    goro__g *g = slot_init(mem, len, true, NULL);
+    goro__lock_acquire(&pool.lock);
+    g->alllink = pool.others;
+    g->allprev = NULL;
+    if (pool.others)
+        pool.others->allprev = g;
+    pool.others = g;
+    goro__lock_release(&pool.lock);
+    return g;
+}
+
+/* Clears what a previous goroutine left in a recycled G. */
+static goro__g *reuse(goro__g *g)
+{
+#if defined(GORO_ASAN)
+    /* Frames of the dead goroutine never returned: clear their poison. */
+    __asan_unpoison_memory_region(g->stack_lo, (size_t)(g->stack_hi - g->stack_lo));
+#endif
+    g->schedlink = NULL;
+    return g;
+}
+
+goro__g *goro__stack_alloc(goro__p *p, size_t size)
+{
+    goro__g *g;
+
+    if (size > MAX_STACK) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (size && round_page(size < MIN_STACK ? MIN_STACK : size) != pool.slot_size) {
+        g = alloc_other(size < MIN_STACK ? MIN_STACK : size);
+        if (!g)
+            errno = ENOMEM;
+        return g;
+    }
+    if (p && p->gfree) {
+        g = p->gfree;
+        p->gfree = g->schedlink;
+        p->ngfree--;
+        return reuse(g);
+    }
+    goro__lock_acquire(&pool.lock);
+    if (pool.free) {
+        /* Refill the P's cache by half while we hold the lock. */
+        g = pool.free;
+        pool.free = g->schedlink;
+        pool.nfree--;
+        while (p && pool.free && p->ngfree < GORO_GCACHE_MAX / 2) {
+            goro__g *h = pool.free;
+            pool.free = h->schedlink;
+            pool.nfree--;
+            h->schedlink = p->gfree;
+            p->gfree = h;
+            p->ngfree++;
+        }
+        goro__lock_release(&pool.lock);
+        return reuse(g);
+    }
+    g = carve();
+    goro__lock_release(&pool.lock);
+    if (!g)
+        errno = ENOMEM;
+    return g;
+}
+
+static void trim(goro__g *g)
+{
+    if (g->stack_hi - g->sp_min > TRIM_DEPTH) {
+        uintptr_t hi = ((uintptr_t)g->stack_hi - TRIM_KEEP) & ~(uintptr_t)(pool.page - 1);
+        madvise(g->stack_lo, hi - (uintptr_t)g->stack_lo, MADV_DONTNEED);
+    }
+    g->sp_min = g->stack_hi;
+}
+
+void goro__stack_free(goro__p *p, goro__g *g)
+{
+    atomic_store_explicit(&g->status, G_IDLE, memory_order_relaxed);
+    trim(g);
+    if (!g->chunk) {
+        goro__lock_acquire(&pool.lock);
+        if (g->allprev)
+            g->allprev->alllink = g->alllink;
+        else
+            pool.others = g->alllink;
+        if (g->alllink)
+            g->alllink->allprev = g->allprev;
+        goro__lock_release(&pool.lock);
+        goro__valgrind_stack_deregister(g->vg_stack_id);
+#if defined(GORO_TSAN)
+        __tsan_destroy_fiber(g->tsan_fiber);
+#endif
+        munmap(g->stack_lo - pool.page, g->slot_size);
+        return;
+    }
+    if (p) {
+        g->schedlink = p->gfree;
+        p->gfree = g;
+        if (++p->ngfree <= GORO_GCACHE_MAX)
+            return;
+        /* Cache full: move half of it to the global pool. */
+        goro__g *head = NULL;
+        int n = 0;
+        while (p->ngfree > GORO_GCACHE_MAX / 2) {
+            goro__g *h = p->gfree;
+            p->gfree = h->schedlink;
+            p->ngfree--;
+            h->schedlink = head;
+            head = h;
+            n++;
+        }
+        goro__lock_acquire(&pool.lock);
+        while (head) {
+            goro__g *h = head;
+            head = h->schedlink;
+            h->schedlink = pool.free;
+            pool.free = h;
+        }
+        pool.nfree += n;
+        goro__lock_release(&pool.lock);
+        return;
+    }
+    goro__lock_acquire(&pool.lock);
+    g->schedlink = pool.free;
+    pool.free = g;
+    pool.nfree++;
+    goro__lock_release(&pool.lock);
+}
+
+void goro__stack_flush(goro__p *p)
+{
+    while (p->gfree) {
+        goro__g *g = p->gfree;
+        p->gfree = g->schedlink;
+        p->ngfree--;
+        goro__stack_free(NULL, g);
+    }
+}
+
+void goro__stack_check(goro__g *g)
+{
+    if (unlikely(g->magic != GORO_G_MAGIC))
+        goro__throw("goroutine header at %p overwritten (a stack overflow of the "
+                    "goroutine below it?)", (void *)g);
+    if (unlikely((char *)g->sp < g->stack_lo ||
+                 (g->canary && atomic_load_explicit(g->canary, memory_order_relaxed) != CANARY_VALUE)))
+        goro__stack_overflow(g);
+    if ((char *)g->sp < g->sp_min)
+        g->sp_min = g->sp;
+}
+
+goro__g *goro__stack_guard_owner(const void *addr)
+{
+    uintptr_t a = (uintptr_t)addr;
+
+    for (goro__stack_chunk *c = atomic_load(&pool.chunks); c; c = atomic_load(&c->next)) {
+        uintptr_t base = (uintptr_t)c->base;
+        if (a < base || a >= base + c->slot_size * CHUNK_SLOTS)
+            continue;
+        size_t i = (a - base) / c->slot_size;
+        uintptr_t slot = base + i * c->slot_size;
+        if ((c->guarded || i == 0) && a < slot + pool.page &&
+            (int)i < atomic_load_explicit(&c->carved, memory_order_acquire)) {
+            uintptr_t top = slot + c->slot_size - CANARY_ZONE;
+            return (goro__g *)((top - sizeof(goro__g)) & ~(uintptr_t)63);
+        }
+        return NULL;
+    }
+    /* Non-default stacks: walked without the lock (we may be in a signal
+     * handler); they are unlinked only after their goroutine exited. */
+    for (goro__g *g = pool.others; g; g = g->alllink)
+        if (a >= (uintptr_t)g->stack_lo - pool.page && a < (uintptr_t)g->stack_lo)
+            return g;
+    return NULL;
+}
+
+void goro__stack_each_g(void (*fn)(goro__g *, void *), void *arg)
+{
+    for (goro__stack_chunk *c = atomic_load(&pool.chunks); c; c = atomic_load(&c->next)) {
+        int n = atomic_load_explicit(&c->carved, memory_order_acquire);
+        for (int i = 0; i < n; i++) {
+            uintptr_t top = (uintptr_t)c->base + (size_t)(i + 1) * c->slot_size - CANARY_ZONE;
+            goro__g *g = (goro__g *)((top - sizeof(goro__g)) & ~(uintptr_t)63);
+            uint32_t st = atomic_load_explicit(&g->status, memory_order_acquire);
+            if (st != G_IDLE && st != G_DEAD)
+                fn(g, arg);
+        }
+    }
+    for (goro__g *g = pool.others; g; g = g->alllink)
+        if (atomic_load_explicit(&g->status, memory_order_acquire) != G_IDLE)
+            fn(g, arg);
+}

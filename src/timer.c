@@ -1,0 +1,173 @@
+/* timer.c - the runtime's timer heap (Go: runtime/time.go).
+ *
+ * One 4-ary min-heap of goro__timer records ordered by deadline, under one
+ * lock.  A 4-ary heap is shallower than a binary one and its four children
+ * share a cache line of indices, so sift-down touches fewer lines.
+ * Timers are embedded in their owners (a sleeping G, a goro_timer), so the
+ * heap holds pointers and arming a timer allocates only when the heap's
+ * array must grow.
+ *
+ * Who fires timers: every M checks the earliest deadline (heap_next, read
+ * without the lock) each time it schedules; the first M to go idle sleeps on
+ * its futex until that deadline (sched.c: stopm, "timer M"), and adding an
+ * earlier timer wakes it; sysmon fires timers that are more than a
+ * millisecond overdue, when every M is busy in long-running code.
+ *
+ * A timer's callback runs without the heap lock held, on whichever thread
+ * fired it, and must not block: it readies a G or sends without blocking.
+ *
+ * Shortcut in place: one global heap and lock.  Per-P heaps (Go 1.14+) scale
+ * better when thousands of goroutines sleep on many cores at once.
+ */
+#include "runtime.h"
+
+#include <stdlib.h>
+
+static struct {
+    goro__lock lock;
+    goro__timer **heap;         /* heap[0] is the earliest */
+    size_t len, cap;
+    _Atomic int64_t next;       /* heap[0]->when, or INT64_MAX */
+} timers = {.lock = GORO_LOCK_INIT, .next = INT64_MAX};
+
+static void place(size_t i, goro__timer *t)
+{
+    timers.heap[i] = t;
+    t->index = i + 1;
+}
+
+static void sift_up(size_t i)
+{
+    goro__timer *t = timers.heap[i];
+    while (i > 0) {
+        size_t parent = (i - 1) / 4;
+        if (timers.heap[parent]->when <= t->when)
+            break;
+        place(i, timers.heap[parent]);
+        i = parent;
+    }
+    place(i, t);
+}
+
+static void sift_down(size_t i)
+{
+    goro__timer *t = timers.heap[i];
+    for (;;) {
+        size_t c = 4 * i + 1, best = i;
+        int64_t when = t->when;
+        for (size_t k = c; k < c + 4 && k < timers.len; k++) {
+            if (timers.heap[k]->when < when) {
+                when = timers.heap[k]->when;
+                best = k;
+            }
+        }
+        if (best == i)
+            break;
+        place(i, timers.heap[best]);
+        i = best;
+    }
+    place(i, t);
+}
+
+static void publish_next(void)
+{
+    atomic_store_explicit(&timers.next, timers.len ? timers.heap[0]->when : INT64_MAX,
+                          memory_order_release);
+}
+
+/* Removes heap[i]; timers.lock held. */
+static void remove_at(size_t i)
+{
+    goro__timer *t = timers.heap[i];
+    goro__timer *last = timers.heap[--timers.len];
+
+    t->index = 0;
+    if (i < timers.len) {
+        place(i, last);
+        if (i > 0 && last->when < timers.heap[(i - 1) / 4]->when)
+            sift_up(i);
+        else
+            sift_down(i);
+    }
+}
+
+int64_t goro__timers_next(void)
+{
+    return atomic_load_explicit(&timers.next, memory_order_acquire);
+}
+
+/* Wakes the timer M if t is now the earliest deadline and it sleeps past
+ * it, or an idle M to become the timer M if there is none. */
+static void kick(int64_t when)
+{
+    if (when >= atomic_load(&goro__s.timer_m_until))
+        return;
+    goro__lock_acquire(&goro__s.lock);
+    goro__m *m = goro__s.timer_m ? goro__s.timer_m : goro__s.midle;
+    if (m) {
+        atomic_store_explicit(&m->park, 1, memory_order_release);
+        goro__futex_wake(&m->park, 1);
+    }
+    goro__lock_release(&goro__s.lock);
+}
+
+int goro__timer_add(goro__timer *t)
+{
+    bool earliest;
+
+    goro__lock_acquire(&timers.lock);
+    if (timers.len == timers.cap) {
+        size_t cap = timers.cap ? 2 * timers.cap : 64;
+        goro__timer **h = realloc(timers.heap, cap * sizeof *h);
+        if (!h) {
+            goro__lock_release(&timers.lock);
+            return ENOMEM;
+        }
+        timers.heap = h;
+        timers.cap = cap;
+    }
+    timers.heap[timers.len++] = t;
+    sift_up(timers.len - 1);
+    earliest = timers.heap[0] == t;
+    if (earliest)
+        publish_next();
+    goro__lock_release(&timers.lock);
+    if (earliest)
+        kick(t->when);
+    return 0;
+}
+
+bool goro__timer_del(goro__timer *t)
+{
+    bool armed;
+
+    goro__lock_acquire(&timers.lock);
+    armed = t->index != 0;
+    if (armed) {
+        remove_at(t->index - 1);
+        publish_next();
+    }
+    goro__lock_release(&timers.lock);
+    return armed;
+}
+
+int goro__timers_run(int64_t now)
+{
+    int n = 0;
+
+    for (;;) {
+        goro__timer *t;
+        goro__lock_acquire(&timers.lock);
+        if (timers.len == 0 || timers.heap[0]->when > now) {
+            publish_next();
+            goro__lock_release(&timers.lock);
+            return n;
+        }
+        t = timers.heap[0];
+        remove_at(0);
+        publish_next();
+        goro__lock_release(&timers.lock);
+        t->fn(t);
+        n++;
+    }
+}

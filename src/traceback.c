@@ -1,0 +1,128 @@
+/* traceback.c - fatal errors and goroutine dumps (Go: runtime/panic.go
+ * throw, traceback.go).
+ *
+ * These run when something is already wrong (a broken invariant, a stack
+ * overflow caught in a signal handler), so they write with write(2) into a
+ * stack buffer, take no lock and allocate nothing.  The dump walks every
+ * stack slot without synchronisation: it is a snapshot that may be slightly
+ * stale, never a crash.
+ */
+#include "runtime.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *const goro__wait_reason_str[WR_COUNT] = {
+    [WR_NONE] = "",
+    [WR_SLEEP] = "sleep",
+    [WR_CHAN_RECV] = "chan receive",
+    [WR_CHAN_SEND] = "chan send",
+    [WR_SELECT] = "select",
+    [WR_SELECT_NO_CASES] = "select (no cases)",
+    [WR_MUTEX] = "mutex",
+    [WR_RWMUTEX_R] = "rwmutex rlock",
+    [WR_RWMUTEX_W] = "rwmutex lock",
+    [WR_WAITGROUP] = "waitgroup wait",
+    [WR_COND] = "cond wait",
+    [WR_SEMA] = "semacquire",
+    [WR_IO] = "IO wait",
+    [WR_BLOCKING] = "blocking call",
+    [WR_GORO_MAIN] = "goro_main",
+    [WR_LOCKED_THREAD] = "locked to thread",
+};
+
+static void write_all(int fd, const char *s, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w <= 0)
+            return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+static const char *state_str(uint32_t st)
+{
+    switch (st) {
+    case G_RUNNABLE: return "runnable";
+    case G_RUNNING: return "running";
+    case G_WAITING: return "waiting";
+    case G_DEAD: return "dead";
+    default: return "idle";
+    }
+}
+
+static void dump_one(goro__g *g, void *arg)
+{
+    int fd = *(int *)arg;
+    char line[512];
+    uint32_t st = atomic_load_explicit(&g->status, memory_order_relaxed);
+    int n;
+
+    if (st == G_WAITING) {
+        const char *why = g->wait_reason < WR_COUNT ? goro__wait_reason_str[g->wait_reason] : "?";
+        int64_t mins = (atomic_load_explicit(&goro__s.coarse_now, memory_order_relaxed) -
+                        g->wait_since) / GORO_MINUTE;
+        if (mins > 0)
+            n = snprintf(line, sizeof line, "goroutine %llu [%s, %lld minutes]:\n",
+                         (unsigned long long)g->id, why, (long long)mins);
+        else
+            n = snprintf(line, sizeof line, "goroutine %llu [%s]:\n", (unsigned long long)g->id,
+                         why);
+    } else {
+        n = snprintf(line, sizeof line, "goroutine %llu [%s]:\n", (unsigned long long)g->id,
+                     state_str(st));
+    }
+    if (n > 0)
+        write_all(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    n = snprintf(line, sizeof line, "\tentry %p%s%s%s\n\tcreated by %s at %s:%d\n\n",
+                 (void *)(uintptr_t)g->fn, g->name ? " (" : "", g->name ? g->name : "",
+                 g->name ? ")" : "", g->func ? g->func : "?", g->file ? g->file : "?", g->line);
+    if (n > 0)
+        write_all(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+void goro__dump_fd(int fd)
+{
+    goro__stack_each_g(dump_one, &fd);
+}
+
+void goro__throw(const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    int n = snprintf(buf, sizeof buf, "fatal error: ");
+
+    va_start(ap, fmt);
+    n += vsnprintf(buf + n, sizeof buf - (size_t)n - 2, fmt, ap);
+    va_end(ap);
+    if (n > (int)sizeof buf - 3)
+        n = (int)sizeof buf - 3;
+    buf[n++] = '\n';
+    buf[n++] = '\n';
+    write_all(2, buf, (size_t)n);
+    goro__dump_fd(2);
+    abort();
+}
+
+void goro__stack_overflow(goro__g *g)
+{
+    char buf[512];
+    size_t size = (size_t)(g->stack_hi - g->stack_lo);
+    int n = snprintf(buf, sizeof buf,
+                     "fatal error: stack overflow in goroutine %llu%s%s%s (created by %s at "
+                     "%s:%d; %zu KiB %s stack; raise GORO_STACK_SIZE or goro_attr.stack_size)\n",
+                     (unsigned long long)g->id, g->name ? " (" : "", g->name ? g->name : "",
+                     g->name ? ")" : "", g->func ? g->func : "?", g->file ? g->file : "?", g->line,
+                     size >> 10, g->guarded ? "guarded" : "canary-checked");
+    if (n > 0)
+        write_all(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+    /* abort() must not re-enter a handler that would hide the message. */
+    signal(SIGABRT, SIG_DFL);
+    abort();
+}
