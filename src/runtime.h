@@ -82,6 +82,15 @@ GORO_HIDDEN long goro__map_count(void);
 GORO_HIDDEN long goro__map_count_max(void);
 GORO_HIDDEN uint64_t goro__rand64(void);
 
+/* ---- memory (os_linux.c) ------------------------------------------------ */
+
+/* malloc, calloc, realloc and free for the runtime's own structures: the
+ * same, but hidden from ThreadSanitizer (see sanitizer.h). */
+GORO_HIDDEN void *goro__malloc(size_t n);
+GORO_HIDDEN void *goro__calloc(size_t n, size_t size);
+GORO_HIDDEN void *goro__realloc(void *p, size_t n);
+GORO_HIDDEN void goro__free(void *p);
+
 /* ---- lock: a futex mutex invisible to ThreadSanitizer ------------------- */
 
 /* Runtime-internal mutex (Drepper's three-state futex lock, with a short

@@ -28,9 +28,22 @@ void __tsan_set_fiber_name(void *fiber, const char *name);
 void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);
 #define GORO_TSAN_NOSYNC 1u
+void AnnotateIgnoreReadsBegin(const char *file, int line);
+void AnnotateIgnoreReadsEnd(const char *file, int line);
+void AnnotateIgnoreWritesBegin(const char *file, int line);
+void AnnotateIgnoreWritesEnd(const char *file, int line);
+/* The runtime's own malloc/free calls are intercepted by TSan, which would
+ * check them against each other across goroutines; the runtime's locks are
+ * invisible to it, so bracket them to keep them out of its view. */
+#define goro__tsan_ignore_begin()                                              \
+    (AnnotateIgnoreReadsBegin(__FILE__, __LINE__), AnnotateIgnoreWritesBegin(__FILE__, __LINE__))
+#define goro__tsan_ignore_end()                                                \
+    (AnnotateIgnoreWritesEnd(__FILE__, __LINE__), AnnotateIgnoreReadsEnd(__FILE__, __LINE__))
 #define goro__hb_acquire(addr) __tsan_acquire((void *)(addr))
 #define goro__hb_release(addr) __tsan_release((void *)(addr))
 #else
+#define goro__tsan_ignore_begin() ((void)0)
+#define goro__tsan_ignore_end() ((void)0)
 #define goro__hb_acquire(addr) ((void)(addr))
 #define goro__hb_release(addr) ((void)(addr))
 #endif

@@ -88,7 +88,7 @@ GORO_NOIPA goro__m *goro__getm(void)
 
 static void thread_g_free(void *g)
 {
-    free(g);
+    goro__free(g);
 }
 
 GORO_NOIPA goro__g *goro__getg(void)
@@ -99,7 +99,7 @@ GORO_NOIPA goro__g *goro__getg(void)
     goro__g *g = tls_thread_g;
     if (likely(g))
         return g;
-    g = calloc(1, sizeof *g);
+    g = goro__calloc(1, sizeof *g);
     if (!g)
         return NULL;
     g->is_thread = 1;
@@ -439,14 +439,14 @@ static void startm(goro__p *p, bool spinning)
     int id = goro__s.mcount++;
     goro__lock_release(&goro__s.lock);
 
-    m = calloc(1, sizeof *m);
+    m = goro__calloc(1, sizeof *m);
     if (m) {
         m->id = id;
         m->spinning = spinning;
         m->nextp = p;
         if (goro__thread_start(mstart, m, 0) == 0)
             return;
-        free(m);
+        goro__free(m);
     }
     /* No thread: give the P back; work queued stays queued for the Ms
      * that exist (this only loses parallelism). */
@@ -917,7 +917,7 @@ static void *sysmon(void *arg)
         now = goro_now();
         atomic_store_explicit(&goro__s.coarse_now, now, memory_order_relaxed);
         /* Timers overdue by a millisecond: every M is stuck or busy. */
-        if (goro__timers_next() + GORO_MILLISECOND <= now) {
+        if (goro__timers_next() <= now - GORO_MILLISECOND) {
             goro__timers_run(now);
             wakep();
         }
@@ -930,7 +930,7 @@ static void *sysmon(void *arg)
 
 static goro__p *p_new(int id)
 {
-    goro__p *p = calloc(1, sizeof *p);
+    goro__p *p = goro__calloc(1, sizeof *p);
     if (!p)
         goro__throw("out of memory allocating P %d", id);
     p->id = id;

@@ -120,6 +120,17 @@ void goro__stack_init(void)
         pool.guard_budget = 0;
 }
 
+/* mmap for stacks; under TSan the new range starts with clean shadow
+ * rather than as written by whichever goroutine happened to map it. */
+static void *map_stack(size_t len)
+{
+    goro__tsan_ignore_begin();
+    void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                     -1, 0);
+    goro__tsan_ignore_end();
+    return mem;
+}
+
 /* Lays out a G at the top of the slot [base, base + size). */
 static goro__g *slot_init(char *base, size_t size, bool guarded, goro__stack_chunk *chunk)
 {
@@ -156,11 +167,10 @@ static goro__g *carve(void)
 
     if (!c || atomic_load_explicit(&c->carved, memory_order_relaxed) == CHUNK_SLOTS) {
         size_t len = pool.slot_size * CHUNK_SLOTS;
-        void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        void *mem = map_stack(len);
         if (mem == MAP_FAILED)
             return NULL;
-        c = malloc(sizeof *c);
+        c = goro__malloc(sizeof *c);
         if (!c) {
             munmap(mem, len);
             return NULL;
@@ -190,8 +200,7 @@ static goro__g *carve(void)
 static goro__g *alloc_other(size_t size)
 {
     size_t len = round_page(size);
-    char *mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    char *mem = map_stack(len);
     if (mem == MAP_FAILED)
         return NULL;
     if (mprotect(mem, pool.page, PROT_NONE) != 0) {

@@ -118,7 +118,7 @@ int goro__timer_add(goro__timer *t)
     goro__lock_acquire(&timers.lock);
     if (timers.len == timers.cap) {
         size_t cap = timers.cap ? 2 * timers.cap : 64;
-        goro__timer **h = realloc(timers.heap, cap * sizeof *h);
+        goro__timer **h = goro__realloc(timers.heap, cap * sizeof *h);
         if (!h) {
             goro__lock_release(&timers.lock);
             return ENOMEM;
