@@ -12,7 +12,7 @@
  *   - constructors return NULL and set errno;
  *   - durations and times are int64_t nanoseconds (GORO_SECOND, goro_now()).
  *
- * Sections: goroutines, time, diagnostics.
+ * Sections: durations, goroutines, channels, select, timers.
  */
 #ifndef GORO_H
 #define GORO_H
@@ -131,6 +131,192 @@ GORO_API void goro_lock_thread(void);
 
 /* Undoes one goro_lock_thread().  Go: runtime.UnlockOSThread(). */
 GORO_API void goro_unlock_thread(void);
+
+/* ------------------------------------------------------------------------
+ * Channels (Go: chan T, make, <-, close, len, cap).
+ *
+ * A channel carries fixed-size elements, copied in and out by value.  An
+ * unbuffered channel (cap 0) hands each element directly from a sender to a
+ * receiver, and both wait for the other; a buffered one holds up to cap
+ * elements.  Channels are reference counted: goro_chan_make returns one
+ * reference, goro_chan_retain adds one, goro_chan_release drops one, and the
+ * last release frees the channel.  A goroutine blocked on a channel holds a
+ * reference of its own while it waits.  Closing is not releasing.
+ * ------------------------------------------------------------------------ */
+
+typedef struct goro_chan goro_chan;
+
+/* Creates a channel of elements of elem_size bytes with a buffer of cap
+ * elements (0: unbuffered).  elem_size 0 makes a signal channel (Go's
+ * chan struct{}), whose element pointers may be NULL.
+ * Returns: the channel, or NULL with errno EINVAL (elem_size * cap
+ * overflows) or ENOMEM.
+ * Ownership: the caller holds one reference; drop it with goro_chan_release.
+ * Go: make(chan T, cap). */
+GORO_API goro_chan *goro_chan_make(size_t elem_size, size_t cap);
+
+/* Sends the element at elem (elem_size bytes are copied), blocking until a
+ * receiver takes it or there is room in the buffer.
+ * Returns: 0; EPIPE if the channel is or becomes closed (the element was not
+ * sent); EINVAL for a NULL channel, or a NULL elem with elem_size > 0.
+ * Go: c <- v (which panics on a closed channel). */
+GORO_API int goro_chan_send(goro_chan *c, const void *elem);
+
+/* Receives an element into elem (NULL discards it), blocking until one is
+ * available.  Buffered elements are received in order even after close.
+ * Returns: 0; EPIPE when the channel is closed and drained (elem is then
+ * zero-filled); EINVAL for a NULL channel.
+ * `while (goro_chan_recv(c, &v) == 0)` is Go's `for v := range c`.
+ * Go: v, ok := <-c. */
+GORO_API int goro_chan_recv(goro_chan *c, void *elem);
+
+/* goro_chan_send that never blocks.
+ * Returns: 0; EAGAIN when it would block; EPIPE, EINVAL as goro_chan_send.
+ * Go: select { case c <- v: default: }. */
+GORO_API int goro_chan_try_send(goro_chan *c, const void *elem);
+
+/* goro_chan_recv that never blocks.
+ * Returns: 0; EAGAIN when nothing is ready; EPIPE, EINVAL as goro_chan_recv.
+ * Go: select { case v := <-c: default: }. */
+GORO_API int goro_chan_try_recv(goro_chan *c, void *elem);
+
+/* Closes the channel: no more sends; receivers drain the buffer, then get
+ * EPIPE.  Wakes every blocked receiver (EPIPE) and sender (EPIPE).
+ * Returns: 0; EPIPE if already closed; EINVAL for NULL.  Go: close(c). */
+GORO_API int goro_chan_close(goro_chan *c);
+
+/* Returns the number of elements buffered (0 for NULL).  Go: len(c). */
+GORO_API size_t goro_chan_len(goro_chan *c);
+
+/* Returns the buffer capacity (0 for NULL or unbuffered).  Go: cap(c). */
+GORO_API size_t goro_chan_cap(goro_chan *c);
+
+/* Adds a reference to c and returns c (NULL stays NULL). */
+GORO_API goro_chan *goro_chan_retain(goro_chan *c);
+
+/* Drops a reference; the last one frees the channel (NULL is ignored).
+ * Never blocks.  Releasing does not close: goroutines still blocked on the
+ * channel keep it alive, and stay blocked until someone closes it through a
+ * reference of their own. */
+GORO_API void goro_chan_release(goro_chan *c);
+
+/* ------------------------------------------------------------------------
+ * Select (Go: the select statement).
+ *
+ * Cases are values built by the goro_case_* functions; goro_select runs one
+ * ready case, chosen uniformly at random among those ready, waiting until
+ * one is, and returns its index.  A NULL channel's case is never ready (Go's
+ * nil-channel idiom for switching a case off).
+ *
+ *   int v;
+ *   switch (GORO_SELECT(goro_case_recv(jobs, &v),
+ *                       goro_case_recv(goro_ctx_done(ctx), NULL),
+ *                       goro_case_timeout(5 * GORO_SECOND))) {
+ *   case 0: ... v received ...; break;
+ *   case 1: ... canceled ...;   break;
+ *   case 2: ... timed out ...;  break;
+ *   }
+ * ------------------------------------------------------------------------ */
+
+/* One case of a select.  Build with the goro_case_* functions; the fields
+ * are not part of the API. */
+typedef struct goro_case {
+    int kind;
+    goro_chan *c;
+    void *elem;
+    bool *ok;
+    int64_t when;
+} goro_case;
+
+/* A receive into elem (NULL discards).  If chosen because the channel is
+ * closed and drained, elem is zero-filled.  Go: case v := <-c. */
+GORO_API goro_case goro_case_recv(goro_chan *c, void *elem);
+
+/* A receive that also reports whether a value was received (*ok true) or
+ * the channel is closed (*ok false, elem zero-filled).  Go: case v, ok := <-c. */
+GORO_API goro_case goro_case_recv_ok(goro_chan *c, void *elem, bool *ok);
+
+/* A send of the element at elem.  If chosen because the channel is closed,
+ * goro_select returns -EPIPE (Go panics).  Go: case c <- v. */
+GORO_API goro_case goro_case_send(goro_chan *c, const void *elem);
+
+/* Ready ns nanoseconds after the case is built (ns <= 0: at once).
+ * Allocates nothing.  Go: case <-time.After(ns). */
+GORO_API goro_case goro_case_timeout(int64_t ns);
+
+/* Ready at the absolute goro_now() time when.  Go: case <-time.After(time.Until(t)). */
+GORO_API goro_case goro_case_deadline(int64_t when);
+
+/* Chosen when no other case is ready, so the select never blocks.
+ * Go: default. */
+GORO_API goro_case goro_case_default(void);
+
+/* Runs one of the n cases (see above).  n 0 with no case blocks forever,
+ * like Go's empty select.
+ * Returns: the index of the case that ran; -EPIPE if the chosen case was a
+ * send on a closed channel; -EINVAL for NULL cases with n > 0, more than
+ * one default case, or a send case with a NULL elem on a channel of
+ * elem_size > 0; -ENOMEM if more than 64 cases need memory that is not
+ * there. */
+GORO_API int goro_select(goro_case *cases, size_t n);
+
+/* goro_select over a compound literal: GORO_SELECT(case0, case1, ...). */
+#define GORO_SELECT(...)                                                       \
+    goro_select((goro_case[]){__VA_ARGS__},                                    \
+                sizeof((goro_case[]){__VA_ARGS__}) / sizeof(goro_case))
+
+/* ------------------------------------------------------------------------
+ * Timers and tickers (Go: time.Timer, time.Ticker, with Go 1.23 semantics:
+ * after Stop or Reset returns, no stale value is received).
+ *
+ * A timer's channel delivers the int64_t goro_now() time at which it fired;
+ * a slow ticker receiver misses ticks rather than queueing them.
+ * ------------------------------------------------------------------------ */
+
+typedef struct goro_timer goro_timer;
+typedef struct goro_ticker goro_ticker;
+
+/* Starts a timer that fires once, ns nanoseconds from now (ns <= 0: at once).
+ * Returns: the timer, or NULL with errno ENOMEM.
+ * Ownership: free with goro_timer_free.  Go: time.NewTimer(ns). */
+GORO_API goro_timer *goro_timer_make(int64_t ns);
+
+/* Stops the timer; its channel will deliver nothing until a reset.
+ * Returns: true if this call stopped the timer before it fired (or before
+ * its value was received), false if it had already been received or stopped,
+ * or t is NULL.  Go: t.Stop(). */
+GORO_API bool goro_timer_stop(goro_timer *t);
+
+/* Stops the timer and starts it again to fire ns from now.
+ * Returns: what goro_timer_stop would have returned.  Go: t.Reset(ns). */
+GORO_API bool goro_timer_reset(goro_timer *t, int64_t ns);
+
+/* Returns the timer's channel (of int64_t), borrowed: valid until
+ * goro_timer_free.  Go: t.C. */
+GORO_API goro_chan *goro_timer_chan(goro_timer *t);
+
+/* Stops and frees the timer (NULL is ignored).  Goroutines blocked on its
+ * channel must be gone or hold a reference to the channel. */
+GORO_API void goro_timer_free(goro_timer *t);
+
+/* Starts a ticker that fires every ns nanoseconds.
+ * Returns: the ticker, or NULL with errno EINVAL (ns <= 0) or ENOMEM.
+ * Go: time.NewTicker(ns). */
+GORO_API goro_ticker *goro_ticker_make(int64_t ns);
+
+/* Stops the ticker.  Returns: true if it was running.  Go: t.Stop(). */
+GORO_API bool goro_ticker_stop(goro_ticker *t);
+
+/* Restarts the ticker with period ns (> 0) from now.
+ * Returns: true if it was running; false and nothing changes for ns <= 0.
+ * Go: t.Reset(ns). */
+GORO_API bool goro_ticker_reset(goro_ticker *t, int64_t ns);
+
+/* Returns the ticker's channel (of int64_t), borrowed.  Go: t.C. */
+GORO_API goro_chan *goro_ticker_chan(goro_ticker *t);
+
+/* Stops and frees the ticker (NULL is ignored). */
+GORO_API void goro_ticker_free(goro_ticker *t);
 
 #ifdef __cplusplus
 }

@@ -139,6 +139,23 @@ GORO_HIDDEN int goro__timers_run(int64_t now);
 /* The earliest deadline in the heap, INT64_MAX when empty (racy read). */
 GORO_HIDDEN int64_t goro__timers_next(void);
 
+/* ---- waiters ------------------------------------------------------------ */
+
+/* A G waiting in a channel queue (Go: sudog).  Lives on the waiting G's
+ * stack for the duration of the wait; one per case for a select.  All
+ * fields but g are protected by the lock of the channel it is queued on. */
+typedef struct goro__sudog {
+    goro__g *g;
+    struct goro__sudog *next, *prev;
+    void *elem;                 /* data to send, or where to receive */
+    struct goro_chan *c;
+    uint64_t sel_seq;           /* select: generation, see goro__g.sel_state */
+    int index;                  /* select: case index */
+    bool is_select;
+    bool inq;                   /* linked in c's queue */
+    bool success;               /* woken by a communication, not by close */
+} goro__sudog;
+
 /* ---- G ------------------------------------------------------------------ */
 
 enum goro__gstatus {
@@ -198,6 +215,11 @@ struct goro__g {
     int saved_errno;
     int64_t wait_since;         /* goro_now() when it parked (dumps) */
     uintptr_t param;            /* value a waker leaves for the G */
+    /* select: 2*seq while waiting in select number seq, 2*seq+1 once a
+     * waker (a channel or the timeout) has claimed it.  Wakers CAS it; the
+     * sequence makes a late waker from an earlier select fail. */
+    _Atomic uint64_t sel_state;
+    uint64_t sel_seq;
 
     /* Scheduling. */
     goro__g *schedlink;         /* global run queue or free lists */

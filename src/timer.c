@@ -21,6 +21,7 @@
  */
 #include "runtime.h"
 
+#include <sched.h>
 #include <stdlib.h>
 
 static struct {
@@ -28,6 +29,7 @@ static struct {
     goro__timer **heap;         /* heap[0] is the earliest */
     size_t len, cap;
     _Atomic int64_t next;       /* heap[0]->when, or INT64_MAX */
+    goro__timer *running;       /* callback in progress (one at a time) */
 } timers = {.lock = GORO_LOCK_INIT, .next = INT64_MAX};
 
 static void place(size_t i, goro__timer *t)
@@ -113,6 +115,7 @@ static void kick(int64_t when)
 
 int goro__timer_add(goro__timer *t)
 {
+    int64_t when = t->when; /* t may be freed once the lock is dropped */
     bool earliest;
 
     goro__lock_acquire(&timers.lock);
@@ -133,22 +136,33 @@ int goro__timer_add(goro__timer *t)
         publish_next();
     goro__lock_release(&timers.lock);
     if (earliest)
-        kick(t->when);
+        kick(when);
     return 0;
 }
 
 bool goro__timer_del(goro__timer *t)
 {
-    bool armed;
+    bool removed = false;
 
-    goro__lock_acquire(&timers.lock);
-    armed = t->index != 0;
-    if (armed) {
-        remove_at(t->index - 1);
-        publish_next();
+    /* Also wait out t's callback if it is running: the owner of t may free
+     * or re-arm it as soon as we return.  Callbacks never block, so the wait
+     * is short; a callback that re-arms its own timer (a ticker) is caught
+     * by the next turn of the loop.  (A callback deleting its own timer
+     * would wait forever; none does.) */
+    for (;;) {
+        goro__lock_acquire(&timers.lock);
+        if (t->index != 0) {
+            remove_at(t->index - 1);
+            publish_next();
+            removed = true;
+        }
+        if (timers.running != t) {
+            goro__lock_release(&timers.lock);
+            return removed;
+        }
+        goro__lock_release(&timers.lock);
+        sched_yield();
     }
-    goro__lock_release(&timers.lock);
-    return armed;
 }
 
 int goro__timers_run(int64_t now)
@@ -158,6 +172,14 @@ int goro__timers_run(int64_t now)
     for (;;) {
         goro__timer *t;
         goro__lock_acquire(&timers.lock);
+        /* Callbacks run one at a time, so that goro__timer_del can tell
+         * whether t's is in progress; wait for the previous one before
+         * popping, so a popped timer is always the running one. */
+        while (timers.running) {
+            goro__lock_release(&timers.lock);
+            sched_yield();
+            goro__lock_acquire(&timers.lock);
+        }
         if (timers.len == 0 || timers.heap[0]->when > now) {
             publish_next();
             goro__lock_release(&timers.lock);
@@ -166,8 +188,12 @@ int goro__timers_run(int64_t now)
         t = timers.heap[0];
         remove_at(0);
         publish_next();
+        timers.running = t;
         goro__lock_release(&timers.lock);
         t->fn(t);
+        goro__lock_acquire(&timers.lock);
+        timers.running = NULL;
+        goro__lock_release(&timers.lock);
         n++;
     }
 }

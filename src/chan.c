@@ -1,0 +1,379 @@
+/* chan.c - channels (Go: runtime/chan.go).
+ *
+ * Invariants, under c->lock:
+ *   - at least one of sendq and recvq is empty (except for a select waiting
+ *     to send and receive on the same channel);
+ *   - count > 0 implies recvq is empty: a receiver never waits while data
+ *     is buffered;
+ *   - count < cap implies sendq is empty: a sender never waits while there
+ *     is room;
+ *   - once closed, both queues are empty and stay so.
+ * Waiters are sudogs on the waiting G's own stack; a waker dequeues one,
+ * copies the element straight to (or from) the waiter's memory, sets
+ * success, and readies the G after unlocking.  Nothing is allocated on any
+ * path but goro_chan_make.
+ *
+ * Lock order: channel locks by address (select.c), then scheduler locks.
+ *
+ * Happens-before edges for ThreadSanitizer (the Go memory model):
+ *   - direct hand-off: the waiter releases its sudog before parking and
+ *     acquires it after waking; the waker acquires it, copies, releases it.
+ *     That orders sender before receiver and, for unbuffered channels,
+ *     receiver before the sender's return, as Go promises.
+ *   - buffered: both sides acquire the slot's address before touching it
+ *     and release it after, so the k-th receive happens before the
+ *     (k+cap)-th send completes, and each send before its receive.
+ *   - close releases the channel; a receive that returns because of the
+ *     close acquires it.
+ */
+#include "chan.h"
+#include "sanitizer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- wait queues -------------------------------------------------------- */
+
+void goro__waitq_enqueue(goro__waitq *q, goro__sudog *sg)
+{
+    goro__sudog *first = atomic_load_explicit(&q->first, memory_order_relaxed);
+
+    sg->next = NULL;
+    sg->prev = q->last;
+    sg->inq = true;
+    if (first)
+        q->last->next = sg;
+    else
+        atomic_store_explicit(&q->first, sg, memory_order_relaxed);
+    q->last = sg;
+}
+
+void goro__waitq_remove(goro__waitq *q, goro__sudog *sg)
+{
+    if (!sg->inq)
+        return;
+    if (sg->prev)
+        sg->prev->next = sg->next;
+    else
+        atomic_store_explicit(&q->first, sg->next, memory_order_relaxed);
+    if (sg->next)
+        sg->next->prev = sg->prev;
+    else
+        q->last = sg->prev;
+    sg->next = sg->prev = NULL;
+    sg->inq = false;
+}
+
+goro__sudog *goro__waitq_dequeue(goro__waitq *q)
+{
+    goro__sudog *sg;
+
+    while ((sg = atomic_load_explicit(&q->first, memory_order_relaxed))) {
+        goro__waitq_remove(q, sg);
+        if (sg->is_select) {
+            /* Claim the select; if another case (or its timeout) already
+             * did, this waiter is stale: the select will find it unlinked. */
+            uint64_t want = 2 * sg->sel_seq;
+            if (!atomic_compare_exchange_strong_explicit(&sg->g->sel_state, &want, want + 1,
+                                                         memory_order_acq_rel,
+                                                         memory_order_relaxed))
+                continue;
+            sg->g->param = (uintptr_t)sg;
+        }
+        return sg;
+    }
+    return NULL;
+}
+
+/* ---- construction and references ---------------------------------------- */
+
+goro_chan *goro_chan_make(size_t elem_size, size_t cap)
+{
+    size_t bufsize;
+    goro_chan *c;
+
+    if (elem_size && cap > (SIZE_MAX - sizeof *c) / elem_size) {
+        errno = EINVAL;
+        return NULL;
+    }
+    bufsize = elem_size * cap;
+    c = goro__malloc(sizeof *c + bufsize);
+    if (!c) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    memset(c, 0, sizeof *c);
+    atomic_init(&c->refs, 1);
+    c->elemsize = elem_size;
+    c->cap = cap;
+    c->buf = (char *)(c + 1);
+    return c;
+}
+
+goro_chan *goro_chan_retain(goro_chan *c)
+{
+    if (c)
+        atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    return c;
+}
+
+void goro_chan_release(goro_chan *c)
+{
+    if (!c)
+        return;
+    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+        goro__free(c);
+}
+
+size_t goro_chan_len(goro_chan *c)
+{
+    return c ? atomic_load_explicit(&c->count, memory_order_relaxed) : 0;
+}
+
+size_t goro_chan_cap(goro_chan *c)
+{
+    return c ? c->cap : 0;
+}
+
+/* ---- transfers ---------------------------------------------------------- */
+
+static inline void copy_elem(goro_chan *c, void *dst, const void *src)
+{
+    if (c->elemsize && dst)
+        memcpy(dst, src, c->elemsize);
+}
+
+static inline void zero_elem(goro_chan *c, void *dst)
+{
+    if (c->elemsize && dst)
+        memset(dst, 0, c->elemsize);
+}
+
+static void unlock_chan(void *c)
+{
+    goro__lock_release(&((goro_chan *)c)->lock);
+}
+
+void goro__chan_send_to(goro_chan *c, goro__sudog *sg, const void *elem)
+{
+    goro__g *g = sg->g;
+
+    goro__hb_acquire(sg);
+    copy_elem(c, sg->elem, elem);
+    goro__hb_release(sg);
+    sg->success = true;
+    goro__lock_release(&c->lock);
+    goro__ready(g);
+}
+
+void goro__chan_recv_from(goro_chan *c, goro__sudog *sg, void *elem)
+{
+    goro__g *g = sg->g;
+
+    goro__hb_acquire(sg);
+    if (c->cap == 0) {
+        copy_elem(c, elem, sg->elem);
+    } else {
+        /* The buffer is full: take its head, and put the sender's element
+         * at the tail, which is the same slot since the ring is full. */
+        char *slot = goro__chan_slot(c, c->recvx);
+        goro__hb_acquire(slot);
+        copy_elem(c, elem, slot);
+        copy_elem(c, slot, sg->elem);
+        goro__hb_release(slot);
+        if (++c->recvx == c->cap)
+            c->recvx = 0;
+        c->sendx = c->recvx;
+    }
+    goro__hb_release(sg);
+    sg->success = true;
+    goro__lock_release(&c->lock);
+    goro__ready(g);
+}
+
+/* Parks the calling G on q with sg; c->lock held, released by the park.
+ * The waiter holds a reference to c while it waits. */
+static bool wait_on(goro_chan *c, goro__waitq *q, void *elem, enum goro__wait_reason why)
+{
+    goro__g *g = goro__getg();
+    goro__sudog sg = {.g = g, .elem = elem, .c = c};
+
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    goro__hb_release(&sg);
+    goro__waitq_enqueue(q, &sg);
+    goro__park(unlock_chan, c, why);
+    goro__hb_acquire(&sg);
+    goro_chan_release(c);
+    return sg.success;
+}
+
+/* The blocking and non-blocking send (Go: chansend). */
+static int chan_send(goro_chan *c, const void *elem, bool block)
+{
+    goro__sudog *sg;
+
+    if (unlikely(!c || (!elem && c->elemsize)))
+        return EINVAL;
+
+    /* Lock-free early-out for try_send on a full channel.  We read closed,
+     * then fullness; each read is of one word.  A closed channel never goes
+     * from "ready for sending" back to "not ready", so if we saw "not
+     * closed" then "not ready", there was a moment between the two reads
+     * when the channel was both open and full: returning EAGAIN is what a
+     * locked check at that moment would have said. */
+    if (!block && !atomic_load_explicit(&c->closed, memory_order_relaxed) &&
+        (c->cap == 0 ? atomic_load_explicit(&c->recvq.first, memory_order_relaxed) == NULL
+                     : atomic_load_explicit(&c->count, memory_order_relaxed) == c->cap))
+        return EAGAIN;
+
+    goro__lock_acquire(&c->lock);
+    if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
+        goro__lock_release(&c->lock);
+        return EPIPE;
+    }
+    if ((sg = goro__waitq_dequeue(&c->recvq))) {
+        goro__chan_send_to(c, sg, elem);
+        return 0;
+    }
+    size_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
+    if (n < c->cap) {
+        char *slot = goro__chan_slot(c, c->sendx);
+        goro__hb_acquire(slot);
+        copy_elem(c, slot, elem);
+        goro__hb_release(slot);
+        if (++c->sendx == c->cap)
+            c->sendx = 0;
+        atomic_store_explicit(&c->count, n + 1, memory_order_relaxed);
+        goro__lock_release(&c->lock);
+        return 0;
+    }
+    if (!block) {
+        goro__lock_release(&c->lock);
+        return EAGAIN;
+    }
+    if (!goro__getg()) {
+        goro__lock_release(&c->lock);
+        return ENOMEM; /* a plain thread without memory for its waiter */
+    }
+    return wait_on(c, &c->sendq, (void *)elem, WR_CHAN_SEND) ? 0 : EPIPE;
+}
+
+/* The blocking and non-blocking receive (Go: chanrecv). */
+static int chan_recv(goro_chan *c, void *elem, bool block)
+{
+    goro__sudog *sg;
+
+    if (unlikely(!c))
+        return EINVAL;
+
+    /* Lock-free early-out for try_recv on an empty channel (Go's argument
+     * again): "empty" then "not closed" means there was a moment when the
+     * channel was empty and open, so EAGAIN.  If it was closed, check
+     * emptiness again: data buffered before the close must still be
+     * received, and an empty closed channel stays empty. */
+    if (!block && (c->cap == 0 ? atomic_load_explicit(&c->sendq.first, memory_order_relaxed) == NULL
+                               : atomic_load_explicit(&c->count, memory_order_relaxed) == 0)) {
+        if (!atomic_load_explicit(&c->closed, memory_order_acquire))
+            return EAGAIN;
+        if (c->cap == 0 ? atomic_load_explicit(&c->sendq.first, memory_order_relaxed) == NULL
+                        : atomic_load_explicit(&c->count, memory_order_relaxed) == 0) {
+            goro__hb_acquire(c);
+            zero_elem(c, elem);
+            return EPIPE;
+        }
+    }
+
+    goro__lock_acquire(&c->lock);
+    size_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
+    if (atomic_load_explicit(&c->closed, memory_order_relaxed) && n == 0) {
+        goro__lock_release(&c->lock);
+        goro__hb_acquire(c);
+        zero_elem(c, elem);
+        return EPIPE;
+    }
+    if ((sg = goro__waitq_dequeue(&c->sendq))) {
+        goro__chan_recv_from(c, sg, elem);
+        return 0;
+    }
+    if (n > 0) {
+        char *slot = goro__chan_slot(c, c->recvx);
+        goro__hb_acquire(slot);
+        copy_elem(c, elem, slot);
+        goro__hb_release(slot);
+        if (++c->recvx == c->cap)
+            c->recvx = 0;
+        atomic_store_explicit(&c->count, n - 1, memory_order_relaxed);
+        goro__lock_release(&c->lock);
+        return 0;
+    }
+    if (!block) {
+        goro__lock_release(&c->lock);
+        return EAGAIN;
+    }
+    if (!goro__getg()) {
+        goro__lock_release(&c->lock);
+        return ENOMEM;
+    }
+    if (wait_on(c, &c->recvq, elem, WR_CHAN_RECV))
+        return 0;
+    goro__hb_acquire(c);
+    zero_elem(c, elem);
+    return EPIPE;
+}
+
+int goro_chan_send(goro_chan *c, const void *elem)
+{
+    return chan_send(c, elem, true);
+}
+
+int goro_chan_try_send(goro_chan *c, const void *elem)
+{
+    return chan_send(c, elem, false);
+}
+
+int goro_chan_recv(goro_chan *c, void *elem)
+{
+    return chan_recv(c, elem, true);
+}
+
+int goro_chan_try_recv(goro_chan *c, void *elem)
+{
+    return chan_recv(c, elem, false);
+}
+
+int goro_chan_close(goro_chan *c)
+{
+    goro__sudog *wake = NULL, *sg;
+
+    if (!c)
+        return EINVAL;
+    goro__lock_acquire(&c->lock);
+    if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
+        goro__lock_release(&c->lock);
+        return EPIPE;
+    }
+    goro__hb_release(c);
+    atomic_store_explicit(&c->closed, 1, memory_order_release);
+    /* Collect every waiter; ready them after the unlock.  Receivers get a
+     * zero element, both sides success == false.  The chain reuses the
+     * sudogs' next links, which the queues no longer need. */
+    while ((sg = goro__waitq_dequeue(&c->recvq))) {
+        zero_elem(c, sg->elem);
+        sg->success = false;
+        sg->next = wake;
+        wake = sg;
+    }
+    while ((sg = goro__waitq_dequeue(&c->sendq))) {
+        sg->success = false;
+        sg->next = wake;
+        wake = sg;
+    }
+    goro__lock_release(&c->lock);
+    while (wake) {
+        sg = wake;
+        wake = sg->next;
+        /* sg lives on its G's stack: read everything before readying. */
+        goro__ready(sg->g);
+    }
+    return 0;
+}

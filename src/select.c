@@ -1,0 +1,405 @@
+/* select.c - select (Go: runtime/select.go).
+ *
+ * goro_select(cases, n):
+ *   1. Shuffle a poll order (uniform, Fisher-Yates) and sort a lock order by
+ *      channel address; disabled cases (NULL channel) take part in neither.
+ *   2. Lock every channel in lock order (each once, even when it appears in
+ *      several cases) and poll the cases in poll order; run the first ready
+ *      one.  An expired timeout counts as ready.  Since every ready case is
+ *      equally likely to come first, the choice is uniform among them.
+ *   3. Nothing ready: with a default case, unlock and take it.  Otherwise
+ *      enqueue one sudog per case (on this stack), arm the timeout (the G's
+ *      own embedded timer, so it allocates nothing) and park; the park
+ *      unlocks all channels once the G is switched out.
+ *   4. Woken: exactly one waker claimed the select by CAS on g->sel_state
+ *      (see runtime.h) and left its sudog in g->param, or NULL for the
+ *      timeout.  Lock everything again and unlink the other sudogs.
+ *
+ * A waker that dequeues one of our sudogs after another case won fails the
+ * CAS and skips it (goro__waitq_dequeue); the sequence number in sel_state
+ * makes a timer from an earlier select fail the same way.
+ */
+#include "chan.h"
+#include "sanitizer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { CASE_NONE = 0, CASE_RECV, CASE_SEND, CASE_TIMEOUT, CASE_DEFAULT };
+
+#define SELECT_STACK_CASES 64
+
+goro_case goro_case_recv(goro_chan *c, void *elem)
+{
+    return (goro_case){.kind = CASE_RECV, .c = c, .elem = elem};
+}
+
+goro_case goro_case_recv_ok(goro_chan *c, void *elem, bool *ok)
+{
+    return (goro_case){.kind = CASE_RECV, .c = c, .elem = elem, .ok = ok};
+}
+
+goro_case goro_case_send(goro_chan *c, const void *elem)
+{
+    return (goro_case){.kind = CASE_SEND, .c = c, .elem = (void *)elem};
+}
+
+goro_case goro_case_timeout(int64_t ns)
+{
+    int64_t now = goro_now();
+    return (goro_case){.kind = CASE_TIMEOUT,
+                       .when = ns <= 0 ? now : (ns > INT64_MAX - now ? INT64_MAX : now + ns)};
+}
+
+goro_case goro_case_deadline(int64_t when)
+{
+    return (goro_case){.kind = CASE_TIMEOUT, .when = when};
+}
+
+goro_case goro_case_default(void)
+{
+    return (goro_case){.kind = CASE_DEFAULT};
+}
+
+/* Per-P random numbers would be nicer; a thread-local xorshift is enough
+ * for shuffling and costs no lock. */
+static uint32_t cheaprand(void)
+{
+    static __thread uint64_t x;
+    if (unlikely(!x))
+        x = goro__rand64() | 1;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return (uint32_t)(x >> 32);
+}
+
+struct select_state {
+    goro_case *cases;
+    uint16_t *lockorder;
+    size_t nlock;
+    goro__g *g;
+    int64_t when;               /* earliest timeout, INT64_MAX if none */
+};
+
+static void lock_all(struct select_state *s)
+{
+    goro_chan *prev = NULL;
+    for (size_t i = 0; i < s->nlock; i++) {
+        goro_chan *c = s->cases[s->lockorder[i]].c;
+        if (c != prev)
+            goro__lock_acquire(&c->lock);
+        prev = c;
+    }
+}
+
+static void unlock_all(struct select_state *s)
+{
+    goro_chan *prev = NULL;
+    for (size_t i = s->nlock; i-- > 0;) {
+        goro_chan *c = s->cases[s->lockorder[i]].c;
+        if (c != prev)
+            goro__lock_release(&c->lock);
+        prev = c;
+    }
+}
+
+static void select_timeout(goro__timer *t)
+{
+    goro__g *g = (goro__g *)((char *)t - offsetof(goro__g, timer));
+    uint64_t want = 2 * g->sel_seq;
+
+    /* t->index carries nothing; the sequence was captured when armed in
+     * g->sel_seq, which cannot change before this select returns, and the
+     * select deletes the timer (waiting out a running callback) first. */
+    if (atomic_compare_exchange_strong_explicit(&g->sel_state, &want, want + 1,
+                                                memory_order_acq_rel, memory_order_relaxed)) {
+        g->param = 0;
+        goro__ready(g);
+    }
+}
+
+/* Runs on g0 once the G is switched out (goro__park's unlockf). */
+static void select_park_unlock(void *arg)
+{
+    struct select_state *s = arg;
+    if (s->when != INT64_MAX) {
+        s->g->timer.when = s->when;
+        s->g->timer.fn = select_timeout;
+        if (goro__timer_add(&s->g->timer) != 0)
+            select_timeout(&s->g->timer); /* no memory: time out at once */
+    }
+    unlock_all(s);
+}
+
+static void sort_lockorder(goro_case *cases, uint16_t *order, size_t n)
+{
+    /* Insertion sort: selects have a handful of cases. */
+    for (size_t i = 1; i < n; i++) {
+        uint16_t k = order[i];
+        size_t j = i;
+        while (j > 0 && (uintptr_t)cases[order[j - 1]].c > (uintptr_t)cases[k].c) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = k;
+    }
+}
+
+/* Finishes a receive on a closed, drained channel. */
+static void recv_closed(goro_case *cs)
+{
+    goro__hb_acquire(cs->c);
+    if (cs->c->elemsize && cs->elem)
+        memset(cs->elem, 0, cs->c->elemsize);
+    if (cs->ok)
+        *cs->ok = false;
+}
+
+/* Tries case i with every lock held.  Returns 1 if it ran (locks are then
+ * all released), 0 if not ready, -EPIPE for a send on a closed channel
+ * (locks released). */
+static int try_case(struct select_state *s, size_t i, int64_t *now)
+{
+    goro_case *cs = &s->cases[i];
+    goro_chan *c = cs->c;
+    goro__sudog *sg;
+
+    switch (cs->kind) {
+    case CASE_RECV: {
+        size_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
+        if ((sg = goro__waitq_dequeue(&c->sendq))) {
+            /* recv_from unlocks c; release the others around it. */
+            if (cs->ok)
+                *cs->ok = true;
+            goro__hb_acquire(sg);
+            if (c->cap == 0) {
+                if (c->elemsize && cs->elem)
+                    memcpy(cs->elem, sg->elem, c->elemsize);
+            } else {
+                char *slot = goro__chan_slot(c, c->recvx);
+                goro__hb_acquire(slot);
+                if (c->elemsize && cs->elem)
+                    memcpy(cs->elem, slot, c->elemsize);
+                if (c->elemsize)
+                    memcpy(slot, sg->elem, c->elemsize);
+                goro__hb_release(slot);
+                if (++c->recvx == c->cap)
+                    c->recvx = 0;
+                c->sendx = c->recvx;
+            }
+            goro__hb_release(sg);
+            sg->success = true;
+            unlock_all(s);
+            goro__ready(sg->g);
+            return 1;
+        }
+        if (n > 0) {
+            char *slot = goro__chan_slot(c, c->recvx);
+            goro__hb_acquire(slot);
+            if (c->elemsize && cs->elem)
+                memcpy(cs->elem, slot, c->elemsize);
+            goro__hb_release(slot);
+            if (++c->recvx == c->cap)
+                c->recvx = 0;
+            atomic_store_explicit(&c->count, n - 1, memory_order_relaxed);
+            if (cs->ok)
+                *cs->ok = true;
+            unlock_all(s);
+            return 1;
+        }
+        if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
+            unlock_all(s);
+            recv_closed(cs);
+            return 1;
+        }
+        return 0;
+    }
+    case CASE_SEND: {
+        size_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
+        if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
+            unlock_all(s);
+            return -EPIPE;
+        }
+        if ((sg = goro__waitq_dequeue(&c->recvq))) {
+            goro__hb_acquire(sg);
+            if (c->elemsize && sg->elem)
+                memcpy(sg->elem, cs->elem, c->elemsize);
+            goro__hb_release(sg);
+            sg->success = true;
+            unlock_all(s);
+            goro__ready(sg->g);
+            return 1;
+        }
+        if (n < c->cap) {
+            char *slot = goro__chan_slot(c, c->sendx);
+            goro__hb_acquire(slot);
+            if (c->elemsize)
+                memcpy(slot, cs->elem, c->elemsize);
+            goro__hb_release(slot);
+            if (++c->sendx == c->cap)
+                c->sendx = 0;
+            atomic_store_explicit(&c->count, n + 1, memory_order_relaxed);
+            unlock_all(s);
+            return 1;
+        }
+        return 0;
+    }
+    case CASE_TIMEOUT:
+        if (*now == 0)
+            *now = goro_now();
+        if (cs->when <= *now) {
+            unlock_all(s);
+            return 1;
+        }
+        return 0;
+    }
+    return 0;
+}
+
+int goro_select(goro_case *cases, size_t n)
+{
+    uint16_t pollbuf[SELECT_STACK_CASES], lockbuf[SELECT_STACK_CASES];
+    goro__sudog sgbuf[SELECT_STACK_CASES];
+    uint16_t *pollorder = pollbuf, *lockorder = lockbuf;
+    goro__sudog *sgs = sgbuf;
+    struct select_state s = {.cases = cases, .when = INT64_MAX};
+    size_t npoll = 0, nlock = 0;
+    int dflt = -1, ret;
+    int64_t now = 0;
+    goro__g *g;
+
+    if (n > 0 && !cases)
+        return -EINVAL;
+    if (n > UINT16_MAX)
+        return -EINVAL;
+    if (n > SELECT_STACK_CASES) {
+        void *mem = goro__malloc(n * (2 * sizeof(uint16_t) + sizeof(goro__sudog)));
+        if (!mem)
+            return -ENOMEM;
+        sgs = mem;
+        pollorder = (uint16_t *)(sgs + n);
+        lockorder = pollorder + n;
+    }
+
+    /* 1. Validate; build the poll order (shuffled) and lock order. */
+    for (size_t i = 0; i < n; i++) {
+        goro_case *cs = &cases[i];
+        switch (cs->kind) {
+        case CASE_DEFAULT:
+            if (dflt >= 0) {
+                ret = -EINVAL;
+                goto out;
+            }
+            dflt = (int)i;
+            continue;
+        case CASE_TIMEOUT:
+            if (cs->when < s.when)
+                s.when = cs->when;
+            break;
+        case CASE_SEND:
+            if (cs->c && cs->c->elemsize && !cs->elem) {
+                ret = -EINVAL;
+                goto out;
+            }
+            /* fallthrough */
+        case CASE_RECV:
+            if (!cs->c)
+                continue; /* never ready */
+            lockorder[nlock++] = (uint16_t)i;
+            break;
+        default:
+            ret = -EINVAL; /* not built by goro_case_* */
+            goto out;
+        }
+        size_t j = cheaprand() % (npoll + 1);
+        pollorder[npoll] = pollorder[j];
+        pollorder[j] = (uint16_t)i;
+        npoll++;
+    }
+    sort_lockorder(cases, lockorder, nlock);
+    s.lockorder = lockorder;
+    s.nlock = nlock;
+
+    /* 2. Poll. */
+    lock_all(&s);
+    for (size_t k = 0; k < npoll; k++) {
+        int r = try_case(&s, pollorder[k], &now);
+        if (r != 0) {
+            ret = r < 0 ? r : pollorder[k];
+            goto out;
+        }
+    }
+
+    /* 3. Default, or wait on everything. */
+    if (dflt >= 0) {
+        unlock_all(&s);
+        ret = dflt;
+        goto out;
+    }
+    g = goro__getg();
+    if (!g) {
+        unlock_all(&s);
+        ret = -ENOMEM;
+        goto out;
+    }
+    s.g = g;
+    g->sel_seq++;
+    atomic_store_explicit(&g->sel_state, 2 * g->sel_seq, memory_order_relaxed);
+    g->param = 0;
+    for (size_t k = 0; k < nlock; k++) {
+        size_t i = lockorder[k];
+        goro_case *cs = &cases[i];
+        goro__sudog *sg = &sgs[k];
+        *sg = (goro__sudog){.g = g, .elem = cs->elem, .c = cs->c, .sel_seq = g->sel_seq,
+                            .index = (int)i, .is_select = true};
+        goro__hb_release(sg);
+        atomic_fetch_add_explicit(&cs->c->refs, 1, memory_order_relaxed);
+        goro__waitq_enqueue(cs->kind == CASE_RECV ? &cs->c->recvq : &cs->c->sendq, sg);
+    }
+    goro__park(select_park_unlock, &s,
+               nlock == 0 && s.when == INT64_MAX ? WR_SELECT_NO_CASES : WR_SELECT);
+
+    /* 4. Woken by one case or the timeout.  Stop the timer first: once it
+     * returns, no callback of this select can run (see goro__timer_del). */
+    goro__sudog *won = (goro__sudog *)g->param;
+    if (s.when != INT64_MAX)
+        goro__timer_del(&g->timer);
+    lock_all(&s);
+    for (size_t k = 0; k < nlock; k++) {
+        goro__sudog *sg = &sgs[k];
+        if (sg != won)
+            goro__waitq_remove(cases[sg->index].kind == CASE_RECV ? &sg->c->recvq : &sg->c->sendq,
+                               sg);
+    }
+    unlock_all(&s);
+    for (size_t k = 0; k < nlock; k++)
+        goro_chan_release(sgs[k].c);
+
+    if (!won) {
+        /* The timeout: report the earliest timeout case. */
+        ret = -1;
+        for (size_t i = 0; i < n; i++)
+            if (cases[i].kind == CASE_TIMEOUT && cases[i].when == s.when) {
+                ret = (int)i;
+                break;
+            }
+        goto out;
+    }
+    goro__hb_acquire(won);
+    ret = won->index;
+    if (cases[ret].kind == CASE_RECV) {
+        if (won->success) {
+            if (cases[ret].ok)
+                *cases[ret].ok = true;
+        } else {
+            recv_closed(&cases[ret]);
+        }
+    } else if (!won->success) {
+        ret = -EPIPE;
+    }
+out:
+    if (sgs != sgbuf)
+        goro__free(sgs);
+    return ret;
+}

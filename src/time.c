@@ -1,0 +1,163 @@
+/* time.c - goro_timer and goro_ticker (Go: time.Timer, time.Ticker).
+ *
+ * Each owns a runtime timer (timer.c) and a channel of int64_t with a buffer
+ * of one.  The timer's callback sends the fire time without blocking, so a
+ * receiver that is not keeping up finds one value waiting and misses the
+ * rest, as in Go.  A ticker's callback re-arms it for the next multiple of
+ * its period after now, skipping ticks it missed.
+ *
+ * Stop and reset follow Go 1.23: after they return, no stale value can be
+ * received.  goro__timer_del waits out a callback in progress, then the
+ * channel is drained.
+ *
+ * The callers of stop/reset/free on one timer must not race each other (as
+ * in Go, where only the owner resets a timer); the callback may race them.
+ */
+#include "runtime.h"
+
+#include <stdlib.h>
+
+struct goro_timer {
+    goro__timer t;              /* first: the callback's container */
+    goro_chan *c;
+    int64_t period;             /* tickers; 0 for a timer */
+};
+
+struct goro_ticker {
+    struct goro_timer tm;
+};
+
+static void fire(goro__timer *t)
+{
+    struct goro_timer *tm = (struct goro_timer *)t;
+    int64_t now = goro_now();
+
+    goro_chan_try_send(tm->c, &now); /* full: the receiver misses this one */
+    if (tm->period) {
+        t->when += tm->period;
+        if (t->when <= now)
+            t->when = now + tm->period - (now - t->when) % tm->period;
+        goro__timer_add(t); /* ENOMEM: the ticker stops */
+    }
+}
+
+static int64_t deadline(int64_t ns)
+{
+    int64_t now = goro_now();
+    if (ns <= 0)
+        return now;
+    return ns > INT64_MAX - now ? INT64_MAX : now + ns;
+}
+
+static struct goro_timer *timer_new(size_t size, int64_t ns, int64_t period)
+{
+    struct goro_timer *tm;
+
+    goro__init();
+    tm = goro__calloc(1, size);
+    if (!tm) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    tm->c = goro_chan_make(sizeof(int64_t), 1);
+    if (!tm->c) {
+        goro__free(tm);
+        errno = ENOMEM;
+        return NULL;
+    }
+    tm->period = period;
+    tm->t.fn = fire;
+    tm->t.when = deadline(ns);
+    if (goro__timer_add(&tm->t) != 0) {
+        goro_chan_release(tm->c);
+        goro__free(tm);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return tm;
+}
+
+/* Stops tm and drains its channel.  True if it stopped a pending timer or
+ * took back a value nobody had received. */
+static bool timer_stop(struct goro_timer *tm)
+{
+    bool pending = goro__timer_del(&tm->t);
+    bool drained = goro_chan_try_recv(tm->c, NULL) == 0;
+    return pending || drained;
+}
+
+goro_timer *goro_timer_make(int64_t ns)
+{
+    return timer_new(sizeof(struct goro_timer), ns, 0);
+}
+
+bool goro_timer_stop(goro_timer *t)
+{
+    return t ? timer_stop(t) : false;
+}
+
+bool goro_timer_reset(goro_timer *t, int64_t ns)
+{
+    bool was;
+
+    if (!t)
+        return false;
+    was = timer_stop(t);
+    t->t.when = deadline(ns);
+    if (goro__timer_add(&t->t) != 0)
+        fire(&t->t); /* no memory for the heap: fire now rather than never */
+    return was;
+}
+
+goro_chan *goro_timer_chan(goro_timer *t)
+{
+    return t ? t->c : NULL;
+}
+
+void goro_timer_free(goro_timer *t)
+{
+    if (!t)
+        return;
+    goro__timer_del(&t->t);
+    goro_chan_release(t->c);
+    goro__free(t);
+}
+
+goro_ticker *goro_ticker_make(int64_t ns)
+{
+    if (ns <= 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return (goro_ticker *)timer_new(sizeof(goro_ticker), ns, ns);
+}
+
+bool goro_ticker_stop(goro_ticker *t)
+{
+    if (!t)
+        return false;
+    bool was = goro__timer_del(&t->tm.t);
+    goro_chan_try_recv(t->tm.c, NULL);
+    return was;
+}
+
+bool goro_ticker_reset(goro_ticker *t, int64_t ns)
+{
+    if (!t || ns <= 0)
+        return false;
+    bool was = goro_ticker_stop(t);
+    t->tm.period = ns;
+    t->tm.t.when = deadline(ns);
+    goro__timer_add(&t->tm.t);
+    return was;
+}
+
+goro_chan *goro_ticker_chan(goro_ticker *t)
+{
+    return t ? t->tm.c : NULL;
+}
+
+void goro_ticker_free(goro_ticker *t)
+{
+    goro_timer_free(t ? &t->tm : NULL);
+}
