@@ -12,7 +12,8 @@
  *   - constructors return NULL and set errno;
  *   - durations and times are int64_t nanoseconds (GORO_SECOND, goro_now()).
  *
- * Sections: durations, goroutines, channels, select, timers.
+ * Sections: durations, goroutines, channels, select, timers, context, sync,
+ * groups.
  */
 #ifndef GORO_H
 #define GORO_H
@@ -317,6 +318,242 @@ GORO_API goro_chan *goro_ticker_chan(goro_ticker *t);
 
 /* Stops and frees the ticker (NULL is ignored). */
 GORO_API void goro_ticker_free(goro_ticker *t);
+
+/* ------------------------------------------------------------------------
+ * Context (Go: package context).
+ *
+ * A context carries a cancellation signal, a deadline and values down a
+ * tree of calls and goroutines.  Canceling a context cancels every context
+ * derived from it.  Contexts are reference counted: every goro_ctx_with_*
+ * returns one reference, goro_ctx_retain adds one, goro_ctx_release drops
+ * one.  A child holds a reference to its parent.
+ *
+ * goro_ctx_release also cancels the context (Go's `defer cancel()`): the
+ * code that created a context releases it when it is done, and every
+ * goroutine working under it sees done close.  So a goroutine handed a
+ * context either borrows it (the creator outlives it, e.g. waits for it
+ * through a waitgroup or group) or holds a retained reference and releases
+ * it only when canceling is what it wants.
+ * ------------------------------------------------------------------------ */
+
+typedef struct goro_ctx goro_ctx;
+
+/* Returns the background context: never canceled, no deadline, no values;
+ * its done channel is NULL.  retain/release on it do nothing.
+ * Go: context.Background(). */
+GORO_API goro_ctx *goro_ctx_background(void);
+
+/* Returns a new context canceled by goro_ctx_cancel (or release) or when
+ * parent is.  parent NULL means background.
+ * Returns: the context, or NULL with errno ENOMEM.
+ * Ownership: one reference for the caller.  Go: context.WithCancel(parent). */
+GORO_API goro_ctx *goro_ctx_with_cancel(goro_ctx *parent);
+
+/* Like goro_ctx_with_cancel, and also canceled with ETIMEDOUT ns from now.
+ * Returns: the context, or NULL with errno ENOMEM.
+ * Go: context.WithTimeout(parent, ns). */
+GORO_API goro_ctx *goro_ctx_with_timeout(goro_ctx *parent, int64_t ns);
+
+/* Like goro_ctx_with_cancel, and also canceled with ETIMEDOUT at the
+ * absolute goro_now() time when.  A child's deadline never exceeds its
+ * parent's.  Returns: the context, or NULL with errno ENOMEM.
+ * Go: context.WithDeadline(parent, t). */
+GORO_API goro_ctx *goro_ctx_with_deadline(goro_ctx *parent, int64_t when);
+
+/* Returns a context carrying value under key (compared by address), that
+ * is canceled when parent is.  Returns: NULL with errno ENOMEM or EINVAL
+ * (NULL key).  Go: context.WithValue(parent, key, value). */
+GORO_API goro_ctx *goro_ctx_with_value(goro_ctx *parent, const void *key, void *value);
+
+/* Returns a context canceled (ECANCELED) when the process receives any of
+ * the listed signals; the list ends with 0.  While the context lives, those
+ * signals no longer have their previous effect (SIGINT no longer kills the
+ * process); releasing it restores the previous dispositions.
+ * Returns: NULL with errno EINVAL (no or bad signal number) or ENOMEM.
+ * Go: signal.NotifyContext(parent, sig...). */
+GORO_API goro_ctx *goro_ctx_with_signals(goro_ctx *parent, int sig, ...);
+
+/* Cancels ctx and all contexts derived from it: their done channels close
+ * and their err becomes ECANCELED (unless they already ended).  Idempotent;
+ * NULL and background are ignored.  Go: the cancel function. */
+GORO_API void goro_ctx_cancel(goro_ctx *ctx);
+
+/* Returns ctx's done channel (borrowed: valid while ctx is), closed when
+ * ctx is canceled; NULL for background, so a select case on it is never
+ * ready.  Go: ctx.Done(). */
+GORO_API goro_chan *goro_ctx_done(goro_ctx *ctx);
+
+/* Returns 0 while ctx is live, ECANCELED once canceled, ETIMEDOUT once its
+ * deadline passed.  Go: ctx.Err(). */
+GORO_API int goro_ctx_err(goro_ctx *ctx);
+
+/* Stores ctx's deadline in *when (if when is not NULL).
+ * Returns: true if it has one.  Go: ctx.Deadline(). */
+GORO_API bool goro_ctx_deadline(goro_ctx *ctx, int64_t *when);
+
+/* Returns the value stored under key by the nearest goro_ctx_with_value in
+ * ctx's chain, or NULL.  Go: ctx.Value(key). */
+GORO_API void *goro_ctx_value(goro_ctx *ctx, const void *key);
+
+/* Adds a reference and returns ctx. */
+GORO_API goro_ctx *goro_ctx_retain(goro_ctx *ctx);
+
+/* Cancels ctx (see above) and drops one reference; the last one frees it
+ * and drops its reference to the parent.  NULL is ignored; never blocks. */
+GORO_API void goro_ctx_release(goro_ctx *ctx);
+
+/* ------------------------------------------------------------------------
+ * Sync (Go: package sync, and golang.org/x/sync/semaphore).
+ *
+ * Each type has a static initializer and needs no destroy call.  All of
+ * them park goroutines and block plain threads.  The fields are private.
+ * For atomics use C11 <stdatomic.h> (docs/guide.md shows how).
+ * ------------------------------------------------------------------------ */
+
+/* Private: a queue of waiters under a small lock. */
+typedef struct goro__waitlist {
+    uint32_t lock;
+    uint32_t count;
+    void *head;
+    void *tail;
+} goro__waitlist;
+
+/* A mutual-exclusion lock (Go: sync.Mutex).  Not recursive.  Fair enough
+ * that no waiter starves: one that waited over 1 ms has the lock handed to
+ * it directly (Go's starvation mode). */
+typedef struct goro_mutex {
+    int32_t state;
+    goro__waitlist sema;
+} goro_mutex;
+#define GORO_MUTEX_INIT {0, {0, 0, NULL, NULL}}
+
+/* Locks m, waiting as long as needed.  Go: m.Lock(). */
+GORO_API void goro_mutex_lock(goro_mutex *m);
+/* Returns: 0 if it locked m, EBUSY if m was locked.  Go: m.TryLock(). */
+GORO_API int goro_mutex_trylock(goro_mutex *m);
+/* Unlocks m; any goroutine or thread may unlock it.  Unlocking an unlocked
+ * mutex is a fatal error (Go: "sync: unlock of unlocked mutex"). */
+GORO_API void goro_mutex_unlock(goro_mutex *m);
+
+/* A reader/writer lock (Go: sync.RWMutex).  A waiting writer blocks new
+ * readers, so writers are not starved by a stream of readers. */
+typedef struct goro_rwmutex {
+    goro_mutex w;
+    int32_t readers;            /* readers in, minus a bias while a writer waits */
+    int32_t departing;          /* readers a waiting writer still waits for */
+    goro__waitlist writer_sem;
+    goro__waitlist reader_sem;
+} goro_rwmutex;
+#define GORO_RWMUTEX_INIT {GORO_MUTEX_INIT, 0, 0, {0, 0, NULL, NULL}, {0, 0, NULL, NULL}}
+
+/* Go: rw.RLock(), rw.RUnlock(), rw.Lock(), rw.Unlock(). */
+GORO_API void goro_rwmutex_rlock(goro_rwmutex *rw);
+GORO_API void goro_rwmutex_runlock(goro_rwmutex *rw);
+GORO_API void goro_rwmutex_lock(goro_rwmutex *rw);
+GORO_API void goro_rwmutex_unlock(goro_rwmutex *rw);
+
+/* Waits for a collection of goroutines to finish (Go: sync.WaitGroup). */
+typedef struct goro_waitgroup {
+    uint64_t state;             /* counter << 32 | waiters */
+    goro__waitlist sema;
+} goro_waitgroup;
+#define GORO_WAITGROUP_INIT {0, {0, 0, NULL, NULL}}
+
+/* Adds n (may be negative) to the counter; at zero, wakes every waiter.
+ * Returns: 0; EINVAL if the counter would go negative (it is left as it
+ * was: Go panics here).  Go: wg.Add(n). */
+GORO_API int goro_waitgroup_add(goro_waitgroup *wg, int n);
+/* goro_waitgroup_add(wg, -1).  Go: wg.Done(). */
+GORO_API int goro_waitgroup_done(goro_waitgroup *wg);
+/* Waits until the counter is zero.  Go: wg.Wait(). */
+GORO_API void goro_waitgroup_wait(goro_waitgroup *wg);
+
+/* Runs a function exactly once (Go: sync.Once). */
+typedef struct goro_once {
+    uint32_t done;
+    goro_mutex m;
+} goro_once;
+#define GORO_ONCE_INIT {0, GORO_MUTEX_INIT}
+
+/* Calls fn(arg) if no goro_once_do on once has called its function yet;
+ * concurrent callers wait until that call returns.  Go: once.Do(f). */
+GORO_API void goro_once_do(goro_once *once, void (*fn)(void *), void *arg);
+
+/* A condition variable (Go: sync.Cond); used with a goro_mutex. */
+typedef struct goro_cond {
+    goro__waitlist waiters;
+} goro_cond;
+#define GORO_COND_INIT {{0, 0, NULL, NULL}}
+
+/* Atomically unlocks m and waits for a signal or broadcast, then locks m
+ * again before returning.  As in Go, wait in a loop on the condition.
+ * Go: c.Wait(). */
+GORO_API void goro_cond_wait(goro_cond *c, goro_mutex *m);
+/* Wakes one waiter, if any.  Go: c.Signal(). */
+GORO_API void goro_cond_signal(goro_cond *c);
+/* Wakes every waiter.  Go: c.Broadcast(). */
+GORO_API void goro_cond_broadcast(goro_cond *c);
+
+/* A weighted semaphore of a fixed size (Go: x/sync/semaphore.Weighted).
+ * Waiters are served in FIFO order: a large request is not starved by
+ * small ones. */
+typedef struct goro_sema {
+    int64_t size;
+    int64_t cur;
+    goro__waitlist waiters;
+} goro_sema;
+#define GORO_SEMA_INIT(n) {(n), 0, {0, 0, NULL, NULL}}
+
+/* Acquires n units, waiting until they are free.
+ * Returns: 0; EINVAL if n < 0 or n > size (it could never succeed).
+ * Go: s.Acquire(ctx, n). */
+GORO_API int goro_sema_acquire(goro_sema *s, int64_t n);
+/* Acquires n units without waiting.
+ * Returns: 0; EAGAIN if they are not free; EINVAL for n < 0.
+ * Go: s.TryAcquire(n). */
+GORO_API int goro_sema_try_acquire(goro_sema *s, int64_t n);
+/* Releases n units.  Returns: 0; EINVAL if n < 0 or more than held.
+ * Go: s.Release(n). */
+GORO_API int goro_sema_release(goro_sema *s, int64_t n);
+
+/* ------------------------------------------------------------------------
+ * Groups (Go: golang.org/x/sync/errgroup, with SetLimit).
+ *
+ * A group runs tasks in goroutines, waits for them all, and returns the
+ * first error; the first error also cancels the group's context, so the
+ * other tasks can stop early.  With a limit, goro_group_go waits for a free
+ * slot: a worker pool in three calls.
+ * ------------------------------------------------------------------------ */
+
+typedef struct goro_group goro_group;
+
+/* Creates a group whose context derives from parent (NULL: background).
+ * Returns: the group, or NULL with errno ENOMEM.
+ * Ownership: free with goro_group_free after goro_group_wait.
+ * Go: errgroup.WithContext(parent). */
+GORO_API goro_group *goro_group_make(goro_ctx *parent);
+
+/* Returns the group's context (borrowed: valid until goro_group_free),
+ * canceled by the first task error or when goro_group_wait returns. */
+GORO_API goro_ctx *goro_group_ctx(goro_group *g);
+
+/* Limits the tasks running at once to n (n < 0: no limit, the default).
+ * Call it before goro_group_go.  Go: g.SetLimit(n). */
+GORO_API void goro_group_set_limit(goro_group *g, int n);
+
+/* Runs fn(ctx, arg) in a new goroutine, first waiting for a free slot when
+ * a limit is set.  fn returns 0 or an error number.
+ * Returns: 0; ENOMEM/EAGAIN when the goroutine could not be started (then
+ * fn does not run); EINVAL for a NULL group or fn.  Go: g.Go(f). */
+GORO_API int goro_group_go(goro_group *g, int (*fn)(goro_ctx *ctx, void *arg), void *arg);
+
+/* Waits for every task started with goro_group_go, then cancels the
+ * group's context.  Returns: the first non-zero error a task returned,
+ * else 0.  Go: g.Wait(). */
+GORO_API int goro_group_wait(goro_group *g);
+
+/* Frees the group (NULL is ignored).  Call it after goro_group_wait. */
+GORO_API void goro_group_free(goro_group *g);
 
 #ifdef __cplusplus
 }

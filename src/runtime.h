@@ -338,6 +338,7 @@ typedef struct goro__sched {
     _Atomic int64_t coarse_now;      /* goro_now(), refreshed by sysmon */
     _Atomic uint32_t sysmon_wake;    /* futex: sysmon sleeps on it */
     bool debug_migrate;
+    int ncpu;
     goro__p *allp[GORO_MAX_PROCS];
 } goro__sched;
 

@@ -950,7 +950,10 @@ static int env_int(const char *name, int dflt)
 static void init(void)
 {
     const char *dbg = getenv("GORO_DEBUG");
-    int n = env_int("GORO_MAXPROCS", goro__ncpu());
+    int n;
+
+    goro__s.ncpu = goro__ncpu();
+    n = env_int("GORO_MAXPROCS", goro__s.ncpu);
 
     if (n > GORO_MAX_PROCS)
         n = GORO_MAX_PROCS;

@@ -32,6 +32,9 @@ static struct {
     goro__timer *running;       /* callback in progress (one at a time) */
 } timers = {.lock = GORO_LOCK_INIT, .next = INT64_MAX};
 
+/* The timer whose callback this thread is running, if any. */
+static __thread goro__timer *in_callback;
+
 static void place(size_t i, goro__timer *t)
 {
     timers.heap[i] = t;
@@ -147,8 +150,8 @@ bool goro__timer_del(goro__timer *t)
     /* Also wait out t's callback if it is running: the owner of t may free
      * or re-arm it as soon as we return.  Callbacks never block, so the wait
      * is short; a callback that re-arms its own timer (a ticker) is caught
-     * by the next turn of the loop.  (A callback deleting its own timer
-     * would wait forever; none does.) */
+     * by the next turn of the loop.  A callback deleting its own timer (a
+     * context freed from its deadline callback) must not wait for itself. */
     for (;;) {
         goro__lock_acquire(&timers.lock);
         if (t->index != 0) {
@@ -156,7 +159,7 @@ bool goro__timer_del(goro__timer *t)
             publish_next();
             removed = true;
         }
-        if (timers.running != t) {
+        if (timers.running != t || in_callback == t) {
             goro__lock_release(&timers.lock);
             return removed;
         }
@@ -190,7 +193,9 @@ int goro__timers_run(int64_t now)
         publish_next();
         timers.running = t;
         goro__lock_release(&timers.lock);
+        in_callback = t;
         t->fn(t);
+        in_callback = NULL;
         goro__lock_acquire(&timers.lock);
         timers.running = NULL;
         goro__lock_release(&timers.lock);

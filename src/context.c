@@ -1,0 +1,509 @@
+/* context.c - cancellation trees, deadlines, values and signal contexts
+ * (Go: package context, signal.NotifyContext).
+ *
+ * A cancelable context ("cancel ctx": with_cancel, with_timeout,
+ * with_deadline, with_signals) owns a done channel, an error and a list of
+ * the cancelable contexts below it.  A value context owns only its key and
+ * value; it forwards done/err/deadline to its parent and is skipped when a
+ * child looks for the "canceler" whose list it joins.
+ *
+ * Locking: each cancel ctx's lock protects its err (also atomic, for cheap
+ * reads), children list, and the list links of its children (sib_*,
+ * in_list).  No code holds two context locks at once: cancel takes a
+ * node's lock, moves its children to a local work list (retaining each),
+ * unlocks, and goes on with the next node.  Canceling a subtree is thus
+ * O(subtree), iterative (a chain 100,000 deep is fine), and never blocks
+ * on a lock held elsewhere for long.
+ *
+ * Lifetimes: see goro.h.  A child holds a reference to its parent; a
+ * context leaves its canceler's list when canceled, so a long-lived parent's
+ * list holds only live children.  The timer of a deadline context is
+ * deleted (waiting out a running callback) before the context is freed.
+ *
+ * Signals: an async-signal-safe handler records the signal in a pending
+ * mask and wakes a watcher thread with a futex; the watcher cancels every
+ * registered context that asked for that signal.  Each signal's previous
+ * disposition is saved on its first registration and restored when its
+ * last registration goes.
+ */
+#include "runtime.h"
+#include "sanitizer.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum ctx_kind { CTX_BACKGROUND, CTX_CANCEL, CTX_VALUE };
+
+struct sigreg;
+
+struct goro_ctx {
+    _Atomic size_t refs;
+    enum ctx_kind kind;
+    goro_ctx *parent;           /* holds a reference; NULL for background */
+
+    /* cancel ctx */
+    goro__lock lock;
+    goro_chan *done;
+    _Atomic int err;
+    goro_ctx *children;         /* protected by lock */
+    goro_ctx *canceler;         /* whose children list we joined, or NULL */
+    goro_ctx *sib_next, *sib_prev; /* protected by canceler->lock */
+    bool in_list;               /* protected by canceler->lock */
+    goro_ctx *work_next;        /* the work list of the cancel that took it */
+    bool has_deadline;
+    int64_t deadline;
+    goro__timer timer;
+    struct sigreg *sig;
+
+    /* value ctx */
+    const void *key;
+    void *value;
+};
+
+static goro_ctx background = {.kind = CTX_BACKGROUND};
+
+goro_ctx *goro_ctx_background(void)
+{
+    return &background;
+}
+
+static goro_ctx *or_background(goro_ctx *c)
+{
+    return c ? c : &background;
+}
+
+/* ---- references --------------------------------------------------------- */
+
+static void signals_unregister(goro_ctx *c);
+static void detach(goro_ctx *c);
+
+static void ctx_unref(goro_ctx *c)
+{
+    if (c->kind == CTX_BACKGROUND)
+        return;
+    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (c->kind == CTX_CANCEL) {
+        goro__timer_del(&c->timer);
+        signals_unregister(c);
+        detach(c);
+        goro_chan_release(c->done);
+    }
+    goro_ctx *parent = c->parent;
+    goro__free(c);
+    if (parent)
+        ctx_unref(parent);
+}
+
+/* Takes a reference unless the count already reached zero (the context is
+ * being freed).  Used on children found in a list. */
+static bool ctx_tryref(goro_ctx *c)
+{
+    size_t n = atomic_load_explicit(&c->refs, memory_order_relaxed);
+    while (n != 0)
+        if (atomic_compare_exchange_weak_explicit(&c->refs, &n, n + 1, memory_order_acq_rel,
+                                                  memory_order_relaxed))
+            return true;
+    return false;
+}
+
+goro_ctx *goro_ctx_retain(goro_ctx *c)
+{
+    if (c && c->kind != CTX_BACKGROUND)
+        atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    return c;
+}
+
+/* ---- cancellation ------------------------------------------------------- */
+
+/* The nearest cancelable context at or above c, or NULL. */
+static goro_ctx *canceler_of(goro_ctx *c)
+{
+    while (c && c->kind == CTX_VALUE)
+        c = c->parent;
+    return c && c->kind == CTX_CANCEL ? c : NULL;
+}
+
+/* Leaves the canceler's children list, if still in it. */
+static void detach(goro_ctx *c)
+{
+    goro_ctx *p = c->canceler;
+    if (!p)
+        return;
+    goro__lock_acquire(&p->lock);
+    if (c->in_list) {
+        if (c->sib_prev)
+            c->sib_prev->sib_next = c->sib_next;
+        else
+            p->children = c->sib_next;
+        if (c->sib_next)
+            c->sib_next->sib_prev = c->sib_prev;
+        c->in_list = false;
+    }
+    goro__lock_release(&p->lock);
+}
+
+/* Cancels root and its subtree with err.  skip_timer: called from root's
+ * own timer callback, whose timer must not be deleted from inside it. */
+static void cancel_tree(goro_ctx *root, int err, bool skip_timer)
+{
+    goro_ctx *c = root, *work = NULL;
+
+    if (root->kind != CTX_CANCEL)
+        return;
+    goro_ctx_retain(root);
+    for (;;) {
+        goro__lock_acquire(&c->lock);
+        if (atomic_load_explicit(&c->err, memory_order_relaxed) == 0) {
+            goro__hb_release(c);
+            atomic_store_explicit(&c->err, err, memory_order_release);
+            goro_chan_close(c->done);
+            /* Take the children (each retained, so it cannot be freed
+             * under us) onto the work list.  They leave this list for good,
+             * under its lock, so no other cancel can take them too: the
+             * work_next links belong to this call alone. */
+            for (goro_ctx *ch = c->children, *next; ch; ch = next) {
+                next = ch->sib_next;
+                ch->in_list = false;
+                ch->sib_next = ch->sib_prev = NULL;
+                if (ctx_tryref(ch)) {
+                    ch->work_next = work;
+                    work = ch;
+                }
+            }
+            c->children = NULL;
+            goro__lock_release(&c->lock);
+            if (c != root || !skip_timer)
+                goro__timer_del(&c->timer);
+        } else {
+            goro__lock_release(&c->lock);
+        }
+        if (c == root)
+            detach(root); /* while our reference keeps it alive */
+        ctx_unref(c);
+        if (!work)
+            break;
+        c = work;
+        work = c->work_next;
+    }
+}
+
+void goro_ctx_cancel(goro_ctx *c)
+{
+    if (c)
+        cancel_tree(c, ECANCELED, false);
+}
+
+void goro_ctx_release(goro_ctx *c)
+{
+    if (!c || c->kind == CTX_BACKGROUND)
+        return;
+    if (c->kind == CTX_CANCEL) {
+        cancel_tree(c, ECANCELED, false);
+        signals_unregister(c);
+    }
+    ctx_unref(c);
+}
+
+/* Joins the nearest cancelable ancestor's list, or inherits its error. */
+static void propagate(goro_ctx *c)
+{
+    goro_ctx *p = canceler_of(c->parent);
+    int err;
+
+    if (!p)
+        return;
+    goro__lock_acquire(&p->lock);
+    err = atomic_load_explicit(&p->err, memory_order_relaxed);
+    if (!err) {
+        c->canceler = p;
+        c->sib_prev = NULL;
+        c->sib_next = p->children;
+        if (p->children)
+            p->children->sib_prev = c;
+        p->children = c;
+        c->in_list = true;
+    }
+    goro__lock_release(&p->lock);
+    if (err) {
+        goro__hb_acquire(p);
+        cancel_tree(c, err, false);
+    }
+}
+
+/* ---- construction ------------------------------------------------------- */
+
+static goro_ctx *ctx_new(goro_ctx *parent, enum ctx_kind kind)
+{
+    goro_ctx *c = goro__calloc(1, sizeof *c);
+    if (!c) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    atomic_init(&c->refs, 1);
+    c->kind = kind;
+    c->lock = (goro__lock)GORO_LOCK_INIT;
+    if (kind == CTX_CANCEL) {
+        c->done = goro_chan_make(0, 0);
+        if (!c->done) {
+            goro__free(c);
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    parent = or_background(parent);
+    c->parent = goro_ctx_retain(parent);
+    if (parent->kind == CTX_BACKGROUND)
+        c->parent = NULL;
+    return c;
+}
+
+goro_ctx *goro_ctx_with_cancel(goro_ctx *parent)
+{
+    goro_ctx *c = ctx_new(parent, CTX_CANCEL);
+    if (c)
+        propagate(c);
+    return c;
+}
+
+static void deadline_fire(goro__timer *t)
+{
+    goro_ctx *c = (goro_ctx *)((char *)t - offsetof(goro_ctx, timer));
+    cancel_tree(c, ETIMEDOUT, true);
+}
+
+goro_ctx *goro_ctx_with_deadline(goro_ctx *parent, int64_t when)
+{
+    int64_t pd;
+    goro_ctx *c;
+
+    /* A child's deadline never exceeds its parent's: if the parent ends
+     * first, a plain cancel ctx behaves the same. */
+    if (goro_ctx_deadline(parent, &pd) && pd <= when)
+        return goro_ctx_with_cancel(parent);
+    c = ctx_new(parent, CTX_CANCEL);
+    if (!c)
+        return NULL;
+    c->has_deadline = true;
+    c->deadline = when;
+    c->timer.fn = deadline_fire;
+    c->timer.when = when;
+    propagate(c);
+    if (atomic_load(&c->err))
+        return c;
+    goro__init(); /* timers need the scheduler's timer M */
+    if (when <= goro_now() || goro__timer_add(&c->timer) != 0)
+        cancel_tree(c, ETIMEDOUT, false); /* past, or no memory for a timer */
+    return c;
+}
+
+goro_ctx *goro_ctx_with_timeout(goro_ctx *parent, int64_t ns)
+{
+    int64_t now = goro_now();
+    return goro_ctx_with_deadline(parent, ns > INT64_MAX - now ? INT64_MAX : now + ns);
+}
+
+goro_ctx *goro_ctx_with_value(goro_ctx *parent, const void *key, void *value)
+{
+    goro_ctx *c;
+
+    if (!key) {
+        errno = EINVAL;
+        return NULL;
+    }
+    c = ctx_new(parent, CTX_VALUE);
+    if (c) {
+        c->key = key;
+        c->value = value;
+    }
+    return c;
+}
+
+/* ---- queries ------------------------------------------------------------ */
+
+goro_chan *goro_ctx_done(goro_ctx *c)
+{
+    c = canceler_of(c);
+    return c ? c->done : NULL;
+}
+
+int goro_ctx_err(goro_ctx *c)
+{
+    int err;
+
+    c = canceler_of(c);
+    if (!c)
+        return 0;
+    err = atomic_load_explicit(&c->err, memory_order_acquire);
+    if (err)
+        goro__hb_acquire(c);
+    return err;
+}
+
+bool goro_ctx_deadline(goro_ctx *c, int64_t *when)
+{
+    for (; c; c = c->parent) {
+        if (c->kind == CTX_CANCEL && c->has_deadline) {
+            if (when)
+                *when = c->deadline;
+            return true;
+        }
+    }
+    return false;
+}
+
+void *goro_ctx_value(goro_ctx *c, const void *key)
+{
+    for (; c; c = c->parent)
+        if (c->kind == CTX_VALUE && c->key == key)
+            return c->value;
+    return NULL;
+}
+
+/* ---- signals ------------------------------------------------------------ */
+
+#define MAX_SIG 64
+
+struct sigreg {
+    goro_ctx *ctx;
+    uint64_t mask;              /* bit s: signal s */
+    uint64_t round;             /* last watcher round that canceled it */
+    struct sigreg *next;
+};
+
+static struct {
+    goro__lock lock;            /* protects all but the atomics */
+    struct sigreg *list;
+    int users[MAX_SIG];
+    struct sigaction old[MAX_SIG];
+    bool watcher;
+    _Atomic uint64_t pending;
+    _Atomic uint32_t wake;
+} sigs = {.lock = GORO_LOCK_INIT};
+
+static void sig_handler(int sig)
+{
+    int e = errno;
+    atomic_fetch_or(&sigs.pending, (uint64_t)1 << sig);
+    atomic_store(&sigs.wake, 1);
+    goro__futex_wake(&sigs.wake, 1);
+    errno = e;
+}
+
+static void *sig_watcher(void *arg)
+{
+    uint64_t round = 0;
+
+    (void)arg;
+    for (;;) {
+        while (!atomic_exchange(&sigs.wake, 0))
+            goro__futex_wait(&sigs.wake, 0, -1);
+        uint64_t pending = atomic_exchange(&sigs.pending, 0);
+        round++;
+        /* One context at a time, never holding sigs.lock while canceling:
+         * registrations are few. */
+        for (;;) {
+            goro_ctx *c = NULL;
+            goro__lock_acquire(&sigs.lock);
+            for (struct sigreg *r = sigs.list; r && !c; r = r->next) {
+                if ((r->mask & pending) && r->round != round && ctx_tryref(r->ctx)) {
+                    r->round = round;
+                    c = r->ctx;
+                }
+            }
+            goro__lock_release(&sigs.lock);
+            if (!c)
+                break;
+            cancel_tree(c, ECANCELED, false);
+            ctx_unref(c);
+        }
+    }
+    return NULL;
+}
+
+static void signals_unregister(goro_ctx *c)
+{
+    struct sigreg *r = NULL;
+
+    goro__lock_acquire(&sigs.lock);
+    for (struct sigreg **pp = &sigs.list; *pp; pp = &(*pp)->next) {
+        if ((*pp)->ctx == c) {
+            r = *pp;
+            *pp = r->next;
+            break;
+        }
+    }
+    if (r) {
+        for (int s = 1; s < MAX_SIG; s++)
+            if ((r->mask >> s & 1) && --sigs.users[s] == 0)
+                sigaction(s, &sigs.old[s], NULL);
+    }
+    c->sig = NULL;
+    goro__lock_release(&sigs.lock);
+    goro__free(r);
+}
+
+goro_ctx *goro_ctx_with_signals(goro_ctx *parent, int sig, ...)
+{
+    uint64_t mask = 0;
+    struct sigreg *r;
+    goro_ctx *c;
+    va_list ap;
+
+    va_start(ap, sig);
+    for (int s = sig; s != 0; s = va_arg(ap, int)) {
+        if (s < 1 || s >= MAX_SIG || s == SIGKILL || s == SIGSTOP) {
+            va_end(ap);
+            errno = EINVAL;
+            return NULL;
+        }
+        mask |= (uint64_t)1 << s;
+    }
+    va_end(ap);
+    if (!mask) {
+        errno = EINVAL;
+        return NULL;
+    }
+    r = goro__calloc(1, sizeof *r);
+    if (!r) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    c = goro_ctx_with_cancel(parent);
+    if (!c) {
+        goro__free(r);
+        return NULL;
+    }
+    r->ctx = c;
+    r->mask = mask;
+
+    goro__lock_acquire(&sigs.lock);
+    if (!sigs.watcher) {
+        if (goro__thread_start(sig_watcher, NULL, 64 * 1024) != 0) {
+            goro__lock_release(&sigs.lock);
+            goro__free(r);
+            goro_ctx_release(c);
+            errno = EAGAIN;
+            return NULL;
+        }
+        sigs.watcher = true;
+    }
+    for (int s = 1; s < MAX_SIG; s++) {
+        if (!(mask >> s & 1) || sigs.users[s]++ > 0)
+            continue;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = sig_handler;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        sigaction(s, &sa, &sigs.old[s]);
+    }
+    r->next = sigs.list;
+    sigs.list = r;
+    c->sig = r;
+    goro__lock_release(&sigs.lock);
+    return c;
+}

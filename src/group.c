@@ -1,0 +1,127 @@
+/* group.c - groups of tasks with a shared error and context (Go:
+ * golang.org/x/sync/errgroup, with SetLimit).
+ *
+ * A group is a waitgroup counting the running tasks, a cancel context that
+ * the first error cancels, and, when limited, a weighted semaphore of the
+ * limit's size that goro_group_go acquires before spawning (so the caller
+ * waits for a slot, as errgroup's Go does) and each task releases when it
+ * returns.  The first error is kept under the group's lock.
+ *
+ * Each task needs a small record (group, fn, arg) that lives until it
+ * returns: one allocation per goro_group_go.
+ */
+#include "runtime.h"
+#include "sanitizer.h"
+
+#include <stdlib.h>
+
+struct goro_group {
+    goro_ctx *ctx;
+    goro_waitgroup wg;
+    goro_sema limit;            /* size 0: no limit */
+    goro__lock lock;
+    int err;                    /* first error; protected by lock */
+};
+
+struct task {
+    goro_group *g;
+    int (*fn)(goro_ctx *, void *);
+    void *arg;
+};
+
+goro_group *goro_group_make(goro_ctx *parent)
+{
+    goro_group *g = goro__calloc(1, sizeof *g);
+    if (!g) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    g->ctx = goro_ctx_with_cancel(parent);
+    if (!g->ctx) {
+        goro__free(g);
+        errno = ENOMEM;
+        return NULL;
+    }
+    g->wg = (goro_waitgroup)GORO_WAITGROUP_INIT;
+    g->limit = (goro_sema)GORO_SEMA_INIT(0);
+    g->lock = (goro__lock)GORO_LOCK_INIT;
+    return g;
+}
+
+goro_ctx *goro_group_ctx(goro_group *g)
+{
+    return g ? g->ctx : NULL;
+}
+
+void goro_group_set_limit(goro_group *g, int n)
+{
+    if (g)
+        g->limit.size = n < 0 ? 0 : n;
+}
+
+static void task_run(void *arg)
+{
+    struct task *t = arg;
+    goro_group *g = t->g;
+    int err = t->fn(g->ctx, t->arg);
+
+    goro__free(t);
+    if (err) {
+        goro__lock_acquire(&g->lock);
+        bool first = g->err == 0;
+        if (first)
+            g->err = err;
+        goro__lock_release(&g->lock);
+        if (first)
+            goro_ctx_cancel(g->ctx);
+    }
+    if (g->limit.size)
+        goro_sema_release(&g->limit, 1);
+    goro_waitgroup_done(&g->wg);
+}
+
+int goro_group_go(goro_group *g, int (*fn)(goro_ctx *, void *), void *arg)
+{
+    struct task *t;
+    int e;
+
+    if (!g || !fn)
+        return EINVAL;
+    t = goro__malloc(sizeof *t);
+    if (!t)
+        return ENOMEM;
+    *t = (struct task){.g = g, .fn = fn, .arg = arg};
+    if (g->limit.size)
+        goro_sema_acquire(&g->limit, 1); /* wait for a free slot */
+    goro_waitgroup_add(&g->wg, 1);
+    e = goro_go(task_run, t);
+    if (e) {
+        goro__free(t);
+        if (g->limit.size)
+            goro_sema_release(&g->limit, 1);
+        goro_waitgroup_done(&g->wg);
+    }
+    return e;
+}
+
+int goro_group_wait(goro_group *g)
+{
+    int err;
+
+    if (!g)
+        return EINVAL;
+    goro_waitgroup_wait(&g->wg);
+    goro_ctx_cancel(g->ctx);
+    goro__lock_acquire(&g->lock);
+    err = g->err;
+    goro__lock_release(&g->lock);
+    return err;
+}
+
+void goro_group_free(goro_group *g)
+{
+    if (!g)
+        return;
+    goro_ctx_release(g->ctx);
+    goro__free(g);
+}
