@@ -43,13 +43,16 @@ goro__switch:
     stp     d10, d11, [sp, #112]
     stp     d12, d13, [sp, #128]
     stp     d14, d15, [sp, #144]
-    mrs     x9, fpcr                /* FP control register */
-    str     x9, [sp, #160]
+    mrs     x10, fpcr               /* FP control register, kept in x10 ... */
+    str     x10, [sp, #160]
     mov     x9, sp                  /* *save_sp = our frame */
     str     x9, [x0]
     mov     sp, x1                  /* switch stacks: now on the next context */
-    ldr     x9, [sp, #160]          /* its FP control register */
+    ldr     x9, [sp, #160]          /* ... to write its FPCR only when it */
+    cmp     x9, x10                 /* differs: msr fpcr may serialise */
+    b.eq    1f
     msr     fpcr, x9
+1:
     ldp     x19, x20, [sp, #0]      /* its callee-saved registers */
     ldp     x21, x22, [sp, #16]
     ldp     x23, x24, [sp, #32]

@@ -42,10 +42,15 @@ goro__switch:
     subq    $8, %rsp            /* room for the FP control words */
     stmxcsr (%rsp)              /* SSE control/status word */
     fnstcw  4(%rsp)             /* x87 control word */
+    movl    (%rsp), %eax        /* keep ours in scratch registers ... */
+    movzwl  4(%rsp), %ecx
     movq    %rsp, (%rdi)        /* *save_sp = our frame */
     movq    %rsi, %rsp          /* switch stacks: now on the next context */
-    ldmxcsr (%rsp)              /* its SSE control/status word */
-    fldcw   4(%rsp)             /* its x87 control word */
+    cmpl    (%rsp), %eax        /* ... to load its FP control state only when */
+    jne     1f                  /* it differs: ldmxcsr and fldcw are slow */
+    cmpw    4(%rsp), %cx
+    jne     1f
+2:
     addq    $8, %rsp            /* drop the FP slot */
     popq    %r15                /* its callee-saved registers */
     popq    %r14
@@ -54,6 +59,10 @@ goro__switch:
     popq    %rbx
     popq    %rbp
     ret                         /* resume where it called goro__switch */
+1:
+    ldmxcsr (%rsp)              /* its SSE control/status word */
+    fldcw   4(%rsp)             /* its x87 control word */
+    jmp     2b
     .cfi_endproc
     .size   goro__switch, .-goro__switch
 

@@ -1,0 +1,68 @@
+/* worker_pool.c - the classic worker pool: 3 workers take 5 jobs from a
+ * jobs channel and send results on a results channel (Go by Example:
+ * "Worker Pools").  Each job takes a second, so the whole run takes about
+ * two seconds instead of five: the workers run concurrently.
+ *
+ * Build and run: ./scripts/demo.sh, or build/default/examples/worker_pool
+ */
+#include <goro.h>
+#include <stdio.h>
+
+#define NUM_JOBS 5
+#define NUM_WORKERS 3
+
+struct worker {
+    int id;
+    goro_chan *jobs;            /* of int: job numbers */
+    goro_chan *results;         /* of int: job * 2 */
+};
+
+static void worker(void *arg)
+{
+    struct worker *w = arg;
+    int j;
+
+    /* for j := range jobs */
+    while (goro_chan_recv(w->jobs, &j) == 0) {
+        printf("worker %d started  job %d\n", w->id, j);
+        goro_sleep(GORO_SECOND);
+        printf("worker %d finished job %d\n", w->id, j);
+        int r = j * 2;
+        goro_chan_send(w->results, &r);
+    }
+}
+
+int main(void)
+{
+    goro_chan *jobs = goro_chan_make(sizeof(int), NUM_JOBS);
+    goro_chan *results = goro_chan_make(sizeof(int), NUM_JOBS);
+    struct worker workers[NUM_WORKERS];
+    int64_t start = goro_now();
+    int sum = 0;
+
+    if (!jobs || !results) {
+        perror("goro_chan_make");
+        return 1;
+    }
+    for (int w = 0; w < NUM_WORKERS; w++) {
+        workers[w] = (struct worker){.id = w + 1, .jobs = jobs, .results = results};
+        if (goro_go(worker, &workers[w]) != 0) {
+            fprintf(stderr, "goro_go failed\n");
+            return 1;
+        }
+    }
+    for (int j = 1; j <= NUM_JOBS; j++)
+        goro_chan_send(jobs, &j);
+    goro_chan_close(jobs); /* the workers' loops end once the jobs are drained */
+
+    for (int i = 0; i < NUM_JOBS; i++) {
+        int r;
+        goro_chan_recv(results, &r);
+        printf("result %d\n", r);
+        sum += r;
+    }
+    printf("sum of results %d, took %.1f s\n", sum, (double)(goro_now() - start) / GORO_SECOND);
+    goro_chan_release(jobs);
+    goro_chan_release(results);
+    return sum == 30 ? 0 : 1;
+}
