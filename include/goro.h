@@ -13,7 +13,7 @@
  *   - durations and times are int64_t nanoseconds (GORO_SECOND, goro_now()).
  *
  * Sections: durations, goroutines, channels, select, timers, context, sync,
- * groups.
+ * groups, I/O.
  */
 #ifndef GORO_H
 #define GORO_H
@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
+#include <sys/socket.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -554,6 +556,87 @@ GORO_API int goro_group_wait(goro_group *g);
 
 /* Frees the group (NULL is ignored).  Call it after goro_group_wait. */
 GORO_API void goro_group_free(goro_group *g);
+
+/* ------------------------------------------------------------------------
+ * I/O (Go: package net, os.File reads, and the runtime's network poller).
+ *
+ * These mirror their POSIX counterparts and keep their convention: they
+ * return -1 and set errno (saved per goroutine) on error.  In a goroutine
+ * they park it until the fd is ready, never blocking the thread; on a plain
+ * thread they block it.  An fd is made non-blocking and registered with the
+ * poller on first use; close it with goro_close, which also wakes goroutines
+ * waiting on it (EBADF).  One goroutine at a time may wait for each
+ * direction of an fd (another gets EBUSY), as Go serialises reads and
+ * writes on one net.Conn.  Regular files are always "ready": their reads
+ * block the thread (use goro_blocking for slow storage).
+ *
+ * Bounded forms take an absolute goro_now() deadline (_deadline: ETIMEDOUT)
+ * or a context (_ctx: ECANCELED or ETIMEDOUT, from its done channel and its
+ * deadline).
+ * ------------------------------------------------------------------------ */
+
+#define GORO_READ 1             /* goro_fd_wait: readable */
+#define GORO_WRITE 2            /* goro_fd_wait: writable */
+
+/* Reads up to n bytes, waiting until some are available.
+ * Returns: bytes read (0 at end of file), or -1 with errno (EBADF if fd is
+ * closed meanwhile, EBUSY, read's errors).  Go: conn.Read. */
+GORO_API ssize_t goro_read(int fd, void *buf, size_t n);
+GORO_API ssize_t goro_read_deadline(int fd, void *buf, size_t n, int64_t deadline);
+GORO_API ssize_t goro_read_ctx(goro_ctx *ctx, int fd, void *buf, size_t n);
+
+/* Writes all n bytes, waiting as needed.  A closed peer gives EPIPE, never
+ * a SIGPIPE.  Returns: n, or -1 with errno; on an error after a partial
+ * write the bytes already written are lost to the caller (as in Go, where
+ * the count comes with the error).  Go: conn.Write. */
+GORO_API ssize_t goro_write(int fd, const void *buf, size_t n);
+GORO_API ssize_t goro_write_deadline(int fd, const void *buf, size_t n, int64_t deadline);
+GORO_API ssize_t goro_write_ctx(goro_ctx *ctx, int fd, const void *buf, size_t n);
+
+/* Accepts a connection on listening socket fd; the new fd is non-blocking
+ * and close-on-exec.  Returns: the fd, or -1 with errno.
+ * Go: listener.Accept. */
+GORO_API int goro_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
+GORO_API int goro_accept_deadline(int fd, struct sockaddr *addr, socklen_t *addrlen,
+                                  int64_t deadline);
+GORO_API int goro_accept_ctx(goro_ctx *ctx, int fd, struct sockaddr *addr, socklen_t *addrlen);
+
+/* Connects socket fd, waiting for the connection to complete.
+ * Returns: 0, or -1 with errno (ECONNREFUSED, ETIMEDOUT, ECANCELED, ...). */
+GORO_API int goro_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
+GORO_API int goro_connect_ctx(goro_ctx *ctx, int fd, const struct sockaddr *addr,
+                              socklen_t addrlen);
+
+/* Waits until fd is ready for events (GORO_READ, GORO_WRITE or both) or the
+ * absolute deadline passes (-1: no deadline).
+ * Returns: 0, or -1 with errno ETIMEDOUT, EBADF, EBUSY, EINVAL. */
+GORO_API int goro_fd_wait(int fd, int events, int64_t deadline);
+
+/* Closes fd, first waking goroutines waiting on it (they get EBADF).
+ * Returns: 0, or -1 with errno.  Go: conn.Close. */
+GORO_API int goro_close(int fd);
+
+/* Creates a TCP socket listening on addr: "host:port", "[v6addr]:port" or
+ * ":port" (all interfaces); port 0 picks a free one (see getsockname).
+ * Names are resolved through goro_blocking.
+ * Returns: the listening fd (non-blocking, close-on-exec), or -1 with errno
+ * (EINVAL for a malformed address, EADDRINUSE, ...; a failed name lookup
+ * gives ENOENT).  Go: net.Listen("tcp", addr). */
+GORO_API int goro_listen_tcp(const char *addr);
+
+/* Connects to addr ("host:port" or "[v6addr]:port"), trying each address
+ * the name resolves to, bounded by ctx (NULL: background).
+ * Returns: the connected fd (non-blocking, close-on-exec), or -1 with errno.
+ * Go: net.Dialer.DialContext(ctx, "tcp", addr). */
+GORO_API int goro_dial_tcp(goro_ctx *ctx, const char *addr);
+
+/* Runs fn(arg) on a thread of goro's blocking-call pool (up to
+ * GORO_BLOCKING_THREADS, default 128, started as needed) and parks the
+ * caller until it returns: for calls that block their thread (file I/O,
+ * getaddrinfo, legacy libraries).  On a plain thread fn runs directly.
+ * Returns: 0; EINVAL for a NULL fn; EAGAIN if no pool thread could be
+ * started.  Go: what the runtime does around a blocking system call. */
+GORO_API int goro_blocking(void (*fn)(void *), void *arg);
 
 #ifdef __cplusplus
 }

@@ -307,6 +307,7 @@ struct goro__m {
     bool spinning;              /* looking for work without any */
     bool idle;                  /* on the idle list */
     _Atomic uint32_t park;      /* futex: 1 when woken */
+    _Atomic uint32_t polling;   /* blocked in the network poller */
     int id;
     void *tsan_fiber;           /* g0's fiber */
     char *g0_stack_lo;          /* ASan needs g0's stack bounds */
@@ -344,6 +345,9 @@ typedef struct goro__sched {
 
 GORO_HIDDEN extern goro__sched goro__s;
 
+/* Wakes m, sleeping in stopm on its futex or in the network poller. */
+GORO_HIDDEN void goro__m_wake(goro__m *m);
+
 /* Starts the runtime if needed (idempotent, thread-safe). */
 GORO_HIDDEN void goro__init(void);
 
@@ -354,6 +358,15 @@ GORO_HIDDEN void goro__init(void);
 GORO_HIDDEN GORO_NOINLINE goro__g *goro__getg(void);
 /* The M of the calling thread, NULL on a plain thread.  Not inlined either. */
 GORO_HIDDEN GORO_NOINLINE goro__m *goro__getm(void);
+
+/* errno of the calling thread, read or written through a fresh thread
+ * pointer.  Functions that may park between two uses of errno must use
+ * these: the compiler may keep errno's address (that of the thread the G
+ * ran on before parking) across the call. */
+GORO_HIDDEN GORO_NOINLINE int goro__errno_get(void);
+GORO_HIDDEN GORO_NOINLINE void goro__errno_set(int e);
+/* Requests queued or running in goro_blocking's pool. */
+GORO_HIDDEN int goro__blocking_outstanding(void);
 
 /* Parks the calling G: switches to the scheduler, runs unlockf(arg) there
  * (so a waker can never resume a G whose registers are not saved), and
@@ -367,6 +380,32 @@ GORO_HIDDEN void goro__park(void (*unlockf)(void *), void *arg, enum goro__wait_
  * queue.  From a goroutine it goes to this P's runnext (it runs next, on
  * this core), from elsewhere to the global queue.  Go: goready. */
 GORO_HIDDEN void goro__ready(goro__g *g);
+
+/* Why a G parked in a claimable wait (select, fd wait) was woken, as left
+ * in g->param by the waker that won the claim; any other value is the
+ * sudog of the channel case that won. */
+#define GORO_WAKE_TIMEOUT 0
+#define GORO_WAKE_IO 1
+#define GORO_WAKE_CLOSED 2
+
+/* Timer callback for a claimable wait's deadline: claims the G's current
+ * wait (sel_seq) with GORO_WAKE_TIMEOUT and readies it. */
+GORO_HIDDEN void goro__select_timeout_fn(goro__timer *t);
+
+/* ---- network poller (netpoll.c), for the scheduler ---------------------- */
+
+/* True once the poller exists and some G waits on an fd. */
+GORO_HIDDEN bool goro__netpoll_pending(void);
+GORO_HIDDEN bool goro__netpoll_inited(void);
+/* Polls until deadline (< 0 forever, 0 not at all), readying the Gs whose
+ * fds are ready; returns the number of events. */
+GORO_HIDDEN int goro__netpoll(int64_t deadline);
+/* True while some M is blocked in goro__netpoll. */
+GORO_HIDDEN bool goro__netpoll_blocked(void);
+/* When goro__netpoll last returned. */
+GORO_HIDDEN int64_t goro__netpoll_last(void);
+/* Makes a blocked goro__netpoll return. */
+GORO_HIDDEN void goro__netpoll_break(void);
 
 /* Yields from the runtime (goro_yield's body); also used by tests. */
 GORO_HIDDEN void goro__gosched(void);

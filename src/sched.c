@@ -113,10 +113,17 @@ GORO_NOIPA goro__g *goro__getg(void)
 /* errno through a fresh thread-pointer read: after a switch the goroutine
  * may be on another thread, and __errno_location() is a const function
  * whose result the compiler may reuse. */
-static GORO_NOIPA void errno_set(int e)
+GORO_NOIPA void goro__errno_set(int e)
 {
     errno = e;
 }
+
+GORO_NOIPA int goro__errno_get(void)
+{
+    return errno;
+}
+
+#define errno_set goro__errno_set
 
 /* ---- P ownership -------------------------------------------------------- */
 
@@ -223,11 +230,18 @@ static void munlink(goro__m *m)
     }
 }
 
-static void m_wake(goro__m *m)
+/* Wakes m from stopm.  The timer M may be blocked in the network poller
+ * rather than on its futex: m sets polling, then checks park, then polls;
+ * we set park, then check polling, both seq_cst, so either m sees park and
+ * does not block, or we see polling and break the poll. */
+void goro__m_wake(goro__m *m)
 {
-    atomic_store_explicit(&m->park, 1, memory_order_release);
+    atomic_store(&m->park, 1);
     goro__futex_wake(&m->park, 1);
+    if (atomic_load(&m->polling))
+        goro__netpoll_break();
 }
+
 
 /* ---- run queues (Go: runqput, runqget, runqgrab, runqsteal) ------------- */
 
@@ -433,7 +447,7 @@ static void startm(goro__p *p, bool spinning)
         m->spinning = spinning;
         m->nextp = p;
         goro__lock_release(&goro__s.lock);
-        m_wake(m);
+        goro__m_wake(m);
         return;
     }
     int id = goro__s.mcount++;
@@ -495,7 +509,9 @@ static void handoffp(goro__p *p)
 }
 
 /* Sleeps until another thread hands this M a P (m->nextp).  While it sleeps,
- * the first idle M also waits for the earliest timer and fires it. */
+ * the first idle M (the timer M) also waits for the earliest timer and
+ * fires it, blocked in the network poller once there is one, so that one
+ * wait covers "next timer or next I/O". */
 static void stopm(goro__m *m)
 {
     for (;;) {
@@ -503,9 +519,10 @@ static void stopm(goro__m *m)
         bool timed = false;
         goro__p *p;
 
+        bool poll = goro__netpoll_inited();
         goro__lock_acquire(&goro__s.lock);
         next = goro__timers_next();
-        if (next != INT64_MAX && !goro__s.timer_m) {
+        if ((next != INT64_MAX || poll) && !goro__s.timer_m) {
             goro__s.timer_m = m;
             atomic_store(&goro__s.timer_m_until, next);
             timed = true;
@@ -514,9 +531,16 @@ static void stopm(goro__m *m)
         mput(m);
         goro__lock_release(&goro__s.lock);
 
-        while (!atomic_load_explicit(&m->park, memory_order_acquire))
-            if (goro__futex_wait(&m->park, 0, timed ? next : -1) == ETIMEDOUT)
-                break;
+        if (timed && poll) {
+            atomic_store(&m->polling, 1);
+            if (!atomic_load(&m->park))
+                goro__netpoll(next == INT64_MAX ? -1 : next);
+            atomic_store(&m->polling, 0);
+        } else {
+            while (!atomic_load_explicit(&m->park, memory_order_acquire))
+                if (goro__futex_wait(&m->park, 0, timed ? next : -1) == ETIMEDOUT)
+                    break;
+        }
 
         goro__lock_acquire(&goro__s.lock);
         if (goro__s.timer_m == m) {
@@ -532,8 +556,9 @@ static void stopm(goro__m *m)
             acquirep(m, p);
             return;
         }
-        /* Timed out (or a spurious wake): fire due timers without a P;
-         * readied Gs go to the global queue and wakep finds them a P. */
+        /* Timed out, polled, or a spurious wake: fire due timers without a
+         * P; readied Gs went or go to the global queue, and wakep finds them
+         * a P. */
         goro__timers_run(goro_now());
         goro__lock_acquire(&goro__s.lock);
         if (atomic_load(&goro__s.runqsize) > 0 && (p = pidleget())) {
@@ -623,6 +648,11 @@ top:
         if (g)
             return g;
     }
+
+    /* Ready fds, without blocking, if no M is blocked polling already. */
+    if (goro__netpoll_pending() && !goro__netpoll_blocked() && goro__netpoll(0) > 0 &&
+        (g = runq_get(p)))
+        return g;
 
     /* Steal.  Limit spinners to half the busy Ps. */
     int nprocs = atomic_load(&goro__s.nprocs);
@@ -816,7 +846,7 @@ static void start_locked_m(goro__m *m, goro__g *g)
     goro__p *p = releasep(m);
 
     lm->nextp = p;
-    m_wake(lm);
+    goro__m_wake(lm);
     stopm(m);
 }
 
@@ -921,6 +951,10 @@ static void *sysmon(void *arg)
             goro__timers_run(now);
             wakep();
         }
+        /* Nobody polled for 10 ms: every M is busy.  Poll for them. */
+        if (goro__netpoll_pending() && !goro__netpoll_blocked() &&
+            now - goro__netpoll_last() > RETAKE_AFTER)
+            goro__netpoll(0);
         retake(now);
     }
     return NULL;

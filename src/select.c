@@ -104,7 +104,7 @@ static void unlock_all(struct select_state *s)
     }
 }
 
-static void select_timeout(goro__timer *t)
+void goro__select_timeout_fn(goro__timer *t)
 {
     goro__g *g = (goro__g *)((char *)t - offsetof(goro__g, timer));
     uint64_t want = 2 * g->sel_seq;
@@ -114,7 +114,7 @@ static void select_timeout(goro__timer *t)
      * select deletes the timer (waiting out a running callback) first. */
     if (atomic_compare_exchange_strong_explicit(&g->sel_state, &want, want + 1,
                                                 memory_order_acq_rel, memory_order_relaxed)) {
-        g->param = 0;
+        g->param = GORO_WAKE_TIMEOUT;
         goro__ready(g);
     }
 }
@@ -125,9 +125,9 @@ static void select_park_unlock(void *arg)
     struct select_state *s = arg;
     if (s->when != INT64_MAX) {
         s->g->timer.when = s->when;
-        s->g->timer.fn = select_timeout;
+        s->g->timer.fn = goro__select_timeout_fn;
         if (goro__timer_add(&s->g->timer) != 0)
-            select_timeout(&s->g->timer); /* no memory: time out at once */
+            goro__select_timeout_fn(&s->g->timer); /* no memory: time out at once */
     }
     unlock_all(s);
 }

@@ -109,10 +109,8 @@ static void kick(int64_t when)
         return;
     goro__lock_acquire(&goro__s.lock);
     goro__m *m = goro__s.timer_m ? goro__s.timer_m : goro__s.midle;
-    if (m) {
-        atomic_store_explicit(&m->park, 1, memory_order_release);
-        goro__futex_wake(&m->park, 1);
-    }
+    if (m)
+        goro__m_wake(m);
     goro__lock_release(&goro__s.lock);
 }
 

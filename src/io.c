@@ -1,0 +1,417 @@
+/* io.c - goroutine-friendly I/O on file descriptors (Go: internal/poll,
+ * net).  Every call tries the system call first and waits in the poller
+ * (netpoll.c) only on EAGAIN, so a ready fd costs one system call.
+ *
+ * errno: these functions park between system calls, so they read and write
+ * errno only through goro__errno_get/set (see runtime.h), and every failing
+ * path ends by setting it from a saved value.
+ *
+ * SIGPIPE: writes to sockets use send(MSG_NOSIGNAL).  For other fds (pipes)
+ * a write to a closed reader raises SIGPIPE at the writing thread: goro's
+ * own threads block every asynchronous signal, so in a goroutine it stays
+ * pending and harmless; on a plain thread it is blocked around the write
+ * and consumed if the write raised it.
+ */
+#include "netpoll.h"
+#include "sanitizer.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static ssize_t fail(int e)
+{
+    goro__errno_set(e);
+    return -1;
+}
+
+/* The deadline and done channel of ctx, for the waits below. */
+static void ctx_bounds(goro_ctx *ctx, int64_t *deadline, goro_chan **done)
+{
+    int64_t d;
+    *deadline = goro_ctx_deadline(ctx, &d) ? d : -1;
+    *done = goro_ctx_done(ctx);
+}
+
+/* Maps a wait's ECANCELED to the context's own error. */
+static int wait_err(goro_ctx *ctx, int e)
+{
+    if (ctx && (e == ECANCELED || e == ETIMEDOUT)) {
+        int ce = goro_ctx_err(ctx);
+        if (ce)
+            return ce;
+    }
+    return e;
+}
+
+/* ---- read ---------------------------------------------------------------- */
+
+static ssize_t read_until(goro_ctx *ctx, int fd, void *buf, size_t n, int64_t deadline,
+                          goro_chan *done)
+{
+    int e = goro__fd_prepare(fd);
+    if (e)
+        return fail(e);
+    for (;;) {
+        if (ctx && (e = goro_ctx_err(ctx)))
+            return fail(e);
+        ssize_t r = read(fd, buf, n);
+        if (r >= 0)
+            return r;
+        e = goro__errno_get();
+        if (e == EINTR)
+            continue;
+        if (e != EAGAIN && e != EWOULDBLOCK)
+            return fail(e);
+        e = goro__fd_wait(fd, GORO_PD_READ, deadline, done);
+        if (e)
+            return fail(wait_err(ctx, e));
+    }
+}
+
+ssize_t goro_read(int fd, void *buf, size_t n)
+{
+    return read_until(NULL, fd, buf, n, -1, NULL);
+}
+
+ssize_t goro_read_deadline(int fd, void *buf, size_t n, int64_t deadline)
+{
+    return read_until(NULL, fd, buf, n, deadline, NULL);
+}
+
+ssize_t goro_read_ctx(goro_ctx *ctx, int fd, void *buf, size_t n)
+{
+    int64_t deadline;
+    goro_chan *done;
+    ctx_bounds(ctx, &deadline, &done);
+    return read_until(ctx, fd, buf, n, deadline, done);
+}
+
+/* ---- write --------------------------------------------------------------- */
+
+/* One write attempt without SIGPIPE.  *sock caches whether fd is a socket
+ * (1), not one (0), or unknown (-1). */
+static ssize_t write_once(int fd, const void *buf, size_t n, int *sock)
+{
+    ssize_t r;
+
+    if (*sock != 0) {
+        r = send(fd, buf, n, MSG_NOSIGNAL);
+        if (r >= 0 || goro__errno_get() != ENOTSOCK) {
+            *sock = 1;
+            return r;
+        }
+        *sock = 0;
+    }
+    if (goro__getm())
+        return write(fd, buf, n); /* goro threads block SIGPIPE already */
+
+    /* A plain thread: block SIGPIPE around the write, and consume one that
+     * this write raised (POSIX: it is directed at this thread). */
+    sigset_t pipe, old, pending;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, &old);
+    sigpending(&pending);
+    bool was_pending = sigismember(&pending, SIGPIPE);
+    r = write(fd, buf, n);
+    int e = errno;
+    if (r < 0 && e == EPIPE && !was_pending) {
+        struct timespec zero = {0, 0};
+        sigtimedwait(&pipe, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return r;
+}
+
+static ssize_t write_until(goro_ctx *ctx, int fd, const void *buf, size_t n, int64_t deadline,
+                           goro_chan *done)
+{
+    const char *p = buf;
+    size_t left = n;
+    int sock = -1;
+    int e = goro__fd_prepare(fd);
+
+    if (e)
+        return fail(e);
+    while (left > 0) {
+        if (ctx && (e = goro_ctx_err(ctx)))
+            return fail(e);
+        ssize_t r = write_once(fd, p, left, &sock);
+        if (r >= 0) {
+            p += r;
+            left -= (size_t)r;
+            continue;
+        }
+        e = goro__errno_get();
+        if (e == EINTR)
+            continue;
+        if (e != EAGAIN && e != EWOULDBLOCK)
+            return fail(e);
+        e = goro__fd_wait(fd, GORO_PD_WRITE, deadline, done);
+        if (e)
+            return fail(wait_err(ctx, e));
+    }
+    return (ssize_t)n;
+}
+
+ssize_t goro_write(int fd, const void *buf, size_t n)
+{
+    return write_until(NULL, fd, buf, n, -1, NULL);
+}
+
+ssize_t goro_write_deadline(int fd, const void *buf, size_t n, int64_t deadline)
+{
+    return write_until(NULL, fd, buf, n, deadline, NULL);
+}
+
+ssize_t goro_write_ctx(goro_ctx *ctx, int fd, const void *buf, size_t n)
+{
+    int64_t deadline;
+    goro_chan *done;
+    ctx_bounds(ctx, &deadline, &done);
+    return write_until(ctx, fd, buf, n, deadline, done);
+}
+
+/* ---- accept, connect, wait, close ---------------------------------------- */
+
+static int accept_until(goro_ctx *ctx, int fd, struct sockaddr *addr, socklen_t *len,
+                        int64_t deadline, goro_chan *done)
+{
+    int e = goro__fd_prepare(fd);
+    if (e)
+        return (int)fail(e);
+    for (;;) {
+        if (ctx && (e = goro_ctx_err(ctx)))
+            return (int)fail(e);
+        int c = accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c >= 0)
+            return c;
+        e = goro__errno_get();
+        /* The connection went away before we took it: try the next. */
+        if (e == EINTR || e == ECONNABORTED)
+            continue;
+        if (e != EAGAIN && e != EWOULDBLOCK)
+            return (int)fail(e);
+        e = goro__fd_wait(fd, GORO_PD_READ, deadline, done);
+        if (e)
+            return (int)fail(wait_err(ctx, e));
+    }
+}
+
+int goro_accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    return accept_until(NULL, fd, addr, len, -1, NULL);
+}
+
+int goro_accept_deadline(int fd, struct sockaddr *addr, socklen_t *len, int64_t deadline)
+{
+    return accept_until(NULL, fd, addr, len, deadline, NULL);
+}
+
+int goro_accept_ctx(goro_ctx *ctx, int fd, struct sockaddr *addr, socklen_t *len)
+{
+    int64_t deadline;
+    goro_chan *done;
+    ctx_bounds(ctx, &deadline, &done);
+    return accept_until(ctx, fd, addr, len, deadline, done);
+}
+
+static int connect_until(goro_ctx *ctx, int fd, const struct sockaddr *addr, socklen_t len,
+                         int64_t deadline, goro_chan *done)
+{
+    int e = goro__fd_prepare(fd);
+    socklen_t elen = sizeof e;
+
+    if (e)
+        return (int)fail(e);
+    if (ctx && (e = goro_ctx_err(ctx)))
+        return (int)fail(e);
+    if (connect(fd, addr, len) == 0)
+        return 0;
+    e = goro__errno_get();
+    if (e != EINPROGRESS && e != EINTR)
+        return (int)fail(e);
+    /* In progress: writable means done; SO_ERROR says how it went. */
+    e = goro__fd_wait(fd, GORO_PD_WRITE, deadline, done);
+    if (e)
+        return (int)fail(wait_err(ctx, e));
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) != 0)
+        return (int)fail(goro__errno_get());
+    return e ? (int)fail(e) : 0;
+}
+
+int goro_connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    return connect_until(NULL, fd, addr, len, -1, NULL);
+}
+
+int goro_connect_ctx(goro_ctx *ctx, int fd, const struct sockaddr *addr, socklen_t len)
+{
+    int64_t deadline;
+    goro_chan *done;
+    ctx_bounds(ctx, &deadline, &done);
+    return connect_until(ctx, fd, addr, len, deadline, done);
+}
+
+int goro_fd_wait(int fd, int events, int64_t deadline)
+{
+    int e;
+
+    if (!(events & (GORO_READ | GORO_WRITE)) || (events & ~(GORO_READ | GORO_WRITE)))
+        return (int)fail(EINVAL);
+    e = goro__fd_wait(fd, (events & GORO_READ ? GORO_PD_READ : 0) |
+                              (events & GORO_WRITE ? GORO_PD_WRITE : 0),
+                      deadline, NULL);
+    return e ? (int)fail(e) : 0;
+}
+
+int goro_close(int fd)
+{
+    int e;
+    if (fd < 0)
+        return (int)fail(EBADF);
+    e = goro__fd_close(fd);
+    return e ? (int)fail(e) : 0;
+}
+
+/* ---- TCP helpers ----------------------------------------------------------- */
+
+/* Splits "host:port", "[v6]:port" or ":port" into host (NULL for any) and
+ * port.  Returns 0 or EINVAL. */
+static int split_hostport(const char *addr, char *host, size_t hostsz, char *port, size_t portsz)
+{
+    const char *colon, *h = addr;
+    size_t hl;
+
+    if (!addr)
+        return EINVAL;
+    if (*addr == '[') {
+        const char *end = strchr(addr, ']');
+        if (!end || end[1] != ':')
+            return EINVAL;
+        h = addr + 1;
+        hl = (size_t)(end - h);
+        colon = end + 1;
+    } else {
+        colon = strrchr(addr, ':');
+        if (!colon || memchr(addr, ':', (size_t)(colon - addr)))
+            return EINVAL; /* no port, or an unbracketed IPv6 literal */
+        hl = (size_t)(colon - addr);
+    }
+    if (hl >= hostsz || strlen(colon + 1) >= portsz || !colon[1])
+        return EINVAL;
+    memcpy(host, h, hl);
+    host[hl] = 0;
+    strcpy(port, colon + 1);
+    return 0;
+}
+
+struct lookup {
+    const char *host, *port;
+    int flags;
+    struct addrinfo *res;
+    int rc;
+};
+
+static void do_lookup(void *arg)
+{
+    struct lookup *l = arg;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = l->flags};
+    l->rc = getaddrinfo(l->host, l->port, &hints, &l->res);
+}
+
+/* Resolves addr through the blocking pool.  Returns 0 or an errno value. */
+static int resolve(const char *addr, int flags, struct addrinfo **res)
+{
+    char host[256], port[32];
+    struct lookup l = {.host = host, .port = port, .flags = flags};
+    int e = split_hostport(addr, host, sizeof host, port, sizeof port);
+
+    if (e)
+        return e;
+    if (!host[0])
+        l.host = NULL;
+    e = goro_blocking(do_lookup, &l);
+    if (e)
+        return e;
+    switch (l.rc) {
+    case 0:
+        *res = l.res;
+        return 0;
+    case EAI_SYSTEM:
+        return goro__errno_get();
+    case EAI_MEMORY:
+        return ENOMEM;
+    case EAI_SERVICE:
+    case EAI_BADFLAGS:
+        return EINVAL;
+    default:
+        return ENOENT; /* no such host */
+    }
+}
+
+int goro_listen_tcp(const char *addr)
+{
+    struct addrinfo *res, *ai;
+    int e = resolve(addr, AI_PASSIVE, &res), fd = -1;
+
+    if (e)
+        return (int)fail(e);
+    for (ai = res; ai; ai = ai->ai_next) {
+        int one = 1;
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    ai->ai_protocol);
+        if (fd < 0) {
+            e = goro__errno_get();
+            continue;
+        }
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
+            break;
+        e = goro__errno_get();
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd >= 0 ? fd : (int)fail(e);
+}
+
+int goro_dial_tcp(goro_ctx *ctx, const char *addr)
+{
+    struct addrinfo *res, *ai;
+    int e = resolve(addr, 0, &res), fd = -1;
+
+    if (e)
+        return (int)fail(e);
+    for (ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    ai->ai_protocol);
+        if (fd < 0) {
+            e = goro__errno_get();
+            continue;
+        }
+        if ((ctx ? goro_connect_ctx(ctx, fd, ai->ai_addr, ai->ai_addrlen)
+                 : goro_connect(fd, ai->ai_addr, ai->ai_addrlen)) == 0) {
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            break;
+        }
+        e = goro__errno_get();
+        goro_close(fd);
+        fd = -1;
+        if (e == ECANCELED || e == ETIMEDOUT)
+            break; /* the context ended: do not try the other addresses */
+    }
+    freeaddrinfo(res);
+    return fd >= 0 ? fd : (int)fail(e);
+}

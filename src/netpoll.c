@@ -1,0 +1,365 @@
+/* netpoll.c - poll descriptors and fd waits (Go: runtime/netpoll.go).
+ *
+ * One goro__pd per fd number, allocated on first use and kept for the life
+ * of the process (reused when the number is), in a two-level table that is
+ * read without a lock.  A pd holds, for each direction, at most one waiting
+ * G and a "ready" flag that remembers readiness nobody was waiting for
+ * (edge-triggered events are not repeated).
+ *
+ * A wait is claimed like a select (runtime.h, sel_state): the waiting G
+ * gets a fresh sequence number, and whoever wakes it first - the poller
+ * (I/O ready), goro_close (EBADF), its deadline's timer (ETIMEDOUT) or the
+ * close of a context's done channel (a select-style waiter queued on it) -
+ * wins a CAS and leaves the reason in g->param; the losers leave no trace
+ * but a ready flag.  A G may wait for both directions at once (fd_wait with
+ * both events): it is then both the read and the write waiter.
+ *
+ * Locking: pd->lock protects the waiter and ready fields; lock order is pd,
+ * then a done channel's lock, then scheduler locks.
+ *
+ * Shortcut in place: a fd closed with close(2) instead of goro_close, whose
+ * number is then reused, keeps a registration the kernel dropped; goro
+ * re-registers on EEXIST but cannot notice a silent drop, so close fds that
+ * goro waited on with goro_close.
+ */
+#include "netpoll.h"
+#include "chan.h"
+#include "sanitizer.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct goro__pd {
+    goro__lock lock;
+    int fd;
+    bool registered;            /* in the poller (or known unpollable) */
+    bool pollable;              /* false: regular file etc., always ready */
+    bool closing;               /* goro_close in progress */
+    bool rready, wready;
+    goro__g *rg, *wg;           /* waiters, and their sequence numbers */
+    uint64_t rseq, wseq;
+};
+
+#define PD_L1 1024
+#define PD_L2 1024              /* fds up to 1M */
+
+static _Atomic(goro__pd *) pd_table[PD_L1];
+static pthread_once_t pd_once = PTHREAD_ONCE_INIT;
+static _Atomic bool inited;
+static _Atomic int waiters;             /* Gs parked on fds */
+static _Atomic int polling;             /* Ms blocked in the poller */
+static _Atomic int64_t last_poll;
+static int init_err;
+
+static void netpoll_init(void)
+{
+    goro__init();
+    init_err = goro__netpoll_backend_init();
+    atomic_store(&last_poll, goro_now());
+    if (!init_err)
+        atomic_store_explicit(&inited, true, memory_order_release);
+}
+
+/* Returns the pd for fd, creating the table slot as needed; NULL with
+ * errno EBADF/ENOMEM/poller's error. */
+static goro__pd *pd_lookup(int fd)
+{
+    goro__pd *row;
+
+    if (fd < 0 || fd >= PD_L1 * PD_L2) {
+        errno = EBADF;
+        return NULL;
+    }
+    pthread_once(&pd_once, netpoll_init);
+    if (init_err) {
+        errno = init_err;
+        return NULL;
+    }
+    row = atomic_load_explicit(&pd_table[fd / PD_L2], memory_order_acquire);
+    if (!row) {
+        goro__pd *fresh = goro__calloc(PD_L2, sizeof *fresh);
+        if (!fresh) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        for (int i = 0; i < PD_L2; i++)
+            fresh[i].fd = fd / PD_L2 * PD_L2 + i;
+        if (atomic_compare_exchange_strong(&pd_table[fd / PD_L2], &row, fresh))
+            row = fresh;
+        else
+            goro__free(fresh); /* another thread won */
+    }
+    return &row[fd % PD_L2];
+}
+
+/* The pd for fd, registered with the poller and the fd non-blocking. */
+static goro__pd *pd_get(int fd)
+{
+    goro__pd *pd = pd_lookup(fd);
+    int e;
+
+    if (!pd || likely(__atomic_load_n(&pd->registered, __ATOMIC_ACQUIRE)))
+        return pd;
+    goro__lock_acquire(&pd->lock);
+    if (!pd->registered) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0) {
+            e = errno;
+            goro__lock_release(&pd->lock);
+            errno = e;
+            return NULL;
+        }
+        e = goro__netpoll_backend_open(fd, pd);
+        pd->pollable = e == 0;
+        if (e && e != EPERM) {
+            goro__lock_release(&pd->lock);
+            errno = e;
+            return NULL;
+        }
+        if (pd->pollable && !(fl & O_NONBLOCK))
+            fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+        pd->closing = false;
+        pd->rready = pd->wready = false;
+        __atomic_store_n(&pd->registered, true, __ATOMIC_RELEASE);
+    }
+    goro__lock_release(&pd->lock);
+    return pd;
+}
+
+int goro__fd_prepare(int fd)
+{
+    return pd_get(fd) ? 0 : errno;
+}
+
+/* Claims g's wait for reason; pd->lock held.  Returns true if we won. */
+static bool claim(goro__g *g, uint64_t seq, uintptr_t reason)
+{
+    uint64_t want = 2 * seq;
+    if (!atomic_compare_exchange_strong_explicit(&g->sel_state, &want, want + 1,
+                                                 memory_order_acq_rel, memory_order_relaxed))
+        return false;
+    g->param = reason;
+    return true;
+}
+
+void goro__netpoll_ready(goro__pd *pd, int mode)
+{
+    goro__g *wake[2] = {NULL, NULL};
+
+    goro__lock_acquire(&pd->lock);
+    /* A waiter whose claim fails was woken by something else (its deadline,
+     * close, its context) and cleans up itself: the readiness is kept. */
+    if (mode & GORO_PD_READ) {
+        goro__g *g = pd->rg;
+        if (g && claim(g, pd->rseq, GORO_WAKE_IO))
+            wake[0] = g;
+        else
+            pd->rready = true;
+        pd->rg = NULL;
+    }
+    if (mode & GORO_PD_WRITE) {
+        goro__g *g = pd->wg;
+        if (g && g != wake[0] && claim(g, pd->wseq, GORO_WAKE_IO))
+            wake[1] = g;
+        else
+            pd->wready = true; /* incl. a G waiting both ways, just woken */
+        pd->wg = NULL;
+    }
+    goro__lock_release(&pd->lock);
+    for (int i = 0; i < 2; i++)
+        if (wake[i])
+            goro__ready(wake[i]);
+}
+
+struct fd_park {
+    goro__pd *pd;
+    goro_chan *done;            /* locked while parking, if not NULL */
+    goro__g *g;
+    int64_t deadline;
+};
+
+static void fd_park_unlock(void *arg)
+{
+    struct fd_park *fp = arg;
+    if (fp->deadline >= 0) {
+        fp->g->timer.when = fp->deadline;
+        fp->g->timer.fn = goro__select_timeout_fn;
+        if (goro__timer_add(&fp->g->timer) != 0)
+            goro__select_timeout_fn(&fp->g->timer);
+    }
+    if (fp->done)
+        goro__lock_release(&fp->done->lock);
+    goro__lock_release(&fp->pd->lock);
+}
+
+int goro__fd_wait(int fd, int modes, int64_t deadline, goro_chan *done)
+{
+    goro__pd *pd = pd_get(fd);
+    goro__g *g;
+    goro__sudog sg;
+    struct fd_park fp;
+    uintptr_t why;
+
+    if (!pd)
+        return errno;
+    if (!pd->pollable)
+        return 0; /* regular files and the like never block in the poller's sense */
+    g = goro__getg();
+    if (!g)
+        return ENOMEM;
+
+    goro__lock_acquire(&pd->lock);
+    if (pd->closing) {
+        goro__lock_release(&pd->lock);
+        return EBADF;
+    }
+    if ((modes & GORO_PD_READ) && pd->rready) {
+        pd->rready = false;
+        goro__lock_release(&pd->lock);
+        return 0;
+    }
+    if ((modes & GORO_PD_WRITE) && pd->wready) {
+        pd->wready = false;
+        goro__lock_release(&pd->lock);
+        return 0;
+    }
+    if (((modes & GORO_PD_READ) && pd->rg) || ((modes & GORO_PD_WRITE) && pd->wg)) {
+        goro__lock_release(&pd->lock);
+        return EBUSY; /* one waiter per direction */
+    }
+    if (deadline >= 0 && deadline <= goro_now()) {
+        goro__lock_release(&pd->lock);
+        return ETIMEDOUT;
+    }
+    g->sel_seq++;
+    atomic_store_explicit(&g->sel_state, 2 * g->sel_seq, memory_order_relaxed);
+    g->param = GORO_WAKE_TIMEOUT;
+    if (modes & GORO_PD_READ) {
+        pd->rg = g;
+        pd->rseq = g->sel_seq;
+    }
+    if (modes & GORO_PD_WRITE) {
+        pd->wg = g;
+        pd->wseq = g->sel_seq;
+    }
+    fp = (struct fd_park){.pd = pd, .g = g, .deadline = deadline};
+    if (done) {
+        goro__lock_acquire(&done->lock);
+        if (atomic_load_explicit(&done->closed, memory_order_relaxed)) {
+            goro__lock_release(&done->lock);
+            if (pd->rg == g)
+                pd->rg = NULL;
+            if (pd->wg == g)
+                pd->wg = NULL;
+            goro__lock_release(&pd->lock);
+            return ECANCELED;
+        }
+        sg = (goro__sudog){.g = g, .c = done, .sel_seq = g->sel_seq, .index = -1,
+                           .is_select = true};
+        atomic_fetch_add_explicit(&done->refs, 1, memory_order_relaxed);
+        goro__waitq_enqueue(&done->recvq, &sg);
+        fp.done = done;
+    }
+    atomic_fetch_add(&waiters, 1);
+    goro__park(fd_park_unlock, &fp, WR_IO);
+    atomic_fetch_sub(&waiters, 1);
+
+    /* Woken: undo what the other wakers could still find. */
+    why = g->param;
+    if (deadline >= 0)
+        goro__timer_del(&g->timer);
+    if (done) {
+        goro__lock_acquire(&done->lock);
+        goro__waitq_remove(&done->recvq, &sg);
+        goro__lock_release(&done->lock);
+        goro_chan_release(done);
+    }
+    goro__lock_acquire(&pd->lock);
+    if (pd->rg == g)
+        pd->rg = NULL;
+    if (pd->wg == g)
+        pd->wg = NULL;
+    goro__lock_release(&pd->lock);
+
+    switch (why) {
+    case GORO_WAKE_IO:
+        return 0;
+    case GORO_WAKE_TIMEOUT:
+        return ETIMEDOUT;
+    case GORO_WAKE_CLOSED:
+        return EBADF;
+    default:
+        return ECANCELED; /* the context's done channel closed */
+    }
+}
+
+int goro__fd_close(int fd)
+{
+    goro__pd *pd = pd_lookup(fd);
+    goro__g *wake[2] = {NULL, NULL};
+
+    if (pd && __atomic_load_n(&pd->registered, __ATOMIC_ACQUIRE)) {
+        goro__lock_acquire(&pd->lock);
+        pd->closing = true;
+        if (pd->rg && claim(pd->rg, pd->rseq, GORO_WAKE_CLOSED))
+            wake[0] = pd->rg;
+        if (pd->wg && pd->wg != pd->rg && claim(pd->wg, pd->wseq, GORO_WAKE_CLOSED))
+            wake[1] = pd->wg;
+        pd->rg = pd->wg = NULL;
+        if (pd->pollable)
+            goro__netpoll_backend_close(fd);
+        __atomic_store_n(&pd->registered, false, __ATOMIC_RELEASE);
+        goro__lock_release(&pd->lock);
+        for (int i = 0; i < 2; i++)
+            if (wake[i])
+                goro__ready(wake[i]);
+    }
+    return close(fd) == 0 ? 0 : errno;
+}
+
+/* ---- for the scheduler -------------------------------------------------- */
+
+bool goro__netpoll_pending(void)
+{
+    return atomic_load_explicit(&inited, memory_order_acquire) &&
+           atomic_load_explicit(&waiters, memory_order_relaxed) > 0;
+}
+
+bool goro__netpoll_inited(void)
+{
+    return atomic_load_explicit(&inited, memory_order_acquire);
+}
+
+int goro__netpoll(int64_t deadline)
+{
+    int n;
+
+    if (!goro__netpoll_inited())
+        return 0;
+    if (deadline != 0)
+        atomic_fetch_add(&polling, 1);
+    n = goro__netpoll_backend_wait(deadline);
+    if (deadline != 0)
+        atomic_fetch_sub(&polling, 1);
+    atomic_store_explicit(&last_poll, goro_now(), memory_order_relaxed);
+    return n;
+}
+
+bool goro__netpoll_blocked(void)
+{
+    return atomic_load_explicit(&polling, memory_order_relaxed) > 0;
+}
+
+int64_t goro__netpoll_last(void)
+{
+    return atomic_load_explicit(&last_poll, memory_order_relaxed);
+}
+
+void goro__netpoll_break(void)
+{
+    if (goro__netpoll_inited())
+        goro__netpoll_backend_break();
+}

@@ -1,0 +1,67 @@
+/* netpoll.h - the network poller's contract (Go: runtime/netpoll.go).
+ *
+ * netpoll.c keeps one poll descriptor (goro__pd) per file descriptor goro
+ * has waited on: a read waiter, a write waiter and a "ready" flag for each
+ * direction.  A backend (netpoll_epoll.c; chosen by CMake) implements the
+ * five functions below.  Registration is edge-triggered and happens once per
+ * fd, on first use; the backend reports readiness by calling
+ * goro__netpoll_ready(pd, mode) for each event.
+ *
+ * Who polls: the scheduler's first idle M blocks in goro__netpoll() until
+ * the next timer (it is the "timer M", sched.c: stopm); busy Ms poll
+ * without blocking when they run out of local work (findrunnable); sysmon
+ * polls when nobody has for 10 ms.  goro__netpoll_break() interrupts a
+ * blocked poll: the scheduler calls it when it hands the polling M a P or an
+ * earlier timer arrives.
+ */
+#ifndef GORO_NETPOLL_H
+#define GORO_NETPOLL_H
+
+#include "runtime.h"
+
+#define GORO_PD_READ 1
+#define GORO_PD_WRITE 2
+
+typedef struct goro__pd goro__pd;
+
+/* ---- backend (netpoll_epoll.c) ------------------------------------------ */
+
+/* Creates the poller.  Returns 0 or an errno value. */
+GORO_HIDDEN int goro__netpoll_backend_init(void);
+/* Registers fd for edge-triggered read and write readiness, reporting pd.
+ * Returns 0 or an errno value (EPERM: fd cannot be polled, e.g. a regular
+ * file, which is always ready). */
+GORO_HIDDEN int goro__netpoll_backend_open(int fd, goro__pd *pd);
+/* Unregisters fd (before it is closed). */
+GORO_HIDDEN void goro__netpoll_backend_close(int fd);
+/* Waits for events until the absolute time deadline (< 0: forever, 0: do
+ * not block), reporting each through goro__netpoll_ready().  Returns the
+ * number of events, 0 on timeout or break. */
+GORO_HIDDEN int goro__netpoll_backend_wait(int64_t deadline);
+/* Makes a concurrent goro__netpoll_backend_wait() return.  Async-signal
+ * safe, cheap when called repeatedly. */
+GORO_HIDDEN void goro__netpoll_backend_break(void);
+
+/* ---- netpoll.c, for io.c ------------------------------------------------ */
+
+/* Registers fd with the poller (once) and makes it non-blocking.
+ * Returns 0 or an errno value. */
+GORO_HIDDEN int goro__fd_prepare(int fd);
+/* Parks until fd is ready for one of modes, the absolute time deadline
+ * passes (< 0: none), done (a channel, may be NULL) is closed, or fd is
+ * closed with goro__fd_close.  A fd that cannot be polled (a regular file)
+ * is always ready.  Returns 0, ETIMEDOUT, ECANCELED (done closed), EBADF,
+ * EBUSY (another goroutine already waits on fd in that direction), or an
+ * error from registering fd. */
+GORO_HIDDEN int goro__fd_wait(int fd, int modes, int64_t deadline, goro_chan *done);
+/* Wakes fd's waiters with EBADF, unregisters and closes fd.
+ * Returns 0 or close's errno. */
+GORO_HIDDEN int goro__fd_close(int fd);
+
+/* ---- netpoll.c, for the backend ----------------------------------------- */
+
+/* fd became ready for mode (GORO_PD_READ | GORO_PD_WRITE); wakes the
+ * waiter or remembers the readiness. */
+GORO_HIDDEN void goro__netpoll_ready(goro__pd *pd, int mode);
+
+#endif /* GORO_NETPOLL_H */
