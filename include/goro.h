@@ -13,7 +13,7 @@
  *   - durations and times are int64_t nanoseconds (GORO_SECOND, goro_now()).
  *
  * Sections: durations, goroutines, channels, select, timers, context, sync,
- * groups, I/O.
+ * groups, I/O, diagnostics.
  */
 #ifndef GORO_H
 #define GORO_H
@@ -79,16 +79,19 @@ typedef struct goro_attr {
  * crash messages.
  * Returns: 0; ENOMEM when no stack could be mapped; EINVAL when fn is NULL.
  * Go: go fn(arg). */
-#define goro_go(fn, arg) goro_go_at(NULL, (fn), (arg), __FILE__, __LINE__, __func__)
+#define goro_go(fn, arg) goro_go_at(NULL, (fn), (arg), #fn, __FILE__, __LINE__, __func__)
 
 /* goro_go() with attributes; attr may be NULL.
  * Returns: as goro_go(), and EINVAL for a stack_size above 1 GiB. */
-#define goro_go_attr(attr, fn, arg) goro_go_at((attr), (fn), (arg), __FILE__, __LINE__, __func__)
+#define goro_go_attr(attr, fn, arg)                                            \
+    goro_go_at((attr), (fn), (arg), #fn, __FILE__, __LINE__, __func__)
 
 /* The function behind goro_go() and goro_go_attr(); call it directly to pass
- * a call site of your own (file, func may be NULL).
+ * a call site of your own: entry is fn's name as dumps show it, file, line
+ * and func the creation site (the strings may be NULL, and are kept by
+ * pointer: pass literals).
  * Returns: 0, ENOMEM, EINVAL. */
-GORO_API int goro_go_at(const goro_attr *attr, void (*fn)(void *), void *arg,
+GORO_API int goro_go_at(const goro_attr *attr, void (*fn)(void *), void *arg, const char *entry,
                         const char *file, int line, const char *func);
 
 /* Lets other goroutines run; the caller stays runnable and resumes later,
@@ -637,6 +640,39 @@ GORO_API int goro_dial_tcp(goro_ctx *ctx, const char *addr);
  * Returns: 0; EINVAL for a NULL fn; EAGAIN if no pool thread could be
  * started.  Go: what the runtime does around a blocking system call. */
 GORO_API int goro_blocking(void (*fn)(void *), void *arg);
+
+/* ------------------------------------------------------------------------
+ * Diagnostics (Go: runtime.Stack, the deadlock detector, GOTRACEBACK).
+ *
+ * When every goroutine is blocked, no timer, fd wait, blocking call or
+ * signal context can wake one, and every thread known to goro (one that
+ * called into it) waits in goro, the process prints
+ * "fatal error: all goroutines are asleep - deadlock!" and the dump, and
+ * aborts.  GORO_DEADLOCK=0 turns this off (for programs fed by threads that
+ * never call goro before they send).  GORO_TRACEBACK=1 makes SIGQUIT
+ * (Ctrl-\) print the dump.
+ * ------------------------------------------------------------------------ */
+
+/* Writes one entry per goroutine and per blocked plain thread: id, state,
+ * wait reason and for how long, entry function, name, creation site.
+ * Go: the goroutine section of a panic or SIGQUIT dump. */
+GORO_API void goro_dump(FILE *out);
+
+/* Runtime counters; see goro_stats_get. */
+typedef struct goro_stats {
+    int goroutines;             /* as goro_num_goroutine() */
+    int procs;                  /* as goro_maxprocs(0) */
+    int idle_procs;             /* Ps without work right now */
+    int threads;                /* Ms (threads running goroutines) started */
+    uint64_t steals;            /* goroutines moved by work stealing */
+    uint64_t parks;             /* goroutines and threads parked so far */
+    uint64_t stacks;            /* goroutine stacks mapped */
+    uint64_t stacks_cached;     /* of which free, kept for reuse */
+} goro_stats;
+
+/* Fills *st.  Values are read without stopping the world: each is exact,
+ * together they are a snapshot.  Returns: 0; EINVAL for NULL. */
+GORO_API int goro_stats_get(goro_stats *st);
 
 #ifdef __cplusplus
 }

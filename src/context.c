@@ -424,6 +424,16 @@ static void *sig_watcher(void *arg)
     return NULL;
 }
 
+int goro__signal_ctx_count(void)
+{
+    int n = 0;
+    goro__lock_acquire(&sigs.lock);
+    for (struct sigreg *r = sigs.list; r; r = r->next)
+        n++;
+    goro__lock_release(&sigs.lock);
+    return n;
+}
+
 static void signals_unregister(goro_ctx *c)
 {
     struct sigreg *r = NULL;

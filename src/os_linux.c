@@ -264,10 +264,30 @@ static void fault_handler(int sig, siginfo_t *si, void *uc)
     }
 }
 
+/* GORO_TRACEBACK=1: SIGQUIT dumps the goroutines, then quits as it would
+ * have (Go: GOTRACEBACK and SIGQUIT). */
+static void quit_handler(int sig)
+{
+    static const char msg[] = "SIGQUIT: quit\n\n";
+    ssize_t r = write(2, msg, sizeof msg - 1);
+    (void)r;
+    goro__dump_fd(2);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 void goro__signals_init(void)
 {
     const char *env = getenv("GORO_SIGSEGV");
+    const char *tb = getenv("GORO_TRACEBACK");
     struct sigaction sa;
+
+    if (tb && strcmp(tb, "0") != 0 && *tb) {
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = quit_handler;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGQUIT, &sa, NULL);
+    }
 
     if (env && strcmp(env, "0") == 0)
         return;

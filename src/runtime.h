@@ -233,6 +233,7 @@ struct goro__g {
     /* Entry and creation site. */
     void (*fn)(void *);
     void *arg;
+    const char *entry;          /* fn's name, from the goro_go macro */
     const char *file;
     const char *func;
     const char *name;
@@ -312,7 +313,8 @@ struct goro__m {
     void *tsan_fiber;           /* g0's fiber */
     char *g0_stack_lo;          /* ASan needs g0's stack bounds */
     size_t g0_stack_size;
-    goro__g *dead_g;            /* G exiting, for ASan's fiber handshake */
+    goro__m *alllink;           /* all Ms, append-only (sysmon, stats) */
+    _Atomic uint64_t nparks;    /* Gs parked by this M (stats, deadlock) */
 };
 
 /* ---- scheduler (sched.c) ------------------------------------------------ */
@@ -334,7 +336,12 @@ typedef struct goro__sched {
     _Atomic int64_t nthread_created; /* goroutines spawned from plain threads */
     _Atomic int64_t timer_m_until;   /* when timer_m wakes; INT64_MAX if none */
     _Atomic uint64_t goidgen;
-    _Atomic uint64_t nparks;
+    _Atomic uint64_t nparks;         /* thread Gs parked (goroutines: per M) */
+    _Atomic(goro__m *) allm;         /* list of all Ms */
+    _Atomic int nthreadg;            /* live thread Gs (plain threads known) */
+    _Atomic int nthreadg_parked;     /* of which parked in goro */
+    goro__lock threadg_lock;         /* protects threadgs (dumps) */
+    goro__g *threadgs;               /* thread Gs, linked by alllink */
     _Atomic int64_t nexited_nop;     /* goroutines that exited on an M without P */
     _Atomic int64_t coarse_now;      /* goro_now(), refreshed by sysmon */
     _Atomic uint32_t sysmon_wake;    /* futex: sysmon sleeps on it */
@@ -430,6 +437,18 @@ GORO_HIDDEN size_t goro__stack_default_size(void);
 GORO_HIDDEN void goro__stack_init(void);
 
 /* ---- diagnostics -------------------------------------------------------- */
+
+/* Sysmon's deadlock check (traceback.c); aborts with Go's message when no
+ * goroutine or known thread can ever run again. */
+GORO_HIDDEN void goro__deadlock_check(void);
+/* Live signal contexts (context.c): a signal may still cancel one. */
+GORO_HIDDEN int goro__signal_ctx_count(void);
+/* Calls fn for each thread G (dumps). */
+GORO_HIDDEN void goro__each_thread_g(void (*fn)(goro__g *, void *), void *arg);
+/* Stack statistics (stack.c). */
+GORO_HIDDEN void goro__stack_stats(uint64_t *total, uint64_t *cached);
+/* True if every P's run queue and the global queue are empty. */
+GORO_HIDDEN bool goro__runqs_empty(void);
 
 /* Writes one line per goroutine to fd (async-signal-safe). */
 GORO_HIDDEN void goro__dump_fd(int fd);

@@ -86,9 +86,27 @@ GORO_NOIPA goro__m *goro__getm(void)
     return tls_m;
 }
 
-static void thread_g_free(void *g)
+static void thread_g_free(void *arg)
 {
+    goro__g *g = arg;
+    goro__lock_acquire(&goro__s.threadg_lock);
+    if (g->allprev)
+        g->allprev->alllink = g->alllink;
+    else
+        goro__s.threadgs = g->alllink;
+    if (g->alllink)
+        g->alllink->allprev = g->allprev;
+    goro__lock_release(&goro__s.threadg_lock);
+    atomic_fetch_sub(&goro__s.nthreadg, 1);
     goro__free(g);
+}
+
+void goro__each_thread_g(void (*fn)(goro__g *, void *), void *arg)
+{
+    goro__lock_acquire(&goro__s.threadg_lock);
+    for (goro__g *g = goro__s.threadgs; g; g = g->alllink)
+        fn(g, arg);
+    goro__lock_release(&goro__s.threadg_lock);
 }
 
 GORO_NOIPA goro__g *goro__getg(void)
@@ -104,9 +122,18 @@ GORO_NOIPA goro__g *goro__getg(void)
         return NULL;
     g->is_thread = 1;
     g->magic = GORO_G_MAGIC;
+    g->id = (uint64_t)gettid();
     atomic_init(&g->status, G_RUNNING);
+    goro__init(); /* the key below and the deadlock check need it */
     tls_thread_g = g;
     pthread_setspecific(thread_g_key, g);
+    goro__lock_acquire(&goro__s.threadg_lock);
+    g->alllink = goro__s.threadgs;
+    if (g->alllink)
+        g->alllink->allprev = g;
+    goro__s.threadgs = g;
+    goro__lock_release(&goro__s.threadg_lock);
+    atomic_fetch_add(&goro__s.nthreadg, 1);
     return g;
 }
 
@@ -331,6 +358,20 @@ static goro__g *runq_get(goro__p *p)
     }
 }
 
+bool goro__runqs_empty(void)
+{
+    int nprocs = atomic_load(&goro__s.nprocs);
+    if (atomic_load(&goro__s.runqsize) > 0)
+        return false;
+    for (int i = 0; i < nprocs; i++) {
+        goro__p *p = goro__s.allp[i];
+        if (p && (atomic_load(&p->runqhead) != atomic_load(&p->runqtail) ||
+                  atomic_load(&p->runnext)))
+            return false;
+    }
+    return true;
+}
+
 static bool runq_empty(goro__p *p)
 {
     uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_seq_cst);
@@ -458,8 +499,14 @@ static void startm(goro__p *p, bool spinning)
         m->id = id;
         m->spinning = spinning;
         m->nextp = p;
-        if (goro__thread_start(mstart, m, 0) == 0)
+        m->alllink = atomic_load(&goro__s.allm);
+        if (goro__thread_start(mstart, m, 0) == 0) {
+            /* Only this thread (startm callers hold no lock) and sysmon's
+             * readers: publish with a CAS loop. */
+            while (!atomic_compare_exchange_weak(&goro__s.allm, &m->alllink, m))
+                ;
             return;
+        }
         goro__free(m);
     }
     /* No thread: give the P back; work queued stays queued for the Ms
@@ -785,6 +832,7 @@ static void execute(goro__m *m, goro__g *g)
 
     switch (g->action) {
     case GA_PARK:
+        atomic_store_explicit(&m->nparks, m->nparks + 1, memory_order_relaxed);
         atomic_store_explicit(&g->status, G_WAITING, memory_order_release);
         if (g->unlockf)
             g->unlockf(g->unlockarg);
@@ -956,6 +1004,8 @@ static void *sysmon(void *arg)
             now - goro__netpoll_last() > RETAKE_AFTER)
             goro__netpoll(0);
         retake(now);
+        if (atomic_load(&goro__s.npidle) == atomic_load(&goro__s.nprocs))
+            goro__deadlock_check();
     }
     return NULL;
 }
@@ -1025,13 +1075,15 @@ void goro__park(void (*unlockf)(void *), void *arg, enum goro__wait_reason reaso
 
     g->wait_reason = (uint8_t)reason;
     g->wait_since = atomic_load_explicit(&goro__s.coarse_now, memory_order_relaxed);
-    atomic_fetch_add_explicit(&goro__s.nparks, 1, memory_order_relaxed);
     if (g->is_thread) {
+        atomic_fetch_add_explicit(&goro__s.nparks, 1, memory_order_relaxed);
+        atomic_fetch_add(&goro__s.nthreadg_parked, 1);
         atomic_store_explicit(&g->status, G_WAITING, memory_order_relaxed);
         if (unlockf)
             unlockf(arg);
         while (atomic_load_explicit(&g->status, memory_order_acquire) == G_WAITING)
             goro__futex_wait(&g->status, G_WAITING, -1);
+        atomic_fetch_sub(&goro__s.nthreadg_parked, 1);
         atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
         errno_set(e);
         return;
@@ -1090,8 +1142,8 @@ void goro__gosched(void)
 
 /* ---- public API --------------------------------------------------------- */
 
-int goro_go_at(const goro_attr *attr, void (*fn)(void *), void *arg, const char *file, int line,
-               const char *func)
+int goro_go_at(const goro_attr *attr, void (*fn)(void *), void *arg, const char *entry,
+               const char *file, int line, const char *func)
 {
     goro__m *m;
     goro__p *p;
@@ -1112,6 +1164,7 @@ int goro_go_at(const goro_attr *attr, void (*fn)(void *), void *arg, const char 
     }
     g->fn = fn;
     g->arg = arg;
+    g->entry = entry;
     g->file = file;
     g->line = line;
     g->func = func;

@@ -383,6 +383,22 @@ goro__g *goro__stack_guard_owner(const void *addr)
     return NULL;
 }
 
+void goro__stack_stats(uint64_t *total, uint64_t *cached)
+{
+    uint64_t t = 0, c;
+    for (goro__stack_chunk *ch = atomic_load(&pool.chunks); ch; ch = atomic_load(&ch->next))
+        t += (uint64_t)atomic_load_explicit(&ch->carved, memory_order_relaxed);
+    goro__lock_acquire(&pool.lock);
+    c = (uint64_t)pool.nfree;
+    for (goro__g *g = pool.others; g; g = g->alllink)
+        t++;
+    goro__lock_release(&pool.lock);
+    for (int i = 0; i < GORO_MAX_PROCS && goro__s.allp[i]; i++)
+        c += (uint64_t)__atomic_load_n(&goro__s.allp[i]->ngfree, __ATOMIC_RELAXED);
+    *total = t;
+    *cached = c;
+}
+
 void goro__stack_each_g(void (*fn)(goro__g *, void *), void *arg)
 {
     for (goro__stack_chunk *c = atomic_load(&pool.chunks); c; c = atomic_load(&c->next)) {

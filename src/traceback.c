@@ -80,9 +80,17 @@ static void dump_one(goro__g *g, void *arg)
     }
     if (n > 0)
         write_all(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-    n = snprintf(line, sizeof line, "\tentry %p%s%s%s\n\tcreated by %s at %s:%d\n\n",
-                 (void *)(uintptr_t)g->fn, g->name ? " (" : "", g->name ? g->name : "",
-                 g->name ? ")" : "", g->func ? g->func : "?", g->file ? g->file : "?", g->line);
+    if (g->entry)
+        n = snprintf(line, sizeof line, "\t%s(0x%lx)%s%s%s\n", g->entry, (unsigned long)(uintptr_t)g->arg,
+                     g->name ? " \"" : "", g->name ? g->name : "", g->name ? "\"" : "");
+    else
+        n = snprintf(line, sizeof line, "\tentry %p(0x%lx)%s%s%s\n", (void *)(uintptr_t)g->fn,
+                     (unsigned long)(uintptr_t)g->arg,
+                     g->name ? " \"" : "", g->name ? g->name : "", g->name ? "\"" : "");
+    if (n > 0)
+        write_all(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    n = snprintf(line, sizeof line, "\tcreated by %s at %s:%d\n\n", g->func ? g->func : "?",
+                 g->file ? g->file : "?", g->line);
     if (n > 0)
         write_all(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
@@ -91,6 +99,8 @@ void goro__dump_fd(int fd)
 {
     goro__stack_each_g(dump_one, &fd);
 }
+
+static void dump_thread(goro__g *g, void *arg);
 
 void goro__throw(const char *fmt, ...)
 {
@@ -107,6 +117,7 @@ void goro__throw(const char *fmt, ...)
     buf[n++] = '\n';
     write_all(2, buf, (size_t)n);
     goro__dump_fd(2);
+    goro__each_thread_g(dump_thread, &(int){2});
     abort();
 }
 
@@ -125,4 +136,94 @@ void goro__stack_overflow(goro__g *g)
     /* abort() must not re-enter a handler that would hide the message. */
     signal(SIGABRT, SIG_DFL);
     abort();
+}
+
+/* ---- thread entries in dumps --------------------------------------------- */
+
+static void dump_thread(goro__g *g, void *arg)
+{
+    int fd = *(int *)arg;
+    char line[256];
+    uint32_t st = atomic_load_explicit(&g->status, memory_order_relaxed);
+    int n;
+
+    if (st != G_WAITING)
+        return; /* a thread outside goro: nothing to say */
+    n = snprintf(line, sizeof line, "thread %llu [%s]:\n\tplain thread blocked in goro\n\n",
+                 (unsigned long long)g->id,
+                 g->wait_reason < WR_COUNT ? goro__wait_reason_str[g->wait_reason] : "?");
+    if (n > 0)
+        write_all(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+void goro_dump(FILE *out)
+{
+    if (!out)
+        return;
+    fflush(out);
+    goro__stack_each_g(dump_one, &(int){fileno(out)});
+    goro__each_thread_g(dump_thread, &(int){fileno(out)});
+}
+
+/* ---- stats --------------------------------------------------------------- */
+
+int goro_stats_get(goro_stats *st)
+{
+    if (!st)
+        return EINVAL;
+    goro__init();
+    memset(st, 0, sizeof *st);
+    st->goroutines = goro_num_goroutine();
+    st->procs = atomic_load(&goro__s.nprocs);
+    st->idle_procs = atomic_load(&goro__s.npidle);
+    st->parks = atomic_load(&goro__s.nparks);
+    for (goro__m *m = atomic_load(&goro__s.allm); m; m = m->alllink) {
+        st->threads++;
+        st->parks += atomic_load_explicit(&m->nparks, memory_order_relaxed);
+    }
+    for (int i = 0; i < GORO_MAX_PROCS && goro__s.allp[i]; i++)
+        st->steals += atomic_load_explicit(&goro__s.allp[i]->nsteal, memory_order_relaxed);
+    goro__stack_stats(&st->stacks, &st->stacks_cached);
+    return 0;
+}
+
+/* ---- deadlock detection (Go: checkdead) ----------------------------------- */
+
+/* Called by sysmon while every P is idle.  Declares a deadlock only when the
+ * picture is the same at two checks in a row (sysmon's idle period apart)
+ * with no park in between, so a wake-up in flight between our racy reads
+ * is never mistaken for one. */
+void goro__deadlock_check(void)
+{
+    static int enabled = -1;
+    static uint64_t last_parks = UINT64_MAX;
+    uint64_t parks;
+    bool dead;
+
+    if (enabled < 0) {
+        const char *env = getenv("GORO_DEADLOCK");
+        enabled = !(env && strcmp(env, "0") == 0);
+    }
+    if (!enabled)
+        return;
+    int threads = atomic_load(&goro__s.nthreadg);
+    dead = threads > 0 && atomic_load(&goro__s.nthreadg_parked) == threads &&
+           goro__runqs_empty() && goro__timers_next() == INT64_MAX &&
+           !goro__netpoll_pending() && goro__blocking_outstanding() == 0 &&
+           goro__signal_ctx_count() == 0;
+    parks = atomic_load(&goro__s.nparks);
+    for (goro__m *m = atomic_load(&goro__s.allm); dead && m; m = m->alllink) {
+        if (m->curg)
+            dead = false; /* a goroutine runs (perhaps in a system call) */
+        parks += atomic_load_explicit(&m->nparks, memory_order_relaxed);
+    }
+    if (!dead) {
+        last_parks = UINT64_MAX;
+        return;
+    }
+    if (parks != last_parks) {
+        last_parks = parks; /* look again next time */
+        return;
+    }
+    goro__throw("all goroutines are asleep - deadlock!");
 }
