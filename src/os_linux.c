@@ -36,8 +36,35 @@ int64_t goro_now(void)
 
 /* ---- memory ------------------------------------------------------------ */
 
+#ifdef GORO_TESTING
+/* Fault injection (GORO_TESTING builds only): the countdown-th allocation
+ * from now fails, then allocation works again.  -1: off. */
+static _Atomic long fail_countdown = -1;
+static _Atomic long alloc_seen;
+
+GORO_API void goro__test_fail_alloc(long nth)
+{
+    atomic_store(&fail_countdown, nth);
+}
+
+GORO_API long goro__test_alloc_count(void)
+{
+    return atomic_load(&alloc_seen);
+}
+
+bool goro__alloc_fails(void)
+{
+    atomic_fetch_add_explicit(&alloc_seen, 1, memory_order_relaxed);
+    if (atomic_load_explicit(&fail_countdown, memory_order_relaxed) < 0)
+        return false;
+    return atomic_fetch_sub(&fail_countdown, 1) == 0;
+}
+#endif
+
 void *goro__malloc(size_t n)
 {
+    if (goro__alloc_fails())
+        return NULL;
     goro__tsan_ignore_begin();
     void *p = malloc(n);
     goro__tsan_ignore_end();
@@ -46,6 +73,8 @@ void *goro__malloc(size_t n)
 
 void *goro__calloc(size_t n, size_t size)
 {
+    if (goro__alloc_fails())
+        return NULL;
     goro__tsan_ignore_begin();
     void *p = calloc(n, size);
     goro__tsan_ignore_end();
@@ -54,6 +83,8 @@ void *goro__calloc(size_t n, size_t size)
 
 void *goro__realloc(void *p, size_t n)
 {
+    if (goro__alloc_fails())
+        return NULL;
     goro__tsan_ignore_begin();
     p = realloc(p, n);
     goro__tsan_ignore_end();

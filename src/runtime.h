@@ -91,6 +91,14 @@ GORO_HIDDEN void *goro__calloc(size_t n, size_t size);
 GORO_HIDDEN void *goro__realloc(void *p, size_t n);
 GORO_HIDDEN void goro__free(void *p);
 
+/* GORO_TESTING builds: true when fault injection says this allocation (or
+ * stack mapping) must fail.  Otherwise constant false. */
+#ifdef GORO_TESTING
+GORO_HIDDEN bool goro__alloc_fails(void);
+#else
+#define goro__alloc_fails() false
+#endif
+
 /* ---- lock: a futex mutex invisible to ThreadSanitizer ------------------- */
 
 /* Runtime-internal mutex (Drepper's three-state futex lock, with a short

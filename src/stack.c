@@ -124,6 +124,8 @@ void goro__stack_init(void)
  * rather than as written by whichever goroutine happened to map it. */
 static void *map_stack(size_t len)
 {
+    if (goro__alloc_fails())
+        return MAP_FAILED;
     goro__tsan_ignore_begin();
     void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                      -1, 0);
