@@ -56,8 +56,9 @@ static void *worker(void *arg)
         goro__hb_acquire(r);
         r->fn(r->arg);
         goro__hb_release(r);
-        atomic_fetch_sub(&pool.outstanding, 1);
         goro__ready(r->g); /* r is on the caller's stack: do not touch it after */
+        /* Only now: the deadlock check must not see a gap between the two. */
+        atomic_fetch_sub(&pool.outstanding, 1);
     }
     return NULL;
 }

@@ -144,6 +144,8 @@ GORO_HIDDEN int goro__timer_add(goro__timer *t);
 GORO_HIDDEN bool goro__timer_del(goro__timer *t);
 /* Fires every timer due at now; returns how many fired. */
 GORO_HIDDEN int goro__timers_run(int64_t now);
+/* True while a timer callback runs (it may be about to ready someone). */
+GORO_HIDDEN bool goro__timers_running(void);
 /* The earliest deadline in the heap, INT64_MAX when empty (racy read). */
 GORO_HIDDEN int64_t goro__timers_next(void);
 
@@ -322,6 +324,8 @@ struct goro__m {
     char *g0_stack_lo;          /* ASan needs g0's stack bounds */
     size_t g0_stack_size;
     goro__m *alllink;           /* all Ms, append-only (sysmon, stats) */
+    goro__g *finish_g;          /* switched away from directly: see finish() */
+    bool holding_p;             /* runtime code holds m->p busy in G context */
     _Atomic uint64_t nparks;    /* Gs parked by this M (stats, deadlock) */
 };
 
@@ -346,8 +350,6 @@ typedef struct goro__sched {
     _Atomic uint64_t goidgen;
     _Atomic uint64_t nparks;         /* thread Gs parked (goroutines: per M) */
     _Atomic(goro__m *) allm;         /* list of all Ms */
-    _Atomic int nthreadg;            /* live thread Gs (plain threads known) */
-    _Atomic int nthreadg_parked;     /* of which parked in goro */
     goro__lock threadg_lock;         /* protects threadgs (dumps) */
     goro__g *threadgs;               /* thread Gs, linked by alllink */
     _Atomic int64_t nexited_nop;     /* goroutines that exited on an M without P */

@@ -97,7 +97,6 @@ static void thread_g_free(void *arg)
     if (g->alllink)
         g->alllink->allprev = g->allprev;
     goro__lock_release(&goro__s.threadg_lock);
-    atomic_fetch_sub(&goro__s.nthreadg, 1);
     goro__free(g);
 }
 
@@ -133,7 +132,6 @@ GORO_NOIPA goro__g *goro__getg(void)
         g->alllink->allprev = g;
     goro__s.threadgs = g;
     goro__lock_release(&goro__s.threadg_lock);
-    atomic_fetch_add(&goro__s.nthreadg, 1);
     return g;
 }
 
@@ -183,7 +181,7 @@ static inline goro__p *p_hold(goro__m *m, bool *entered)
     *entered = false;
     if (!m)
         return NULL;
-    if (!m->curg)
+    if (!m->curg || m->holding_p)
         return m->p;
     goro__p *p = p_enter(m);
     *entered = p != NULL;
@@ -771,24 +769,91 @@ static void switch_to_g(goro__m *m, goro__g *g)
 #endif
 }
 
-/* g -> g0 of the current M, asking it to do action.  Returns when g is
- * resumed, possibly on another thread. */
-static void switch_to_g0(goro__g *g, int action)
+static void finish(goro__m *m, goro__g *g, goro__p *p);
+
+/* Completes a direct switch (see switch_away) in the context of the G that
+ * was switched to: its predecessor's request is carried out here, with the
+ * P still held busy. */
+static inline void finish_direct(goro__m *m)
+{
+    goro__g *prev = m->finish_g;
+
+    if (!prev)
+        return; /* we came from g0, which did it */
+    m->finish_g = NULL;
+    m->holding_p = true;
+    finish(m, prev, m->p);
+    m->holding_p = false;
+    p_exit(m, m->p);
+}
+
+/* The local G to switch to directly from the running one, or NULL when g0
+ * must step in: for locked threads, GORO_DEBUG=migrate, every 61st tick
+ * (the global queue and timers get their turn in findrunnable), or when the
+ * local queue is empty.  p is held busy. */
+static goro__g *direct_next(goro__m *m, goro__p *p)
+{
+    goro__g *next;
+
+    if (m->lockedg || goro__s.debug_migrate || (p->schedtick + 1) % 61 == 0)
+        return NULL;
+    next = runq_get(p);
+    if (next && next->lockedm) {
+        runq_put(p, next, true); /* g0 hands it to its thread */
+        return NULL;
+    }
+    return next;
+}
+
+/* g gives up its M, asking for action (GA_PARK, GA_YIELD, GA_EXIT), and
+ * returns when g is resumed, possibly on another thread.
+ *
+ * Fast path: switch straight to the next G of this P's queue, G -> G'.
+ * The P stays busy (p->owner m|1) across the switch, and g's request is
+ * carried out by G' right after it resumes (finish_direct): g's registers
+ * are saved by then, so the park protocol holds as it does through g0.
+ * Slow path: switch to g0, whose execute() carries out the request and runs
+ * the scheduler. */
+static void switch_away(goro__g *g, int action)
 {
     goro__m *m = goro__getm();
+    goro__p *p = p_enter(m);
+    goro__g *next = p ? direct_next(m, p) : NULL;
 
     g->action = (uint8_t)action;
+    if (next) {
+        p->schedtick++;
+        atomic_store_explicit(&p->schedtick_pub, p->schedtick, memory_order_relaxed);
+        atomic_store_explicit(&next->status, G_RUNNING, memory_order_relaxed);
+        next->m = m;
+        next->last_m = m;
+        m->curg = next;
+        m->finish_g = g;
 #if defined(GORO_TSAN)
-    __tsan_switch_to_fiber(m->tsan_fiber, GORO_TSAN_NOSYNC);
+        __tsan_switch_to_fiber(next->tsan_fiber, GORO_TSAN_NOSYNC);
 #endif
 #if defined(GORO_ASAN)
-    __sanitizer_start_switch_fiber(action == GA_EXIT ? NULL : &g->asan_fake_stack, m->g0_stack_lo,
-                                   m->g0_stack_size);
-    goro__switch(&g->sp, m->g0_sp);
-    __sanitizer_finish_switch_fiber(g->asan_fake_stack, NULL, NULL);
-#else
-    goro__switch(&g->sp, m->g0_sp);
+        __sanitizer_start_switch_fiber(action == GA_EXIT ? NULL : &g->asan_fake_stack,
+                                       next->stack_lo, (size_t)(next->stack_hi - next->stack_lo));
 #endif
+        goro__switch(&g->sp, next->sp);
+    } else {
+        if (p)
+            p_exit(m, p);
+#if defined(GORO_TSAN)
+        __tsan_switch_to_fiber(m->tsan_fiber, GORO_TSAN_NOSYNC);
+#endif
+#if defined(GORO_ASAN)
+        __sanitizer_start_switch_fiber(action == GA_EXIT ? NULL : &g->asan_fake_stack,
+                                       m->g0_stack_lo, m->g0_stack_size);
+#endif
+        goro__switch(&g->sp, m->g0_sp);
+    }
+    /* Resumed, by g0 or directly by another G, on this or another M. */
+#if defined(GORO_ASAN)
+    __sanitizer_finish_switch_fiber(g->asan_fake_stack, NULL, NULL);
+#endif
+    finish_direct(goro__getm());
 }
 
 /* First C code of every goroutine (called by goro__trampoline). */
@@ -800,30 +865,19 @@ static void gmain(void *arg)
 #if defined(GORO_ASAN)
     __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
+    finish_direct(goro__getm());
     goro__hb_acquire(g); /* the spawn happens before the goroutine starts */
     g->fn(g->arg);
-    switch_to_g0(g, GA_EXIT);
+    switch_away(g, GA_EXIT);
     goro__throw("dead goroutine %llu resumed", (unsigned long long)g->id);
 }
 
-/* Runs g on m until it switches back, then finishes what it asked for.
- * Returns with m holding a P (busy) again. */
-static void execute(goro__m *m, goro__g *g)
+/* Carries out what g asked for when it switched away (on g0 from execute,
+ * or in the next G from finish_direct).  p: m's P, held busy, or NULL when
+ * sysmon took it while g ran. */
+static void finish(goro__m *m, goro__g *g, goro__p *p)
 {
-    goro__p *p = m->p;
-
-    atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
-    g->m = m;
-    g->last_m = m;
-    m->curg = g;
-    atomic_store_explicit(&p->schedtick_pub, p->schedtick, memory_order_relaxed);
-    p_exit(m, p); /* from here sysmon may take the P */
-
-    switch_to_g(m, g);
-
-    m->curg = NULL;
     goro__stack_check(g);
-    p = p_enter(m); /* NULL: sysmon handed our P to another M */
     /* A locked M sleeps on m->park until its G is handed back; arm it
      * before the G can be readied (unlockf, requeue below), or the wake
      * could come before stop_locked_m waits and be lost. */
@@ -862,9 +916,31 @@ static void execute(goro__m *m, goro__g *g)
         goro__stack_free(p, g);
         break;
     default:
-        goro__throw("goroutine %llu switched to the scheduler without an action",
+        goro__throw("goroutine %llu switched away without an action",
                     (unsigned long long)g->id);
     }
+}
+
+/* Runs g on m until the scheduler is needed again, then finishes the
+ * request of the G that switched back (g, or one g switched to directly).
+ * Returns with m holding a P (busy) again. */
+static void execute(goro__m *m, goro__g *g)
+{
+    goro__p *p = m->p;
+
+    atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+    g->m = m;
+    g->last_m = m;
+    m->curg = g;
+    atomic_store_explicit(&p->schedtick_pub, p->schedtick, memory_order_relaxed);
+    p_exit(m, p); /* from here sysmon may take the P */
+
+    switch_to_g(m, g);
+
+    g = m->curg; /* the G that came back to g0 */
+    m->curg = NULL;
+    p = p_enter(m); /* NULL: sysmon handed our P to another M */
+    finish(m, g, p);
     if (!p)
         stopm(m);
 }
@@ -1077,20 +1153,18 @@ void goro__park(void (*unlockf)(void *), void *arg, enum goro__wait_reason reaso
     g->wait_since = atomic_load_explicit(&goro__s.coarse_now, memory_order_relaxed);
     if (g->is_thread) {
         atomic_fetch_add_explicit(&goro__s.nparks, 1, memory_order_relaxed);
-        atomic_fetch_add(&goro__s.nthreadg_parked, 1);
         atomic_store_explicit(&g->status, G_WAITING, memory_order_relaxed);
         if (unlockf)
             unlockf(arg);
         while (atomic_load_explicit(&g->status, memory_order_acquire) == G_WAITING)
             goro__futex_wait(&g->status, G_WAITING, -1);
-        atomic_fetch_sub(&goro__s.nthreadg_parked, 1);
         atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
         errno_set(e);
         return;
     }
     g->unlockf = unlockf;
     g->unlockarg = arg;
-    switch_to_g0(g, GA_PARK);
+    switch_away(g, GA_PARK);
     errno_set(e);
 }
 
@@ -1136,7 +1210,7 @@ void goro__gosched(void)
         return;
     }
     int e = errno;
-    switch_to_g0(g, GA_YIELD);
+    switch_away(g, GA_YIELD);
     errno_set(e);
 }
 

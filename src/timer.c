@@ -96,6 +96,14 @@ static void remove_at(size_t i)
     }
 }
 
+bool goro__timers_running(void)
+{
+    goro__lock_acquire(&timers.lock);
+    bool busy = timers.running != NULL;
+    goro__lock_release(&timers.lock);
+    return busy;
+}
+
 int64_t goro__timers_next(void)
 {
     return atomic_load_explicit(&timers.next, memory_order_acquire);

@@ -189,6 +189,14 @@ int goro_stats_get(goro_stats *st)
 
 /* ---- deadlock detection (Go: checkdead) ----------------------------------- */
 
+static void count_waiting(goro__g *g, void *arg)
+{
+    int *tw = arg;
+    tw[0]++;
+    if (atomic_load_explicit(&g->status, memory_order_acquire) == G_WAITING)
+        tw[1]++;
+}
+
 /* Called by sysmon while every P is idle.  Declares a deadlock only when the
  * picture is the same at two checks in a row (sysmon's idle period apart)
  * with no park in between, so a wake-up in flight between our racy reads
@@ -206,9 +214,17 @@ void goro__deadlock_check(void)
     }
     if (!enabled)
         return;
-    int threads = atomic_load(&goro__s.nthreadg);
-    dead = threads > 0 && atomic_load(&goro__s.nthreadg_parked) == threads &&
-           goro__runqs_empty() && goro__timers_next() == INT64_MAX &&
+    int threads = 0, waiting = 0;
+    {
+        /* A thread G counts as asleep only while its status says so: one
+         * already readied but not yet scheduled by the kernel is awake. */
+        int tw[2] = {0, 0};
+        goro__each_thread_g(count_waiting, tw);
+        threads = tw[0];
+        waiting = tw[1];
+    }
+    dead = threads > 0 && waiting == threads && goro__runqs_empty() &&
+           goro__timers_next() == INT64_MAX && !goro__timers_running() &&
            !goro__netpoll_pending() && goro__blocking_outstanding() == 0 &&
            goro__signal_ctx_count() == 0;
     parks = atomic_load(&goro__s.nparks);
