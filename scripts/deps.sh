@@ -1,0 +1,67 @@
+# shellcheck shell=bash
+# deps.sh - shared by scripts/test.sh, scripts/demo.sh and .ci/run (sourced,
+# not run).  Installs what a preset needs through apt, only when missing,
+# as root or through sudo.
+
+# Debian packages each preset needs beyond gcc, make and cmake.
+GORO_DEPS_COMMON="pkg-config libcriterion-dev valgrind"
+GORO_DEPS_AARCH64="qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
+
+goro_as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    echo "goro: need root for: $*; run as root or install sudo" >&2
+    return 1
+  fi
+}
+
+# goro_apt_install PKG...: installs the packages not installed yet.
+goro_apt_install() {
+  local p missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+      missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "goro: missing ${missing[*]} and no apt-get here; install them by hand" >&2
+    return 1
+  fi
+  echo "goro: installing ${missing[*]} through apt" >&2
+  goro_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || return 1
+  goro_as_root env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 || return 1
+}
+
+# goro_deps PRESET: everything PRESET needs, the arm64 Criterion included.
+goro_deps() {
+  local preset=$1
+  # shellcheck disable=SC2086 # word lists on purpose
+  case $preset in
+    aarch64)
+      goro_apt_install $GORO_DEPS_COMMON $GORO_DEPS_AARCH64
+      "$GORO_ROOT/scripts/aarch64-sysroot.sh"
+      ;;
+    *)
+      goro_apt_install $GORO_DEPS_COMMON
+      ;;
+  esac
+}
+
+# -DGORO_WERROR for configure: $GORO_WERROR if set, else ON under CI=true.
+goro_werror() {
+  if [ -n "${GORO_WERROR:-}" ]; then
+    echo "$GORO_WERROR"
+  elif [ "${CI:-}" = true ]; then
+    echo ON
+  else
+    echo OFF
+  fi
+}
+
+goro_jobs() {
+  nproc 2>/dev/null || echo 2
+}

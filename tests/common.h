@@ -1,0 +1,286 @@
+/* common.h - helpers shared by goro's Criterion suites.
+ *
+ * Criterion runs every test in a process of its own that has not started
+ * the goro runtime yet, so a test (or its .init) may still set GORO_* in the
+ * environment.  Tests follow three rules:
+ *
+ *   1. No cr_assert inside a goroutine or a thread other than the test's:
+ *      a failing cr_assert longjmps to the test's own stack.  Record a
+ *      failure with gt_check() instead; gt_quiesce() reports it.
+ *   2. Time bounds are generous and multiplied by gt_scale()
+ *      (GORO_TEST_TIMEOUT_SCALE: 1 normally, 3 under ASan, 4 under TSan, 10
+ *      under qemu); Criterion's per-test .timeout takes GT_TIMEOUT(s), which
+ *      scales the same way for sanitizer builds at compile time.
+ *   3. Every test ends with gt_quiesce(): no goroutine may outlive it.
+ *
+ * Reading errno or the thread id after a switch: a goroutine may resume on
+ * another thread after any blocking call, but errno's address
+ * (__errno_location(), a const function) and pthread_self() (also const) may
+ * be computed once per function and reused across the call.  gt_errno(),
+ * gt_set_errno() and gt_self() are out-of-line and opaque to the optimiser,
+ * so every call reads the thread pointer afresh.
+ */
+#ifndef GORO_TESTS_COMMON_H
+#define GORO_TESTS_COMMON_H
+
+/* Tests build as -std=c11: each defines _GNU_SOURCE before including this. */
+#ifndef _GNU_SOURCE
+#error "define _GNU_SOURCE before including common.h"
+#endif
+
+#include <goro.h>
+
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- sanitizers --------------------------------------------------------- */
+
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
+#define GT_ASAN 1
+#else
+#define GT_ASAN 0
+#endif
+#if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
+#define GT_TSAN 1
+#else
+#define GT_TSAN 0
+#endif
+
+/* Compile-time factor for Criterion's .timeout, which must be a constant:
+ * the same factors as GORO_TEST_TIMEOUT_SCALE's defaults.  A build may pass
+ * -DGT_BUILD_SCALE=n (qemu). */
+#ifndef GT_BUILD_SCALE
+#if GT_TSAN
+#define GT_BUILD_SCALE 4
+#elif GT_ASAN
+#define GT_BUILD_SCALE 3
+#else
+#define GT_BUILD_SCALE 1
+#endif
+#endif
+#define GT_TIMEOUT(seconds) ((double)(seconds) * GT_BUILD_SCALE)
+
+/* ---- opaque helpers (see the top of this file) -------------------------- */
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define GT_OPAQUE __attribute__((noinline, noipa))
+#else
+#define GT_OPAQUE __attribute__((noinline))
+#endif
+
+/* The asm barrier keeps clang from inferring that these read no memory
+ * (which would let it merge two calls around a switch). */
+static GT_OPAQUE __attribute__((unused)) int gt_errno(void)
+{
+    __asm__ volatile("" ::: "memory");
+    return errno;
+}
+
+static GT_OPAQUE __attribute__((unused)) void gt_set_errno(int e)
+{
+    __asm__ volatile("" ::: "memory");
+    errno = e;
+}
+
+static GT_OPAQUE __attribute__((unused)) pthread_t gt_self(void)
+{
+    __asm__ volatile("" ::: "memory");
+    return pthread_self();
+}
+
+/* ---- time --------------------------------------------------------------- */
+
+/* GORO_TEST_TIMEOUT_SCALE, default 1.0; never below 1. */
+static inline double gt_scale(void)
+{
+    static _Atomic double cached;
+    double s = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (s == 0) {
+        const char *v = getenv("GORO_TEST_TIMEOUT_SCALE");
+        char *end;
+        s = v && *v ? strtod(v, &end) : 1.0;
+        if (!v || !*v || *end || !(s >= 1.0))
+            s = 1.0;
+        atomic_store_explicit(&cached, s, memory_order_relaxed);
+    }
+    return s;
+}
+
+/* ms milliseconds times gt_scale(), in nanoseconds. */
+static inline int64_t gt_ms(double ms)
+{
+    return (int64_t)(ms * gt_scale() * (double)GORO_MILLISECOND);
+}
+
+/* Spins (without yielding) for ns nanoseconds: CPU-bound work. */
+static inline void gt_spin(int64_t ns)
+{
+    int64_t end = goro_now() + ns;
+    while (goro_now() < end)
+        ;
+}
+
+/* ---- failures recorded off the test's thread ---------------------------- */
+
+static _Atomic int gt_failures;
+static pthread_mutex_t gt_fail_lock = PTHREAD_MUTEX_INITIALIZER;
+static char gt_fail_msg[512];
+
+static __attribute__((unused, format(printf, 3, 4))) void gt_fail_at(const char *file, int line,
+                                                                     const char *fmt, ...)
+{
+    va_list ap;
+    pthread_mutex_lock(&gt_fail_lock);
+    if (atomic_fetch_add(&gt_failures, 1) == 0) {
+        int n = snprintf(gt_fail_msg, sizeof gt_fail_msg, "%s:%d: ", file, line);
+        va_start(ap, fmt);
+        vsnprintf(gt_fail_msg + n, sizeof gt_fail_msg - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    pthread_mutex_unlock(&gt_fail_lock);
+}
+
+/* Records a failure (from any goroutine or thread) when cond is false;
+ * evaluates to cond. */
+#define gt_check(cond, ...)                                                    \
+    ((cond) ? true : (gt_fail_at(__FILE__, __LINE__, __VA_ARGS__), false))
+
+/* Asserts, on the test's thread, that nothing was recorded by gt_check. */
+static inline void gt_assert_no_failures(void)
+{
+    pthread_mutex_lock(&gt_fail_lock);
+    int n = atomic_load(&gt_failures);
+    char msg[sizeof gt_fail_msg];
+    memcpy(msg, gt_fail_msg, sizeof msg);
+    pthread_mutex_unlock(&gt_fail_lock);
+    cr_assert_eq(n, 0, "%d check(s) failed off the test thread; first: %s", n, msg);
+}
+
+/* ---- waiting ------------------------------------------------------------ */
+
+/* Polls cond(arg) until it holds or timeout_ns (already scaled by the
+ * caller, see gt_ms) passes; returns its last value.  Works from a
+ * goroutine (yields, then parks in goro_sleep) and from a plain thread
+ * (goro_sleep sleeps the thread). */
+static inline bool gt_wait_until(bool (*cond)(void *), void *arg, int64_t timeout_ns)
+{
+    int64_t deadline = goro_now() + timeout_ns;
+    int64_t nap = 20 * GORO_MICROSECOND;
+    for (int i = 0;; i++) {
+        if (cond(arg))
+            return true;
+        if (goro_now() >= deadline)
+            return cond(arg);
+        if (i < 8) {
+            goro_yield();
+        } else {
+            goro_sleep(nap);
+            if (nap < GORO_MILLISECOND)
+                nap *= 2;
+        }
+    }
+}
+
+struct gt_counter_goal {
+    _Atomic long *counter;
+    long goal;
+};
+
+static inline bool gt_counter_reached(void *arg)
+{
+    struct gt_counter_goal *c = arg;
+    return atomic_load_explicit(c->counter, memory_order_acquire) >= c->goal;
+}
+
+/* Waits until *counter >= goal (bounded); returns whether it got there. */
+static inline bool gt_wait_count(_Atomic long *counter, long goal, int64_t timeout_ns)
+{
+    struct gt_counter_goal c = {counter, goal};
+    return gt_wait_until(gt_counter_reached, &c, timeout_ns);
+}
+
+static inline bool gt_no_goroutines(void *arg)
+{
+    (void)arg;
+    return goro_num_goroutine() == 0;
+}
+
+/* The end of every test: waits (at most 10 s, scaled) until no goroutine is
+ * left, then asserts that, and that no goroutine recorded a failure. */
+static inline void gt_quiesce(void)
+{
+    bool done = gt_wait_until(gt_no_goroutines, NULL, gt_ms(10000));
+    gt_assert_no_failures();
+    cr_assert(done, "goroutines left at the end of the test: %d", goro_num_goroutine());
+}
+
+/* ---- a set of thread ids ------------------------------------------------ */
+
+#define GT_TSET_MAX 1024
+
+typedef struct gt_tset {
+    pthread_mutex_t lock;
+    int n;
+    pthread_t ids[GT_TSET_MAX];
+} gt_tset;
+
+#define GT_TSET_INIT {PTHREAD_MUTEX_INITIALIZER, 0, {0}}
+
+static inline void gt_tset_add(gt_tset *s, pthread_t t)
+{
+    pthread_mutex_lock(&s->lock);
+    int i;
+    for (i = 0; i < s->n; i++)
+        if (pthread_equal(s->ids[i], t))
+            break;
+    if (i == s->n && s->n < GT_TSET_MAX)
+        s->ids[s->n++] = t;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static inline int gt_tset_count(gt_tset *s)
+{
+    pthread_mutex_lock(&s->lock);
+    int n = s->n;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+/* ---- misc --------------------------------------------------------------- */
+
+/* CPUs this process may run on. */
+static inline int gt_ncpu(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* xorshift64*, for per-goroutine pseudo-random numbers. */
+static inline uint64_t gt_rand(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+#endif /* GORO_TESTS_COMMON_H */

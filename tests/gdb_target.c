@@ -1,0 +1,38 @@
+/* gdb_target.c - a program with parked goroutines for tests/gdb_test.sh:
+ * three goroutines block in a channel receive a known number of frames
+ * deep, then the main thread stops itself with SIGTRAP so gdb can look. */
+#include <goro.h>
+
+#include <signal.h>
+#include <stdio.h>
+
+static goro_chan *c;
+
+__attribute__((noinline)) static void blocked_in_recv(int depth)
+{
+    if (depth > 0) {
+        blocked_in_recv(depth - 1);
+        __asm__ volatile(""); /* not a tail call: keep the frames */
+        return;
+    }
+    goro_chan_recv(c, NULL);
+}
+
+static void worker(void *arg)
+{
+    blocked_in_recv((int)(long)arg);
+}
+
+int main(void)
+{
+    c = goro_chan_make(0, 0);
+    for (long i = 0; i < 3; i++)
+        goro_go(worker, (void *)i);
+    goro_sleep(200 * GORO_MILLISECOND); /* let them all park */
+    raise(SIGTRAP);
+    goro_chan_close(c);
+    goro_sleep(10 * GORO_MILLISECOND);
+    puts("gdb_target done");
+    goro_chan_release(c);
+    return 0;
+}

@@ -1,0 +1,1435 @@
+/* test_io.c - the network poller and the I/O API (include/goro.h, "I/O"):
+ * echo over many loopback connections, many parked readers on few
+ * threads, deadlines and contexts on read/accept/connect, goro_close
+ * waking a waiter, connection errors (refused, reset, EPIPE without
+ * SIGPIPE), a blocked writer that blocks only itself, goro_blocking,
+ * large transfers in pieces, EOF, address parsing, goro_fd_wait's rules,
+ * and the same calls made from a plain thread.
+ *
+ * Derived from Go's net tests (TestTCPServer's echo, TestReadTimeout,
+ * TestDialCancel, TestCloseUnblocksRead, TestDialRefused,
+ * TestTCPSpuriousConnSetupCompletion) and runtime's netpoll behaviour.
+ * Everything stays on loopback: no test touches an outside address, and
+ * a name lookup that could reach a resolver is tried only when it answers
+ * at once.
+ */
+#define _GNU_SOURCE
+#include "common.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* Every goroutine of these tests runs through spawn()/gspawn(), which
+ * count it in `running`; join() waits for them through that waitgroup,
+ * whose done -> wait edge makes their results visible to the test (and to
+ * TSan: polling goro_num_goroutine() is no such edge), then quiesces. */
+static goro_waitgroup running = GORO_WAITGROUP_INIT;
+
+struct trampoline {
+    void (*fn)(void *);
+    void *arg;
+};
+
+static void trampoline(void *p)
+{
+    struct trampoline t = *(struct trampoline *)p;
+    free(p);
+    t.fn(t.arg);
+    goro_waitgroup_done(&running);
+}
+
+/* From any goroutine or thread; returns 0 or goro_go's error. */
+static int gspawn(void (*fn)(void *), void *arg)
+{
+    struct trampoline *t = malloc(sizeof *t);
+    if (!t)
+        return ENOMEM;
+    *t = (struct trampoline){fn, arg};
+    goro_waitgroup_add(&running, 1);
+    int e = goro_go(trampoline, t);
+    if (e) {
+        goro_waitgroup_done(&running);
+        free(t);
+    }
+    return e;
+}
+
+/* From the test's thread only. */
+static void spawn(void (*fn)(void *), void *arg)
+{
+    int e = gspawn(fn, arg);
+    cr_assert_eq(e, 0, "goro_go: %d", e);
+}
+
+static void join(void)
+{
+    goro_waitgroup_wait(&running);
+    gt_quiesce();
+}
+
+/* Raises RLIMIT_NOFILE's soft limit to the hard one; returns the result. */
+static long raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return -1;
+    rlim_t want = rl.rlim_max == RLIM_INFINITY ? (rlim_t)1 << 20 : rl.rlim_max;
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? 1L << 20 : (long)rl.rlim_cur;
+}
+
+/* The process's thread count (/proc/self/status), or -1. */
+static int thread_count(void)
+{
+    char line[256];
+    int n = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    fclose(f);
+    return n;
+}
+
+static int local_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+/* A listener on 127.0.0.1 with a free port; its "127.0.0.1:port" in addr. */
+static int listen_loopback(char *addr, size_t addrsz)
+{
+    int fd = goro_listen_tcp("127.0.0.1:0");
+    cr_assert_geq(fd, 0, "goro_listen_tcp: %s", strerror(errno));
+    int port = local_port(fd);
+    cr_assert_gt(port, 0);
+    snprintf(addr, addrsz, "127.0.0.1:%d", port);
+    return fd;
+}
+
+static void mk_socketpair(int sv[2])
+{
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0,
+                 "socketpair: %s", strerror(errno));
+}
+
+static void mk_pipe(int p[2])
+{
+    cr_assert_eq(pipe2(p, O_CLOEXEC), 0, "pipe2: %s", strerror(errno));
+}
+
+/* Reads exactly n bytes (goroutine or thread); returns n, 0 at EOF, -1. */
+static ssize_t read_full(int fd, void *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = goro_read(fd, (char *)buf + got, n - got);
+        if (r <= 0)
+            return r;
+        got += (size_t)r;
+    }
+    return (ssize_t)n;
+}
+
+/* Waits (bounded) until the runtime counted `more` parks since `since`:
+ * a goroutine about to block has then most likely parked.  Used only to
+ * make a test exercise the parked path; results do not depend on it. */
+static uint64_t parks_now(void)
+{
+    goro_stats st;
+    goro_stats_get(&st);
+    return st.parks;
+}
+
+struct parks_goal {
+    uint64_t since, more;
+};
+
+static bool parks_reached(void *arg)
+{
+    struct parks_goal *p = arg;
+    return parks_now() - p->since >= p->more;
+}
+
+static void wait_parks(uint64_t since, uint64_t more)
+{
+    struct parks_goal p = {since, more};
+    gt_wait_until(parks_reached, &p, gt_ms(2000));
+}
+
+/* ---- echo over 1,000 loopback connections -------------------------------- */
+
+#define ECHO_CONNS 1000
+#define ECHO_ROUNDS 20
+#define ECHO_MSG 64
+
+static _Atomic long echo_handlers_done, echo_bytes_echoed, echo_clients_ok, echo_accepted;
+
+static void echo_handler(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char buf[4096];
+    for (;;) {
+        ssize_t r = goro_read(fd, buf, sizeof buf);
+        if (r == 0)
+            break;
+        if (!gt_check(r > 0, "server read: %s", strerror(gt_errno())))
+            break;
+        ssize_t w = goro_write(fd, buf, (size_t)r);
+        if (!gt_check(w == r, "server write %zd of %zd: %s", w, r, strerror(gt_errno())))
+            break;
+        atomic_fetch_add(&echo_bytes_echoed, r);
+    }
+    gt_check(goro_close(fd) == 0, "server close: %s", strerror(gt_errno()));
+    atomic_fetch_add(&echo_handlers_done, 1);
+}
+
+static void echo_acceptor(void *arg)
+{
+    int lfd = (int)(intptr_t)arg;
+    for (;;) {
+        int c = goro_accept(lfd, NULL, NULL);
+        if (c < 0) {
+            /* The test closes the listener when the clients are done. */
+            gt_check(gt_errno() == EBADF, "accept: %s", strerror(gt_errno()));
+            return;
+        }
+        atomic_fetch_add(&echo_accepted, 1);
+        if (!gt_check(gspawn(echo_handler, (void *)(intptr_t)c) == 0, "spawn handler"))
+            goro_close(c);
+    }
+}
+
+struct echo_client {
+    const char *addr;
+    uint64_t seed;
+};
+
+static void echo_client(void *arg)
+{
+    struct echo_client *cl = arg;
+    unsigned char out[ECHO_MSG], in[ECHO_MSG];
+    int fd = goro_dial_tcp(NULL, cl->addr);
+
+    if (!gt_check(fd >= 0, "dial %s: %s", cl->addr, strerror(gt_errno())))
+        return;
+    for (int round = 0; round < ECHO_ROUNDS; round++) {
+        for (int i = 0; i < ECHO_MSG; i += 8) {
+            uint64_t x = gt_rand(&cl->seed);
+            memcpy(out + i, &x, 8);
+        }
+        ssize_t w = goro_write(fd, out, sizeof out);
+        if (!gt_check(w == ECHO_MSG, "client write: %zd %s", w, strerror(gt_errno())))
+            goto out;
+        ssize_t r = read_full(fd, in, sizeof in);
+        if (!gt_check(r == ECHO_MSG, "client read: %zd %s", r, strerror(gt_errno())))
+            goto out;
+        if (!gt_check(memcmp(in, out, sizeof in) == 0, "echo differs in round %d", round))
+            goto out;
+    }
+    atomic_fetch_add(&echo_clients_ok, 1);
+out:
+    gt_check(goro_close(fd) == 0, "client close: %s", strerror(gt_errno()));
+}
+
+Test(io, echo_1000_connections, .timeout = GT_TIMEOUT(90))
+{
+    long lim = raise_nofile();
+    if (lim < 2200)
+        cr_skip_test("RLIMIT_NOFILE %ld < 2200: cannot hold 1,000 connections", lim);
+    char addr[64];
+    int lfd = listen_loopback(addr, sizeof addr);
+    static struct echo_client clients[ECHO_CONNS];
+
+    spawn(echo_acceptor, (void *)(intptr_t)lfd);
+    int64_t t0 = goro_now();
+    for (int i = 0; i < ECHO_CONNS; i++) {
+        clients[i] = (struct echo_client){.addr = addr, .seed = 0x9E3779B97F4A7C15ULL * (i + 1)};
+        spawn(echo_client, &clients[i]);
+    }
+    cr_assert(gt_wait_count(&echo_handlers_done, ECHO_CONNS, gt_ms(60000)),
+              "handlers done %ld of %d, clients ok %ld, accepted %ld",
+              atomic_load(&echo_handlers_done), ECHO_CONNS, atomic_load(&echo_clients_ok),
+              atomic_load(&echo_accepted));
+    int64_t took = goro_now() - t0;
+    cr_assert_eq(goro_close(lfd), 0); /* ends the acceptor with EBADF */
+    join();
+    cr_assert_eq(atomic_load(&echo_clients_ok), ECHO_CONNS);
+    cr_assert_eq(atomic_load(&echo_accepted), ECHO_CONNS);
+    cr_assert_eq(atomic_load(&echo_bytes_echoed), (long)ECHO_CONNS * ECHO_ROUNDS * ECHO_MSG);
+    cr_log_info("echo: %d connections x %d round trips in %.0f ms", ECHO_CONNS, ECHO_ROUNDS,
+                (double)took / 1e6);
+    join();
+}
+
+/* ---- 10,000 parked readers on a few threads ------------------------------- */
+
+/* TSan makes every goroutine a fiber and dies past 8,128 of them. */
+#if GT_TSAN
+#define MANY_PAIRS 2000
+#else
+#define MANY_PAIRS 5000
+#endif
+#define MANY_READERS (2 * MANY_PAIRS)
+
+static _Atomic long many_started, many_ok;
+
+struct many_reader {
+    int fd;
+    unsigned char want;
+};
+
+static void many_read(void *arg)
+{
+    struct many_reader *m = arg;
+    unsigned char b = 0;
+    atomic_fetch_add(&many_started, 1);
+    ssize_t r = goro_read(m->fd, &b, 1);
+    if (gt_check(r == 1, "reader fd %d: %zd %s", m->fd, r, strerror(gt_errno())) &&
+        gt_check(b == m->want, "reader fd %d got %u, want %u", m->fd, b, m->want))
+        atomic_fetch_add(&many_ok, 1);
+}
+
+Test(io, many_readers_few_threads, .timeout = GT_TIMEOUT(120))
+{
+    long lim = raise_nofile();
+    if (lim < MANY_READERS + 200)
+        cr_skip_test("RLIMIT_NOFILE %ld < %d", lim, MANY_READERS + 200);
+    int base_threads = thread_count(); /* before the runtime starts */
+    cr_assert_gt(base_threads, 0, "cannot read /proc/self/status");
+    struct many_reader *rd = calloc(MANY_READERS, sizeof *rd);
+    cr_assert_not_null(rd);
+    for (int i = 0; i < MANY_PAIRS; i++) {
+        int sv[2];
+        mk_socketpair(sv);
+        rd[2 * i] = (struct many_reader){sv[0], (unsigned char)(2 * i * 7 + 1)};
+        rd[2 * i + 1] = (struct many_reader){sv[1], (unsigned char)((2 * i + 1) * 7 + 1)};
+    }
+    uint64_t parks0 = parks_now();
+    for (int i = 0; i < MANY_READERS; i++)
+        spawn(many_read, &rd[i]);
+    cr_assert(gt_wait_count(&many_started, MANY_READERS, gt_ms(30000)), "readers started: %ld",
+              atomic_load(&many_started));
+    wait_parks(parks0, MANY_READERS);
+
+    /* All blocked in goro_read: the thread count stays near GOMAXPROCS. */
+    int limit = base_threads + goro_maxprocs(0) + 8, peak = 0;
+    for (int i = 0; i < 10; i++) {
+        int n = thread_count();
+        if (n > peak)
+            peak = n;
+        goro_sleep(5 * GORO_MILLISECOND);
+    }
+    cr_assert_eq(atomic_load(&many_ok), 0, "a reader returned before any write");
+    cr_assert_leq(peak, limit, "%d threads with %d goroutines in goro_read (limit %d)", peak,
+                  MANY_READERS, limit);
+
+    /* The byte written to one end is for the reader of the other. */
+    for (int i = 0; i < MANY_READERS; i++) {
+        unsigned char b = rd[i ^ 1].want;
+        cr_assert_eq(goro_write(rd[i].fd, &b, 1), 1, "write fd %d: %s", rd[i].fd,
+                     strerror(errno));
+    }
+    cr_assert(gt_wait_count(&many_ok, MANY_READERS, gt_ms(30000)), "readers done: %ld of %d",
+              atomic_load(&many_ok), MANY_READERS);
+    join();
+    cr_assert_leq(thread_count(), limit, "threads after the wake-up");
+    for (int i = 0; i < MANY_READERS; i++)
+        cr_assert_eq(goro_close(rd[i].fd), 0);
+    free(rd);
+    join();
+}
+
+/* ---- read deadline ---------------------------------------------------------- */
+
+struct deadline_case {
+    int fd;
+    int64_t wait_ns, start, end, deadline;
+    ssize_t r;
+    int err;
+};
+
+static void read_deadline_run(struct deadline_case *d)
+{
+    char b;
+    d->start = goro_now();
+    d->deadline = d->start + d->wait_ns;
+    d->r = goro_read_deadline(d->fd, &b, 1, d->deadline);
+    d->err = gt_errno();
+    d->end = goro_now();
+}
+
+static void read_deadline_g(void *arg)
+{
+    read_deadline_run(arg);
+}
+
+/* Runs a 100 ms read deadline on idle fd (in a goroutine or on the test's
+ * thread): each attempt must fail with ETIMEDOUT, never before the
+ * deadline; and one of up to three must end within 50 ms (scaled) after
+ * it.  Three tries keep a machine busy with the other suites from failing
+ * the test; a poller that wakes late does so every time. */
+static void check_read_deadline(int fd, bool in_goroutine, const char *who)
+{
+    double late_ms[3] = {0};
+    int tries;
+    bool in_time = false;
+
+    for (tries = 0; tries < 3 && !in_time; tries++) {
+        struct deadline_case d = {.fd = fd, .wait_ns = 100 * GORO_MILLISECOND};
+        if (in_goroutine) {
+            spawn(read_deadline_g, &d);
+            join();
+        } else {
+            read_deadline_run(&d);
+        }
+        cr_assert_eq(d.r, -1, "%s: read returned %zd", who, d.r);
+        cr_assert_eq(d.err, ETIMEDOUT, "%s: errno %s", who, strerror(d.err));
+        cr_assert_geq(d.end, d.deadline, "%s: returned %.3f ms before the deadline", who,
+                      (double)(d.deadline - d.end) / 1e6);
+        late_ms[tries] = (double)(d.end - d.deadline) / 1e6;
+        in_time = d.end - d.deadline <= gt_ms(50);
+    }
+    cr_assert(in_time, "%s: returned %.1f, %.1f, %.1f ms after the deadline (bound %.0f ms)",
+              who, late_ms[0], late_ms[1], late_ms[2], (double)gt_ms(50) / 1e6);
+}
+
+Test(io, read_deadline, .timeout = GT_TIMEOUT(20))
+{
+    int p[2];
+    mk_pipe(p);
+    check_read_deadline(p[0], true, "goroutine");
+
+    /* An already-passed deadline fails at once without reading. */
+    char b;
+    int64_t t0 = goro_now();
+    cr_assert_eq(goro_read_deadline(p[0], &b, 1, t0 - 1), -1);
+    cr_assert_eq(errno, ETIMEDOUT);
+    /* Data present: the deadline does not matter. */
+    cr_assert_eq(write(p[1], "x", 1), 1);
+    cr_assert_eq(goro_read_deadline(p[0], &b, 1, t0 - 1), 1);
+    cr_assert_eq(b, 'x');
+    cr_assert_eq(goro_close(p[0]), 0);
+    cr_assert_eq(goro_close(p[1]), 0);
+    join();
+}
+
+/* ---- contexts interrupt accept, read and connect ----------------------------- */
+
+enum ctx_op { OP_ACCEPT, OP_READ, OP_CONNECT };
+
+struct ctx_case {
+    enum ctx_op op;
+    goro_ctx *ctx;              /* borrowed: the test outlives the goroutine */
+    int fd;
+    const struct sockaddr *sa;
+    socklen_t salen;
+    _Atomic long started, done;
+    long r;
+    int err;
+    int64_t took;
+};
+
+static void ctx_op_g(void *arg)
+{
+    struct ctx_case *c = arg;
+    char b;
+    atomic_store(&c->started, 1);
+    int64_t t0 = goro_now();
+    switch (c->op) {
+    case OP_ACCEPT:
+        c->r = goro_accept_ctx(c->ctx, c->fd, NULL, NULL);
+        break;
+    case OP_READ:
+        c->r = goro_read_ctx(c->ctx, c->fd, &b, 1);
+        break;
+    case OP_CONNECT:
+        c->r = goro_connect_ctx(c->ctx, c->fd, c->sa, c->salen);
+        break;
+    }
+    c->err = gt_errno();
+    c->took = goro_now() - t0;
+    atomic_store(&c->done, 1);
+}
+
+static const char *op_name(enum ctx_op op)
+{
+    return op == OP_ACCEPT ? "accept" : op == OP_READ ? "read" : "connect";
+}
+
+/* Runs op in a goroutine under a canceled-later context, then under a
+ * 50 ms timeout; checks ECANCELED and ETIMEDOUT. */
+static void ctx_interrupts(enum ctx_op op, int fd, const struct sockaddr *sa, socklen_t salen)
+{
+    /* Cancel. */
+    goro_ctx *ctx = goro_ctx_with_cancel(NULL);
+    cr_assert_not_null(ctx);
+    struct ctx_case c = {.op = op, .ctx = ctx, .fd = fd, .sa = sa, .salen = salen};
+    uint64_t parks0 = parks_now();
+    spawn(ctx_op_g, &c);
+    wait_parks(parks0, 1);
+    goro_sleep(10 * GORO_MILLISECOND);
+    cr_assert_eq(atomic_load(&c.done), 0, "%s returned %ld (%s) before the cancel", op_name(op),
+                 c.r, strerror(c.err));
+    goro_ctx_cancel(ctx);
+    join();
+    cr_assert_eq(c.r, -1, "%s: returned %ld after cancel", op_name(op), c.r);
+    cr_assert_eq(c.err, ECANCELED, "%s: errno %s", op_name(op), strerror(c.err));
+    goro_ctx_release(ctx);
+}
+
+static void ctx_times_out(enum ctx_op op, int fd, const struct sockaddr *sa, socklen_t salen)
+{
+    goro_ctx *ctx = goro_ctx_with_timeout(NULL, 50 * GORO_MILLISECOND);
+    cr_assert_not_null(ctx);
+    struct ctx_case c = {.op = op, .ctx = ctx, .fd = fd, .sa = sa, .salen = salen};
+    spawn(ctx_op_g, &c);
+    join();
+    cr_assert_eq(c.r, -1, "%s: returned %ld", op_name(op), c.r);
+    cr_assert_eq(c.err, ETIMEDOUT, "%s: errno %s", op_name(op), strerror(c.err));
+    cr_assert_geq(c.took, 45 * GORO_MILLISECOND, "%s: timed out after %.1f ms", op_name(op),
+                  (double)c.took / 1e6);
+    goro_ctx_release(ctx);
+}
+
+Test(io, ctx_interrupts_accept_and_read, .timeout = GT_TIMEOUT(20))
+{
+    char addr[64];
+    int lfd = listen_loopback(addr, sizeof addr);
+    ctx_interrupts(OP_ACCEPT, lfd, NULL, 0);
+    ctx_times_out(OP_ACCEPT, lfd, NULL, 0);
+
+    int p[2];
+    mk_pipe(p);
+    ctx_interrupts(OP_READ, p[0], NULL, 0);
+    ctx_times_out(OP_READ, p[0], NULL, 0);
+
+    /* An already-canceled context fails before any system call. */
+    goro_ctx *dead = goro_ctx_with_cancel(NULL);
+    goro_ctx_cancel(dead);
+    char b;
+    cr_assert_eq(write(p[1], "y", 1), 1);
+    cr_assert_eq(goro_read_ctx(dead, p[0], &b, 1), -1, "read with a canceled ctx read data");
+    cr_assert_eq(errno, ECANCELED);
+    cr_assert_eq(goro_accept_ctx(dead, lfd, NULL, NULL), -1);
+    cr_assert_eq(errno, ECANCELED);
+    goro_ctx_release(dead);
+    /* A live context reads what is there. */
+    goro_ctx *live = goro_ctx_with_cancel(NULL);
+    cr_assert_eq(goro_read_ctx(live, p[0], &b, 1), 1);
+    cr_assert_eq(b, 'y');
+    goro_ctx_release(live);
+
+    join();
+    cr_assert_eq(goro_close(p[0]), 0);
+    cr_assert_eq(goro_close(p[1]), 0);
+    cr_assert_eq(goro_close(lfd), 0);
+    join();
+}
+
+/* A loopback listener whose backlog is full, so that a new connect to it
+ * stays in progress: listen(fd, 0) and connections nobody accepts. */
+struct blackhole {
+    int lfd;
+    int pending[16];
+    int npending;
+    struct sockaddr_in sa;
+    char addr[64];
+};
+
+static bool blackhole_open(struct blackhole *bh)
+{
+    socklen_t len = sizeof bh->sa;
+    bh->npending = 0;
+    bh->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(bh->lfd, 0);
+    bh->sa = (struct sockaddr_in){.sin_family = AF_INET,
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(bind(bh->lfd, (struct sockaddr *)&bh->sa, sizeof bh->sa), 0);
+    cr_assert_eq(listen(bh->lfd, 0), 0);
+    cr_assert_eq(getsockname(bh->lfd, (struct sockaddr *)&bh->sa, &len), 0);
+    snprintf(bh->addr, sizeof bh->addr, "127.0.0.1:%d", ntohs(bh->sa.sin_port));
+    for (int i = 0; i < 16; i++) {
+        int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        cr_assert_geq(c, 0);
+        bh->pending[bh->npending++] = c;
+        if (connect(c, (struct sockaddr *)&bh->sa, sizeof bh->sa) == 0)
+            continue;
+        cr_assert_eq(errno, EINPROGRESS, "connect: %s", strerror(errno));
+        struct pollfd pfd = {.fd = c, .events = POLLOUT};
+        if (poll(&pfd, 1, 100) == 0)
+            return true; /* this one hangs: so will the next */
+    }
+    return false;
+}
+
+static void blackhole_close(struct blackhole *bh)
+{
+    for (int i = 0; i < bh->npending; i++)
+        close(bh->pending[i]);
+    close(bh->lfd);
+}
+
+static int tcp_socket(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0, "socket: %s", strerror(errno));
+    return fd;
+}
+
+struct dial_case {
+    goro_ctx *ctx;
+    const char *addr;
+    int r, err;
+};
+
+static void dial_g(void *arg)
+{
+    struct dial_case *d = arg;
+    d->r = goro_dial_tcp(d->ctx, d->addr);
+    d->err = gt_errno();
+    if (d->r >= 0)
+        goro_close(d->r);
+}
+
+Test(io, ctx_interrupts_connect, .timeout = GT_TIMEOUT(30))
+{
+    struct blackhole bh;
+
+    /* An already-canceled context: ECANCELED, whatever the address. */
+    char addr[64];
+    int lfd = listen_loopback(addr, sizeof addr);
+    goro_ctx *dead = goro_ctx_with_cancel(NULL);
+    goro_ctx_cancel(dead);
+    struct dial_case d = {.ctx = dead, .addr = addr};
+    spawn(dial_g, &d);
+    join();
+    cr_assert_eq(d.r, -1, "dial with a canceled ctx connected");
+    cr_assert_eq(d.err, ECANCELED, "dial: %s", strerror(d.err));
+    cr_assert_eq(goro_dial_tcp(dead, addr), -1); /* from the test's thread */
+    cr_assert_eq(errno, ECANCELED);
+    goro_ctx_release(dead);
+    cr_assert_eq(goro_close(lfd), 0);
+
+    if (!blackhole_open(&bh)) {
+        blackhole_close(&bh);
+        cr_skip_test("connects to a full loopback backlog complete here: cannot block connect");
+    }
+    int fd = tcp_socket();
+    ctx_interrupts(OP_CONNECT, fd, (struct sockaddr *)&bh.sa, sizeof bh.sa);
+    cr_assert_eq(goro_close(fd), 0);
+    fd = tcp_socket();
+    ctx_times_out(OP_CONNECT, fd, (struct sockaddr *)&bh.sa, sizeof bh.sa);
+    cr_assert_eq(goro_close(fd), 0);
+
+    /* goro_dial_tcp bounded by a timeout. */
+    goro_ctx *t = goro_ctx_with_timeout(NULL, 50 * GORO_MILLISECOND);
+    d = (struct dial_case){.ctx = t, .addr = bh.addr};
+    spawn(dial_g, &d);
+    join();
+    cr_assert_eq(d.r, -1, "dial to a full backlog connected");
+    cr_assert_eq(d.err, ETIMEDOUT, "dial: %s", strerror(d.err));
+    goro_ctx_release(t);
+    blackhole_close(&bh);
+    join();
+}
+
+/* ---- goro_close wakes a blocked reader ------------------------------------- */
+
+struct close_case {
+    int fd;
+    ssize_t r;
+    int err;
+};
+
+static void read_until_closed(void *arg)
+{
+    struct close_case *c = arg;
+    char b;
+    c->r = goro_read(c->fd, &b, 1);
+    c->err = gt_errno();
+}
+
+struct closer {
+    int fd;
+    int r;
+};
+
+static void close_g(void *arg)
+{
+    struct closer *c = arg;
+    c->r = goro_close(c->fd);
+}
+
+Test(io, close_wakes_reader, .timeout = GT_TIMEOUT(20))
+{
+    int p[2], sv[2];
+    mk_pipe(p);
+    mk_socketpair(sv);
+    int fds[2] = {p[0], sv[0]};
+
+    for (int i = 0; i < 2; i++) {
+        struct close_case c = {.fd = fds[i], .r = 99};
+        uint64_t parks0 = parks_now();
+        spawn(read_until_closed, &c);
+        wait_parks(parks0, 1);
+        struct closer cl = {.fd = fds[i], .r = 99};
+        spawn(close_g, &cl); /* from another goroutine */
+        join();
+        cr_assert_eq(cl.r, 0, "goro_close: %s", strerror(cl.r));
+        cr_assert_eq(c.r, -1, "read returned %zd after close", c.r);
+        cr_assert_eq(c.err, EBADF, "read: %s", strerror(c.err));
+    }
+    cr_assert_eq(goro_close(p[1]), 0);
+    cr_assert_eq(goro_close(sv[1]), 0);
+    cr_assert_eq(goro_close(-1), -1);
+    cr_assert_eq(errno, EBADF);
+    join();
+}
+
+/* ---- connection refused ------------------------------------------------------ */
+
+Test(io, connect_refused, .timeout = GT_TIMEOUT(20))
+{
+    /* A port that was free a moment ago and has no listener now. */
+    int s = tcp_socket();
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(bind(s, (struct sockaddr *)&sa, sizeof sa), 0);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", local_port(s));
+    close(s);
+
+    struct dial_case d = {.addr = addr};
+    spawn(dial_g, &d);
+    join();
+    cr_assert_eq(d.r, -1, "dial to a closed port connected");
+    cr_assert_eq(d.err, ECONNREFUSED, "dial: %s", strerror(d.err));
+    cr_assert_eq(goro_dial_tcp(NULL, addr), -1);
+    cr_assert_eq(errno, ECONNREFUSED, "dial from a thread: %s", strerror(errno));
+    join();
+}
+
+/* ---- peer reset and EPIPE without SIGPIPE --------------------------------------- */
+
+struct write_case {
+    int fd;
+    ssize_t r;
+    int err;
+};
+
+static void write_until_error(void *arg)
+{
+    struct write_case *w = arg;
+    char buf[1024] = {0};
+    for (int i = 0; i < 100; i++) {
+        w->r = goro_write(w->fd, buf, sizeof buf);
+        w->err = gt_errno();
+        if (w->r < 0)
+            return;
+        goro_sleep(GORO_MILLISECOND);
+    }
+}
+
+Test(io, peer_reset_and_epipe, .timeout = GT_TIMEOUT(20))
+{
+    signal(SIGPIPE, SIG_DFL); /* a stray SIGPIPE would kill the test */
+
+    /* TCP: the peer closes with SO_LINGER 0, which sends RST. */
+    char addr[64];
+    int lfd = listen_loopback(addr, sizeof addr);
+    int c = goro_dial_tcp(NULL, addr);
+    cr_assert_geq(c, 0, "dial: %s", strerror(errno));
+    int s = goro_accept(lfd, NULL, NULL);
+    cr_assert_geq(s, 0, "accept: %s", strerror(errno));
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    cr_assert_eq(setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    cr_assert_eq(goro_close(s), 0);
+    struct write_case w = {.fd = c};
+    spawn(write_until_error, &w);
+    join();
+    cr_assert_eq(w.r, -1, "writes to a reset connection kept succeeding");
+    cr_assert(w.err == EPIPE || w.err == ECONNRESET, "write after RST: %s", strerror(w.err));
+    /* And from the test's thread. */
+    char buf[16] = {0};
+    cr_assert_eq(goro_write(c, buf, sizeof buf), -1);
+    cr_assert(errno == EPIPE || errno == ECONNRESET, "thread write after RST: %s",
+              strerror(errno));
+    cr_assert_eq(goro_close(c), 0);
+    cr_assert_eq(goro_close(lfd), 0);
+
+    /* Pipe whose reader is gone: from a goroutine ... */
+    int p[2];
+    mk_pipe(p);
+    cr_assert_eq(close(p[0]), 0);
+    w = (struct write_case){.fd = p[1]};
+    spawn(write_until_error, &w);
+    join();
+    cr_assert_eq(w.r, -1);
+    cr_assert_eq(w.err, EPIPE, "goroutine pipe write: %s", strerror(w.err));
+    /* ... and from the test's thread, whose SIGPIPE is not blocked. */
+    sigset_t before, after, pending;
+    pthread_sigmask(SIG_SETMASK, NULL, &before);
+    cr_assert(!sigismember(&before, SIGPIPE));
+    cr_assert_eq(goro_write(p[1], buf, sizeof buf), -1);
+    cr_assert_eq(errno, EPIPE, "thread pipe write: %s", strerror(errno));
+    pthread_sigmask(SIG_SETMASK, NULL, &after);
+    cr_assert(!sigismember(&after, SIGPIPE), "goro_write left SIGPIPE blocked");
+    sigpending(&pending);
+    cr_assert(!sigismember(&pending, SIGPIPE), "goro_write left a SIGPIPE pending");
+    cr_assert_eq(goro_close(p[1]), 0);
+    join();
+}
+
+/* ---- a blocked writer blocks only itself (one P) --------------------------------- */
+
+static _Atomic long spin_count;
+static _Atomic bool spin_stop, writer_returned;
+
+static void counter_g(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&spin_stop)) {
+        atomic_fetch_add(&spin_count, 1);
+        goro_sleep(100 * GORO_MICROSECOND);
+    }
+}
+
+static void big_writer(void *arg)
+{
+    struct write_case *w = arg;
+    size_t n = 64u << 20;
+    char *buf = calloc(1, n);
+    if (!gt_check(buf != NULL, "calloc 64 MiB"))
+        return;
+    w->r = goro_write(w->fd, buf, n);
+    w->err = gt_errno();
+    atomic_store(&writer_returned, true);
+    free(buf);
+}
+
+Test(io, blocked_writer_blocks_only_itself, .timeout = GT_TIMEOUT(30))
+{
+    goro_maxprocs(1);
+    int sv[2];
+    mk_socketpair(sv);
+    struct write_case w = {.fd = sv[0]};
+    spawn(big_writer, &w);
+    spawn(counter_g, NULL);
+
+    /* The writer fills the socket buffer and parks; the counter goes on. */
+    goro_sleep(50 * GORO_MILLISECOND);
+    long c0 = atomic_load(&spin_count);
+    goro_sleep(gt_ms(100));
+    long c1 = atomic_load(&spin_count);
+    cr_assert(!atomic_load(&writer_returned), "64 MiB write to an unread socket returned %zd (%s)",
+              w.r, strerror(w.err));
+    cr_assert_geq(c1 - c0, 5, "counter advanced by %ld in %.0f ms while a writer was blocked",
+                  c1 - c0, (double)gt_ms(100) / 1e6);
+
+    atomic_store(&spin_stop, true);
+    cr_assert_eq(goro_close(sv[0]), 0); /* wakes the writer with EBADF */
+    join();
+    cr_assert_eq(w.r, -1);
+    cr_assert_eq(w.err, EBADF, "writer: %s", strerror(w.err));
+    cr_assert_eq(goro_close(sv[1]), 0);
+    join();
+}
+
+/* ---- goro_blocking ------------------------------------------------------------------ */
+
+#define BLOCKERS 100
+
+static _Atomic long blockers_done;
+
+static void sleep_200ms(void *arg)
+{
+    (void)arg;
+    usleep(200 * 1000);
+}
+
+static void blocker_g(void *arg)
+{
+    (void)arg;
+    int e = goro_blocking(sleep_200ms, NULL);
+    if (gt_check(e == 0, "goro_blocking: %s", strerror(e)))
+        atomic_fetch_add(&blockers_done, 1);
+}
+
+static void note_thread(void *arg)
+{
+    *(pthread_t *)arg = gt_self();
+}
+
+static void blocking_null_g(void *arg)
+{
+    *(int *)arg = goro_blocking(NULL, NULL);
+}
+
+Test(io, blocking_pool, .timeout = GT_TIMEOUT(30))
+{
+    /* From a plain thread fn runs right there. */
+    pthread_t ran_on;
+    cr_assert_eq(goro_blocking(note_thread, &ran_on), 0);
+    cr_assert(pthread_equal(ran_on, pthread_self()), "fn did not run on the calling thread");
+    cr_assert_eq(goro_blocking(NULL, NULL), EINVAL);
+    int e = 0;
+    spawn(blocking_null_g, &e);
+    join();
+    cr_assert_eq(e, EINVAL);
+
+    int64_t t0 = goro_now();
+    for (int i = 0; i < BLOCKERS; i++)
+        spawn(blocker_g, NULL);
+    cr_assert(gt_wait_count(&blockers_done, BLOCKERS, gt_ms(5000)), "%ld of %d done",
+              atomic_load(&blockers_done), BLOCKERS);
+    int64_t took = goro_now() - t0;
+    join();
+    cr_assert_lt(took, gt_ms(600), "%d concurrent 200 ms sleeps took %.0f ms", BLOCKERS,
+                 (double)took / 1e6);
+    join();
+}
+
+/* ---- partial reads and writes: 8 MiB in small pieces --------------------------------- */
+
+#define BIG (8u << 20)
+
+static unsigned char pattern(size_t i)
+{
+    return (unsigned char)((i * 131) ^ (i >> 11));
+}
+
+struct big_xfer {
+    int wfd, rfd;
+    ssize_t wrote;
+    size_t got;
+};
+
+static void big_send(void *arg)
+{
+    struct big_xfer *x = arg;
+    unsigned char *buf = malloc(BIG);
+    if (!gt_check(buf != NULL, "malloc"))
+        return;
+    for (size_t i = 0; i < BIG; i++)
+        buf[i] = pattern(i);
+    x->wrote = goro_write(x->wfd, buf, BIG);
+    gt_check(x->wrote == (ssize_t)BIG, "write: %zd %s", x->wrote, strerror(gt_errno()));
+    free(buf);
+}
+
+static void big_recv(void *arg)
+{
+    struct big_xfer *x = arg;
+    unsigned char buf[1000]; /* not a divisor of anything the kernel uses */
+    while (x->got < BIG) {
+        size_t want = 1 + (x->got % sizeof buf);
+        ssize_t r = goro_read(x->rfd, buf, want);
+        if (!gt_check(r > 0, "read at %zu: %zd %s", x->got, r, strerror(gt_errno())))
+            return;
+        for (ssize_t i = 0; i < r; i++)
+            if (!gt_check(buf[i] == pattern(x->got + (size_t)i), "byte %zu differs",
+                          x->got + (size_t)i))
+                return;
+        x->got += (size_t)r;
+    }
+}
+
+Test(io, partial_reads_writes, .timeout = GT_TIMEOUT(60))
+{
+    int sv[2];
+    mk_socketpair(sv);
+    struct big_xfer x = {.wfd = sv[0], .rfd = sv[1]};
+    spawn(big_recv, &x);
+    spawn(big_send, &x);
+    join();
+    cr_assert_eq(x.wrote, (ssize_t)BIG);
+    cr_assert_eq(x.got, (size_t)BIG);
+    cr_assert_eq(goro_close(sv[0]), 0);
+    cr_assert_eq(goro_close(sv[1]), 0);
+    join();
+}
+
+/* ---- EOF ----------------------------------------------------------------------------- */
+
+Test(io, eof_after_shutdown, .timeout = GT_TIMEOUT(20))
+{
+    char addr[64];
+    int lfd = listen_loopback(addr, sizeof addr);
+    int c = goro_dial_tcp(NULL, addr);
+    cr_assert_geq(c, 0, "dial: %s", strerror(errno));
+    int s = goro_accept(lfd, NULL, NULL);
+    cr_assert_geq(s, 0, "accept: %s", strerror(errno));
+    int sv[2], p[2];
+    mk_socketpair(sv);
+    mk_pipe(p);
+    int readers[3] = {s, sv[0], p[0]};
+
+    for (int i = 0; i < 3; i++) {
+        struct close_case r = {.fd = readers[i], .r = 99};
+        uint64_t parks0 = parks_now();
+        spawn(read_until_closed, &r);
+        wait_parks(parks0, 1); /* parked in goro_read */
+        switch (i) {
+        case 0:
+            cr_assert_eq(shutdown(c, SHUT_WR), 0);
+            break;
+        case 1:
+            cr_assert_eq(shutdown(sv[1], SHUT_WR), 0);
+            break;
+        case 2:
+            cr_assert_eq(goro_close(p[1]), 0);
+            break;
+        }
+        join();
+        cr_assert_eq(r.r, 0, "reader %d: %zd (%s), want EOF", i, r.r, strerror(r.err));
+    }
+    /* EOF stays: a second read returns 0 at once. */
+    char b;
+    cr_assert_eq(goro_read(s, &b, 1), 0);
+    int fds[] = {c, s, lfd, sv[0], sv[1], p[0]};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        cr_assert_eq(goro_close(fds[i]), 0);
+    join();
+}
+
+/* ---- address parsing and name resolution ------------------------------------------------- */
+
+static bool ipv6_loopback_works(void)
+{
+    int s = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return false;
+    struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    bool ok = bind(s, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(s);
+    return ok;
+}
+
+struct conn_check {
+    const char *addr;
+    bool ok;
+};
+
+/* Dials addr, sends 3 bytes, expects them back (the test echoes). */
+static void dial_and_echo(void *arg)
+{
+    struct conn_check *cc = arg;
+    char b[3];
+    int fd = goro_dial_tcp(NULL, cc->addr);
+    if (!gt_check(fd >= 0, "dial %s: %s", cc->addr, strerror(gt_errno())))
+        return;
+    cc->ok = goro_write(fd, "abc", 3) == 3 && read_full(fd, b, 3) == 3 && !memcmp(b, "abc", 3);
+    goro_close(fd);
+}
+
+/* Accepts one connection on lfd (from the test's thread) and echoes
+ * 3 bytes back to a dial_and_echo goroutine for addr; checks it. */
+static void echo_once(int lfd, const char *addr)
+{
+    struct conn_check cc = {.addr = addr};
+    char b[3];
+    spawn(dial_and_echo, &cc);
+    int s = goro_accept_deadline(lfd, NULL, NULL, goro_now() + gt_ms(5000));
+    cr_assert_geq(s, 0, "accept for %s: %s", addr, strerror(errno));
+    cr_assert_eq(read_full(s, b, 3), 3);
+    cr_assert_eq(goro_write(s, b, 3), 3);
+    join();
+    cr_assert(cc.ok, "no echo through %s", addr);
+    cr_assert_eq(goro_close(s), 0);
+}
+
+struct gai_probe {
+    int rc;
+    struct addrinfo *res;
+};
+
+static void *gai_probe_thread(void *arg)
+{
+    struct gai_probe *g = arg;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
+    g->rc = getaddrinfo("nonexistent.invalid", "80", &hints, &g->res);
+    return NULL;
+}
+
+Test(io, address_parsing, .timeout = GT_TIMEOUT(30))
+{
+    char addr[64];
+    static const char *bad[] = {"nocolon", "::1:80", "[::1]", ":", "", "127.0.0.1:", "[::1",
+                                "[::1]80"};
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        errno = 0;
+        cr_assert_eq(goro_listen_tcp(bad[i]), -1, "listen '%s' succeeded", bad[i]);
+        cr_assert_eq(errno, EINVAL, "listen '%s': %s", bad[i], strerror(errno));
+        errno = 0;
+        cr_assert_eq(goro_dial_tcp(NULL, bad[i]), -1, "dial '%s' succeeded", bad[i]);
+        cr_assert_eq(errno, EINVAL, "dial '%s': %s", bad[i], strerror(errno));
+    }
+    cr_assert_eq(goro_listen_tcp(NULL), -1);
+    cr_assert_eq(errno, EINVAL);
+
+    /* "localhost:<port>" resolves (dial and listen). */
+    int lfd = listen_loopback(addr, sizeof addr);
+    char name[64];
+    snprintf(name, sizeof name, "localhost:%d", local_port(lfd));
+    echo_once(lfd, name);
+    cr_assert_eq(goro_close(lfd), 0);
+    lfd = goro_listen_tcp("localhost:0");
+    cr_assert_geq(lfd, 0, "listen localhost:0: %s", strerror(errno));
+    cr_assert_eq(goro_close(lfd), 0);
+
+    /* ":port": every interface, loopback included. */
+    lfd = goro_listen_tcp(":0");
+    cr_assert_geq(lfd, 0, "listen :0: %s", strerror(errno));
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", local_port(lfd));
+    echo_once(lfd, addr);
+    cr_assert_eq(goro_close(lfd), 0);
+
+    /* "[::1]:0" where IPv6 loopback exists. */
+    if (ipv6_loopback_works()) {
+        lfd = goro_listen_tcp("[::1]:0");
+        cr_assert_geq(lfd, 0, "listen [::1]:0: %s", strerror(errno));
+        snprintf(addr, sizeof addr, "[::1]:%d", local_port(lfd));
+        echo_once(lfd, addr);
+        cr_assert_eq(goro_close(lfd), 0);
+    } else {
+        cr_log_warn("no IPv6 loopback: [::1] part skipped");
+    }
+
+    /* An unknown name: ENOENT, but only where the lookup cannot wait on
+     * the network (it must answer within a second, and say "no"). */
+    static struct gai_probe probe = {.rc = -12345};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, gai_probe_thread, &probe), 0);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 1;
+    if (pthread_timedjoin_np(t, NULL, &until) != 0) {
+        pthread_detach(t);
+        cr_log_warn("name lookup does not answer at once: unknown-host part skipped");
+    } else if (probe.rc == 0) {
+        freeaddrinfo(probe.res);
+        cr_log_warn("nonexistent.invalid resolves here: unknown-host part skipped");
+    } else {
+        cr_assert_eq(goro_dial_tcp(NULL, "nonexistent.invalid:80"), -1);
+        cr_assert_eq(errno, ENOENT, "dial unknown host: %s", strerror(errno));
+        cr_assert_eq(goro_listen_tcp("nonexistent.invalid:0"), -1);
+        cr_assert_eq(errno, ENOENT, "listen unknown host: %s", strerror(errno));
+        struct dial_case d = {.addr = "nonexistent.invalid:80"};
+        spawn(dial_g, &d); /* through the blocking pool */
+        join();
+        cr_assert_eq(d.r, -1);
+        cr_assert_eq(d.err, ENOENT, "dial unknown host in a goroutine: %s", strerror(d.err));
+    }
+    join();
+}
+
+/* ---- goro_fd_wait ------------------------------------------------------------------------ */
+
+struct fdw_case {
+    int fd, events;
+    int64_t deadline;
+    int r, err;
+    int64_t took;
+};
+
+static void fd_wait_g(void *arg)
+{
+    struct fdw_case *c = arg;
+    int64_t t0 = goro_now();
+    c->r = goro_fd_wait(c->fd, c->events, c->deadline);
+    c->err = gt_errno();
+    c->took = goro_now() - t0;
+}
+
+static _Atomic long busy_reader_got;
+
+static void busy_reader(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char b = 0;
+    for (int i = 0; i < 1000; i++) {
+        ssize_t r = goro_read(fd, &b, 1);
+        if (r < 0 && gt_errno() == EBUSY) {
+            goro_sleep(GORO_MILLISECOND); /* the prober holds the slot: retry */
+            continue;
+        }
+        if (gt_check(r == 1 && b == 'z', "busy reader: %zd %s", r, strerror(gt_errno())))
+            atomic_store(&busy_reader_got, 1);
+        return;
+    }
+    gt_fail_at(__FILE__, __LINE__, "busy reader never got the fd");
+}
+
+static void busy_prober(void *arg)
+{
+    int *res = arg;
+    int fd = res[0];
+    for (int i = 0; i < 2000; i++) {
+        int r = goro_fd_wait(fd, GORO_READ, goro_now() + 2 * GORO_MILLISECOND);
+        int e = gt_errno();
+        if (r == -1 && e == EBUSY) {
+            res[1] = EBUSY;
+            return;
+        }
+        if (!gt_check(r == 0 || e == ETIMEDOUT, "probe: %d %s", r, strerror(e)))
+            return;
+        goro_sleep(GORO_MILLISECOND);
+    }
+}
+
+Test(io, fd_wait_rules, .timeout = GT_TIMEOUT(30))
+{
+    int sv[2];
+    mk_socketpair(sv);
+
+    /* Writable socket, read or write: ready at once. */
+    struct fdw_case c = {.fd = sv[0], .events = GORO_READ | GORO_WRITE,
+                         .deadline = goro_now() + gt_ms(5000)};
+    spawn(fd_wait_g, &c);
+    join();
+    cr_assert_eq(c.r, 0, "fd_wait(READ|WRITE) on a writable socket: %s", strerror(c.err));
+    cr_assert_lt(c.took, gt_ms(100), "fd_wait took %.1f ms", (double)c.took / 1e6);
+    int sv2[2];
+    mk_socketpair(sv2); /* a fresh one: see fd_wait_level_ready for a used one */
+    cr_assert_eq(goro_fd_wait(sv2[0], GORO_READ | GORO_WRITE, goro_now() + gt_ms(5000)), 0,
+                 "from the test's thread: %s", strerror(errno));
+    cr_assert_eq(goro_close(sv2[0]), 0);
+    cr_assert_eq(goro_close(sv2[1]), 0);
+
+    /* Bad events. */
+    cr_assert_eq(goro_fd_wait(sv[0], 0, -1), -1);
+    cr_assert_eq(errno, EINVAL);
+    cr_assert_eq(goro_fd_wait(sv[0], 4, -1), -1);
+    cr_assert_eq(errno, EINVAL);
+    cr_assert_eq(goro_fd_wait(-1, GORO_READ, -1), -1);
+    cr_assert_eq(errno, EBADF);
+
+    /* Nothing to read: the deadline. */
+    c = (struct fdw_case){.fd = sv[0], .events = GORO_READ,
+                          .deadline = goro_now() + 20 * GORO_MILLISECOND};
+    spawn(fd_wait_g, &c);
+    join();
+    cr_assert_eq(c.r, -1);
+    cr_assert_eq(c.err, ETIMEDOUT, "fd_wait: %s", strerror(c.err));
+
+    /* Two readers of one fd: the second gets EBUSY. */
+    int res[2] = {sv[0], 0};
+    spawn(busy_reader, (void *)(intptr_t)sv[0]);
+    spawn(busy_prober, res);
+    /* Let the prober finish before the byte arrives. */
+    for (int i = 0; i < 5000 && goro_num_goroutine() > 1; i++)
+        goro_sleep(GORO_MILLISECOND);
+    cr_assert_eq(goro_write(sv[1], "z", 1), 1);
+    join();
+    cr_assert_eq(res[1], EBUSY, "a second reader of one fd never got EBUSY");
+    cr_assert_eq(atomic_load(&busy_reader_got), 1);
+    cr_assert_eq(goro_close(sv[0]), 0);
+    cr_assert_eq(goro_close(sv[1]), 0);
+    join();
+}
+
+/* ---- the same calls from a plain thread ----------------------------------------------------- */
+
+static void late_dialer(void *arg)
+{
+    const char *addr = arg;
+    char b[2];
+    goro_sleep(50 * GORO_MILLISECOND);
+    int fd = goro_dial_tcp(NULL, addr);
+    if (!gt_check(fd >= 0, "dial: %s", strerror(gt_errno())))
+        return;
+    gt_check(goro_write(fd, "hi", 2) == 2, "write: %s", strerror(gt_errno()));
+    gt_check(read_full(fd, b, 2) == 2 && !memcmp(b, "HI", 2), "no answer");
+    goro_close(fd);
+}
+
+Test(io, plain_thread_calls, .timeout = GT_TIMEOUT(30))
+{
+    /* A read deadline blocks the thread and fails in time. */
+    int p[2];
+    mk_pipe(p);
+    check_read_deadline(p[0], false, "thread");
+    cr_assert_eq(goro_close(p[0]), 0);
+    cr_assert_eq(goro_close(p[1]), 0);
+
+    /* Dial and accept from this thread, with no goroutine running. */
+    char addr[64], b[8];
+    int lfd = listen_loopback(addr, sizeof addr);
+    int c = goro_dial_tcp(NULL, addr);
+    cr_assert_geq(c, 0, "dial: %s", strerror(errno));
+    int s = goro_accept(lfd, NULL, NULL);
+    cr_assert_geq(s, 0, "accept: %s", strerror(errno));
+    cr_assert_eq(goro_write(c, "ping", 4), 4);
+    cr_assert_eq(read_full(s, b, 4), 4);
+    cr_assert_eq(memcmp(b, "ping", 4), 0);
+    int64_t t0 = goro_now();
+    cr_assert_eq(goro_read_deadline(s, b, 1, t0 + 30 * GORO_MILLISECOND), -1);
+    cr_assert_eq(errno, ETIMEDOUT);
+    cr_assert_geq(goro_now() - t0, 30 * GORO_MILLISECOND);
+    cr_assert_eq(goro_close(c), 0);
+    cr_assert_eq(goro_read(s, b, 1), 0, "no EOF after the peer closed");
+    cr_assert_eq(goro_close(s), 0);
+
+    /* An accept that has to wait for a goroutine's dial. */
+    spawn(late_dialer, addr);
+    s = goro_accept(lfd, NULL, NULL);
+    cr_assert_geq(s, 0, "waiting accept: %s", strerror(errno));
+    cr_assert_eq(read_full(s, b, 2), 2);
+    cr_assert_eq(memcmp(b, "hi", 2), 0);
+    cr_assert_eq(goro_write(s, "HI", 2), 2);
+    join();
+    cr_assert_eq(goro_close(s), 0);
+    cr_assert_eq(goro_close(lfd), 0);
+    join();
+}
+
+/* ---- goro_fd_wait reports a level, not only an edge ----------------------------------------- *
+ * goro_fd_wait is documented as "waits until fd is ready": like poll(), a
+ * second wait on a socket that is still writable (or still has unread
+ * data) must return at once.  The poller is edge-triggered, so the library
+ * has to look at the fd's current state before it parks. */
+
+struct level_case {
+    int fd, events;
+    int r[2], err[2];
+};
+
+static void wait_twice(void *arg)
+{
+    struct level_case *c = arg;
+    for (int i = 0; i < 2; i++) {
+        c->r[i] = goro_fd_wait(c->fd, c->events, goro_now() + gt_ms(1000));
+        c->err[i] = gt_errno();
+    }
+}
+
+Test(io, fd_wait_level_ready, .timeout = GT_TIMEOUT(20))
+{
+    int sv[2];
+    mk_socketpair(sv);
+    cr_assert_eq(write(sv[1], "d", 1), 1); /* sv[0]: readable and writable */
+    static const int evs[] = {GORO_WRITE, GORO_READ, GORO_READ | GORO_WRITE};
+    static const char *names[] = {"WRITE", "READ", "READ|WRITE"};
+
+    for (int i = 0; i < 3; i++) {
+        struct level_case c = {.fd = sv[0], .events = evs[i]};
+        spawn(wait_twice, &c);
+        join();
+        for (int k = 0; k < 2; k++)
+            cr_assert_eq(c.r[k], 0, "goroutine: wait %d for %s on a ready socket: %s", k + 1,
+                         names[i], strerror(c.err[k]));
+        cr_assert_eq(goro_fd_wait(sv[0], evs[i], goro_now() + gt_ms(1000)), 0,
+                     "thread: wait for %s on a ready socket: %s", names[i], strerror(errno));
+    }
+    cr_assert_eq(goro_close(sv[0]), 0);
+    cr_assert_eq(goro_close(sv[1]), 0);
+    join();
+}
+
+/* ---- connect waits for the handshake ------------------------------------------------------ *
+ * Against a full backlog the handshake never completes, so every bounded
+ * dial must end in ETIMEDOUT; an fd returned early is still connecting
+ * (getpeername: ENOTCONN). */
+
+#define EARLY_TRIES 40
+
+static _Atomic long early_connected, early_notconn, early_timedout;
+
+static void dial_blackhole(void *arg)
+{
+    const char *addr = arg;
+    goro_ctx *ctx = goro_ctx_with_timeout(NULL, 20 * GORO_MILLISECOND);
+    if (!gt_check(ctx != NULL, "ctx"))
+        return;
+    int fd = goro_dial_tcp(ctx, addr);
+    int e = gt_errno();
+    if (fd >= 0) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        atomic_fetch_add(&early_connected, 1);
+        if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0 && gt_errno() == ENOTCONN)
+            atomic_fetch_add(&early_notconn, 1);
+        goro_close(fd);
+    } else if (gt_check(e == ETIMEDOUT, "dial: %s", strerror(e))) {
+        atomic_fetch_add(&early_timedout, 1);
+    }
+    goro_ctx_release(ctx);
+}
+
+/* The same with a socket goro has already polled before the connect (a
+ * goro_fd_wait on the fresh socket): its recorded readiness must not be
+ * taken for the end of the handshake. */
+struct prepolled {
+    const struct sockaddr *sa;
+    socklen_t salen;
+    int r, err;
+    bool notconn;
+};
+
+static void connect_prepolled(void *arg)
+{
+    struct prepolled *pp = arg;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (!gt_check(fd >= 0, "socket"))
+        return;
+    goro_fd_wait(fd, GORO_READ, goro_now() + 20 * GORO_MILLISECOND); /* registers fd */
+    goro_ctx *ctx = goro_ctx_with_timeout(NULL, 50 * GORO_MILLISECOND);
+    pp->r = goro_connect_ctx(ctx, fd, pp->sa, pp->salen);
+    pp->err = gt_errno();
+    if (pp->r == 0) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        pp->notconn = getpeername(fd, (struct sockaddr *)&ss, &len) != 0 && gt_errno() == ENOTCONN;
+    }
+    goro_ctx_release(ctx);
+    goro_close(fd);
+}
+
+Test(io, connect_waits_for_handshake, .timeout = GT_TIMEOUT(30))
+{
+    struct blackhole bh;
+    if (!blackhole_open(&bh)) {
+        blackhole_close(&bh);
+        cr_skip_test("connects to a full loopback backlog complete here");
+    }
+    struct prepolled pp = {.sa = (struct sockaddr *)&bh.sa, .salen = sizeof bh.sa, .r = 99};
+    spawn(connect_prepolled, &pp);
+    join();
+    for (int i = 0; i < EARLY_TRIES; i++) {
+        spawn(dial_blackhole, bh.addr);
+        join();
+    }
+    blackhole_close(&bh);
+    cr_assert(pp.r == -1 && pp.err == ETIMEDOUT,
+              "connect on a polled socket to a full backlog: %d (%s), getpeername %s", pp.r,
+              strerror(pp.err), pp.notconn ? "ENOTCONN" : "ok");
+    cr_assert_eq(atomic_load(&early_connected), 0,
+                 "%ld of %d dials to a full backlog returned an fd (%ld of them not connected: "
+                 "getpeername ENOTCONN); %ld timed out",
+                 atomic_load(&early_connected), EARLY_TRIES, atomic_load(&early_notconn),
+                 atomic_load(&early_timedout));
+    join();
+}

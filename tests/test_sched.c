@@ -1,0 +1,973 @@
+/* test_sched.c - the scheduler: spawning, spreading over threads, stealing,
+ * yielding, what survives a migration (errno, FP control state), hand-off
+ * of a blocked thread's P, running out of stack memory, goro_main,
+ * goro_id/goro_num_goroutine, goro_sleep, goro_maxprocs, goro_lock_thread.
+ *
+ * Order is asserted with counters and logs, not wall-clock; the few timing
+ * bounds (hand-off latency, sleep overshoot) are scaled by gt_scale().
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* setenv, usleep, sched_getaffinity, pthread_sigmask */
+#endif
+#include "common.h"
+
+#include <fenv.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+/* ---- environment set before the runtime starts (Criterion .init) ------- */
+
+static void env_migrate(void)
+{
+    /* Every yield goes through the global queue and the scheduler lets
+     * another M take it: migrations happen at (nearly) every switch. */
+    setenv("GORO_DEBUG", "migrate", 1);
+    setenv("GORO_MAXPROCS", "4", 1);
+}
+
+/* ---- million ------------------------------------------------------------ */
+
+#define MILLION 1000000
+#define WAVE 10000
+
+static char *mflags;
+static _Atomic long mcount;
+
+static void mark(void *arg)
+{
+    size_t i = (uintptr_t)arg;
+    mflags[i] = 1;
+    atomic_fetch_add_explicit(&mcount, 1, memory_order_release);
+}
+
+/* Spawns MILLION mark() goroutines in waves, waiting for each wave to run
+ * (from a goroutine the wait yields; from a thread it sleeps). */
+static void spawn_million(void *arg)
+{
+    (void)arg;
+    int64_t deadline = goro_now() + gt_ms(60000);
+    for (long base = 0; base < MILLION; base += WAVE) {
+        for (long i = base; i < base + WAVE; i++) {
+            int e = goro_go(mark, (void *)(uintptr_t)i);
+            if (!gt_check(e == 0, "goro_go #%ld: %d", i, e))
+                return;
+        }
+        if (!gt_check(gt_wait_count(&mcount, base + WAVE, deadline - goro_now()),
+                      "wave at %ld: only %ld ran", base, atomic_load(&mcount)))
+            return;
+    }
+}
+
+static void check_million(void)
+{
+    gt_assert_no_failures();
+    cr_assert_eq(atomic_load_explicit(&mcount, memory_order_acquire), MILLION);
+    char *zero = memchr(mflags, 0, MILLION);
+    cr_assert_null(zero, "goroutine %td never ran", zero - mflags);
+    free(mflags);
+}
+
+Test(sched, million_from_goroutine, .timeout = GT_TIMEOUT(40))
+{
+    mflags = calloc(MILLION, 1);
+    cr_assert_not_null(mflags);
+    cr_assert_eq(goro_main(spawn_million, NULL), 0);
+    check_million();
+    gt_quiesce();
+}
+
+Test(sched, million_from_thread, .timeout = GT_TIMEOUT(40))
+{
+    mflags = calloc(MILLION, 1);
+    cr_assert_not_null(mflags);
+    spawn_million(NULL);
+    check_million();
+    gt_quiesce();
+}
+
+/* ---- spreading over threads and stealing -------------------------------- */
+
+static gt_tset tset = GT_TSET_INIT;
+static _Atomic long tdone;
+
+static void spin_and_record(void *arg)
+{
+    gt_spin((int64_t)(intptr_t)arg);
+    gt_tset_add(&tset, gt_self());
+    atomic_fetch_add_explicit(&tdone, 1, memory_order_release);
+}
+
+Test(sched, spread_threads, .timeout = GT_TIMEOUT(30))
+{
+    if (gt_ncpu() < 2)
+        cr_skip_test("one CPU");
+    int nprocs = goro_maxprocs(0);
+    int64_t deadline = goro_now() + gt_ms(10000);
+    long spawned = 0;
+
+    /* Waves of CPU-bound goroutines, 4 per P, until every P's thread has
+     * run one (or time runs out). */
+    while (gt_tset_count(&tset) < nprocs && goro_now() < deadline) {
+        for (int i = 0; i < 4 * nprocs; i++, spawned++)
+            cr_assert_eq(goro_go(spin_and_record, (void *)(intptr_t)(500 * GORO_MICROSECOND)), 0);
+        cr_assert(gt_wait_count(&tdone, spawned, gt_ms(10000)));
+    }
+    cr_assert_geq(gt_tset_count(&tset), nprocs, "%d Ps but goroutines ran on %d threads",
+                  nprocs, gt_tset_count(&tset));
+    gt_quiesce();
+}
+
+#define NSTEAL 10000
+
+static void steal_spawner(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < NSTEAL; i++)
+        if (!gt_check(goro_go(spin_and_record, (void *)(intptr_t)(20 * GORO_MICROSECOND)) == 0,
+                      "goro_go failed"))
+            return;
+    gt_check(gt_wait_count(&tdone, NSTEAL, gt_ms(20000)), "only %ld of %d ran",
+             atomic_load(&tdone), NSTEAL);
+}
+
+Test(sched, steal, .timeout = GT_TIMEOUT(30))
+{
+    /* One goroutine queues everything on its own P: the others must take
+     * work from it (or from the global queue it overflows into). */
+    if (goro_maxprocs(0) < 2)
+        goro_maxprocs(2);
+    cr_assert_eq(goro_main(steal_spawner, NULL), 0);
+    gt_assert_no_failures();
+    cr_assert_eq(atomic_load(&tdone), NSTEAL);
+    cr_assert_gt(gt_tset_count(&tset), 1, "10,000 CPU-bound goroutines all ran on one thread");
+    gt_quiesce();
+}
+
+/* ---- yield -------------------------------------------------------------- */
+
+#define NALT 1000
+
+static int alt_log[2 * NALT];
+static _Atomic int alt_len;
+static _Atomic long alt_done;
+
+static void alternate(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    for (int i = 0; i < NALT; i++) {
+        alt_log[atomic_fetch_add(&alt_len, 1)] = id;
+        goro_yield();
+    }
+    atomic_fetch_add_explicit(&alt_done, 1, memory_order_release);
+}
+
+static void alternate_main(void *arg)
+{
+    (void)arg;
+    goro_go(alternate, (void *)1);
+    goro_go(alternate, (void *)2);
+    gt_check(gt_wait_count(&alt_done, 2, gt_ms(10000)), "alternating goroutines stuck");
+}
+
+Test(sched, yield_alternates, .timeout = GT_TIMEOUT(20))
+{
+    goro_maxprocs(1);
+    cr_assert_eq(goro_main(alternate_main, NULL), 0);
+    gt_assert_no_failures();
+    cr_assert_eq(atomic_load(&alt_len), 2 * NALT);
+
+    /* Skip the run of the first id (before the second started); from there
+     * each entry differs from the previous one while both have iterations
+     * left. */
+    int left[3] = {0, NALT, NALT};
+    int k = 0;
+    while (k < 2 * NALT && alt_log[k] == alt_log[0])
+        left[alt_log[k++]]--;
+    cr_assert_lt(k, 2 * NALT, "only one goroutine ran");
+    for (int i = k; i < 2 * NALT && left[1] > 0 && left[2] > 0; i++) {
+        if (i > k)
+            cr_assert_neq(alt_log[i], alt_log[i - 1],
+                          "log[%d] = log[%d] = %d: goro_yield did not alternate", i, i - 1,
+                          alt_log[i]);
+        left[alt_log[i]]--;
+    }
+    gt_quiesce();
+}
+
+/* ---- errno across migrations -------------------------------------------- */
+
+#define ERRNO_G 8
+#define ERRNO_ROUNDS 200
+
+static _Atomic long errno_moved;
+static _Atomic long errno_done;
+static _Atomic bool errno_stop;
+
+/* Checks errno through gt_errno(): the compiler may keep errno's
+ * thread-local address from before goro_yield() in a register, and after
+ * the yield we may be on another thread (see common.h).  Runs at least
+ * ERRNO_ROUNDS switches, and on (bounded by time) until some goroutine has
+ * changed threads across one. */
+static void errno_keeper(void *arg)
+{
+    int want = (int)(intptr_t)arg;
+    int64_t deadline = goro_now() + gt_ms(5000);
+    gt_set_errno(want);
+    for (int k = 0; k < ERRNO_ROUNDS || (!atomic_load(&errno_moved) && goro_now() < deadline);
+         k++) {
+        pthread_t before = gt_self();
+        gt_spin(10 * GORO_MICROSECOND); /* keep every P busy */
+        if (k % 10 == 9)
+            goro_sleep(GORO_MILLISECOND);
+        else
+            goro_yield();
+        int got = gt_errno();
+        if (!gt_check(got == want, "errno %d after switch %d, want %d", got, k, want))
+            break;
+        if (!pthread_equal(before, gt_self()))
+            atomic_fetch_add(&errno_moved, 1);
+    }
+    atomic_fetch_add_explicit(&errno_done, 1, memory_order_release);
+}
+
+/* Sets errno to other values on the same threads meanwhile. */
+static void errno_noise(void *arg)
+{
+    int v = (int)(intptr_t)arg;
+    for (int k = 0; !atomic_load(&errno_stop); k++) {
+        gt_set_errno(v + k);
+        gt_spin(10 * GORO_MICROSECOND);
+        goro_yield();
+    }
+    atomic_fetch_add_explicit(&errno_done, 1, memory_order_release);
+}
+
+Test(sched, errno_survives_migration, .init = env_migrate, .timeout = GT_TIMEOUT(20))
+{
+    cr_assert_geq(goro_maxprocs(0), 2);
+    for (int i = 0; i < ERRNO_G; i++) {
+        cr_assert_eq(goro_go(errno_keeper, (void *)(intptr_t)(4242 + i)), 0);
+        cr_assert_eq(goro_go(errno_noise, (void *)(intptr_t)(10000 * (i + 1))), 0);
+    }
+    bool kept = gt_wait_count(&errno_done, ERRNO_G, gt_ms(15000));
+    atomic_store(&errno_stop, true);
+    cr_assert(kept, "errno keepers stuck");
+    cr_assert(gt_wait_count(&errno_done, 2 * ERRNO_G, gt_ms(5000)));
+    gt_assert_no_failures();
+    cr_assert_gt(atomic_load(&errno_moved), 0, "no goroutine ever changed threads");
+    gt_quiesce();
+}
+
+/* ---- hand-off of a blocked thread's P ----------------------------------- */
+
+static _Atomic bool ho_a_started, ho_a_done, ho_b_ran_before_a_done;
+static _Atomic int64_t ho_b_time;
+
+/* A: blocks its thread in system calls (never parking) until B ran or the
+ * hold time passed. */
+static void ho_block_in_syscall(void *arg)
+{
+    int64_t end = goro_now() + (int64_t)(intptr_t)arg;
+    atomic_store(&ho_a_started, true);
+    while (!atomic_load(&ho_b_time) && goro_now() < end)
+        usleep(1000);
+    atomic_store(&ho_a_done, true);
+}
+
+/* A: the same in a loop that never yields. */
+static void ho_block_in_loop(void *arg)
+{
+    int64_t end = goro_now() + (int64_t)(intptr_t)arg;
+    atomic_store(&ho_a_started, true);
+    while (!atomic_load(&ho_b_time) && goro_now() < end)
+        ;
+    atomic_store(&ho_a_done, true);
+}
+
+static void ho_b(void *arg)
+{
+    (void)arg;
+    atomic_store(&ho_b_ran_before_a_done, !atomic_load(&ho_a_done));
+    atomic_store(&ho_b_time, goro_now());
+}
+
+static bool flag_set(void *arg)
+{
+    return atomic_load((_Atomic bool *)arg);
+}
+
+static bool time_set(void *arg)
+{
+    return atomic_load((_Atomic int64_t *)arg) != 0;
+}
+
+/* With one P, A holds it and blocks its thread for up to 300 ms; B,
+ * spawned next, must run on another thread (sysmon hands the P over after
+ * 10 ms) rather than after A.  Returns B's latency. */
+static int64_t handoff(void (*a)(void *))
+{
+    int64_t hold = gt_ms(300);
+    atomic_store(&ho_a_started, false);
+    atomic_store(&ho_a_done, false);
+    atomic_store(&ho_b_time, 0);
+    cr_assert_eq(goro_go(a, (void *)(intptr_t)hold), 0);
+    cr_assert(gt_wait_until(flag_set, &ho_a_started, gt_ms(5000)), "A never started");
+    int64_t t0 = goro_now();
+    cr_assert_eq(goro_go(ho_b, NULL), 0);
+    cr_assert(gt_wait_until(flag_set, &ho_a_done, hold + gt_ms(5000)), "A never finished");
+    cr_assert(gt_wait_until(time_set, &ho_b_time, gt_ms(5000)), "B never ran");
+    cr_assert(atomic_load(&ho_b_ran_before_a_done),
+              "B ran only after A let its thread go (%.0f ms)", hold / 1e6);
+    cr_assert(gt_wait_until(gt_no_goroutines, NULL, gt_ms(5000)));
+    return atomic_load(&ho_b_time) - t0;
+}
+
+static _Atomic bool busy_done;
+
+static void busy_60ms(void *arg)
+{
+    (void)arg;
+    gt_spin(60 * GORO_MILLISECOND);
+    atomic_store(&busy_done, true);
+}
+
+/* Makes the runtime busy for longer than sysmon's idle period (so sysmon
+ * is polling), then idle for 3 ms: long enough for sysmon to notice and
+ * start its idle sleep (sched.c, sysmon()). */
+static void busy_then_idle(void)
+{
+    atomic_store(&busy_done, false);
+    cr_assert_eq(goro_go(busy_60ms, NULL), 0);
+    cr_assert(gt_wait_until(flag_set, &busy_done, gt_ms(5000)));
+    cr_assert(gt_wait_until(gt_no_goroutines, NULL, gt_ms(5000)));
+    goro_sleep(3 * GORO_MILLISECOND); /* a plain thread: sleeps, arms no timer */
+}
+
+/* B must run within 50 ms (scaled) of its spawn.  A loaded machine may
+ * delay sysmon or the new thread once, so the median of three trials
+ * counts: a hand-off slow by design is slow every time. */
+static void expect_handoff(void (*a)(void *), bool after_idle)
+{
+    int64_t bound = gt_ms(50), lat[3];
+    goro_maxprocs(1);
+    for (int trial = 0; trial < 3; trial++) {
+        if (after_idle)
+            busy_then_idle();
+        lat[trial] = handoff(a);
+    }
+    for (int i = 1; i < 3; i++) /* sort the three */
+        for (int j = i; j > 0 && lat[j] < lat[j - 1]; j--) {
+            int64_t t = lat[j];
+            lat[j] = lat[j - 1];
+            lat[j - 1] = t;
+        }
+    cr_assert_lt(lat[1], bound,
+                 "B ran %.1f, %.1f and %.1f ms after its spawn in 3 trials; bound for the "
+                 "median %.1f ms",
+                 lat[0] / 1e6, lat[1] / 1e6, lat[2] / 1e6, bound / 1e6);
+    gt_quiesce();
+}
+
+Test(sched, handoff_blocking_syscall, .timeout = GT_TIMEOUT(15))
+{
+    expect_handoff(ho_block_in_syscall, false);
+}
+
+Test(sched, handoff_busy_loop, .timeout = GT_TIMEOUT(15))
+{
+    expect_handoff(ho_block_in_loop, false);
+}
+
+/* The same after the runtime was busy, then idle: the hand-off must not
+ * wait for the end of sysmon's idle sleep. */
+Test(sched, handoff_after_idle_syscall, .timeout = GT_TIMEOUT(15))
+{
+    expect_handoff(ho_block_in_syscall, true);
+}
+
+Test(sched, handoff_after_idle_busy_loop, .timeout = GT_TIMEOUT(15))
+{
+    expect_handoff(ho_block_in_loop, true);
+}
+
+/* ---- running out of memory ---------------------------------------------- */
+
+static _Atomic bool oom_release;
+static _Atomic long oom_started, oom_finished;
+
+static void oom_blocker(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&oom_started, 1);
+    while (!atomic_load(&oom_release))
+        goro_yield();
+    atomic_fetch_add(&oom_finished, 1);
+}
+
+static long vmsize_bytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmSize: %ld kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib < 0 ? -1 : kib * 1024;
+}
+
+/* The child's body; returns its exit status (0: pass) and says why not on
+ * stderr. */
+static int oom_child(void)
+{
+    struct rlimit old, lim;
+    long n, spawned;
+    int e = 0;
+
+    goro_maxprocs(1);
+    /* Start the M (and its thread, arena, altstack) before the limit. */
+    if (goro_go(oom_blocker, NULL) != 0)
+        return 10;
+    if (!gt_wait_count(&oom_started, 1, gt_ms(5000)))
+        return 11;
+    if (getrlimit(RLIMIT_AS, &old) != 0)
+        return 12;
+    long vm = vmsize_bytes();
+    if (vm < 0)
+        return 13;
+    lim.rlim_cur = (rlim_t)vm + (64u << 20);
+    lim.rlim_max = old.rlim_max;
+    if (lim.rlim_max != RLIM_INFINITY && lim.rlim_cur > lim.rlim_max)
+        return 14;
+    if (setrlimit(RLIMIT_AS, &lim) != 0)
+        return 15;
+    for (n = 0; n < 100000; n++) {
+        e = goro_go(oom_blocker, NULL);
+        if (e)
+            break;
+    }
+    /* Raising the soft limit back up to the hard one is allowed. */
+    lim.rlim_cur = old.rlim_cur;
+    if (setrlimit(RLIMIT_AS, &lim) != 0)
+        return 16;
+    if (e != ENOMEM) {
+        fprintf(stderr, "oom child: %ld goroutines spawned, last goro_go: %d\n", n, e);
+        return 17;
+    }
+    spawned = n + 1;
+    /* Memory is back: spawning works again, and everything runs. */
+    for (int i = 0; i < 100; i++) {
+        e = goro_go(oom_blocker, NULL);
+        if (e) {
+            fprintf(stderr, "oom child: goro_go after the limit was lifted: %d\n", e);
+            return 18;
+        }
+    }
+    spawned += 100;
+    atomic_store(&oom_release, true);
+    if (!gt_wait_count(&oom_finished, spawned, gt_ms(20000))) {
+        fprintf(stderr, "oom child: %ld of %ld goroutines finished\n", atomic_load(&oom_finished),
+                spawned);
+        return 19;
+    }
+    if (!gt_wait_until(gt_no_goroutines, NULL, gt_ms(10000)))
+        return 20;
+    return 0;
+}
+
+Test(sched, oom, .timeout = GT_TIMEOUT(30))
+{
+    if (GT_ASAN || GT_TSAN)
+        cr_skip_test("sanitizers reserve more address space than RLIMIT_AS allows");
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0)
+        _exit(oom_child()); /* no atexit handlers: they belong to Criterion */
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st), "oom child died of signal %d", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    cr_assert_eq(WEXITSTATUS(st), 0, "oom child failed at step %d", WEXITSTATUS(st));
+}
+
+/* ---- plain threads, goro_main, goro_go arguments ------------------------ */
+
+#define PT_THREADS 8
+#define PT_EACH 10000
+
+static _Atomic long pt_count;
+
+static void pt_inc(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add_explicit(&pt_count, 1, memory_order_relaxed);
+}
+
+static void *pt_spawner(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < PT_EACH; i++)
+        if (!gt_check(goro_go(pt_inc, NULL) == 0, "goro_go from a thread failed"))
+            break;
+    return NULL;
+}
+
+Test(sched, plain_threads_spawn, .timeout = GT_TIMEOUT(20))
+{
+    pthread_t t[PT_THREADS];
+    for (int i = 0; i < PT_THREADS; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, pt_spawner, NULL), 0);
+    for (int i = 0; i < PT_THREADS; i++)
+        pthread_join(t[i], NULL);
+    cr_assert(gt_wait_count(&pt_count, PT_THREADS * PT_EACH, gt_ms(10000)), "%ld of %d ran",
+              atomic_load(&pt_count), PT_THREADS * PT_EACH);
+    gt_quiesce();
+}
+
+static _Atomic bool main_fn_done;
+
+static void main_fn(void *arg)
+{
+    goro_sleep(20 * GORO_MILLISECOND);
+    atomic_store(&main_fn_done, arg == (void *)&main_fn_done);
+}
+
+Test(sched, goro_main_waits_for_fn, .timeout = GT_TIMEOUT(10))
+{
+    cr_assert_eq(goro_main(main_fn, (void *)&main_fn_done), 0);
+    cr_assert(atomic_load(&main_fn_done), "goro_main returned before fn finished");
+    cr_assert_eq(goro_main(NULL, NULL), EINVAL);
+    gt_quiesce();
+}
+
+static void nothing(void *arg)
+{
+    (void)arg;
+}
+
+/* The first goro call of a process may be goro_main or goro_yield on a
+ * plain thread: the runtime must create its thread-specific key before it
+ * stores the thread's G there, not store it under key 0, which belongs to
+ * whoever created a key first (in Criterion's worker, libgit2, whose exit
+ * handler then frees goro's G). */
+static void first_call_keeps_key0(void (*first)(void))
+{
+    pthread_key_t mine;
+    cr_assert_eq(pthread_key_create(&mine, NULL), 0);
+    if (mine == 0)
+        pthread_setspecific(0, &mine); /* key 0 is ours: give it a value */
+    void *before = pthread_getspecific(0);
+    first();
+    void *after = pthread_getspecific(0);
+    pthread_setspecific(0, before); /* let key 0's owner find its own value at exit */
+    cr_assert_eq(after, before, "goro stored %p under pthread key 0 (owner's value: %p)", after,
+                 before);
+    gt_quiesce();
+}
+
+static void call_goro_main(void)
+{
+    cr_assert_eq(goro_main(nothing, NULL), 0);
+}
+
+Test(sched, first_call_goro_main, .timeout = GT_TIMEOUT(10))
+{
+    first_call_keeps_key0(call_goro_main);
+}
+
+Test(sched, first_call_goro_yield, .timeout = GT_TIMEOUT(10))
+{
+    first_call_keeps_key0(goro_yield);
+}
+
+static void nested_main(void *arg)
+{
+    *(int *)arg = goro_main(pt_inc, NULL);
+}
+
+Test(sched, goro_main_in_goroutine, .timeout = GT_TIMEOUT(10))
+{
+    int r = -1;
+    cr_assert_eq(goro_main(nested_main, &r), 0);
+    cr_assert_eq(r, EDEADLK);
+    gt_quiesce();
+}
+
+Test(sched, go_invalid_args, .timeout = GT_TIMEOUT(10))
+{
+    goro_attr big = {.stack_size = (size_t)2 << 30};
+    cr_assert_eq(goro_go(NULL, NULL), EINVAL);
+    cr_assert_eq(goro_go_attr(&big, pt_inc, NULL), EINVAL);
+    cr_assert_eq(goro_go_attr(NULL, NULL, NULL), EINVAL);
+    gt_quiesce();
+}
+
+/* Uses depth KiB of stack: one volatile KiB per frame. */
+static int use_stack(int depth)
+{
+    volatile char buf[1024];
+    buf[0] = (char)depth;
+    buf[sizeof buf - 1] = (char)depth;
+    if (depth <= 1)
+        return buf[0];
+    return use_stack(depth - 1) + buf[sizeof buf - 1];
+}
+
+static _Atomic int big_stack_sum;
+
+static void big_stack_user(void *arg)
+{
+    atomic_store(&big_stack_sum, use_stack((int)(intptr_t)arg));
+}
+
+Test(sched, attr_stack_size, .timeout = GT_TIMEOUT(10))
+{
+    goro_attr a = {.stack_size = 1 << 20, .name = "deep"};
+    cr_assert_eq(goro_go_attr(&a, big_stack_user, (void *)(intptr_t)512), 0);
+    cr_assert(gt_wait_until(gt_no_goroutines, NULL, gt_ms(5000)));
+    int want = 0;
+    for (int d = 1; d <= 512; d++)
+        want += (char)d;
+    cr_assert_eq(atomic_load(&big_stack_sum), want);
+    gt_quiesce();
+}
+
+/* ---- goro_id, goro_num_goroutine ---------------------------------------- */
+
+#define NID 1000
+
+static uint64_t ids[NID];
+static _Atomic long ids_done;
+
+static void record_id(void *arg)
+{
+    ids[(intptr_t)arg] = goro_id();
+    atomic_fetch_add_explicit(&ids_done, 1, memory_order_release);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+Test(sched, goro_id, .timeout = GT_TIMEOUT(10))
+{
+    cr_assert_eq(goro_id(), 0, "goro_id on a plain thread");
+    for (int i = 0; i < NID; i++)
+        cr_assert_eq(goro_go(record_id, (void *)(intptr_t)i), 0);
+    cr_assert(gt_wait_count(&ids_done, NID, gt_ms(5000)));
+    qsort(ids, NID, sizeof ids[0], cmp_u64);
+    cr_assert_neq(ids[0], 0, "a goroutine has id 0");
+    for (int i = 1; i < NID; i++)
+        cr_assert_neq(ids[i], ids[i - 1], "two goroutines share id %llu",
+                      (unsigned long long)ids[i]);
+    gt_quiesce();
+}
+
+static _Atomic bool parked_release;
+static _Atomic long parked_started;
+
+static void sleep_until_released(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&parked_started, 1);
+    while (!atomic_load(&parked_release))
+        goro_sleep(20 * GORO_MILLISECOND);
+}
+
+Test(sched, num_goroutine_counts_parked, .timeout = GT_TIMEOUT(10))
+{
+    cr_assert_eq(goro_num_goroutine(), 0);
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq(goro_go(sleep_until_released, NULL), 0);
+    int n = goro_num_goroutine();
+    cr_assert_geq(n, 100, "100 goroutines just spawned, goro_num_goroutine() = %d", n);
+    cr_assert(gt_wait_count(&parked_started, 100, gt_ms(5000)));
+    goro_sleep(50 * GORO_MILLISECOND);
+    n = goro_num_goroutine();
+    atomic_store(&parked_release, true);
+    cr_assert_eq(n, 100, "100 goroutines sleeping, goro_num_goroutine() = %d", n);
+    gt_quiesce();
+}
+
+/* ---- goro_sleep ---------------------------------------------------------- */
+
+#define NSLEEP 100
+
+static _Atomic long sleep_done;
+
+static void sleep_20ms(void *arg)
+{
+    (void)arg;
+    int64_t t0 = goro_now();
+    goro_sleep(20 * GORO_MILLISECOND);
+    int64_t d = goro_now() - t0;
+    gt_check(d >= 20 * GORO_MILLISECOND, "goro_sleep(20 ms) returned after %lld ns",
+             (long long)d);
+    gt_check(d <= 20 * GORO_MILLISECOND + gt_ms(200), "goro_sleep(20 ms) took %.1f ms",
+             d / 1e6);
+    atomic_fetch_add_explicit(&sleep_done, 1, memory_order_release);
+}
+
+Test(sched, sleep_duration, .timeout = GT_TIMEOUT(10))
+{
+    for (int i = 0; i < NSLEEP; i++)
+        cr_assert_eq(goro_go(sleep_20ms, NULL), 0);
+    cr_assert(gt_wait_count(&sleep_done, NSLEEP, gt_ms(5000)));
+    gt_quiesce();
+}
+
+static void sleep_nothing(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 1000; i++) {
+        int64_t t0 = goro_now();
+        goro_sleep(0);
+        goro_sleep(-GORO_SECOND);
+        goro_sleep(INT64_MIN);
+        int64_t d = goro_now() - t0;
+        if (!gt_check(d < gt_ms(20), "goro_sleep(<= 0) took %.3f ms", d / 1e6))
+            break;
+    }
+}
+
+Test(sched, sleep_nonpositive, .timeout = GT_TIMEOUT(10))
+{
+    cr_assert_eq(goro_main(sleep_nothing, NULL), 0);
+    sleep_nothing(NULL); /* and on a plain thread */
+    gt_quiesce();
+}
+
+Test(sched, sleep_plain_thread, .timeout = GT_TIMEOUT(10))
+{
+    int64_t t0 = goro_now();
+    goro_sleep(20 * GORO_MILLISECOND);
+    int64_t d = goro_now() - t0;
+    cr_assert_geq(d, 20 * GORO_MILLISECOND);
+    cr_assert_leq(d, 20 * GORO_MILLISECOND + gt_ms(200));
+    gt_quiesce();
+}
+
+/* ---- goro_maxprocs ------------------------------------------------------- */
+
+static _Atomic int mp_running, mp_max;
+static _Atomic bool mp_slow;
+static _Atomic long mp_done;
+
+/* Spins 200 us counting how many spin at once.  A goroutine that took over
+ * 5 ms (its thread was descheduled) may have let sysmon hand its P to
+ * another thread, which legitimately runs more goroutines than Ps: such a
+ * round is not counted. */
+static void mp_spin(void *arg)
+{
+    (void)arg;
+    int64_t t0 = goro_now();
+    int n = atomic_fetch_add(&mp_running, 1) + 1;
+    int m = atomic_load(&mp_max);
+    while (n > m && !atomic_compare_exchange_weak(&mp_max, &m, n))
+        ;
+    gt_spin(200 * GORO_MICROSECOND);
+    atomic_fetch_sub(&mp_running, 1);
+    if (goro_now() - t0 > 5 * GORO_MILLISECOND)
+        atomic_store(&mp_slow, true);
+    atomic_fetch_add_explicit(&mp_done, 1, memory_order_release);
+}
+
+/* Runs rounds of 8 * n spinners until one clean round reaches n at once;
+ * returns the highest concurrency seen in a clean round. */
+static int mp_measure(int n)
+{
+    int best = 0;
+    int64_t deadline = goro_now() + gt_ms(5000);
+    long total = atomic_load(&mp_done);
+    do {
+        atomic_store(&mp_max, 0);
+        atomic_store(&mp_slow, false);
+        for (int i = 0; i < 8 * n; i++, total++)
+            cr_assert_eq(goro_go(mp_spin, NULL), 0);
+        cr_assert(gt_wait_count(&mp_done, total, gt_ms(5000)),
+                  "with %d Ps: %ld of %ld spinners finished; %d goroutines exist", n,
+                  atomic_load(&mp_done), total, goro_num_goroutine());
+        if (!atomic_load(&mp_slow) && atomic_load(&mp_max) > best)
+            best = atomic_load(&mp_max);
+    } while (best < n && goro_now() < deadline);
+    return best;
+}
+
+Test(sched, maxprocs, .timeout = GT_TIMEOUT(30))
+{
+    int orig = goro_maxprocs(0);
+    cr_assert_geq(orig, 1);
+    cr_assert_eq(goro_maxprocs(0), orig, "a query changed the value");
+    cr_assert_eq(goro_maxprocs(-5), orig);
+    cr_assert_eq(goro_maxprocs(1), orig, "setting returns the previous value");
+    cr_assert_eq(goro_maxprocs(0), 1);
+    cr_assert_eq(mp_measure(1), 1, "more than one goroutine ran at once with one P");
+
+    cr_assert_eq(goro_maxprocs(3), 1);
+    int c = mp_measure(3);
+    cr_assert_eq(c, 3, "with 3 Ps, at most %d goroutines ran at once", c);
+
+    cr_assert_eq(goro_maxprocs(orig), 3);
+    cr_assert_eq(goro_maxprocs(0), orig);
+    c = mp_measure(orig);
+    cr_assert_eq(c, orig, "back at %d Ps, at most %d goroutines ran at once", orig, c);
+    gt_quiesce();
+}
+
+Test(sched, maxprocs_cap, .timeout = GT_TIMEOUT(10))
+{
+    int orig = goro_maxprocs(0);
+    cr_assert_eq(goro_maxprocs(GORO_MAX_PROCS + 100), orig);
+    cr_assert_eq(goro_maxprocs(0), GORO_MAX_PROCS, "n is capped at GORO_MAX_PROCS");
+    cr_assert_eq(goro_maxprocs(orig), GORO_MAX_PROCS);
+    cr_assert_eq(goro_maxprocs(0), orig);
+    gt_quiesce();
+}
+
+/* Raising the count wakes an M (spinning) with one of the new Ps; lowering
+ * it at once makes that M retire the P as it starts.  Work queued after
+ * that must still find a thread. */
+Test(sched, maxprocs_shrink_while_waking, .timeout = GT_TIMEOUT(20))
+{
+    int orig = goro_maxprocs(0);
+    long want = 0;
+    for (int round = 0; round < 50; round++) {
+        goro_maxprocs(orig + 8);
+        goro_maxprocs(orig);
+        for (int i = 0; i < 16; i++, want++)
+            cr_assert_eq(goro_go(pt_inc, NULL), 0);
+        cr_assert(gt_wait_count(&pt_count, want, gt_ms(2000)),
+                  "round %d: %ld goroutines spawned after goro_maxprocs(%d), goro_maxprocs(%d) "
+                  "never ran",
+                  round, want - atomic_load(&pt_count), orig + 8, orig);
+    }
+    gt_quiesce();
+}
+
+/* ---- goro_lock_thread ---------------------------------------------------- */
+
+static _Atomic bool lt_stop;
+static _Atomic long lt_ticks, lt_done, lt_moved_after_unlock;
+static _Atomic long lt_ticks_while_locked;
+
+static void lt_ticker(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&lt_stop)) {
+        atomic_fetch_add(&lt_ticks, 1);
+        gt_spin(10 * GORO_MICROSECOND); /* keep every P busy */
+        goro_yield();
+    }
+    atomic_fetch_add_explicit(&lt_done, 1, memory_order_release);
+}
+
+/* Switches 100 times (yield and sleep) and checks the thread never
+ * changes; returns false (recorded) if it did. */
+static bool lt_stays(pthread_t home, const char *phase)
+{
+    for (int k = 0; k < 100; k++) {
+        if (k % 4 == 3)
+            goro_sleep(GORO_MILLISECOND);
+        else
+            goro_yield();
+        if (!gt_check(pthread_equal(gt_self(), home), "%s: moved threads at switch %d", phase,
+                      k))
+            return false;
+    }
+    return true;
+}
+
+static void lt_locked(void *arg)
+{
+    (void)arg;
+    goro_lock_thread();
+    pthread_t home = gt_self();
+    long t0 = atomic_load(&lt_ticks);
+    if (lt_stays(home, "locked")) {
+        goro_lock_thread(); /* nested */
+        goro_unlock_thread();
+        if (lt_stays(home, "still locked after one of two unlocks")) {
+            atomic_store(&lt_ticks_while_locked, atomic_load(&lt_ticks) - t0);
+            goro_unlock_thread();
+            goro_unlock_thread(); /* an extra unlock is ignored */
+            /* GORO_DEBUG=migrate and busy Ps: unlocked, it moves soon. */
+            int64_t deadline = goro_now() + gt_ms(5000);
+            while (goro_now() < deadline) {
+                goro_yield();
+                if (!pthread_equal(gt_self(), home)) {
+                    atomic_store(&lt_moved_after_unlock, 1);
+                    break;
+                }
+            }
+        }
+    }
+    atomic_store(&lt_stop, true);
+    atomic_fetch_add_explicit(&lt_done, 1, memory_order_release);
+}
+
+Test(sched, lock_thread, .init = env_migrate, .timeout = GT_TIMEOUT(20))
+{
+    goro_lock_thread(); /* no-ops on a plain thread */
+    goro_unlock_thread();
+    goro_unlock_thread();
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(goro_go(lt_ticker, NULL), 0);
+    cr_assert_eq(goro_go(lt_locked, NULL), 0);
+    cr_assert(gt_wait_count(&lt_done, 5, gt_ms(15000)), "locked goroutine or tickers stuck");
+    gt_assert_no_failures();
+    cr_assert_gt(atomic_load(&lt_ticks_while_locked), 0,
+                 "other goroutines did not run while one was locked");
+    cr_assert(atomic_load(&lt_moved_after_unlock), "never migrated after unlocking");
+    gt_quiesce();
+}
+
+/* ---- floating-point control state ---------------------------------------- */
+
+#define FP_ROUNDS 300
+
+static _Atomic long fp_done;
+
+static void fp_upward(void *arg)
+{
+    (void)arg;
+    fesetround(FE_UPWARD);
+    for (int k = 0; k < FP_ROUNDS; k++) {
+        if (k % 50 == 49)
+            goro_sleep(GORO_MILLISECOND);
+        else
+            goro_yield();
+        int r = fegetround();
+        if (!gt_check(r == FE_UPWARD, "rounding mode %#x after switch %d, want FE_UPWARD", r, k))
+            break;
+    }
+    fesetround(FE_TONEAREST);
+    atomic_fetch_add_explicit(&fp_done, 1, memory_order_release);
+}
+
+static void fp_default(void *arg)
+{
+    (void)arg;
+    for (int k = 0; k < FP_ROUNDS; k++) {
+        goro_yield();
+        int r = fegetround();
+        if (!gt_check(r == FE_TONEAREST, "another goroutine's rounding mode %#x leaked", r))
+            break;
+    }
+    atomic_fetch_add_explicit(&fp_done, 1, memory_order_release);
+}
+
+Test(sched, fp_state, .init = env_migrate, .timeout = GT_TIMEOUT(20))
+{
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(goro_go(fp_upward, NULL), 0);
+        cr_assert_eq(goro_go(fp_default, NULL), 0);
+    }
+    cr_assert(gt_wait_count(&fp_done, 8, gt_ms(15000)));
+    cr_assert_eq(fegetround(), FE_TONEAREST);
+    gt_quiesce();
+}

@@ -1,0 +1,530 @@
+/* test_time.c - goro_timer and goro_ticker (Go's time.Timer and
+ * time.Ticker with Go 1.23 semantics): firing once with a sane time, stop
+ * and reset before, during and after the fire (no stale value after either
+ * returns), tickers' period, dropped ticks for slow receivers, stop, reset
+ * and invalid arguments.
+ *
+ * Derived from Go's time/sleep_test.go and time/tick_test.go.  Lower time
+ * bounds are exact (a timer never fires early); upper bounds are generous
+ * and scaled by gt_scale().
+ */
+#define _GNU_SOURCE
+#include "common.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static void spawn(void (*fn)(void *), void *arg)
+{
+    int e = goro_go(fn, arg);
+    cr_assert_eq(e, 0, "goro_go: %d", e);
+}
+
+static goro_timer *mktimer(int64_t ns)
+{
+    goro_timer *t = goro_timer_make(ns);
+    cr_assert_not_null(t, "goro_timer_make(%lld): errno %d", (long long)ns, errno);
+    cr_assert_not_null(goro_timer_chan(t));
+    return t;
+}
+
+static goro_ticker *mkticker(int64_t ns)
+{
+    goro_ticker *t = goro_ticker_make(ns);
+    cr_assert_not_null(t, "goro_ticker_make(%lld): errno %d", (long long)ns, errno);
+    cr_assert_not_null(goro_ticker_chan(t));
+    return t;
+}
+
+/* Receives from c with a (scaled) limit; returns 0 and the value, or
+ * ETIMEDOUT. */
+static int recv_within(goro_chan *c, int64_t *v, int64_t limit_ns)
+{
+    int r = GORO_SELECT(goro_case_recv(c, v), goro_case_timeout(limit_ns));
+    return r == 0 ? 0 : ETIMEDOUT;
+}
+
+/* Nothing arrives on c for ns. */
+static bool quiet_for(goro_chan *c, int64_t ns)
+{
+    int64_t v;
+    return GORO_SELECT(goro_case_recv(c, &v), goro_case_timeout(ns)) == 1;
+}
+
+/* Starts the runtime (see test_select's plain_thread_timeout_first_use). */
+static void start_runtime(void)
+{
+    (void)goro_num_goroutine();
+}
+
+/* ---- timers ------------------------------------------------------------- */
+
+static void check_fires_once(void)
+{
+    int64_t t0 = goro_now(), v = 0;
+    goro_timer *t = goro_timer_make(20 * GORO_MILLISECOND);
+    if (!gt_check(t != NULL, "goro_timer_make"))
+        return;
+    gt_check(goro_chan_cap(goro_timer_chan(t)) >= 1, "timer channel unbuffered");
+    int e = goro_chan_recv(goro_timer_chan(t), &v);
+    int64_t t1 = goro_now();
+    gt_check(e == 0, "recv: %d", e);
+    gt_check(v >= t0 + 20 * GORO_MILLISECOND, "fired %lld ns after creation, before 20 ms",
+             (long long)(v - t0));
+    gt_check(v <= t1, "fire time %lld is after the receive (%lld)", (long long)v, (long long)t1);
+    gt_check(t1 - t0 < 20 * GORO_MILLISECOND + gt_ms(500), "fired after %lld ns",
+             (long long)(t1 - t0));
+    /* Once only. */
+    gt_check(quiet_for(goro_timer_chan(t), 60 * GORO_MILLISECOND), "fired twice");
+    gt_check(!goro_timer_stop(t), "stop after the value was received returned true");
+    goro_timer_free(t);
+}
+
+static void fires_once_goroutine(void *arg)
+{
+    check_fires_once();
+    goro_chan_send(arg, NULL);
+}
+
+Test(time, timer_fires_once_thread, .timeout = GT_TIMEOUT(10))
+{
+    check_fires_once();
+    gt_quiesce();
+}
+
+Test(time, timer_fires_once_goroutine, .timeout = GT_TIMEOUT(10))
+{
+    goro_chan *done = goro_chan_make(0, 0);
+    cr_assert_not_null(done);
+    spawn(fires_once_goroutine, done);
+    cr_assert_eq(goro_chan_recv(done, NULL), 0);
+    goro_chan_release(done);
+    gt_quiesce();
+}
+
+Test(time, timer_nonpositive_fires_at_once, .timeout = GT_TIMEOUT(10))
+{
+    static const int64_t ns[] = {0, -1, -GORO_SECOND, INT64_MIN};
+    for (size_t i = 0; i < sizeof ns / sizeof *ns; i++) {
+        int64_t t0 = goro_now(), v;
+        goro_timer *t = mktimer(ns[i]);
+        cr_assert_eq(recv_within(goro_timer_chan(t), &v, gt_ms(2000)), 0, "ns %lld",
+                     (long long)ns[i]);
+        cr_assert_geq(v, t0);
+        cr_assert_leq(v, goro_now());
+        goro_timer_free(t);
+    }
+    /* A huge duration does not wrap into the past. */
+    goro_timer *t = mktimer(INT64_MAX);
+    cr_assert(quiet_for(goro_timer_chan(t), 20 * GORO_MILLISECOND));
+    cr_assert(goro_timer_stop(t));
+    goro_timer_free(t);
+    gt_quiesce();
+}
+
+Test(time, timer_stop_before_fire, .timeout = GT_TIMEOUT(10))
+{
+    start_runtime();
+    goro_timer *t = mktimer(50 * GORO_MILLISECOND);
+    cr_assert(goro_timer_stop(t), "stop of a pending timer returned false");
+    /* Well after the fire time: nothing. */
+    cr_assert(quiet_for(goro_timer_chan(t), 150 * GORO_MILLISECOND), "a stopped timer fired");
+    cr_assert_eq(goro_chan_len(goro_timer_chan(t)), 0);
+    cr_assert(!goro_timer_stop(t), "second stop returned true");
+    goro_timer_free(t);
+    gt_quiesce();
+}
+
+static bool chan_has_one(void *c)
+{
+    return goro_chan_len(c) == 1;
+}
+
+Test(time, timer_stop_after_fire_unreceived, .timeout = GT_TIMEOUT(10))
+{
+    goro_timer *t = mktimer(GORO_MILLISECOND);
+    cr_assert(gt_wait_until(chan_has_one, goro_timer_chan(t), gt_ms(2000)), "never fired");
+    /* Go 1.23: the value was not received, so stop takes it back. */
+    cr_assert(goro_timer_stop(t), "stop of a fired, unreceived timer returned false");
+    int64_t v;
+    cr_assert_eq(goro_chan_try_recv(goro_timer_chan(t), &v), EAGAIN, "stale value after stop");
+    cr_assert(!goro_timer_stop(t));
+    goro_timer_free(t);
+    gt_quiesce();
+}
+
+Test(time, timer_stop_after_receive, .timeout = GT_TIMEOUT(10))
+{
+    goro_timer *t = mktimer(GORO_MILLISECOND);
+    int64_t v;
+    cr_assert_eq(recv_within(goro_timer_chan(t), &v, gt_ms(2000)), 0);
+    cr_assert(!goro_timer_stop(t), "stop after receive returned true");
+    cr_assert(!goro_timer_stop(t));
+    goro_timer_free(t);
+    gt_quiesce();
+}
+
+Test(time, timer_reset_fired, .timeout = GT_TIMEOUT(10))
+{
+    goro_timer *t = mktimer(GORO_MILLISECOND);
+    int64_t v1, v2;
+    cr_assert_eq(recv_within(goro_timer_chan(t), &v1, gt_ms(2000)), 0);
+    for (int i = 0; i < 5; i++) {
+        int64_t t0 = goro_now();
+        cr_assert(!goro_timer_reset(t, 10 * GORO_MILLISECOND), "reset after receive: true");
+        cr_assert_eq(recv_within(goro_timer_chan(t), &v2, gt_ms(2000)), 0, "no fire after reset");
+        cr_assert_geq(v2, t0 + 10 * GORO_MILLISECOND, "reset timer fired early");
+        cr_assert_gt(v2, v1);
+        v1 = v2;
+    }
+    cr_assert(quiet_for(goro_timer_chan(t), 30 * GORO_MILLISECOND));
+    goro_timer_free(t);
+    gt_quiesce();
+}
+
+Test(time, timer_reset_pending_moves_deadline, .timeout = GT_TIMEOUT(20))
+{
+    start_runtime();
+    int64_t v;
+    /* Earlier. */
+    goro_timer *t = mktimer(10 * GORO_SECOND);
+    int64_t t0 = goro_now();
+    cr_assert(goro_timer_reset(t, 20 * GORO_MILLISECOND), "reset of a pending timer: false");
+    cr_assert_eq(recv_within(goro_timer_chan(t), &v, gt_ms(3000)), 0, "moved deadline missed");
+    cr_assert_geq(v, t0 + 20 * GORO_MILLISECOND);
+    goro_timer_free(t);
+
+    /* Later: the old deadline passes without a value. */
+    t = mktimer(20 * GORO_MILLISECOND);
+    t0 = goro_now();
+    cr_assert(goro_timer_reset(t, 300 * GORO_MILLISECOND));
+    cr_assert(quiet_for(goro_timer_chan(t), 150 * GORO_MILLISECOND), "old deadline fired");
+    cr_assert_eq(recv_within(goro_timer_chan(t), &v, gt_ms(3000)), 0);
+    cr_assert_geq(v, t0 + 300 * GORO_MILLISECOND);
+    cr_assert(quiet_for(goro_timer_chan(t), 30 * GORO_MILLISECOND), "fired twice");
+    goro_timer_free(t);
+    gt_quiesce();
+}
+
+/* A fired, unreceived value is dropped by reset: the next value is the new
+ * deadline's. */
+Test(time, timer_reset_unreceived, .timeout = GT_TIMEOUT(10))
+{
+    goro_timer *t = mktimer(GORO_MILLISECOND);
+    cr_assert(gt_wait_until(chan_has_one, goro_timer_chan(t), gt_ms(2000)), "never fired");
+    int64_t t0 = goro_now(), v;
+    cr_assert(goro_timer_reset(t, 30 * GORO_MILLISECOND), "reset of an unreceived timer: false");
+    cr_assert_eq(goro_chan_try_recv(goro_timer_chan(t), &v), EAGAIN, "stale value after reset");
+    cr_assert_eq(recv_within(goro_timer_chan(t), &v, gt_ms(2000)), 0);
+    cr_assert_geq(v, t0 + 30 * GORO_MILLISECOND, "received the stale value");
+    goro_timer_free(t);
+    gt_quiesce();
+}
+
+Test(time, timer_null, .timeout = GT_TIMEOUT(10))
+{
+    cr_assert(!goro_timer_stop(NULL));
+    cr_assert(!goro_timer_reset(NULL, GORO_MILLISECOND));
+    cr_assert_null(goro_timer_chan(NULL));
+    goro_timer_free(NULL);
+    gt_quiesce();
+}
+
+/* Many timers at once, each received once, none early. */
+#define MANY 1000
+
+static _Atomic long many_ok;
+
+static void many_timer(void *arg)
+{
+    long i = (long)(intptr_t)arg;
+    int64_t ns = (i % 50) * GORO_MILLISECOND / 2;
+    int64_t t0 = goro_now(), v;
+    goro_timer *t = goro_timer_make(ns);
+    if (!gt_check(t != NULL, "make"))
+        return;
+    if (gt_check(goro_chan_recv(goro_timer_chan(t), &v) == 0, "recv") &&
+        gt_check(v >= t0 + ns, "timer %ld fired %lld ns early", i, (long long)(t0 + ns - v)) &&
+        gt_check(quiet_for(goro_timer_chan(t), GORO_MILLISECOND), "timer %ld fired twice", i))
+        atomic_fetch_add(&many_ok, 1);
+    goro_timer_free(t);
+}
+
+Test(time, many_timers, .timeout = GT_TIMEOUT(20))
+{
+    for (long i = 0; i < MANY; i++)
+        spawn(many_timer, (void *)(intptr_t)i);
+    cr_assert(gt_wait_count(&many_ok, MANY, gt_ms(10000)), "%ld of %d", atomic_load(&many_ok),
+              MANY);
+    gt_quiesce();
+}
+
+/* Stop and reset racing with the fire: timers of 0-100 us, stopped or
+ * reset after 0-100 us of spinning.  The value is never received before
+ * stop/reset, so both must return true every time (pending, or fired and
+ * taken back); afterwards no stale value can be received. */
+#define RACE_WORKERS 4
+#define RACE_ROUNDS 2000
+
+static _Atomic long race_done;
+
+static void stop_racer(void *arg)
+{
+    uint64_t rng = 0x51ed27a5ULL * ((uint64_t)(uintptr_t)arg + 1);
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        int64_t ns = (int64_t)(gt_rand(&rng) % 100) * GORO_MICROSECOND;
+        goro_timer *t = goro_timer_make(ns);
+        if (!gt_check(t != NULL, "make"))
+            break;
+        gt_spin((int64_t)(gt_rand(&rng) % 100) * GORO_MICROSECOND);
+        bool stopped = goro_timer_stop(t);
+        int64_t v;
+        int e = goro_chan_try_recv(goro_timer_chan(t), &v);
+        gt_check(stopped, "round %d: stop of an unreceived timer returned false", i);
+        gt_check(e == EAGAIN, "round %d: stale value after stop (%d)", i, e);
+        if (i % 50 == 0)
+            gt_check(quiet_for(goro_timer_chan(t), 300 * GORO_MICROSECOND),
+                     "round %d: a stopped timer fired", i);
+        goro_timer_free(t);
+    }
+    atomic_fetch_add(&race_done, 1);
+}
+
+static void reset_racer(void *arg)
+{
+    uint64_t rng = 0x2545f491ULL * ((uint64_t)(uintptr_t)arg + 1);
+    goro_timer *t = goro_timer_make(0);
+    if (!gt_check(t != NULL, "make"))
+        return;
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        gt_spin((int64_t)(gt_rand(&rng) % 100) * GORO_MICROSECOND);
+        int64_t ns = (int64_t)(gt_rand(&rng) % 100) * GORO_MICROSECOND;
+        int64_t t0 = goro_now(), v;
+        bool was = goro_timer_reset(t, ns);
+        gt_check(was, "round %d: reset of an unreceived timer returned false", i);
+        /* Sometimes receive the new value (it must be the new one), and
+         * sometimes leave it for the next reset to take back. */
+        if (i % 3 == 0) {
+            int e = goro_chan_recv(goro_timer_chan(t), &v);
+            if (gt_check(e == 0, "recv %d", e))
+                gt_check(v >= t0 + ns, "round %d: stale value %lld ns before the deadline", i,
+                         (long long)(t0 + ns - v));
+            goro_timer_reset(t, 0); /* unreceived again for the next round */
+        }
+    }
+    goro_timer_free(t);
+    atomic_fetch_add(&race_done, 1);
+}
+
+Test(time, stress_timer_stop_reset_race, .timeout = GT_TIMEOUT(60))
+{
+    for (long i = 0; i < RACE_WORKERS; i++) {
+        spawn(stop_racer, (void *)(intptr_t)i);
+        spawn(reset_racer, (void *)(intptr_t)i);
+    }
+    cr_assert(gt_wait_count(&race_done, 2 * RACE_WORKERS, gt_ms(50000)));
+    gt_quiesce();
+}
+
+/* Timers freed while pending or firing (ASan catches a callback touching
+ * freed memory). */
+static void free_racer(void *arg)
+{
+    uint64_t rng = 0x9e3779b9ULL * ((uint64_t)(uintptr_t)arg + 1);
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        goro_timer *t = goro_timer_make((int64_t)(gt_rand(&rng) % 50) * GORO_MICROSECOND);
+        if (!gt_check(t != NULL, "make"))
+            break;
+        gt_spin((int64_t)(gt_rand(&rng) % 50) * GORO_MICROSECOND);
+        goro_timer_free(t);
+        if (i % 4 == 0) {
+            goro_ticker *k = goro_ticker_make(1 + (int64_t)(gt_rand(&rng) % 20) * GORO_MICROSECOND);
+            if (!gt_check(k != NULL, "ticker make"))
+                break;
+            gt_spin((int64_t)(gt_rand(&rng) % 100) * GORO_MICROSECOND);
+            goro_ticker_free(k);
+        }
+    }
+    atomic_fetch_add(&race_done, 1);
+}
+
+Test(time, stress_timer_free_race, .timeout = GT_TIMEOUT(60))
+{
+    for (long i = 0; i < RACE_WORKERS; i++)
+        spawn(free_racer, (void *)(intptr_t)i);
+    cr_assert(gt_wait_count(&race_done, RACE_WORKERS, gt_ms(50000)));
+    gt_quiesce();
+}
+
+/* A timer's channel in a select, against a channel that is never ready. */
+Test(time, timer_in_select, .timeout = GT_TIMEOUT(10))
+{
+    goro_chan *never = goro_chan_make(sizeof(int64_t), 0);
+    cr_assert_not_null(never);
+    goro_timer *t = mktimer(10 * GORO_MILLISECOND);
+    int64_t v = 0;
+    int r = GORO_SELECT(goro_case_recv(never, &v), goro_case_recv(goro_timer_chan(t), &v),
+                        goro_case_timeout(gt_ms(5000)));
+    cr_assert_eq(r, 1);
+    cr_assert_gt(v, 0);
+    goro_timer_free(t);
+    goro_chan_release(never);
+    gt_quiesce();
+}
+
+/* ---- tickers ------------------------------------------------------------ */
+
+static void check_ticks(int64_t period, int n)
+{
+    int64_t t0 = goro_now(), prev = t0, v;
+    goro_ticker *t = goro_ticker_make(period);
+    if (!gt_check(t != NULL, "ticker make"))
+        return;
+    for (int k = 1; k <= n; k++) {
+        if (!gt_check(goro_chan_recv(goro_ticker_chan(t), &v) == 0, "recv"))
+            break;
+        /* Tick k is due at creation + k periods (or later, when ticks were
+         * skipped), never before. */
+        gt_check(v >= t0 + k * period, "tick %d at %lld ns, due at %lld", k,
+                 (long long)(v - t0), (long long)(k * period));
+        gt_check(v > prev, "tick %d not after the previous one", k);
+        prev = v;
+    }
+    int64_t elapsed = goro_now() - t0;
+    /* Generous: a loaded machine delays every tick a little. */
+    gt_check(elapsed < 2 * n * period + gt_ms(1000), "%d ticks of %lld ns took %lld ns", n,
+             (long long)period, (long long)elapsed);
+    gt_check(goro_ticker_stop(t), "stop of a running ticker returned false");
+    goro_ticker_free(t);
+}
+
+Test(time, ticker_period_thread, .timeout = GT_TIMEOUT(10))
+{
+    check_ticks(10 * GORO_MILLISECOND, 10);
+    gt_quiesce();
+}
+
+static void ticks_goroutine(void *arg)
+{
+    check_ticks(5 * GORO_MILLISECOND, 20);
+    goro_chan_send(arg, NULL);
+}
+
+Test(time, ticker_period_goroutines, .timeout = GT_TIMEOUT(10))
+{
+    goro_chan *done = goro_chan_make(0, 8);
+    cr_assert_not_null(done);
+    for (int i = 0; i < 8; i++)
+        spawn(ticks_goroutine, done);
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(goro_chan_recv(done, NULL), 0);
+    goro_chan_release(done);
+    gt_quiesce();
+}
+
+/* A receiver that sleeps 5 periods finds one tick waiting, not five: the
+ * ticker drops ticks instead of queueing them. */
+Test(time, ticker_slow_receiver_drops, .timeout = GT_TIMEOUT(10))
+{
+    const int64_t period = 10 * GORO_MILLISECOND;
+    goro_ticker *t = mkticker(period);
+    goro_chan *c = goro_ticker_chan(t);
+    for (int round = 0; round < 5; round++) {
+        /* Sleep on the timer heap too (goro_sleep on a plain thread is a
+         * nanosleep), so the due ticks are sent before the sleep ends even
+         * when timers run late on a busy machine. */
+        GORO_SELECT(goro_case_timeout(5 * period));
+        cr_assert_leq(goro_chan_len(c), 1, "%zu ticks queued", goro_chan_len(c));
+        int64_t before = goro_now(), v1, v2;
+        cr_assert_eq(goro_chan_try_recv(c, &v1), 0, "round %d: no tick after 5 periods", round);
+        cr_assert_lt(v1, before);
+        /* A second one, if any, is a new tick, not a queued old one. */
+        int e = goro_chan_try_recv(c, &v2);
+        if (e == 0)
+            cr_assert_geq(v2, before, "round %d: a second, old tick was queued", round);
+        else
+            cr_assert_eq(e, EAGAIN);
+    }
+    goro_ticker_free(t);
+    gt_quiesce();
+}
+
+Test(time, ticker_stop, .timeout = GT_TIMEOUT(10))
+{
+    const int64_t period = 5 * GORO_MILLISECOND;
+    goro_ticker *t = mkticker(period);
+    int64_t v;
+    cr_assert_eq(recv_within(goro_ticker_chan(t), &v, gt_ms(2000)), 0);
+    /* Let one more tick be buffered, then stop: it is dropped too. */
+    goro_sleep(2 * period);
+    cr_assert(goro_ticker_stop(t), "stop of a running ticker returned false");
+    cr_assert_eq(goro_chan_try_recv(goro_ticker_chan(t), &v), EAGAIN, "tick left after stop");
+    cr_assert(quiet_for(goro_ticker_chan(t), 10 * period), "ticked after stop");
+    cr_assert(!goro_ticker_stop(t), "second stop returned true");
+    /* reset restarts a stopped ticker. */
+    int64_t t0 = goro_now();
+    cr_assert(!goro_ticker_reset(t, period), "reset of a stopped ticker returned true");
+    cr_assert_eq(recv_within(goro_ticker_chan(t), &v, gt_ms(2000)), 0, "no tick after reset");
+    cr_assert_geq(v, t0 + period);
+    goro_ticker_free(t);
+    gt_quiesce();
+}
+
+Test(time, ticker_invalid, .timeout = GT_TIMEOUT(10))
+{
+    static const int64_t bad[] = {0, -1, INT64_MIN};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        gt_set_errno(0);
+        goro_ticker *t = goro_ticker_make(bad[i]);
+        int e = gt_errno();
+        cr_assert_null(t, "ticker_make(%lld) succeeded", (long long)bad[i]);
+        cr_assert_eq(e, EINVAL, "ticker_make(%lld): errno %d", (long long)bad[i], e);
+    }
+    cr_assert(!goro_ticker_stop(NULL));
+    cr_assert(!goro_ticker_reset(NULL, GORO_MILLISECOND));
+    cr_assert_null(goro_ticker_chan(NULL));
+    goro_ticker_free(NULL);
+
+    /* reset with ns <= 0 changes nothing: the ticker keeps ticking at its
+     * period. */
+    const int64_t period = 5 * GORO_MILLISECOND;
+    int64_t t0 = goro_now();
+    goro_ticker *t = mkticker(period);
+    cr_assert(!goro_ticker_reset(t, 0));
+    cr_assert(!goro_ticker_reset(t, -GORO_SECOND));
+    int64_t v1, v2;
+    cr_assert_eq(recv_within(goro_ticker_chan(t), &v1, gt_ms(2000)), 0, "stopped by reset(0)");
+    cr_assert_eq(recv_within(goro_ticker_chan(t), &v2, gt_ms(2000)), 0);
+    /* Ticks are due at multiples of the period after creation. */
+    cr_assert_geq(v1, t0 + period);
+    cr_assert_geq(v2, t0 + 2 * period);
+    cr_assert_gt(v2, v1);
+    goro_ticker_free(t);
+    gt_quiesce();
+}
+
+Test(time, ticker_reset_changes_period, .timeout = GT_TIMEOUT(20))
+{
+    start_runtime();
+    /* From 10 s to 10 ms: five ticks come long before the first 10 s tick
+     * could have. */
+    goro_ticker *t = mkticker(10 * GORO_SECOND);
+    int64_t t0 = goro_now(), v, prev = 0;
+    cr_assert(goro_ticker_reset(t, 10 * GORO_MILLISECOND), "reset of a running ticker: false");
+    for (int k = 1; k <= 5; k++) {
+        cr_assert_eq(recv_within(goro_ticker_chan(t), &v, gt_ms(2000)), 0, "tick %d", k);
+        cr_assert_geq(v, t0 + k * 10 * GORO_MILLISECOND);
+        cr_assert_gt(v, prev);
+        prev = v;
+    }
+    cr_assert_lt(goro_now() - t0, 5 * GORO_SECOND);
+
+    /* From 10 ms to 300 ms: nothing for 150 ms after the reset (a tick
+     * buffered before it is dropped), then a tick. */
+    t0 = goro_now();
+    cr_assert(goro_ticker_reset(t, 300 * GORO_MILLISECOND));
+    cr_assert(quiet_for(goro_ticker_chan(t), 150 * GORO_MILLISECOND), "old period still ticks");
+    cr_assert_eq(recv_within(goro_ticker_chan(t), &v, gt_ms(3000)), 0);
+    cr_assert_geq(v, t0 + 300 * GORO_MILLISECOND);
+    goro_ticker_free(t);
+    gt_quiesce();
+}

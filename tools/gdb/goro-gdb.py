@@ -1,0 +1,159 @@
+# goro-gdb.py - gdb commands for goro programs (Go: runtime-gdb.py).
+#
+#   (gdb) source /usr/local/share/goro/gdb/goro-gdb.py
+#   (gdb) goro goroutines        list every goroutine: id, state, wait reason,
+#                                entry, creation site
+#   (gdb) goro bt ID             backtrace of goroutine ID (a parked or
+#                                runnable one: its registers are the ones it
+#                                saved when it switched away)
+#
+# How it finds goroutines: every default-size stack is a slot of a chunk in
+# the list 'stack.c'::pool.chunks, with the G at the top of the slot; stacks
+# of other sizes are on pool.others (src/stack.c).  The library needs its
+# debug information (the default RelWithDebInfo build has it).
+#
+# How "goro bt" works: it loads the G's saved callee-saved registers, stack
+# pointer and return address (src/arch/switch_*.S) into the selected
+# thread, prints the backtrace, and restores the thread's registers.  So it
+# needs a live process (not a core file).
+
+import gdb
+
+CANARY_ZONE = 64
+STATES = {0: "idle", 1: "runnable", 2: "running", 3: "waiting", 4: "dead"}
+
+
+def _cstr(v):
+    try:
+        if int(v) == 0:
+            return None
+        return v.string()
+    except gdb.error:
+        return None
+
+
+def _pool():
+    for expr in ("'stack.c'::pool", "pool"):
+        try:
+            return gdb.parse_and_eval(expr)
+        except gdb.error:
+            continue
+    raise gdb.GdbError("goro: cannot find the stack pool (is libgoro built with -g?)")
+
+
+def _wait_reason(n):
+    try:
+        s = gdb.parse_and_eval("goro__wait_reason_str[%d]" % n)
+        return _cstr(s) or ""
+    except gdb.error:
+        return str(n)
+
+
+def goroutines():
+    """Yields gdb.Value pointers to every live G."""
+    gtype = gdb.lookup_type("goro__g")
+    gptr = gtype.pointer()
+    pool = _pool()
+    c = pool["chunks"]
+    while int(c) != 0:
+        base = int(c["base"])
+        size = int(c["slot_size"])
+        for i in range(int(c["carved"])):
+            top = base + (i + 1) * size - CANARY_ZONE
+            addr = (top - gtype.sizeof) & ~63
+            g = gdb.Value(addr).cast(gptr)
+            st = int(g["status"])
+            if st not in (0, 4):
+                yield g
+        c = c["next"]
+    g = pool["others"]
+    while int(g) != 0:
+        if int(g["status"]) != 0:
+            yield g
+        g = g["alllink"]
+
+
+class GoroCommand(gdb.Command):
+    """Commands for goro programs: goro goroutines, goro bt ID."""
+
+    def __init__(self):
+        super().__init__("goro", gdb.COMMAND_USER, gdb.COMPLETE_NONE, True)
+
+
+class GoroGoroutines(gdb.Command):
+    """List goroutines: goro goroutines."""
+
+    def __init__(self):
+        super().__init__("goro goroutines", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        n = 0
+        for g in goroutines():
+            st = int(g["status"])
+            state = STATES.get(st, str(st))
+            if st == 3:
+                state = _wait_reason(int(g["wait_reason"]))
+            entry = _cstr(g["entry"]) or ("%#x" % int(g["fn"]))
+            name = _cstr(g["name"])
+            site = "%s:%d" % (_cstr(g["file"]) or "?", int(g["line"]))
+            print("goroutine %d [%s] %s%s created by %s at %s" % (
+                int(g["id"]), state, entry, ' "%s"' % name if name else "",
+                _cstr(g["func"]) or "?", site))
+            n += 1
+        print("%d goroutine%s" % (n, "" if n == 1 else "s"))
+
+
+# Saved-frame layouts: register name -> offset from the saved sp, the
+# offset of the return address, and the frame size (src/arch/frame.h).
+FRAMES = {
+    "x86_64": ({"r15": 8, "r14": 16, "r13": 24, "r12": 32, "rbx": 40, "rbp": 48},
+               "rip", 56, "rsp", 64),
+    "aarch64": (dict([("x%d" % (19 + i), 8 * i) for i in range(10)] + [("x29", 80)]),
+                "pc", 88, "sp", 176),
+}
+
+
+class GoroBt(gdb.Command):
+    """Backtrace of a goroutine: goro bt ID."""
+
+    def __init__(self):
+        super().__init__("goro bt", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        try:
+            want = int(arg.strip())
+        except ValueError:
+            raise gdb.GdbError("usage: goro bt ID")
+        g = next((g for g in goroutines() if int(g["id"]) == want), None)
+        if g is None:
+            raise gdb.GdbError("goro: no goroutine %d" % want)
+        if int(g["status"]) == 2:
+            print("goroutine %d is running on a thread: use 'thread apply all bt'" % want)
+            return
+        arch = gdb.selected_frame().architecture().name()
+        key = "aarch64" if "aarch64" in arch else "x86_64"
+        regs, pcreg, pcoff, spreg, size = FRAMES[key]
+        sp = int(g["sp"])
+        u64 = gdb.lookup_type("unsigned long").pointer()
+
+        def load(off):
+            return int(gdb.Value(sp + off).cast(u64).dereference())
+
+        names = list(regs) + [pcreg, spreg]
+        saved = {r: int(gdb.parse_and_eval("$" + r)) for r in names}
+        try:
+            for r, off in regs.items():
+                gdb.execute("set $%s = %d" % (r, load(off)), to_string=True)
+            gdb.execute("set $%s = %d" % (spreg, sp + size), to_string=True)
+            gdb.execute("set $%s = %d" % (pcreg, load(pcoff)), to_string=True)
+            print("goroutine %d:" % want)
+            gdb.execute("bt")
+        finally:
+            for r in names:
+                gdb.execute("set $%s = %d" % (r, saved[r]), to_string=True)
+            gdb.execute("select-frame 0", to_string=True)
+
+
+GoroCommand()
+GoroGoroutines()
+GoroBt()
