@@ -192,7 +192,8 @@ void goro__chan_recv_from(goro_chan *c, goro__sudog *sg, void *elem)
 }
 
 /* Parks the calling G on q with sg; c->lock held, released by the park.
- * The waiter holds a reference to c while it waits. */
+ * The waiter takes a reference to c for its wait; the caller drops it with
+ * goro_chan_release when done with c. */
 static bool wait_on(goro_chan *c, goro__waitq *q, void *elem, enum goro__wait_reason why)
 {
     goro__g *g = goro__getg();
@@ -203,7 +204,6 @@ static bool wait_on(goro_chan *c, goro__waitq *q, void *elem, enum goro__wait_re
     goro__waitq_enqueue(q, &sg);
     goro__park(unlock_chan, c, why);
     goro__hb_acquire(&sg);
-    goro_chan_release(c);
     return sg.success;
 }
 
@@ -221,9 +221,9 @@ static int chan_send(goro_chan *c, const void *elem, bool block)
      * closed" then "not ready", there was a moment between the two reads
      * when the channel was both open and full: returning EAGAIN is what a
      * locked check at that moment would have said. */
-    if (!block && !atomic_load_explicit(&c->closed, memory_order_relaxed) &&
-        (c->cap == 0 ? atomic_load_explicit(&c->recvq.first, memory_order_relaxed) == NULL
-                     : atomic_load_explicit(&c->count, memory_order_relaxed) == c->cap))
+    if (!block && !atomic_load_explicit(&c->closed, memory_order_acquire) &&
+        (c->cap == 0 ? atomic_load_explicit(&c->recvq.first, memory_order_acquire) == NULL
+                     : atomic_load_explicit(&c->count, memory_order_acquire) == c->cap))
         return EAGAIN;
 
     goro__lock_acquire(&c->lock);
@@ -255,7 +255,9 @@ static int chan_send(goro_chan *c, const void *elem, bool block)
         goro__lock_release(&c->lock);
         return ENOMEM; /* a plain thread without memory for its waiter */
     }
-    return wait_on(c, &c->sendq, (void *)elem, WR_CHAN_SEND) ? 0 : EPIPE;
+    bool ok = wait_on(c, &c->sendq, (void *)elem, WR_CHAN_SEND);
+    goro_chan_release(c);
+    return ok ? 0 : EPIPE;
 }
 
 /* The blocking and non-blocking receive (Go: chanrecv). */
@@ -271,12 +273,15 @@ static int chan_recv(goro_chan *c, void *elem, bool block)
      * channel was empty and open, so EAGAIN.  If it was closed, check
      * emptiness again: data buffered before the close must still be
      * received, and an empty closed channel stays empty. */
-    if (!block && (c->cap == 0 ? atomic_load_explicit(&c->sendq.first, memory_order_relaxed) == NULL
-                               : atomic_load_explicit(&c->count, memory_order_relaxed) == 0)) {
+    /* Acquire loads: the emptiness read must not be satisfied after the
+     * closed read (weakly ordered machines), nor the second emptiness read
+     * before it. */
+    if (!block && (c->cap == 0 ? atomic_load_explicit(&c->sendq.first, memory_order_acquire) == NULL
+                               : atomic_load_explicit(&c->count, memory_order_acquire) == 0)) {
         if (!atomic_load_explicit(&c->closed, memory_order_acquire))
             return EAGAIN;
-        if (c->cap == 0 ? atomic_load_explicit(&c->sendq.first, memory_order_relaxed) == NULL
-                        : atomic_load_explicit(&c->count, memory_order_relaxed) == 0) {
+        if (c->cap == 0 ? atomic_load_explicit(&c->sendq.first, memory_order_acquire) == NULL
+                        : atomic_load_explicit(&c->count, memory_order_acquire) == 0) {
             goro__hb_acquire(c);
             zero_elem(c, elem);
             return EPIPE;
@@ -314,10 +319,13 @@ static int chan_recv(goro_chan *c, void *elem, bool block)
         goro__lock_release(&c->lock);
         return ENOMEM;
     }
-    if (wait_on(c, &c->recvq, elem, WR_CHAN_RECV))
+    if (wait_on(c, &c->recvq, elem, WR_CHAN_RECV)) {
+        goro_chan_release(c);
         return 0;
+    }
     goro__hb_acquire(c);
     zero_elem(c, elem);
+    goro_chan_release(c);
     return EPIPE;
 }
 
@@ -358,12 +366,15 @@ int goro_chan_close(goro_chan *c)
      * zero element, both sides success == false.  The chain reuses the
      * sudogs' next links, which the queues no longer need. */
     while ((sg = goro__waitq_dequeue(&c->recvq))) {
+        goro__hb_acquire(sg); /* the zeroing is a write the receiver reads */
         zero_elem(c, sg->elem);
+        goro__hb_release(sg);
         sg->success = false;
         sg->next = wake;
         wake = sg;
     }
     while ((sg = goro__waitq_dequeue(&c->sendq))) {
+        goro__hb_release(sg);
         sg->success = false;
         sg->next = wake;
         wake = sg;

@@ -179,6 +179,7 @@ struct fd_park {
     goro_chan *done;            /* locked while parking, if not NULL */
     goro__g *g;
     int64_t deadline;
+    _Atomic uint32_t parked;    /* see goro__park_wait_unlocked */
 };
 
 static void fd_park_unlock(void *arg)
@@ -190,9 +191,11 @@ static void fd_park_unlock(void *arg)
         if (goro__timer_add(&fp->g->timer) != 0)
             goro__select_timeout_fn(&fp->g->timer);
     }
+    goro__pd *pd = fp->pd;
     if (fp->done)
         goro__lock_release(&fp->done->lock);
-    goro__lock_release(&fp->pd->lock);
+    atomic_store_explicit(&fp->parked, 1, memory_order_release); /* last touch of fp */
+    goro__lock_release(&pd->lock);
 }
 
 int goro__fd_wait(int fd, int modes, int64_t deadline, goro_chan *done)
@@ -265,6 +268,7 @@ int goro__fd_wait(int fd, int modes, int64_t deadline, goro_chan *done)
     }
     atomic_fetch_add(&waiters, 1);
     goro__park(fd_park_unlock, &fp, WR_IO);
+    goro__park_wait_unlocked(&fp.parked);
     atomic_fetch_sub(&waiters, 1);
 
     /* Woken: undo what the other wakers could still find. */

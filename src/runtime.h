@@ -424,6 +424,22 @@ GORO_HIDDEN int64_t goro__netpoll_last(void);
 /* Makes a blocked goro__netpoll return. */
 GORO_HIDDEN void goro__netpoll_break(void);
 
+/* For park unlock functions whose argument lives on the parking G's
+ * stack and that may wake the G themselves (arming its timer): the unlock
+ * function stores 1 to *flag (release) as its last access to that memory,
+ * and the G, once resumed, calls this before letting the memory go.  The
+ * wait is a few instructions long: the unlock function is already running. */
+static inline void goro__park_wait_unlocked(_Atomic uint32_t *flag)
+{
+    while (!atomic_load_explicit(flag, memory_order_acquire)) {
+#if defined(__x86_64__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        __asm__ volatile("yield");
+#endif
+    }
+}
+
 /* Yields from the runtime (goro_yield's body); also used by tests. */
 GORO_HIDDEN void goro__gosched(void);
 

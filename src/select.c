@@ -80,6 +80,7 @@ struct select_state {
     size_t nlock;
     goro__g *g;
     int64_t when;               /* earliest timeout, INT64_MAX if none */
+    _Atomic uint32_t parked;    /* set by the park's unlock, last */
 };
 
 static void lock_all(struct select_state *s)
@@ -119,7 +120,11 @@ void goro__select_timeout_fn(goro__timer *t)
     }
 }
 
-/* Runs on g0 once the G is switched out (goro__park's unlockf). */
+/* Runs once the G is switched out (goro__park's unlockf), on another
+ * stack: s lives on the parked G's stack.  Once the timer is armed it may
+ * fire and wake the G at once, so the G waits for s->parked before it
+ * leaves the select (goro__park_wait_unlocked) and s stays valid until
+ * our last store. */
 static void select_park_unlock(void *arg)
 {
     struct select_state *s = arg;
@@ -130,6 +135,7 @@ static void select_park_unlock(void *arg)
             goro__select_timeout_fn(&s->g->timer); /* no memory: time out at once */
     }
     unlock_all(s);
+    atomic_store_explicit(&s->parked, 1, memory_order_release);
 }
 
 static void sort_lockorder(goro_case *cases, uint16_t *order, size_t n)
@@ -359,6 +365,7 @@ int goro_select(goro_case *cases, size_t n)
     }
     goro__park(select_park_unlock, &s,
                nlock == 0 && s.when == INT64_MAX ? WR_SELECT_NO_CASES : WR_SELECT);
+    goro__park_wait_unlocked(&s.parked);
 
     /* 4. Woken by one case or the timeout.  Stop the timer first: once it
      * returns, no callback of this select can run (see goro__timer_del). */
@@ -373,8 +380,6 @@ int goro_select(goro_case *cases, size_t n)
                                sg);
     }
     unlock_all(&s);
-    for (size_t k = 0; k < nlock; k++)
-        goro_chan_release(sgs[k].c);
 
     if (!won) {
         /* The timeout: report the earliest timeout case. */
@@ -384,7 +389,7 @@ int goro_select(goro_case *cases, size_t n)
                 ret = (int)i;
                 break;
             }
-        goto out;
+        goto out_release;
     }
     goro__hb_acquire(won);
     ret = won->index;
@@ -398,6 +403,11 @@ int goro_select(goro_case *cases, size_t n)
     } else if (!won->success) {
         ret = -EPIPE;
     }
+out_release:
+    /* The references our waiters held, dropped only now: recv_closed above
+     * still reads the channel. */
+    for (size_t k = 0; k < nlock; k++)
+        goro_chan_release(sgs[k].c);
 out:
     if (sgs != sgbuf)
         goro__free(sgs);

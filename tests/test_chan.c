@@ -925,7 +925,7 @@ static void plain_thread_mixed(size_t cap)
         cr_assert_eq(pthread_create(&th[i], NULL, pt_thread, (void *)(intptr_t)i), 0);
     spawn(pt_goroutine, (void *)(intptr_t)2);
     spawn(pt_goroutine, (void *)(intptr_t)3);
-    long mine = pt_receive();
+    pt_receive(); /* the test's thread is the third receiver */
     wait_signals(pt_cdone, 2);
     for (int i = 0; i < 2; i++)
         cr_assert_eq(pthread_join(th[i], NULL), 0);
@@ -933,7 +933,6 @@ static void plain_thread_mixed(size_t cap)
     cr_assert_eq(atomic_load(&pt_count), PT_SENDERS * PT_PER);
     for (long v = 0; v < PT_SENDERS * PT_PER; v++)
         cr_assert_eq(atomic_load(&pt_seen[v]), 1, "value %ld", v);
-    (void)mine;
     goro_chan_release(pt_chan);
     goro_chan_release(pt_pdone);
     goro_chan_release(pt_cdone);
@@ -1364,8 +1363,7 @@ static void ps_ones(void *arg)
     stage_free(s);
 }
 
-/* c0 + integral of in: c0, in0/1, in1/2, ... (c0 in num/den of out[1]'s
- * absence: the constant is passed through the stage's first input). */
+/* c0 + the integral of in[0]: c0, in_0/1, in_1/2, ... on out[0]. */
 struct ps_integ {
     struct ps_stage s;
     rat c0;
