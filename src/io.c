@@ -15,7 +15,9 @@
 #include "netpoll.h"
 #include "sanitizer.h"
 
+#include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -25,6 +27,11 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+/* TSan: an fd's I/O happens before its goro_close (Go's Close waits for
+ * operations in flight; here the goroutines woken by the close never touch
+ * the fd again), so a close that interrupts a reader is not a race. */
+#define io_done(fd) goro__hb_release(goro__fd_sync(fd))
 
 static ssize_t fail(int e)
 {
@@ -63,6 +70,7 @@ static ssize_t read_until(goro_ctx *ctx, int fd, void *buf, size_t n, int64_t de
         if (ctx && (e = goro_ctx_err(ctx)))
             return fail(e);
         ssize_t r = read(fd, buf, n);
+        io_done(fd);
         if (r >= 0)
             return r;
         e = goro__errno_get();
@@ -146,6 +154,7 @@ static ssize_t write_until(goro_ctx *ctx, int fd, const void *buf, size_t n, int
         if (ctx && (e = goro_ctx_err(ctx)))
             return fail(e);
         ssize_t r = write_once(fd, p, left, &sock);
+        io_done(fd);
         if (r >= 0) {
             p += r;
             left -= (size_t)r;
@@ -193,6 +202,7 @@ static int accept_until(goro_ctx *ctx, int fd, struct sockaddr *addr, socklen_t 
         if (ctx && (e = goro_ctx_err(ctx)))
             return (int)fail(e);
         int c = accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        io_done(fd);
         if (c >= 0)
             return c;
         e = goro__errno_get();
@@ -225,28 +235,49 @@ int goro_accept_ctx(goro_ctx *ctx, int fd, struct sockaddr *addr, socklen_t *len
     return accept_until(ctx, fd, addr, len, deadline, done);
 }
 
+/* Connects fd.  Registration with the poller comes after connect(), as in
+ * Go: an unconnected TCP socket reports EPOLLOUT|EPOLLHUP, and an edge
+ * taken before connect() would read as "connected".  Writability can still
+ * be stale (fd polled before), so success is confirmed with getpeername()
+ * and the wait repeated on ENOTCONN. */
 static int connect_until(goro_ctx *ctx, int fd, const struct sockaddr *addr, socklen_t len,
                          int64_t deadline, goro_chan *done)
 {
-    int e = goro__fd_prepare(fd);
+    int e, fl = fcntl(fd, F_GETFL);
     socklen_t elen = sizeof e;
+    struct sockaddr_storage peer;
+    socklen_t plen;
 
-    if (e)
-        return (int)fail(e);
+    if (fl < 0)
+        return (int)fail(goro__errno_get());
+    if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+        return (int)fail(goro__errno_get());
     if (ctx && (e = goro_ctx_err(ctx)))
         return (int)fail(e);
     if (connect(fd, addr, len) == 0)
-        return 0;
+        return goro__fd_prepare(fd) == 0 ? 0 : (int)fail(goro__errno_get());
     e = goro__errno_get();
+    /* EINTR: a non-blocking connect goes on in the background. */
     if (e != EINPROGRESS && e != EINTR)
         return (int)fail(e);
-    /* In progress: writable means done; SO_ERROR says how it went. */
-    e = goro__fd_wait(fd, GORO_PD_WRITE, deadline, done);
-    if (e)
-        return (int)fail(wait_err(ctx, e));
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) != 0)
-        return (int)fail(goro__errno_get());
-    return e ? (int)fail(e) : 0;
+    if ((e = goro__fd_prepare(fd)))
+        return (int)fail(e);
+    for (;;) {
+        /* In progress: writable means done; SO_ERROR says how it went. */
+        e = goro__fd_wait(fd, GORO_PD_WRITE, deadline, done);
+        if (e)
+            return (int)fail(wait_err(ctx, e));
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) != 0)
+            return (int)fail(goro__errno_get());
+        if (e)
+            return (int)fail(e);
+        plen = sizeof peer;
+        if (getpeername(fd, (struct sockaddr *)&peer, &plen) == 0)
+            return 0;
+        e = goro__errno_get();
+        if (e != ENOTCONN)
+            return (int)fail(e);
+    }
 }
 
 int goro_connect(int fd, const struct sockaddr *addr, socklen_t len)
@@ -268,6 +299,15 @@ int goro_fd_wait(int fd, int events, int64_t deadline)
 
     if (!(events & (GORO_READ | GORO_WRITE)) || (events & ~(GORO_READ | GORO_WRITE)))
         return (int)fail(EINVAL);
+    /* The poller is edge-triggered: an fd that is ready now, and whose edge
+     * an earlier wait consumed, sends no new event.  Ask the kernel first. */
+    struct pollfd pf = {.fd = fd, .events = (short)((events & GORO_READ ? POLLIN : 0) |
+                                                   (events & GORO_WRITE ? POLLOUT : 0))};
+    if (poll(&pf, 1, 0) > 0) {
+        if (pf.revents & POLLNVAL)
+            return (int)fail(EBADF);
+        return 0; /* ready, or an error/hangup the caller's I/O will report */
+    }
     e = goro__fd_wait(fd, (events & GORO_READ ? GORO_PD_READ : 0) |
                               (events & GORO_WRITE ? GORO_PD_WRITE : 0),
                       deadline, NULL);
@@ -279,6 +319,7 @@ int goro_close(int fd)
     int e;
     if (fd < 0)
         return (int)fail(EBADF);
+    goro__hb_acquire(goro__fd_sync(fd));
     e = goro__fd_close(fd);
     return e ? (int)fail(e) : 0;
 }

@@ -129,6 +129,14 @@ static goro__pd *pd_get(int fd)
     return pd;
 }
 
+#if defined(GORO_TSAN)
+void *goro__fd_sync(int fd)
+{
+    goro__pd *pd = pd_lookup(fd);
+    return pd ? (void *)pd : (void *)&pd_table;
+}
+#endif
+
 int goro__fd_prepare(int fd)
 {
     return pd_get(fd) ? 0 : errno;

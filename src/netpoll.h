@@ -54,6 +54,13 @@ GORO_HIDDEN int goro__fd_prepare(int fd);
  * EBUSY (another goroutine already waits on fd in that direction), or an
  * error from registering fd. */
 GORO_HIDDEN int goro__fd_wait(int fd, int modes, int64_t deadline, goro_chan *done);
+/* An address standing for fd in happens-before annotations (TSan builds
+ * only; elsewhere the annotations compile away). */
+#if defined(GORO_TSAN)
+GORO_HIDDEN void *goro__fd_sync(int fd);
+#else
+#define goro__fd_sync(fd) ((void *)(intptr_t)(fd))
+#endif
 /* Wakes fd's waiters with EBADF, unregisters and closes fd.
  * Returns 0 or close's errno. */
 GORO_HIDDEN int goro__fd_close(int fd);

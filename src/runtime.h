@@ -326,6 +326,7 @@ struct goro__m {
     goro__m *alllink;           /* all Ms, append-only (sysmon, stats) */
     goro__g *finish_g;          /* switched away from directly: see finish() */
     bool holding_p;             /* runtime code holds m->p busy in G context */
+    char tls_sync;              /* TSan: released once by g0 at thread start */
     _Atomic uint64_t nparks;    /* Gs parked by this M (stats, deadlock) */
 };
 

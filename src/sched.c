@@ -395,10 +395,15 @@ static uint32_t runq_grab(goro__p *victim, goro__g **batch, bool steal_next)
             goro__g *next = atomic_load_explicit(&victim->runnext, memory_order_acquire);
             if (!next)
                 return 0;
-            /* The owner is likely about to run it (a ping-pong pair): give
-             * it a moment rather than bounce the pair between cores. */
-            if (atomic_load_explicit(&victim->status, memory_order_relaxed) == P_RUNNING)
-                sched_yield();
+            /* The owner is likely about to run it (a ping-pong pair, or a
+             * producer about to block on a full channel): give it a moment
+             * rather than split the pair across cores, where they would
+             * contend for the same locks.  Go sleeps 3 us here too; Linux
+             * rounds that up by its timer slack, which is the point. */
+            if (atomic_load_explicit(&victim->status, memory_order_relaxed) == P_RUNNING) {
+                struct timespec ts = {0, 3000};
+                nanosleep(&ts, NULL);
+            }
             if (!atomic_compare_exchange_strong_explicit(&victim->runnext, &next, NULL,
                                                          memory_order_acquire,
                                                          memory_order_relaxed))
@@ -778,6 +783,10 @@ static inline void finish_direct(goro__m *m)
 {
     goro__g *prev = m->finish_g;
 
+    /* TSan: this thread's setup (its TLS, errno included) happened before
+     * any goroutine runs on it; the sync object holds only that. */
+    goro__hb_acquire(&m->tls_sync);
+
     if (!prev)
         return; /* we came from g0, which did it */
     m->finish_g = NULL;
@@ -1016,6 +1025,7 @@ static void *mstart(void *arg)
 #if defined(GORO_TSAN)
     m->tsan_fiber = __tsan_get_current_fiber();
 #endif
+    goro__hb_release(&m->tls_sync); /* once: see finish_direct */
 #if defined(GORO_ASAN)
     pthread_attr_t attr;
     void *lo;
