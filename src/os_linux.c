@@ -178,6 +178,13 @@ int goro__thread_start(void *(*fn)(void *), void *arg, size_t stack_size)
      * application's own threads (and goro_ctx_with_signals). Faults are
      * synchronous and still delivered. */
     sigfillset(&all);
+    /* Synchronous faults must stay deliverable: a blocked SIGSEGV kills the
+     * process without running the stack-overflow reporter. */
+    sigdelset(&all, SIGSEGV);
+    sigdelset(&all, SIGBUS);
+    sigdelset(&all, SIGFPE);
+    sigdelset(&all, SIGILL);
+    sigdelset(&all, SIGTRAP);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     e = pthread_create(&tid, &attr, fn, arg);
     pthread_sigmask(SIG_SETMASK, &old, NULL);

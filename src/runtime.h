@@ -356,6 +356,7 @@ typedef struct goro__sched {
     _Atomic int64_t nexited_nop;     /* goroutines that exited on an M without P */
     _Atomic int64_t coarse_now;      /* goro_now(), refreshed by sysmon */
     _Atomic uint32_t sysmon_wake;    /* futex: sysmon sleeps on it */
+    _Atomic uint32_t sysmon_deep;    /* sysmon in its long idle sleep */
     bool debug_migrate;
     int ncpu;
     goro__p *allp[GORO_MAX_PROCS];

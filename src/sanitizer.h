@@ -28,6 +28,8 @@ void __tsan_set_fiber_name(void *fiber, const char *name);
 void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);
 #define GORO_TSAN_NOSYNC 1u
+void AnnotateBenignRaceSized(const char *file, int line, const volatile void *mem, long size,
+                             const char *description);
 void AnnotateIgnoreReadsBegin(const char *file, int line);
 void AnnotateIgnoreReadsEnd(const char *file, int line);
 void AnnotateIgnoreWritesBegin(const char *file, int line);

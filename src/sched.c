@@ -63,7 +63,9 @@ static _Atomic bool inited;
 static pthread_key_t thread_g_key;
 
 #define SYSMON_PERIOD (2 * GORO_MILLISECOND)
-#define SYSMON_IDLE_PERIOD (50 * GORO_MILLISECOND)
+#define SYSMON_IDLE_PERIOD (10 * GORO_MILLISECOND)
+#define SYSMON_DEEP_PERIOD (1000 * GORO_MILLISECOND)
+#define SYSMON_DEEP_AFTER 10 /* idle periods before the long sleep */
 #define RETAKE_AFTER (10 * GORO_MILLISECOND)
 #define GOID_BATCH 16
 
@@ -188,8 +190,21 @@ static inline goro__p *p_hold(goro__m *m, bool *entered)
     return p;
 }
 
+/* Wakes sysmon from its long idle sleep: a P is getting busy again, and
+ * sysmon must watch it (hand-off of blocked Ps).  (D) pairs with (C) in
+ * sysmon. */
+static void sysmon_kick(void)
+{
+    if (atomic_load(&goro__s.sysmon_deep)) {
+        atomic_store(&goro__s.sysmon_deep, 0);
+        atomic_fetch_add(&goro__s.sysmon_wake, 1);
+        goro__futex_wake(&goro__s.sysmon_wake, 1);
+    }
+}
+
 static void acquirep(goro__m *m, goro__p *p)
 {
+    sysmon_kick(); /* (D): after pidleget's seq_cst decrement of npidle */
     m->p = p;
     atomic_store_explicit(&p->status, P_RUNNING, memory_order_relaxed);
     atomic_store_explicit(&p->owner, (uintptr_t)m | 1, memory_order_release);
@@ -656,6 +671,12 @@ static void p_retire(goro__m *m, goro__p *p)
     releasep(m);
     atomic_store(&p->status, P_DEAD);
     goro__lock_release(&goro__s.lock);
+    if (m->spinning) {
+        /* We were counted as spinning (woken by wakep for this P): stop,
+         * or wakep would believe someone still looks for work. */
+        m->spinning = false;
+        atomic_fetch_sub(&goro__s.nmspinning, 1);
+    }
     wakep();
     stopm(m);
 }
@@ -1024,6 +1045,10 @@ static void *mstart(void *arg)
     goro__sigaltstack_init();
 #if defined(GORO_TSAN)
     m->tsan_fiber = __tsan_get_current_fiber();
+    /* errno is per goroutine (saved and restored at every switch), but to
+     * TSan it is one thread-local word that unordered goroutines share. */
+    AnnotateBenignRaceSized(__FILE__, __LINE__, &errno, sizeof errno,
+                            "goro: errno is saved and restored per goroutine");
 #endif
     goro__hb_release(&m->tls_sync); /* once: see finish_direct */
 #if defined(GORO_ASAN)
@@ -1069,15 +1094,33 @@ static void retake(int64_t now)
     }
 }
 
+/* sysmon wakes every 2 ms while a P is busy, every 10 ms while all are
+ * idle (the deadlock check runs then), and after 100 ms of idleness sleeps
+ * until a P gets busy again (acquirep kicks it) or a second passes. */
 static void *sysmon(void *arg)
 {
+    int idle_rounds = 0;
+
     (void)arg;
     for (;;) {
         int64_t now = goro_now();
         bool idle = atomic_load(&goro__s.npidle) == atomic_load(&goro__s.nprocs) &&
                     goro__timers_next() == INT64_MAX;
-        goro__futex_wait(&goro__s.sysmon_wake, 0,
-                         now + (idle ? SYSMON_IDLE_PERIOD : SYSMON_PERIOD));
+        int64_t period = SYSMON_PERIOD;
+        uint32_t seen = atomic_load(&goro__s.sysmon_wake);
+
+        idle_rounds = idle ? idle_rounds + 1 : 0;
+        if (idle_rounds > SYSMON_DEEP_AFTER) {
+            /* (C): announce the long sleep, then look again, so that a P
+             * getting busy either sees the flag or is seen here. */
+            atomic_store(&goro__s.sysmon_deep, 1);
+            if (atomic_load(&goro__s.npidle) == atomic_load(&goro__s.nprocs))
+                period = SYSMON_DEEP_PERIOD;
+        } else if (idle) {
+            period = SYSMON_IDLE_PERIOD;
+        }
+        goro__futex_wait(&goro__s.sysmon_wake, seen, now + period);
+        atomic_store(&goro__s.sysmon_deep, 0);
         now = goro_now();
         atomic_store_explicit(&goro__s.coarse_now, now, memory_order_relaxed);
         /* Timers overdue by a millisecond: every M is stuck or busy. */

@@ -11,7 +11,14 @@
  * TestTCPSpuriousConnSetupCompletion) and runtime's netpoll behaviour.
  * Everything stays on loopback: no test touches an outside address, and
  * a name lookup that could reach a resolver is tried only when it answers
- * at once.
+ * at once.  Goroutines start through spawn() and tests end in join(),
+ * which waits for them through a waitgroup (a happens-before edge TSan
+ * sees) and then calls gt_quiesce().
+ *
+ * fd_wait_level_ready and connect_waits_for_handshake pin down two poller
+ * bugs (a level that an earlier wait consumed; a readiness recorded before
+ * connect() taken for its completion); ctx_interrupts_connect fails now
+ * and then through the second.
  */
 #define _GNU_SOURCE
 #include "common.h"

@@ -7,7 +7,7 @@
  * bounds (hand-off latency, sleep overshoot) are scaled by gt_scale().
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* setenv, usleep, sched_getaffinity, pthread_sigmask */
+#define _GNU_SOURCE /* setenv, sched_getaffinity, ... (tests build as -std=c11) */
 #endif
 #include "common.h"
 
@@ -20,8 +20,10 @@
 
 static void env_migrate(void)
 {
-    /* Every yield goes through the global queue and the scheduler lets
-     * another M take it: migrations happen at (nearly) every switch. */
+    /* Yields go through the global queue, and the scheduler passes a G
+     * that was last on this M back a few times for another M to take:
+     * migrations become likely (the tests also keep every P busy, as an
+     * idle M wakes too slowly to take it). */
     setenv("GORO_DEBUG", "migrate", 1);
     setenv("GORO_MAXPROCS", "4", 1);
 }
@@ -165,8 +167,9 @@ static void alternate(void *arg)
 static void alternate_main(void *arg)
 {
     (void)arg;
-    goro_go(alternate, (void *)1);
-    goro_go(alternate, (void *)2);
+    if (!gt_check(goro_go(alternate, (void *)1) == 0 && goro_go(alternate, (void *)2) == 0,
+                  "goro_go failed"))
+        return;
     gt_check(gt_wait_count(&alt_done, 2, gt_ms(10000)), "alternating goroutines stuck");
 }
 
@@ -485,8 +488,10 @@ Test(sched, oom, .timeout = GT_TIMEOUT(30))
     fflush(NULL);
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
-    if (pid == 0)
+    if (pid == 0) {
+        alarm((unsigned)(30 * gt_scale())); /* never outlive the test */
         _exit(oom_child()); /* no atexit handlers: they belong to Criterion */
+    }
     int st;
     cr_assert_eq(waitpid(pid, &st, 0), pid);
     cr_assert(WIFEXITED(st), "oom child died of signal %d", WIFSIGNALED(st) ? WTERMSIG(st) : 0);

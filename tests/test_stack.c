@@ -1,16 +1,13 @@
 /* test_stack.c - goroutine stacks: overflow detection (guard pages and
  * canaries), many live stacks, and recycling (trimming) of deep stacks.
  *
- * Overflow tests are death tests run in a forked child, so that the parent
- * can read the child's stderr and check both the signal (SIGABRT) and the
- * message: "stack overflow in goroutine ... (created by <func> at
- * <file>:<line>; ... KiB guarded|canary-checked stack ...)".  The child is a
- * fresh goro process: Criterion's worker has not started the runtime when
- * the test begins, and the parent never calls goro before forking, so the
- * child may still set GORO_* variables.
+ * Overflow tests are death tests run in a child process (see run_child), so
+ * that the parent can read the child's stderr and check both the signal
+ * (SIGABRT) and the message: "stack overflow in goroutine ... (created by
+ * <func> at <file>:<line>; ... KiB guarded|canary-checked stack ...)".
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* setenv, usleep, sched_getaffinity, pthread_sigmask */
+#define _GNU_SOURCE /* setenv, sched_getaffinity, ... (tests build as -std=c11) */
 #endif
 #include "common.h"
 
@@ -19,34 +16,60 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
-/* ---- death tests through fork() ----------------------------------------- */
+/* ---- death tests in a child process ------------------------------------ */
 
 struct death {
     int status;
     char out[16384];
 };
 
-/* Runs body() in a child with stderr on a pipe; body should not return. */
-static void run_child(void (*body)(void), struct death *d)
+/* The child runs a fresh copy of this executable (fork, then execve of
+ * /proc/self/exe, as Criterion starts its workers): a forked copy of a
+ * threaded process may not start threads under TSan, and a fresh process
+ * reads GORO_* anew.  GT_STACK_CHILD names the body; the constructor below
+ * runs it before Criterion's main. */
+#define CHILD_ENV "GT_STACK_CHILD"
+
+struct child_body {
+    const char *name;
+    void (*fn)(void);
+};
+
+extern char **environ;
+
+/* Runs the body named name in a child with stderr on a pipe; collects
+ * what it printed and how it ended. */
+static void run_child(const char *name, struct death *d)
 {
     int pfd[2];
-    size_t len = 0;
+    size_t len = 0, nenv = 0;
+    char marker[64];
+
+    /* Everything the child needs is prepared before fork(): in the child
+     * only async-signal-safe calls until execve. */
+    snprintf(marker, sizeof marker, "%s=%s", CHILD_ENV, name);
+    while (environ[nenv])
+        nenv++;
+    char **env = calloc(nenv + 2, sizeof *env);
+    cr_assert_not_null(env);
+    memcpy(env, environ, nenv * sizeof *env);
+    env[nenv] = marker;
+    char *argv[] = {(char *)"test_stack", NULL};
+    struct rlimit nocore = {0, 0};
 
     cr_assert_eq(pipe(pfd), 0);
     fflush(NULL);
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
-        struct rlimit nocore = {0, 0};
         setrlimit(RLIMIT_CORE, &nocore); /* an abort is expected: no core file */
         dup2(pfd[1], 2);
         close(pfd[0]);
         close(pfd[1]);
-        alarm((unsigned)(30 * gt_scale())); /* never outlive the test */
-        body();
-        fprintf(stderr, "child: body returned\n");
-        _exit(0);
+        execve("/proc/self/exe", argv, env);
+        _exit(127);
     }
+    free(env);
     close(pfd[1]);
     for (;;) {
         ssize_t n = read(pfd[0], d->out + len, sizeof d->out - 1 - len);
@@ -167,6 +190,30 @@ static void child_canary_shallow(void)
     spawn_and_wait(overflow_shallow, (void *)(intptr_t)300);
 }
 
+static const struct child_body child_bodies[] = {
+    {"guarded", child_guarded},
+    {"canary_deep", child_canary_deep},
+    {"canary_shallow", child_canary_shallow},
+    {NULL, NULL},
+};
+
+__attribute__((constructor)) static void child_entry(void)
+{
+    const char *which = getenv(CHILD_ENV);
+    if (!which)
+        return;
+    for (const struct child_body *b = child_bodies; b->name; b++) {
+        if (strcmp(b->name, which) == 0) {
+            alarm((unsigned)(30 * gt_scale())); /* never outlive the test */
+            b->fn();
+            fprintf(stderr, "child: body returned\n");
+            _exit(0);
+        }
+    }
+    fprintf(stderr, "child: no body named %s\n", which);
+    _exit(2);
+}
+
 static _Atomic int blocked_faults;
 static _Atomic bool mask_checked;
 
@@ -204,21 +251,21 @@ Test(stack, fault_signals_unblocked, .timeout = GT_TIMEOUT(10))
 Test(stack, overflow_guarded, .timeout = GT_TIMEOUT(30))
 {
     struct death d;
-    run_child(child_guarded, &d);
+    run_child("guarded", &d);
     expect_overflow(&d, "guarded", true);
 }
 
 Test(stack, overflow_canary_deep, .timeout = GT_TIMEOUT(30))
 {
     struct death d;
-    run_child(child_canary_deep, &d);
+    run_child("canary_deep", &d);
     expect_overflow(&d, "canary-checked", true);
 }
 
 Test(stack, overflow_canary_shallow, .timeout = GT_TIMEOUT(30))
 {
     struct death d;
-    run_child(child_canary_shallow, &d);
+    run_child("canary_shallow", &d);
     expect_overflow(&d, "canary-checked", true);
 }
 

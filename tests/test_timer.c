@@ -3,7 +3,7 @@
  * sleepers at once.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* setenv, usleep, sched_getaffinity, pthread_sigmask */
+#define _GNU_SOURCE /* setenv, sched_getaffinity, ... (tests build as -std=c11) */
 #endif
 #include "common.h"
 
