@@ -542,7 +542,7 @@ GORO_API goro_group *goro_group_make(goro_ctx *parent);
  * canceled by the first task error or when goro_group_wait returns. */
 GORO_API goro_ctx *goro_group_ctx(goro_group *g);
 
-/* Limits the tasks running at once to n (n < 0: no limit, the default).
+/* Limits the tasks running at once to n (n <= 0: no limit, the default).
  * Call it before goro_group_go.  Go: g.SetLimit(n). */
 GORO_API void goro_group_set_limit(goro_group *g, int n);
 

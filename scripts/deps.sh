@@ -4,7 +4,8 @@
 # as root or through sudo.
 
 # Debian packages each preset needs beyond gcc, make and cmake.
-GORO_DEPS_COMMON="pkg-config libcriterion-dev valgrind"
+# libhttp-parser-dev: examples/http_hello (optional; skipped without it).
+GORO_DEPS_COMMON="pkg-config libcriterion-dev valgrind libhttp-parser-dev"
 GORO_DEPS_AARCH64="qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
 
 goro_as_root() {

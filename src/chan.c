@@ -92,6 +92,8 @@ goro_chan *goro_chan_make(size_t elem_size, size_t cap)
     size_t bufsize;
     goro_chan *c;
 
+    goro__note_thread();
+
     if (elem_size && cap > (SIZE_MAX - sizeof *c) / elem_size) {
         errno = EINVAL;
         return NULL;
@@ -212,6 +214,8 @@ static int chan_send(goro_chan *c, const void *elem, bool block)
 {
     goro__sudog *sg;
 
+    goro__note_thread();
+
     if (unlikely(!c || (!elem && c->elemsize)))
         return EINVAL;
 
@@ -264,6 +268,8 @@ static int chan_send(goro_chan *c, const void *elem, bool block)
 static int chan_recv(goro_chan *c, void *elem, bool block)
 {
     goro__sudog *sg;
+
+    goro__note_thread();
 
     if (unlikely(!c))
         return EINVAL;
@@ -352,6 +358,8 @@ int goro_chan_try_recv(goro_chan *c, void *elem)
 int goro_chan_close(goro_chan *c)
 {
     goro__sudog *wake = NULL, *sg;
+
+    goro__note_thread();
 
     if (!c)
         return EINVAL;

@@ -80,22 +80,24 @@ static goro_ctx *or_background(goro_ctx *c)
 static void signals_unregister(goro_ctx *c);
 static void detach(goro_ctx *c);
 
+/* Drops a reference; the last one frees c and drops c's reference to its
+ * parent, and so on up the chain: a loop, not recursion, since chains may
+ * be as deep as the program likes. */
 static void ctx_unref(goro_ctx *c)
 {
-    if (c->kind == CTX_BACKGROUND)
-        return;
-    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
-        return;
-    if (c->kind == CTX_CANCEL) {
-        goro__timer_del(&c->timer);
-        signals_unregister(c);
-        detach(c);
-        goro_chan_release(c->done);
+    while (c && c->kind != CTX_BACKGROUND) {
+        if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+            return;
+        if (c->kind == CTX_CANCEL) {
+            goro__timer_del(&c->timer);
+            signals_unregister(c);
+            detach(c);
+            goro_chan_release(c->done);
+        }
+        goro_ctx *parent = c->parent;
+        goro__free(c);
+        c = parent;
     }
-    goro_ctx *parent = c->parent;
-    goro__free(c);
-    if (parent)
-        ctx_unref(parent);
 }
 
 /* Takes a reference unless the count already reached zero (the context is
@@ -239,6 +241,8 @@ static void propagate(goro_ctx *c)
 static goro_ctx *ctx_new(goro_ctx *parent, enum ctx_kind kind)
 {
     goro_ctx *c = goro__calloc(1, sizeof *c);
+
+    goro__note_thread();
     if (!c) {
         errno = ENOMEM;
         return NULL;

@@ -32,6 +32,8 @@ struct task {
 goro_group *goro_group_make(goro_ctx *parent)
 {
     goro_group *g = goro__calloc(1, sizeof *g);
+
+    goro__note_thread();
     if (!g) {
         errno = ENOMEM;
         return NULL;

@@ -139,6 +139,7 @@ void *goro__fd_sync(int fd)
 
 int goro__fd_prepare(int fd)
 {
+    goro__note_thread();
     return pd_get(fd) ? 0 : errno;
 }
 

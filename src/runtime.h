@@ -367,6 +367,11 @@ GORO_HIDDEN extern goro__sched goro__s;
 /* Wakes m, sleeping in stopm on its futex or in the network poller. */
 GORO_HIDDEN void goro__m_wake(goro__m *m);
 
+/* The running thread's M (NULL on a plain thread) and thread G (NULL until
+ * it first calls goro): read through goro__getm/getg, except below. */
+extern __thread goro__m *goro__tls_m __attribute__((tls_model("initial-exec")));
+extern __thread goro__g *goro__tls_thread_g __attribute__((tls_model("initial-exec")));
+
 /* Starts the runtime if needed (idempotent, thread-safe). */
 GORO_HIDDEN void goro__init(void);
 
@@ -375,6 +380,15 @@ GORO_HIDDEN void goro__init(void);
  * may keep a thread-local address across a call, and the caller may have
  * moved to another thread since. */
 GORO_HIDDEN GORO_NOINLINE goro__g *goro__getg(void);
+
+/* Makes the calling plain thread known to goro (the deadlock detector only
+ * declares a deadlock when every known thread waits in goro).  Called at
+ * the public entry points; one thread-local read when already known. */
+static inline void goro__note_thread(void)
+{
+    if (unlikely(!goro__tls_m && !goro__tls_thread_g))
+        (void)goro__getg();
+}
 /* The M of the calling thread, NULL on a plain thread.  Not inlined either. */
 GORO_HIDDEN GORO_NOINLINE goro__m *goro__getm(void);
 

@@ -55,8 +55,10 @@
 
 goro__sched goro__s = {.lock = GORO_LOCK_INIT};
 
-static __thread goro__m *tls_m __attribute__((tls_model("initial-exec")));
-static __thread goro__g *tls_thread_g __attribute__((tls_model("initial-exec")));
+__thread goro__m *goro__tls_m __attribute__((tls_model("initial-exec")));
+__thread goro__g *goro__tls_thread_g __attribute__((tls_model("initial-exec")));
+#define tls_m goro__tls_m
+#define tls_thread_g goro__tls_thread_g
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static _Atomic bool inited;
@@ -1209,8 +1211,18 @@ void goro__park(void (*unlockf)(void *), void *arg, enum goro__wait_reason reaso
         atomic_store_explicit(&g->status, G_WAITING, memory_order_relaxed);
         if (unlockf)
             unlockf(arg);
-        while (atomic_load_explicit(&g->status, memory_order_acquire) == G_WAITING)
+        while (atomic_load_explicit(&g->status, memory_order_acquire) == G_WAITING) {
+#if defined(GORO_TSAN)
+            /* TSan delivers an asynchronous signal (Ctrl-C for a signal
+             * context) only when the thread next enters a function it
+             * intercepts; a raw futex wait never does.  Look up now and
+             * then, through one it intercepts. */
+            goro__futex_wait(&g->status, G_WAITING, goro_now() + 20 * GORO_MILLISECOND);
+            usleep(0);
+#else
             goro__futex_wait(&g->status, G_WAITING, -1);
+#endif
+        }
         atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
         errno_set(e);
         return;
@@ -1280,6 +1292,7 @@ int goro_go_at(const goro_attr *attr, void (*fn)(void *), void *arg, const char 
     if (!fn)
         return EINVAL;
     goro__init();
+    goro__note_thread();
     m = goro__getm();
     p = p_hold(m, &entered);
     g = goro__stack_alloc(p, attr ? attr->stack_size : 0);

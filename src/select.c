@@ -275,6 +275,8 @@ int goro_select(goro_case *cases, size_t n)
     int64_t now = 0;
     goro__g *g;
 
+    goro__note_thread();
+
     if (n > 0 && !cases)
         return -EINVAL;
     if (n > UINT16_MAX)

@@ -203,6 +203,7 @@ static void mutex_lock_slow(goro_mutex *m)
 
 void goro_mutex_lock(goro_mutex *m)
 {
+    goro__note_thread();
     if (!cas32(&m->state, 0, MUTEX_LOCKED))
         mutex_lock_slow(m);
     goro__hb_acquire(m);
@@ -210,6 +211,7 @@ void goro_mutex_lock(goro_mutex *m)
 
 int goro_mutex_trylock(goro_mutex *m)
 {
+    goro__note_thread();
     int32_t old = load32(&m->state);
     if (old & (MUTEX_LOCKED | MUTEX_STARVING))
         return EBUSY;
@@ -221,6 +223,7 @@ int goro_mutex_trylock(goro_mutex *m)
 
 void goro_mutex_unlock(goro_mutex *m)
 {
+    goro__note_thread();
     goro__hb_release(m);
     int32_t new = __atomic_add_fetch(&m->state, -MUTEX_LOCKED, __ATOMIC_ACQ_REL);
     if (new == 0)
@@ -252,6 +255,7 @@ void goro_mutex_unlock(goro_mutex *m)
 
 void goro_rwmutex_rlock(goro_rwmutex *rw)
 {
+    goro__note_thread();
     if (__atomic_add_fetch(&rw->readers, 1, __ATOMIC_ACQ_REL) < 0)
         sem_acquire(&rw->reader_sem, false, WR_RWMUTEX_R); /* a writer is pending */
     goro__hb_acquire(&rw->w);
@@ -259,6 +263,7 @@ void goro_rwmutex_rlock(goro_rwmutex *rw)
 
 void goro_rwmutex_runlock(goro_rwmutex *rw)
 {
+    goro__note_thread();
     goro__hb_release(&rw->readers);
     int32_t r = __atomic_add_fetch(&rw->readers, -1, __ATOMIC_ACQ_REL);
     if (r < 0) {
@@ -271,6 +276,7 @@ void goro_rwmutex_runlock(goro_rwmutex *rw)
 
 void goro_rwmutex_lock(goro_rwmutex *rw)
 {
+    goro__note_thread();
     goro_mutex_lock(&rw->w); /* against other writers */
     /* Announce the writer: new readers now block.  r readers are inside. */
     int32_t r = __atomic_add_fetch(&rw->readers, -MAX_READERS, __ATOMIC_ACQ_REL) + MAX_READERS;
@@ -281,6 +287,7 @@ void goro_rwmutex_lock(goro_rwmutex *rw)
 
 void goro_rwmutex_unlock(goro_rwmutex *rw)
 {
+    goro__note_thread();
     goro__hb_release(&rw->w);
     int32_t r = __atomic_add_fetch(&rw->readers, MAX_READERS, __ATOMIC_ACQ_REL);
     GORO_CHECK(r < MAX_READERS, "sync: unlock of unlocked rwmutex");
@@ -293,6 +300,7 @@ void goro_rwmutex_unlock(goro_rwmutex *rw)
 
 int goro_waitgroup_add(goro_waitgroup *wg, int n)
 {
+    goro__note_thread();
     if (n < 0)
         goro__hb_release(wg);
     uint64_t state = __atomic_add_fetch(&wg->state, (uint64_t)(int64_t)n << 32, __ATOMIC_ACQ_REL);
@@ -321,6 +329,7 @@ int goro_waitgroup_done(goro_waitgroup *wg)
 
 void goro_waitgroup_wait(goro_waitgroup *wg)
 {
+    goro__note_thread();
     for (;;) {
         uint64_t state = __atomic_load_n(&wg->state, __ATOMIC_ACQUIRE);
         if ((int32_t)(state >> 32) == 0)
@@ -338,6 +347,7 @@ void goro_waitgroup_wait(goro_waitgroup *wg)
 
 void goro_once_do(goro_once *once, void (*fn)(void *), void *arg)
 {
+    goro__note_thread();
     if (__atomic_load_n(&once->done, __ATOMIC_ACQUIRE)) {
         goro__hb_acquire(once);
         return;
@@ -357,6 +367,8 @@ void goro_cond_wait(goro_cond *c, goro_mutex *m)
 {
     waiter w = {.sg.g = goro__getg()};
 
+    goro__note_thread();
+
     if (unlikely(!w.sg.g))
         goro__throw("out of memory for a plain thread's waiter");
     /* Queue first, then unlock m: a signal sent after our unlock finds us
@@ -374,6 +386,8 @@ void goro_cond_signal(goro_cond *c)
 {
     waiter *w;
 
+    goro__note_thread();
+
     goro__hb_release(c);
     goro__lock_acquire(wl_lock(&c->waiters));
     w = wl_pop(&c->waiters);
@@ -385,6 +399,8 @@ void goro_cond_signal(goro_cond *c)
 void goro_cond_broadcast(goro_cond *c)
 {
     waiter *all;
+
+    goro__note_thread();
 
     goro__hb_release(c);
     goro__lock_acquire(wl_lock(&c->waiters));
@@ -421,6 +437,8 @@ int goro_sema_acquire(goro_sema *s, int64_t n)
 {
     waiter w = {.n = n};
 
+    goro__note_thread();
+
     if (n < 0 || n > s->size)
         return EINVAL;
     goro__lock_acquire(wl_lock(&s->waiters));
@@ -445,6 +463,8 @@ int goro_sema_try_acquire(goro_sema *s, int64_t n)
 {
     int e = 0;
 
+    goro__note_thread();
+
     if (n < 0)
         return EINVAL;
     goro__lock_acquire(wl_lock(&s->waiters));
@@ -461,6 +481,8 @@ int goro_sema_try_acquire(goro_sema *s, int64_t n)
 int goro_sema_release(goro_sema *s, int64_t n)
 {
     waiter *ready;
+
+    goro__note_thread();
 
     if (n < 0)
         return EINVAL;

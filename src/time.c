@@ -53,6 +53,8 @@ static struct goro_timer *timer_new(size_t size, int64_t ns, int64_t period)
 {
     struct goro_timer *tm;
 
+    goro__note_thread();
+
     goro__init();
     tm = goro__calloc(1, size);
     if (!tm) {

@@ -40,7 +40,9 @@ for ((i = 0; i < T * 20; i++)); do
   grep -q '^shutting down' "$OUT" && break
   sleep 0.05
 done
-grep -q '^shutting down: 1 connection(s) open, 2 served$' "$OUT" || fail "no/wrong 'shutting down' line"
+# Connection 2's close may not have reached its handler yet: 1 or 2 open.
+grep -Eq '^shutting down: [12] connection\(s\) open, 2 served$' "$OUT" ||
+  fail "no/wrong 'shutting down' line"
 if (exec 5<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
   fail "a new connection was accepted after SIGINT"
 fi
