@@ -7,6 +7,8 @@
 # libhttp-parser-dev: examples/http_hello (optional; skipped without it).
 GORO_DEPS_COMMON="pkg-config libcriterion-dev valgrind libhttp-parser-dev"
 GORO_DEPS_AARCH64="qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
+# scripts/fuzz.sh: clang with libFuzzer and the sanitizer runtimes.
+GORO_DEPS_FUZZ="clang libclang-rt-14-dev"
 
 goro_as_root() {
   if [ "$(id -u)" -eq 0 ]; then
@@ -45,6 +47,9 @@ goro_deps() {
     aarch64)
       goro_apt_install $GORO_DEPS_COMMON $GORO_DEPS_AARCH64
       "$GORO_ROOT/scripts/aarch64-sysroot.sh"
+      ;;
+    fuzz)
+      goro_apt_install $GORO_DEPS_FUZZ
       ;;
     *)
       goro_apt_install $GORO_DEPS_COMMON

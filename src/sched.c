@@ -848,6 +848,10 @@ static goro__g *direct_next(goro__m *m, goro__p *p)
  * the scheduler. */
 static void switch_away(goro__g *g, int action)
 {
+    /* The canary lives in the top page of the slot below: start fetching it
+     * now, so that finish()'s check after the switch does not stall on it. */
+    if (g->canary)
+        __builtin_prefetch((const void *)g->canary);
     goro__m *m = goro__getm();
     goro__p *p = p_enter(m);
     goro__g *next = p ? direct_next(m, p) : NULL;

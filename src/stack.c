@@ -66,7 +66,8 @@ typedef struct goro__stack_chunk {
     char *base;
     size_t slot_size;
     bool guarded;                            /* every slot has a guard page */
-    _Atomic int carved;                      /* slots handed out so far */
+    _Atomic int carved;                      /* slots handed out so far (their G
+                                                is valid once its magic is set) */
     struct goro__stack_chunk *_Atomic next;  /* append-only list */
 } goro__stack_chunk;
 
@@ -140,7 +141,6 @@ static goro__g *slot_init(char *base, size_t size, bool guarded, goro__stack_chu
     goro__g *g = (goro__g *)((top - sizeof(goro__g)) & ~(uintptr_t)63);
 
     memset(g, 0, sizeof *g);
-    g->magic = GORO_G_MAGIC;
     g->stack_hi = (char *)((uintptr_t)g & ~(uintptr_t)15);
     g->stack_lo = base + (guarded ? pool.page : 0);
     g->guarded = guarded;
@@ -156,26 +156,30 @@ static goro__g *slot_init(char *base, size_t size, bool guarded, goro__stack_chu
 #if defined(GORO_TSAN)
     g->tsan_fiber = __tsan_create_fiber(0);
 #endif
+    /* Last: walkers (dumps, the fault handler) take a G with its magic as
+     * initialised. */
+    __atomic_store_n(&g->magic, GORO_G_MAGIC, __ATOMIC_RELEASE);
     return g;
 }
 
-/* Carves the next default-size slot; pool.lock held. */
-static goro__g *carve(void)
+/* Reserves the next default-size slot, mapping a new chunk if needed;
+ * pool.lock held.  Touches no slot memory: the page fault of a fresh slot
+ * happens in carve_init, outside the lock, so a spawning P does not keep
+ * the other Ps waiting for the pool meanwhile. */
+static bool reserve(goro__stack_chunk **cp, int *ip)
 {
     goro__stack_chunk *c = pool.cur;
-    char *slot;
-    bool guarded;
     int i;
 
     if (!c || atomic_load_explicit(&c->carved, memory_order_relaxed) == CHUNK_SLOTS) {
         size_t len = pool.slot_size * CHUNK_SLOTS;
         void *mem = map_stack(len);
         if (mem == MAP_FAILED)
-            return NULL;
+            return false;
         c = goro__malloc(sizeof *c);
         if (!c) {
             munmap(mem, len);
-            return NULL;
+            return false;
         }
         c->base = mem;
         c->slot_size = pool.slot_size;
@@ -188,15 +192,30 @@ static goro__g *carve(void)
         pool.cur = c;
     }
     i = atomic_load_explicit(&c->carved, memory_order_relaxed);
-    slot = c->base + (size_t)i * c->slot_size;
-    /* Slot 0 is always guarded: below it there is no slot to hold a canary. */
-    guarded = c->guarded || i == 0;
-    if (guarded && mprotect(slot, pool.page, PROT_NONE) != 0)
-        return NULL;
-    goro__g *g = slot_init(slot, c->slot_size, guarded, c);
-    /* Publish only once the G is initialised: dumps walk carved slots. */
     atomic_store_explicit(&c->carved, i + 1, memory_order_release);
-    return g;
+    *cp = c;
+    *ip = i;
+    return true;
+}
+
+/* Initialises reserved slot i of c; no lock held. */
+static goro__g *carve_init(goro__stack_chunk *c, int i)
+{
+    char *slot = c->base + (size_t)i * c->slot_size;
+    /* Slot 0 is always guarded: below it there is no slot to hold a canary. */
+    bool guarded = c->guarded || i == 0;
+
+    if (guarded && mprotect(slot, pool.page, PROT_NONE) != 0)
+        return NULL; /* the slot stays reserved and unused */
+    return slot_init(slot, c->slot_size, guarded, c);
+}
+
+/* The G of slot i of c if it was initialised (dumps, fault handler). */
+static goro__g *slot_g(goro__stack_chunk *c, size_t i)
+{
+    uintptr_t top = (uintptr_t)c->base + (i + 1) * c->slot_size - CANARY_ZONE;
+    goro__g *g = (goro__g *)((top - sizeof(goro__g)) & ~(uintptr_t)63);
+    return __atomic_load_n(&g->magic, __ATOMIC_ACQUIRE) == GORO_G_MAGIC ? g : NULL;
 }
 
 static goro__g *alloc_other(size_t size)
@@ -268,8 +287,11 @@ goro__g *goro__stack_alloc(goro__p *p, size_t size)
         goro__lock_release(&pool.lock);
         return reuse(g);
     }
-    g = carve();
+    goro__stack_chunk *c;
+    int i;
+    bool ok = reserve(&c, &i);
     goro__lock_release(&pool.lock);
+    g = ok ? carve_init(c, i) : NULL;
     if (!g)
         errno = ENOMEM;
     return g;
@@ -371,10 +393,8 @@ goro__g *goro__stack_guard_owner(const void *addr)
         size_t i = (a - base) / c->slot_size;
         uintptr_t slot = base + i * c->slot_size;
         if ((c->guarded || i == 0) && a < slot + pool.page &&
-            (int)i < atomic_load_explicit(&c->carved, memory_order_acquire)) {
-            uintptr_t top = slot + c->slot_size - CANARY_ZONE;
-            return (goro__g *)((top - sizeof(goro__g)) & ~(uintptr_t)63);
-        }
+            (int)i < atomic_load_explicit(&c->carved, memory_order_acquire))
+            return slot_g(c, i);
         return NULL;
     }
     /* Non-default stacks: walked without the lock (we may be in a signal
@@ -406,8 +426,9 @@ void goro__stack_each_g(void (*fn)(goro__g *, void *), void *arg)
     for (goro__stack_chunk *c = atomic_load(&pool.chunks); c; c = atomic_load(&c->next)) {
         int n = atomic_load_explicit(&c->carved, memory_order_acquire);
         for (int i = 0; i < n; i++) {
-            uintptr_t top = (uintptr_t)c->base + (size_t)(i + 1) * c->slot_size - CANARY_ZONE;
-            goro__g *g = (goro__g *)((top - sizeof(goro__g)) & ~(uintptr_t)63);
+            goro__g *g = slot_g(c, (size_t)i);
+            if (!g)
+                continue; /* reserved, not initialised yet */
             uint32_t st = atomic_load_explicit(&g->status, memory_order_acquire);
             if (st != G_IDLE && st != G_DEAD)
                 fn(g, arg);

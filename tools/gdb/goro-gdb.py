@@ -20,6 +20,7 @@
 import gdb
 
 CANARY_ZONE = 64
+G_MAGIC = 0x676f726f2d472121  # GORO_G_MAGIC, src/runtime.h
 STATES = {0: "idle", 1: "runnable", 2: "running", 3: "waiting", 4: "dead"}
 
 
@@ -62,6 +63,8 @@ def goroutines():
             top = base + (i + 1) * size - CANARY_ZONE
             addr = (top - gtype.sizeof) & ~63
             g = gdb.Value(addr).cast(gptr)
+            if int(g["magic"]) != G_MAGIC:
+                continue  # reserved, not initialised yet
             st = int(g["status"])
             if st not in (0, 4):
                 yield g
