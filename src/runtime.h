@@ -136,6 +136,7 @@ typedef struct goro__timer {
     int64_t when;              /* absolute monotonic deadline */
     void (*fn)(struct goro__timer *); /* runs on whichever thread fires it */
     size_t index;              /* heap slot + 1; 0 when not in the heap */
+    int running;               /* callbacks of it in progress (timer lock) */
 } goro__timer;
 
 /* Adds t (not already armed) to the heap.  Returns 0 or ENOMEM. */

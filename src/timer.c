@@ -24,45 +24,57 @@
 #include <sched.h>
 #include <stdlib.h>
 
+/* A heap entry keeps its timer's deadline beside the pointer, so sifting
+ * compares without touching the timers themselves: they live inside Gs,
+ * one stack page apart, and a 4-ary sift-down would otherwise read four
+ * cold pages per level.  Only the moved entry's index is written back. */
+struct entry {
+    int64_t when;
+    goro__timer *t;
+};
+
 static struct {
     goro__lock lock;
-    goro__timer **heap;         /* heap[0] is the earliest */
+    struct entry *heap;         /* heap[0] is the earliest */
     size_t len, cap;
-    _Atomic int64_t next;       /* heap[0]->when, or INT64_MAX */
-    goro__timer *running;       /* callback in progress (one at a time) */
+    _Atomic int64_t next;       /* heap[0].when, or INT64_MAX */
+    int nrunning;               /* callbacks in progress */
 } timers = {.lock = GORO_LOCK_INIT, .next = INT64_MAX};
 
-/* The timer whose callback this thread is running, if any. */
+/* The timer whose callback this thread is running, if any, and whether
+ * that callback deleted its own timer (its owner may then free it, so
+ * goro__timers_run must not touch it once the callback returns). */
 static __thread goro__timer *in_callback;
+static __thread bool callback_released;
 
-static void place(size_t i, goro__timer *t)
+static void place(size_t i, struct entry e)
 {
-    timers.heap[i] = t;
-    t->index = i + 1;
+    timers.heap[i] = e;
+    e.t->index = i + 1;
 }
 
 static void sift_up(size_t i)
 {
-    goro__timer *t = timers.heap[i];
+    struct entry e = timers.heap[i];
     while (i > 0) {
         size_t parent = (i - 1) / 4;
-        if (timers.heap[parent]->when <= t->when)
+        if (timers.heap[parent].when <= e.when)
             break;
         place(i, timers.heap[parent]);
         i = parent;
     }
-    place(i, t);
+    place(i, e);
 }
 
 static void sift_down(size_t i)
 {
-    goro__timer *t = timers.heap[i];
+    struct entry e = timers.heap[i];
     for (;;) {
         size_t c = 4 * i + 1, best = i;
-        int64_t when = t->when;
+        int64_t when = e.when;
         for (size_t k = c; k < c + 4 && k < timers.len; k++) {
-            if (timers.heap[k]->when < when) {
-                when = timers.heap[k]->when;
+            if (timers.heap[k].when < when) {
+                when = timers.heap[k].when;
                 best = k;
             }
         }
@@ -71,25 +83,24 @@ static void sift_down(size_t i)
         place(i, timers.heap[best]);
         i = best;
     }
-    place(i, t);
+    place(i, e);
 }
 
 static void publish_next(void)
 {
-    atomic_store_explicit(&timers.next, timers.len ? timers.heap[0]->when : INT64_MAX,
+    atomic_store_explicit(&timers.next, timers.len ? timers.heap[0].when : INT64_MAX,
                           memory_order_release);
 }
 
 /* Removes heap[i]; timers.lock held. */
 static void remove_at(size_t i)
 {
-    goro__timer *t = timers.heap[i];
-    goro__timer *last = timers.heap[--timers.len];
+    struct entry last = timers.heap[--timers.len];
 
-    t->index = 0;
+    timers.heap[i].t->index = 0;
     if (i < timers.len) {
         place(i, last);
-        if (i > 0 && last->when < timers.heap[(i - 1) / 4]->when)
+        if (i > 0 && last.when < timers.heap[(i - 1) / 4].when)
             sift_up(i);
         else
             sift_down(i);
@@ -99,7 +110,7 @@ static void remove_at(size_t i)
 bool goro__timers_running(void)
 {
     goro__lock_acquire(&timers.lock);
-    bool busy = timers.running != NULL;
+    bool busy = timers.nrunning > 0;
     goro__lock_release(&timers.lock);
     return busy;
 }
@@ -130,7 +141,7 @@ int goro__timer_add(goro__timer *t)
     goro__lock_acquire(&timers.lock);
     if (timers.len == timers.cap) {
         size_t cap = timers.cap ? 2 * timers.cap : 64;
-        goro__timer **h = goro__realloc(timers.heap, cap * sizeof *h);
+        struct entry *h = goro__realloc(timers.heap, cap * sizeof *h);
         if (!h) {
             goro__lock_release(&timers.lock);
             return ENOMEM;
@@ -138,9 +149,9 @@ int goro__timer_add(goro__timer *t)
         timers.heap = h;
         timers.cap = cap;
     }
-    timers.heap[timers.len++] = t;
+    timers.heap[timers.len++] = (struct entry){.when = when, .t = t};
     sift_up(timers.len - 1);
-    earliest = timers.heap[0] == t;
+    earliest = timers.heap[0].t == t;
     if (earliest)
         publish_next();
     goro__lock_release(&timers.lock);
@@ -165,7 +176,14 @@ bool goro__timer_del(goro__timer *t)
             publish_next();
             removed = true;
         }
-        if (timers.running != t || in_callback == t) {
+        if (in_callback == t && !callback_released) {
+            /* Deleted from inside its own callback: this run is over as
+             * far as the owner is concerned. */
+            t->running--;
+            timers.nrunning--;
+            callback_released = true;
+        }
+        if (t->running == 0 || in_callback == t) {
             goro__lock_release(&timers.lock);
             return removed;
         }
@@ -176,35 +194,42 @@ bool goro__timer_del(goro__timer *t)
 
 int goro__timers_run(int64_t now)
 {
+    enum { BATCH = 32 };
+    goro__timer *batch[BATCH];
     int n = 0;
 
     for (;;) {
-        goro__timer *t;
+        int k = 0;
+
+        /* Pop up to a batch of due timers under one lock hold, marking
+         * each running: goro__timer_del waits for exactly those.  Other
+         * threads may fire other timers meanwhile. */
         goro__lock_acquire(&timers.lock);
-        /* Callbacks run one at a time, so that goro__timer_del can tell
-         * whether t's is in progress; wait for the previous one before
-         * popping, so a popped timer is always the running one. */
-        while (timers.running) {
-            goro__lock_release(&timers.lock);
-            sched_yield();
-            goro__lock_acquire(&timers.lock);
+        while (k < BATCH && timers.len > 0 && timers.heap[0].when <= now) {
+            goro__timer *t = timers.heap[0].t;
+            remove_at(0);
+            t->running++;
+            batch[k++] = t;
         }
-        if (timers.len == 0 || timers.heap[0]->when > now) {
-            publish_next();
-            goro__lock_release(&timers.lock);
-            return n;
-        }
-        t = timers.heap[0];
-        remove_at(0);
+        timers.nrunning += k;
         publish_next();
-        timers.running = t;
         goro__lock_release(&timers.lock);
-        in_callback = t;
-        t->fn(t);
-        in_callback = NULL;
-        goro__lock_acquire(&timers.lock);
-        timers.running = NULL;
-        goro__lock_release(&timers.lock);
-        n++;
+        if (k == 0)
+            return n;
+        for (int i = 0; i < k; i++) {
+            in_callback = batch[i];
+            callback_released = false;
+            batch[i]->fn(batch[i]);
+            in_callback = NULL;
+            if (callback_released)
+                continue; /* it deleted itself, and may be gone */
+            /* From here the owner may free or re-arm the timer: it is
+             * told by running dropping, under the lock. */
+            goro__lock_acquire(&timers.lock);
+            batch[i]->running--;
+            timers.nrunning--;
+            goro__lock_release(&timers.lock);
+        }
+        n += k;
     }
 }

@@ -156,7 +156,9 @@ Test(select, fairness_waiting, .timeout = GT_TIMEOUT(60))
     for (int k = 0; k < 4; k++) {
         cr_assert_eq(atomic_load(&wf_sent[k]), count[k], "sender %d: sent %ld, received %ld", k,
                      atomic_load(&wf_sent[k]), count[k]);
-        cr_assert_geq(count[k], WF_N / 100, "sender %d won %ld of %d", k, count[k], WF_N);
+        /* Which racing waker wins depends on run-queue order, not on
+         * select; only starvation would be a bug (0.1%: never 0). */
+        cr_assert_geq(count[k], WF_N / 1000, "sender %d won %ld of %d", k, count[k], WF_N);
         goro_chan_release(wf_c[k]);
     }
 }
