@@ -156,22 +156,16 @@ static void unlock_chan(void *c)
     goro__lock_release(&((goro_chan *)c)->lock);
 }
 
-void goro__chan_send_to(goro_chan *c, goro__sudog *sg, const void *elem)
+void goro__chan_send_copy(goro_chan *c, goro__sudog *sg, const void *elem)
 {
-    goro__g *g = sg->g;
-
     goro__hb_acquire(sg);
     copy_elem(c, sg->elem, elem);
     goro__hb_release(sg);
     sg->success = true;
-    goro__lock_release(&c->lock);
-    goro__ready(g);
 }
 
-void goro__chan_recv_from(goro_chan *c, goro__sudog *sg, void *elem)
+void goro__chan_recv_copy(goro_chan *c, goro__sudog *sg, void *elem)
 {
-    goro__g *g = sg->g;
-
     goro__hb_acquire(sg);
     if (c->cap == 0) {
         copy_elem(c, elem, sg->elem);
@@ -189,8 +183,30 @@ void goro__chan_recv_from(goro_chan *c, goro__sudog *sg, void *elem)
     }
     goro__hb_release(sg);
     sg->success = true;
-    goro__lock_release(&c->lock);
-    goro__ready(g);
+}
+
+void goro__chan_buf_put(goro_chan *c, const void *elem)
+{
+    char *slot = goro__chan_slot(c, c->sendx);
+    goro__hb_acquire(slot);
+    copy_elem(c, slot, elem);
+    goro__hb_release(slot);
+    if (++c->sendx == c->cap)
+        c->sendx = 0;
+    atomic_store_explicit(&c->count, atomic_load_explicit(&c->count, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+void goro__chan_buf_take(goro_chan *c, void *elem)
+{
+    char *slot = goro__chan_slot(c, c->recvx);
+    goro__hb_acquire(slot);
+    copy_elem(c, elem, slot);
+    goro__hb_release(slot);
+    if (++c->recvx == c->cap)
+        c->recvx = 0;
+    atomic_store_explicit(&c->count, atomic_load_explicit(&c->count, memory_order_relaxed) - 1,
+                          memory_order_relaxed);
 }
 
 /* Parks the calling G on q with sg; c->lock held, released by the park.
@@ -236,18 +252,14 @@ static int chan_send(goro_chan *c, const void *elem, bool block)
         return EPIPE;
     }
     if ((sg = goro__waitq_dequeue(&c->recvq))) {
-        goro__chan_send_to(c, sg, elem);
+        goro__g *g = sg->g;
+        goro__chan_send_copy(c, sg, elem);
+        goro__lock_release(&c->lock);
+        goro__ready(g);
         return 0;
     }
-    size_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
-    if (n < c->cap) {
-        char *slot = goro__chan_slot(c, c->sendx);
-        goro__hb_acquire(slot);
-        copy_elem(c, slot, elem);
-        goro__hb_release(slot);
-        if (++c->sendx == c->cap)
-            c->sendx = 0;
-        atomic_store_explicit(&c->count, n + 1, memory_order_relaxed);
+    if (atomic_load_explicit(&c->count, memory_order_relaxed) < c->cap) {
+        goro__chan_buf_put(c, elem);
         goro__lock_release(&c->lock);
         return 0;
     }
@@ -303,17 +315,14 @@ static int chan_recv(goro_chan *c, void *elem, bool block)
         return EPIPE;
     }
     if ((sg = goro__waitq_dequeue(&c->sendq))) {
-        goro__chan_recv_from(c, sg, elem);
+        goro__g *g = sg->g;
+        goro__chan_recv_copy(c, sg, elem);
+        goro__lock_release(&c->lock);
+        goro__ready(g);
         return 0;
     }
     if (n > 0) {
-        char *slot = goro__chan_slot(c, c->recvx);
-        goro__hb_acquire(slot);
-        copy_elem(c, elem, slot);
-        goro__hb_release(slot);
-        if (++c->recvx == c->cap)
-            c->recvx = 0;
-        atomic_store_explicit(&c->count, n - 1, memory_order_relaxed);
+        goro__chan_buf_take(c, elem);
         goro__lock_release(&c->lock);
         return 0;
     }

@@ -35,10 +35,18 @@ GORO_HIDDEN void goro__waitq_remove(goro__waitq *q, goro__sudog *sg);
  * whose select another case already won is dropped (Go: waitq.dequeue). */
 GORO_HIDDEN goro__sudog *goro__waitq_dequeue(goro__waitq *q);
 
-/* Completes a send to the receiver sg, or a receive from the sender sg,
- * then unlocks c and readies sg's G.  c->lock held on entry. */
-GORO_HIDDEN void goro__chan_send_to(goro_chan *c, goro__sudog *sg, const void *elem);
-GORO_HIDDEN void goro__chan_recv_from(goro_chan *c, goro__sudog *sg, void *elem);
+/* The four transfers, shared by chan.c and select.c; c->lock held, and
+ * left held (the caller unlocks, then readies sg->g where there is one).
+ *   send_copy: into the parked receiver sg.
+ *   recv_copy: from the parked sender sg (directly, or through the full
+ *              buffer's head, the sender's element going to its tail).
+ *   buf_put / buf_take: append to / take from the buffer (room / data
+ *              known to be there).
+ * elem may be NULL where a receive discards. */
+GORO_HIDDEN void goro__chan_send_copy(goro_chan *c, goro__sudog *sg, const void *elem);
+GORO_HIDDEN void goro__chan_recv_copy(goro_chan *c, goro__sudog *sg, void *elem);
+GORO_HIDDEN void goro__chan_buf_put(goro_chan *c, const void *elem);
+GORO_HIDDEN void goro__chan_buf_take(goro_chan *c, void *elem);
 
 /* Buffered slot i. */
 static inline char *goro__chan_slot(goro_chan *c, size_t i)

@@ -143,13 +143,8 @@ void goro__lock_slow(goro__lock *l)
                 return;
         }
         if (round < 4) {
-            for (int i = 0; i < 30; i++) {
-#if defined(__x86_64__)
-                __builtin_ia32_pause();
-#elif defined(__aarch64__)
-                __asm__ volatile("yield");
-#endif
-            }
+            for (int i = 0; i < 30; i++)
+                goro__cpu_relax();
         } else {
             sched_yield();
         }

@@ -45,6 +45,16 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
+/* Tells the CPU we are spinning (x86 pause, AArch64 yield). */
+static inline void goro__cpu_relax(void)
+{
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
 typedef struct goro__g goro__g;
 typedef struct goro__m goro__m;
 typedef struct goro__p goro__p;
@@ -448,13 +458,8 @@ GORO_HIDDEN void goro__netpoll_break(void);
  * wait is a few instructions long: the unlock function is already running. */
 static inline void goro__park_wait_unlocked(_Atomic uint32_t *flag)
 {
-    while (!atomic_load_explicit(flag, memory_order_acquire)) {
-#if defined(__x86_64__)
-        __builtin_ia32_pause();
-#elif defined(__aarch64__)
-        __asm__ volatile("yield");
-#endif
-    }
+    while (!atomic_load_explicit(flag, memory_order_acquire))
+        goro__cpu_relax();
 }
 
 /* Yields from the runtime (goro_yield's body); also used by tests. */

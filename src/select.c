@@ -173,42 +173,17 @@ static int try_case(struct select_state *s, size_t i, int64_t *now)
 
     switch (cs->kind) {
     case CASE_RECV: {
-        size_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
         if ((sg = goro__waitq_dequeue(&c->sendq))) {
-            /* recv_from unlocks c; release the others around it. */
+            goro__g *g = sg->g;
+            goro__chan_recv_copy(c, sg, cs->elem);
             if (cs->ok)
                 *cs->ok = true;
-            goro__hb_acquire(sg);
-            if (c->cap == 0) {
-                if (c->elemsize && cs->elem)
-                    memcpy(cs->elem, sg->elem, c->elemsize);
-            } else {
-                char *slot = goro__chan_slot(c, c->recvx);
-                goro__hb_acquire(slot);
-                if (c->elemsize && cs->elem)
-                    memcpy(cs->elem, slot, c->elemsize);
-                if (c->elemsize)
-                    memcpy(slot, sg->elem, c->elemsize);
-                goro__hb_release(slot);
-                if (++c->recvx == c->cap)
-                    c->recvx = 0;
-                c->sendx = c->recvx;
-            }
-            goro__hb_release(sg);
-            sg->success = true;
             unlock_all(s);
-            goro__ready(sg->g);
+            goro__ready(g);
             return 1;
         }
-        if (n > 0) {
-            char *slot = goro__chan_slot(c, c->recvx);
-            goro__hb_acquire(slot);
-            if (c->elemsize && cs->elem)
-                memcpy(cs->elem, slot, c->elemsize);
-            goro__hb_release(slot);
-            if (++c->recvx == c->cap)
-                c->recvx = 0;
-            atomic_store_explicit(&c->count, n - 1, memory_order_relaxed);
+        if (atomic_load_explicit(&c->count, memory_order_relaxed) > 0) {
+            goro__chan_buf_take(c, cs->elem);
             if (cs->ok)
                 *cs->ok = true;
             unlock_all(s);
@@ -222,30 +197,19 @@ static int try_case(struct select_state *s, size_t i, int64_t *now)
         return 0;
     }
     case CASE_SEND: {
-        size_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
         if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
             unlock_all(s);
             return -EPIPE;
         }
         if ((sg = goro__waitq_dequeue(&c->recvq))) {
-            goro__hb_acquire(sg);
-            if (c->elemsize && sg->elem)
-                memcpy(sg->elem, cs->elem, c->elemsize);
-            goro__hb_release(sg);
-            sg->success = true;
+            goro__g *g = sg->g;
+            goro__chan_send_copy(c, sg, cs->elem);
             unlock_all(s);
-            goro__ready(sg->g);
+            goro__ready(g);
             return 1;
         }
-        if (n < c->cap) {
-            char *slot = goro__chan_slot(c, c->sendx);
-            goro__hb_acquire(slot);
-            if (c->elemsize)
-                memcpy(slot, cs->elem, c->elemsize);
-            goro__hb_release(slot);
-            if (++c->sendx == c->cap)
-                c->sendx = 0;
-            atomic_store_explicit(&c->count, n + 1, memory_order_relaxed);
+        if (atomic_load_explicit(&c->count, memory_order_relaxed) < c->cap) {
+            goro__chan_buf_put(c, cs->elem);
             unlock_all(s);
             return 1;
         }

@@ -133,13 +133,8 @@ static bool can_spin(int iter)
 
 static void do_spin(void)
 {
-    for (int i = 0; i < 30; i++) {
-#if defined(__x86_64__)
-        __builtin_ia32_pause();
-#elif defined(__aarch64__)
-        __asm__ volatile("yield");
-#endif
-    }
+    for (int i = 0; i < 30; i++)
+        goro__cpu_relax();
 }
 
 static void mutex_lock_slow(goro_mutex *m)
