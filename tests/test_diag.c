@@ -1,0 +1,307 @@
+/* test_diag.c - diagnostics: the deadlock detector (message, dump, no false
+ * positive while a timer, an fd wait or a blocking call is pending,
+ * GORO_DEADLOCK=0), goro_dump's format, goro_stats_get, and the SIGQUIT
+ * dump of GORO_TRACEBACK=1.
+ *
+ * Fatal paths run in a child: a fresh copy of this executable (fork, then
+ * execve of /proc/self/exe), picked by GT_DIAG_CHILD, whose body runs from
+ * a constructor before Criterion's main and sets its own GORO_* first. */
+#define _GNU_SOURCE
+#include "common.h"
+
+#include <regex.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#define CHILD_ENV "GT_DIAG_CHILD"
+
+extern char **environ;
+
+struct outcome {
+    int status;
+    char out[32768];
+};
+
+static void run_child(const char *name, struct outcome *o)
+{
+    int pfd[2];
+    size_t len = 0, nenv = 0;
+    char marker[64];
+
+    snprintf(marker, sizeof marker, "%s=%s", CHILD_ENV, name);
+    while (environ[nenv])
+        nenv++;
+    char **env = calloc(nenv + 2, sizeof *env);
+    cr_assert_not_null(env);
+    memcpy(env, environ, nenv * sizeof *env);
+    env[nenv] = marker;
+    char *argv[] = {(char *)"test_diag", NULL};
+    struct rlimit nocore = {0, 0};
+
+    cr_assert_eq(pipe(pfd), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        setrlimit(RLIMIT_CORE, &nocore);
+        dup2(pfd[1], 2);
+        close(pfd[0]);
+        close(pfd[1]);
+        execve("/proc/self/exe", argv, env);
+        _exit(127);
+    }
+    free(env);
+    close(pfd[1]);
+    for (;;) {
+        ssize_t n = read(pfd[0], o->out + len, sizeof o->out - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || (len += (size_t)n) == sizeof o->out - 1)
+            break;
+    }
+    o->out[len] = 0;
+    close(pfd[0]);
+    cr_assert_eq(waitpid(pid, &o->status, 0), pid);
+}
+
+static bool matches(const char *text, const char *pattern)
+{
+    regex_t re;
+    cr_assert_eq(regcomp(&re, pattern, REG_EXTENDED | REG_NEWLINE), 0, "bad regex %s", pattern);
+    bool ok = regexec(&re, text, 0, NULL, 0) == 0;
+    regfree(&re);
+    return ok;
+}
+
+static bool killed_by(const struct outcome *o, int sig)
+{
+    return WIFSIGNALED(o->status) && WTERMSIG(o->status) == sig;
+}
+
+/* ---- child bodies -------------------------------------------------------- */
+
+static goro_chan *never; /* nobody ever sends on it */
+
+__attribute__((noinline)) static void stuck_receiver(void *arg)
+{
+    (void)arg;
+    goro_chan_recv(never, NULL);
+}
+
+/* A goroutine and main both wait on a channel nobody will send to. */
+static void child_deadlock(void)
+{
+    never = goro_chan_make(0, 0);
+    goro_attr a = {.name = "stuck-one"};
+    goro_go_attr(&a, stuck_receiver, NULL);
+    goro_chan_recv(never, NULL); /* main: the detector must abort here */
+}
+
+static void child_deadlock_off(void)
+{
+    setenv("GORO_DEADLOCK", "0", 1);
+    alarm(1); /* the deadlock stays: SIGALRM ends it */
+    child_deadlock();
+}
+
+static goro_chan *late;
+
+static void late_sender(void *arg)
+{
+    (void)arg;
+    goro_sleep(400 * GORO_MILLISECOND); /* a pending timer: not a deadlock */
+    goro_chan_send(late, NULL);
+}
+
+static void nap(void *arg)
+{
+    (void)arg;
+    usleep(400 * 1000);
+}
+
+static void blocking_sender(void *arg)
+{
+    (void)arg;
+    goro_blocking(nap, NULL); /* a pending blocking call: not a deadlock */
+    goro_chan_send(late, NULL);
+}
+
+static int pipe_rd;
+
+static void pipe_reader(void *arg)
+{
+    char b;
+    (void)arg;
+    goro_read(pipe_rd, &b, 1); /* a pending fd wait: not a deadlock */
+    goro_chan_send(late, NULL);
+}
+
+static void *write_later(void *arg)
+{
+    usleep(400 * 1000);
+    if (write((int)(intptr_t)arg, "x", 1) != 1)
+        _exit(3);
+    return NULL;
+}
+
+/* Main waits while only a timer, a blocking call, then an fd can wake
+ * anyone; each wait lasts far longer than the detector's two checks. */
+static void child_no_false_positive(void)
+{
+    int p[2];
+    pthread_t t;
+
+    late = goro_chan_make(0, 0);
+    goro_go(late_sender, NULL);
+    goro_chan_recv(late, NULL);
+    goro_go(blocking_sender, NULL);
+    goro_chan_recv(late, NULL);
+    if (pipe(p) != 0)
+        _exit(4);
+    pipe_rd = p[0];
+    goro_go(pipe_reader, NULL);
+    pthread_create(&t, NULL, write_later, (void *)(intptr_t)p[1]);
+    goro_chan_recv(late, NULL);
+    pthread_join(t, NULL);
+    fprintf(stderr, "no deadlock reported\n");
+    _exit(0);
+}
+
+static void child_sigquit(void)
+{
+    setenv("GORO_TRACEBACK", "1", 1);
+    never = goro_chan_make(0, 0);
+    goro_attr a = {.name = "quitter"};
+    goro_go_attr(&a, stuck_receiver, NULL);
+    goro_sleep(50 * GORO_MILLISECOND);
+    raise(SIGQUIT);
+    _exit(5); /* not reached: SIGQUIT ends the process */
+}
+
+static const struct {
+    const char *name;
+    void (*fn)(void);
+} child_bodies[] = {
+    {"deadlock", child_deadlock},
+    {"deadlock_off", child_deadlock_off},
+    {"no_false_positive", child_no_false_positive},
+    {"sigquit", child_sigquit},
+    {NULL, NULL},
+};
+
+__attribute__((constructor)) static void child_entry(void)
+{
+    const char *which = getenv(CHILD_ENV);
+    if (!which)
+        return;
+    for (int i = 0; child_bodies[i].name; i++) {
+        if (strcmp(child_bodies[i].name, which) == 0) {
+            if (strcmp(which, "deadlock_off") != 0)
+                alarm((unsigned)(30 * gt_scale())); /* never outlive the test */
+            child_bodies[i].fn();
+            fprintf(stderr, "child: body returned\n");
+            _exit(0);
+        }
+    }
+    _exit(2);
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+Test(diag, deadlock_aborts_with_go_message, .timeout = GT_TIMEOUT(60))
+{
+    struct outcome o;
+    run_child("deadlock", &o);
+    cr_assert(killed_by(&o, SIGABRT), "child status %#x, stderr:\n%s", o.status, o.out);
+    cr_assert(matches(o.out, "^fatal error: all goroutines are asleep - deadlock!$"),
+              "stderr:\n%s", o.out);
+    cr_assert(matches(o.out, "^goroutine [0-9]+ \\[chan receive\\]:$"), "stderr:\n%s", o.out);
+    cr_assert(matches(o.out, "^\tstuck_receiver\\(0x[0-9a-f]+\\) \"stuck-one\"$"), "stderr:\n%s",
+              o.out);
+    cr_assert(matches(o.out, "^\tcreated by child_deadlock at .*test_diag\\.c:[0-9]+$"),
+              "stderr:\n%s", o.out);
+    cr_assert(matches(o.out, "^thread [0-9]+ \\[chan receive\\]:$"), "stderr:\n%s", o.out);
+}
+
+Test(diag, deadlock_detection_off, .timeout = GT_TIMEOUT(60))
+{
+    struct outcome o;
+    run_child("deadlock_off", &o);
+    cr_assert(killed_by(&o, SIGALRM), "child status %#x, stderr:\n%s", o.status, o.out);
+    cr_assert_null(strstr(o.out, "deadlock!"), "stderr:\n%s", o.out);
+}
+
+Test(diag, no_false_positive_while_something_can_wake, .timeout = GT_TIMEOUT(60))
+{
+    struct outcome o;
+    run_child("no_false_positive", &o);
+    cr_assert(WIFEXITED(o.status) && WEXITSTATUS(o.status) == 0, "child status %#x, stderr:\n%s",
+              o.status, o.out);
+    cr_assert_not_null(strstr(o.out, "no deadlock reported"), "stderr:\n%s", o.out);
+}
+
+Test(diag, sigquit_dumps_with_traceback, .timeout = GT_TIMEOUT(60))
+{
+    struct outcome o;
+    run_child("sigquit", &o);
+    cr_assert(killed_by(&o, SIGQUIT), "child status %#x, stderr:\n%s", o.status, o.out);
+    cr_assert(matches(o.out, "^SIGQUIT: quit$"), "stderr:\n%s", o.out);
+    cr_assert(matches(o.out, "^\tstuck_receiver\\(0x[0-9a-f]+\\) \"quitter\"$"), "stderr:\n%s",
+              o.out);
+}
+
+static goro_chan *dump_c;
+
+static void dump_waiter(void *arg)
+{
+    (void)arg;
+    goro_chan_recv(dump_c, NULL);
+}
+
+Test(diag, dump_and_stats, .timeout = GT_TIMEOUT(30))
+{
+    goro_stats st, st2;
+    char text[8192];
+    FILE *f = tmpfile();
+
+    cr_assert_not_null(f);
+    cr_assert_eq(goro_stats_get(NULL), EINVAL);
+    dump_c = goro_chan_make(0, 0);
+    goro_attr a = {.name = "dumped"};
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(goro_go_attr(&a, dump_waiter, NULL), 0);
+    while (goro_num_goroutine() < 3)
+        goro_sleep(GORO_MILLISECOND);
+    goro_sleep(20 * GORO_MILLISECOND); /* all three parked */
+
+    cr_assert_eq(goro_stats_get(&st), 0);
+    cr_assert_eq(st.goroutines, 3);
+    cr_assert_eq(st.procs, goro_maxprocs(0));
+    cr_assert_geq(st.threads, 1);
+    cr_assert_geq(st.stacks, 3);
+    cr_assert_geq(st.parks, 3);
+
+    goro_dump(f);
+    fflush(f);
+    rewind(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = 0;
+    fclose(f);
+    int entries = 0;
+    for (const char *p = text; (p = strstr(p, "\tdump_waiter(0x")); p++)
+        entries++;
+    cr_assert_eq(entries, 3, "dump:\n%s", text);
+    cr_assert(matches(text, "^goroutine [0-9]+ \\[chan receive\\]:$"), "dump:\n%s", text);
+    cr_assert(matches(text, "^\tdump_waiter\\(0x0\\) \"dumped\"$"), "dump:\n%s", text);
+    cr_assert(matches(text, "^\tcreated by .*dump_and_stats.* at .*test_diag\\.c:[0-9]+$"),
+              "dump:\n%s", text);
+
+    goro_chan_close(dump_c);
+    gt_quiesce();
+    cr_assert_eq(goro_stats_get(&st2), 0);
+    cr_assert_eq(st2.goroutines, 0);
+    cr_assert_geq(st2.parks, st.parks);
+    cr_assert_geq(st2.stacks_cached, 1);
+    goro_chan_release(dump_c);
+}
