@@ -42,6 +42,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- sanitizers --------------------------------------------------------- */
@@ -281,6 +283,111 @@ static inline uint64_t gt_rand(uint64_t *state)
     x ^= x >> 27;
     *state = x;
     return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* ---- channel test helpers -------------------------------------------------- */
+
+/* goro_go, asserting success (test thread only). */
+static inline void gt_spawn(void (*fn)(void *), void *arg)
+{
+    int e = goro_go(fn, arg);
+    cr_assert_eq(e, 0, "goro_go: %d", e);
+}
+
+/* goro_chan_make, asserting success. */
+static inline goro_chan *gt_mkchan(size_t elem_size, size_t cap)
+{
+    goro_chan *c = goro_chan_make(elem_size, cap);
+    cr_assert_not_null(c, "goro_chan_make(%zu, %zu): errno %d", elem_size, cap, errno);
+    return c;
+}
+
+/* Receives n signals from a zero-size channel (bounded by the test's
+ * .timeout). */
+static inline void gt_wait_signals(goro_chan *done, int n)
+{
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(goro_chan_recv(done, NULL), 0);
+}
+
+/* Gives goroutines that are about to block a chance to park (coverage
+ * only; nothing depends on it). */
+static inline void gt_settle(void)
+{
+    for (int i = 0; i < 10; i++)
+        goro_yield();
+    goro_sleep(2 * GORO_MILLISECOND);
+}
+
+static inline bool gt_all_zero(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        if (b[i])
+            return false;
+    return true;
+}
+
+/* ---- child processes --------------------------------------------------------- */
+
+/* Runs a fresh copy of this test executable (fork, then execve of
+ * /proc/self/exe, as Criterion starts its workers: a forked copy of a
+ * threaded process may not start threads under TSan, and a fresh process
+ * reads GORO_* anew) with env_name=body in its environment; the test file's
+ * constructor runs that body before Criterion's main.  Collects the
+ * child's stderr (the start of it, up to outsz - 1 bytes) into out and how
+ * it ended into *status.  No core file is written for an expected abort. */
+extern char **environ;
+static inline void gt_run_child(const char *env_name, const char *body, char *out, size_t outsz,
+                                int *status)
+{
+    int pfd[2];
+    size_t len = 0, nenv = 0;
+    char marker[128];
+
+    /* Everything the child needs is prepared before fork(): in the child
+     * only async-signal-safe calls until execve. */
+    snprintf(marker, sizeof marker, "%s=%s", env_name, body);
+    while (environ[nenv])
+        nenv++;
+    char **env = calloc(nenv + 2, sizeof *env);
+    cr_assert_not_null(env);
+    memcpy(env, environ, nenv * sizeof *env);
+    env[nenv] = marker;
+    char *argv[] = {(char *)"goro-test-child", NULL};
+    struct rlimit nocore = {0, 0};
+
+    cr_assert_eq(pipe(pfd), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        setrlimit(RLIMIT_CORE, &nocore);
+        dup2(pfd[1], 2);
+        close(pfd[0]);
+        close(pfd[1]);
+        execve("/proc/self/exe", argv, env);
+        _exit(127);
+    }
+    free(env);
+    close(pfd[1]);
+    for (;;) {
+        ssize_t n = read(pfd[0], out + len, outsz - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (len == outsz - 1) { /* keep draining, keep the start */
+            char sink[4096];
+            while (read(pfd[0], sink, sizeof sink) > 0)
+                ;
+            break;
+        }
+    }
+    out[len] = 0;
+    close(pfd[0]);
+    cr_assert_eq(waitpid(pid, status, 0), pid);
 }
 
 #endif /* GORO_TESTS_COMMON_H */

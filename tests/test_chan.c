@@ -12,46 +12,7 @@
 #define _GNU_SOURCE
 #include "common.h"
 
-/* ---- helpers ------------------------------------------------------------ */
-
-static void spawn(void (*fn)(void *), void *arg)
-{
-    int e = goro_go(fn, arg);
-    cr_assert_eq(e, 0, "goro_go: %d", e);
-}
-
-static goro_chan *mkchan(size_t elem_size, size_t cap)
-{
-    goro_chan *c = goro_chan_make(elem_size, cap);
-    cr_assert_not_null(c, "goro_chan_make(%zu, %zu): errno %d", elem_size, cap, errno);
-    return c;
-}
-
-/* Receives n signals from a zero-size channel (bounded by the test's
- * .timeout). */
-static void wait_signals(goro_chan *done, int n)
-{
-    for (int i = 0; i < n; i++)
-        cr_assert_eq(goro_chan_recv(done, NULL), 0);
-}
-
-/* Gives goroutines that are about to block a chance to park (coverage
- * only; nothing depends on it). */
-static void settle(void)
-{
-    for (int i = 0; i < 10; i++)
-        goro_yield();
-    goro_sleep(2 * GORO_MILLISECOND);
-}
-
-static bool all_zero(const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++)
-        if (b[i])
-            return false;
-    return true;
-}
+/* ---- helpers: gt_spawn, gt_mkchan, ... in common.h ------------------------ */
 
 /* ---- Go's TestChan, for capacities 0..20 -------------------------------- */
 
@@ -96,13 +57,13 @@ static void tc_send_100(void *arg)
 
 Test(chan, go_testchan_all_caps, .timeout = GT_TIMEOUT(30))
 {
-    goro_chan *done = mkchan(0, 16);
+    goro_chan *done = gt_mkchan(0, 16);
     for (size_t cap = 0; cap <= 20; cap++) {
         long v;
 
         /* Receiving from an empty channel does not succeed; nor does a
          * send to a full one. */
-        tc_chan = mkchan(sizeof(long), cap);
+        tc_chan = gt_mkchan(sizeof(long), cap);
         cr_assert_eq(goro_chan_try_recv(tc_chan, &v), EAGAIN);
         for (size_t i = 0; i < cap; i++) {
             v = (long)i;
@@ -114,20 +75,20 @@ Test(chan, go_testchan_all_caps, .timeout = GT_TIMEOUT(30))
         goro_chan_release(tc_chan);
 
         /* Zero from a closed channel; close unblocks receivers. */
-        tc_chan = mkchan(sizeof(long), cap);
+        tc_chan = gt_mkchan(sizeof(long), cap);
         for (int i = 0; i < 4; i++)
-            spawn(tc_recv_closed, done);
-        settle();
+            gt_spawn(tc_recv_closed, done);
+        gt_settle();
         cr_assert_eq(goro_chan_close(tc_chan), 0);
-        wait_signals(done, 4);
+        gt_wait_signals(done, 4);
         v = 5;
         cr_assert_eq(goro_chan_recv(tc_chan, &v), EPIPE);
         cr_assert_eq(v, 0);
         goro_chan_release(tc_chan);
 
         /* 100 integers in FIFO order, not corrupted. */
-        tc_chan = mkchan(sizeof(long), cap);
-        spawn(tc_send_100, NULL);
+        tc_chan = gt_mkchan(sizeof(long), cap);
+        gt_spawn(tc_send_100, NULL);
         for (long i = 0; i < 100; i++) {
             cr_assert_eq(goro_chan_recv(tc_chan, &v), 0);
             cr_assert_eq(v, i, "cap %zu: got %ld, want %ld", cap, v, i);
@@ -136,13 +97,13 @@ Test(chan, go_testchan_all_caps, .timeout = GT_TIMEOUT(30))
 
         /* 1000 integers from 4 goroutines to 4 goroutines: what is sent is
          * what is received. */
-        tc_chan = mkchan(sizeof(long), cap);
+        tc_chan = gt_mkchan(sizeof(long), cap);
         atomic_store(&tc_sum, 0);
         for (int i = 0; i < 4; i++) {
-            spawn(tc_send_1000, done);
-            spawn(tc_recv_1000, done);
+            gt_spawn(tc_send_1000, done);
+            gt_spawn(tc_recv_1000, done);
         }
-        wait_signals(done, 8);
+        gt_wait_signals(done, 8);
         cr_assert_eq(atomic_load(&tc_sum), 4 * (999 * 1000 / 2));
         cr_assert_eq(goro_chan_len(tc_chan), 0);
         goro_chan_release(tc_chan);
@@ -157,7 +118,7 @@ Test(chan, go_testchan_all_caps, .timeout = GT_TIMEOUT(30))
 Test(chan, fifo_async, .timeout = GT_TIMEOUT(10))
 {
     enum { N = 1000 };
-    goro_chan *c = mkchan(sizeof(int), N);
+    goro_chan *c = gt_mkchan(sizeof(int), N);
     for (int i = 0; i < N; i++)
         cr_assert_eq(goro_chan_send(c, &i), 0);
     cr_assert_eq(goro_chan_len(c), N);
@@ -190,14 +151,14 @@ Test(chan, fifo_daisy_chain, .timeout = GT_TIMEOUT(10))
 {
     enum { N = 1000 };
     static struct link links[N];
-    goro_chan *ch = mkchan(sizeof(int), 0);
-    goro_chan *start = mkchan(0, 0), *in = start;
+    goro_chan *ch = gt_mkchan(sizeof(int), 0);
+    goro_chan *start = gt_mkchan(0, 0), *in = start;
     goro_chan *outs[N];
 
     for (int i = 0; i < N; i++) {
-        outs[i] = mkchan(0, 0);
+        outs[i] = gt_mkchan(0, 0);
         links[i] = (struct link){ch, in, outs[i], i};
-        spawn(chain, &links[i]);
+        gt_spawn(chain, &links[i]);
         in = outs[i];
     }
     cr_assert_eq(goro_chan_send(start, NULL), 0);
@@ -221,13 +182,13 @@ static void send_three(void *arg)
 
 Test(chan, fifo_blocked_sender_after_buffer, .timeout = GT_TIMEOUT(10))
 {
-    goro_chan *c = mkchan(sizeof(int), 2);
+    goro_chan *c = gt_mkchan(sizeof(int), 2);
     int v = 1;
     cr_assert_eq(goro_chan_send(c, &v), 0);
     v = 2;
     cr_assert_eq(goro_chan_send(c, &v), 0);
-    spawn(send_three, c);
-    settle();
+    gt_spawn(send_three, c);
+    gt_settle();
     for (int want = 1; want <= 3; want++) {
         cr_assert_eq(goro_chan_recv(c, &v), 0);
         cr_assert_eq(v, want);
@@ -317,9 +278,9 @@ static void run_mpmc(size_t cap, int nprod, int ncons, long per, bool close)
     cr_assert(nprod <= 64);
     cr_assert(close || total % ncons == 0);
     memset(&mp, 0, sizeof mp);
-    mp.c = mkchan(sizeof(long), cap);
-    mp.pdone = mkchan(0, (size_t)nprod);
-    mp.cdone = mkchan(0, 0);
+    mp.c = gt_mkchan(sizeof(long), cap);
+    mp.pdone = gt_mkchan(0, (size_t)nprod);
+    mp.cdone = gt_mkchan(0, 0);
     mp.nprod = nprod;
     mp.ncons = ncons;
     mp.per = per;
@@ -329,14 +290,14 @@ static void run_mpmc(size_t cap, int nprod, int ncons, long per, bool close)
     cr_assert_not_null(mp.seen);
 
     for (int i = 0; i < ncons; i++)
-        spawn(mp_consumer, NULL);
+        gt_spawn(mp_consumer, NULL);
     for (int p = 0; p < nprod; p++)
-        spawn(mp_producer, (void *)(intptr_t)p);
+        gt_spawn(mp_producer, (void *)(intptr_t)p);
     if (close)
-        spawn(mp_closer, NULL);
+        gt_spawn(mp_closer, NULL);
     else
-        wait_signals(mp.pdone, nprod);
-    wait_signals(mp.cdone, ncons);
+        gt_wait_signals(mp.pdone, nprod);
+    gt_wait_signals(mp.cdone, ncons);
 
     gt_assert_no_failures();
     cr_assert_eq(atomic_load(&mp.count), total, "cap %zu: received %ld of %ld", cap,
@@ -415,7 +376,7 @@ struct big {
 
 Test(chan, close_drains_buffer_then_epipe, .timeout = GT_TIMEOUT(10))
 {
-    goro_chan *c = mkchan(sizeof(struct big), 4);
+    goro_chan *c = gt_mkchan(sizeof(struct big), 4);
     for (uint64_t i = 1; i <= 3; i++) {
         struct big b = {i, i * 10, i * 100};
         cr_assert_eq(goro_chan_send(c, &b), 0);
@@ -433,10 +394,10 @@ Test(chan, close_drains_buffer_then_epipe, .timeout = GT_TIMEOUT(10))
         struct big b;
         memset(&b, 0xab, sizeof b);
         cr_assert_eq(goro_chan_recv(c, &b), EPIPE);
-        cr_assert(all_zero(&b, sizeof b), "recv on closed channel did not zero the element");
+        cr_assert(gt_all_zero(&b, sizeof b), "recv on closed channel did not zero the element");
         memset(&b, 0xab, sizeof b);
         cr_assert_eq(goro_chan_try_recv(c, &b), EPIPE);
-        cr_assert(all_zero(&b, sizeof b), "try_recv on closed channel did not zero the element");
+        cr_assert(gt_all_zero(&b, sizeof b), "try_recv on closed channel did not zero the element");
     }
     cr_assert_eq(goro_chan_recv(c, NULL), EPIPE);
     cr_assert_eq(goro_chan_len(c), 0);
@@ -446,15 +407,15 @@ Test(chan, close_drains_buffer_then_epipe, .timeout = GT_TIMEOUT(10))
 
 Test(chan, close_unbuffered_recv_zero, .timeout = GT_TIMEOUT(10))
 {
-    goro_chan *c = mkchan(sizeof(struct big), 0);
+    goro_chan *c = gt_mkchan(sizeof(struct big), 0);
     struct big b;
     cr_assert_eq(goro_chan_close(c), 0);
     memset(&b, 0xcd, sizeof b);
     cr_assert_eq(goro_chan_recv(c, &b), EPIPE);
-    cr_assert(all_zero(&b, sizeof b));
+    cr_assert(gt_all_zero(&b, sizeof b));
     memset(&b, 0xcd, sizeof b);
     cr_assert_eq(goro_chan_try_recv(c, &b), EPIPE);
-    cr_assert(all_zero(&b, sizeof b));
+    cr_assert(gt_all_zero(&b, sizeof b));
     goro_chan_release(c);
     gt_quiesce();
 }
@@ -462,7 +423,7 @@ Test(chan, close_unbuffered_recv_zero, .timeout = GT_TIMEOUT(10))
 Test(chan, send_on_closed, .timeout = GT_TIMEOUT(10))
 {
     for (size_t cap = 0; cap <= 2; cap++) {
-        goro_chan *c = mkchan(sizeof(int), cap);
+        goro_chan *c = gt_mkchan(sizeof(int), cap);
         int v = 1;
         cr_assert_eq(goro_chan_close(c), 0);
         cr_assert_eq(goro_chan_send(c, &v), EPIPE);
@@ -475,7 +436,7 @@ Test(chan, send_on_closed, .timeout = GT_TIMEOUT(10))
 
 Test(chan, double_close, .timeout = GT_TIMEOUT(10))
 {
-    goro_chan *c = mkchan(sizeof(int), 1);
+    goro_chan *c = gt_mkchan(sizeof(int), 1);
     cr_assert_eq(goro_chan_close(c), 0);
     cr_assert_eq(goro_chan_close(c), EPIPE);
     cr_assert_eq(goro_chan_close(c), EPIPE);
@@ -500,14 +461,14 @@ static void closer(void *arg)
 
 Test(chan, concurrent_close_one_wins, .timeout = GT_TIMEOUT(20))
 {
-    goro_chan *done = mkchan(0, 0);
+    goro_chan *done = gt_mkchan(0, 0);
     for (int round = 0; round < 200; round++) {
-        cl_chan = mkchan(sizeof(int), round % 3);
+        cl_chan = gt_mkchan(sizeof(int), round % 3);
         atomic_store(&cl_ok, 0);
         atomic_store(&cl_epipe, 0);
         for (int i = 0; i < 8; i++)
-            spawn(closer, done);
-        wait_signals(done, 8);
+            gt_spawn(closer, done);
+        gt_wait_signals(done, 8);
         cr_assert_eq(atomic_load(&cl_ok), 1);
         cr_assert_eq(atomic_load(&cl_epipe), 7);
         goro_chan_release(cl_chan);
@@ -528,7 +489,7 @@ static void cw_receiver(void *arg)
     atomic_fetch_add(&cw_started, 1);
     int e = goro_chan_recv(cw_chan, &b);
     if (gt_check(e == EPIPE, "blocked receiver: %d", e) &&
-        gt_check(all_zero(&b, sizeof b), "closed receive did not zero the element"))
+        gt_check(gt_all_zero(&b, sizeof b), "closed receive did not zero the element"))
         atomic_fetch_add(&cw_epipe, 1);
     goro_chan_send(done, NULL);
 }
@@ -547,8 +508,8 @@ static void cw_sender(void *arg)
 static void close_wakes(size_t cap, bool senders)
 {
     enum { N = 50 };
-    goro_chan *done = mkchan(0, N);
-    cw_chan = mkchan(sizeof(struct big), cap);
+    goro_chan *done = gt_mkchan(0, N);
+    cw_chan = gt_mkchan(sizeof(struct big), cap);
     atomic_store(&cw_started, 0);
     atomic_store(&cw_epipe, 0);
     for (size_t i = 0; senders && i < cap; i++) {
@@ -556,12 +517,12 @@ static void close_wakes(size_t cap, bool senders)
         cr_assert_eq(goro_chan_send(cw_chan, &b), 0);
     }
     for (int i = 0; i < N; i++)
-        spawn(senders ? cw_sender : cw_receiver, done);
+        gt_spawn(senders ? cw_sender : cw_receiver, done);
     cr_assert(gt_wait_count(&cw_started, N, gt_ms(5000)));
-    settle();
+    gt_settle();
     cr_assert_eq(goro_chan_len(cw_chan), senders ? cap : 0);
     cr_assert_eq(goro_chan_close(cw_chan), 0);
-    wait_signals(done, N);
+    gt_wait_signals(done, N);
     gt_assert_no_failures();
     cr_assert_eq(atomic_load(&cw_epipe), N);
     /* The buffer survives the close: its elements, then EPIPE. */
@@ -598,7 +559,7 @@ Test(chan, close_wakes_senders_buffered, .timeout = GT_TIMEOUT(10))
 
 Test(chan, recv_null_discards, .timeout = GT_TIMEOUT(10))
 {
-    goro_chan *c = mkchan(sizeof(int), 2);
+    goro_chan *c = gt_mkchan(sizeof(int), 2);
     int v = 42;
     cr_assert_eq(goro_chan_send(c, &v), 0);
     v = 43;
@@ -609,8 +570,8 @@ Test(chan, recv_null_discards, .timeout = GT_TIMEOUT(10))
     cr_assert_eq(goro_chan_len(c), 0);
     cr_assert_eq(goro_chan_try_recv(c, NULL), EAGAIN);
     /* Unbuffered, from a blocked sender. */
-    goro_chan *u = mkchan(sizeof(int), 0);
-    spawn(send_three, u);
+    goro_chan *u = gt_mkchan(sizeof(int), 0);
+    gt_spawn(send_three, u);
     cr_assert_eq(goro_chan_recv(u, NULL), 0);
     goro_chan_release(u);
     goro_chan_release(c);
@@ -638,12 +599,12 @@ Test(chan, null_channel, .timeout = GT_TIMEOUT(10))
 
 Test(chan, send_null_elem, .timeout = GT_TIMEOUT(10))
 {
-    goro_chan *c = mkchan(sizeof(int), 1);
+    goro_chan *c = gt_mkchan(sizeof(int), 1);
     cr_assert_eq(goro_chan_send(c, NULL), EINVAL);
     cr_assert_eq(goro_chan_try_send(c, NULL), EINVAL);
     cr_assert_eq(goro_chan_len(c), 0);
     goro_chan_release(c);
-    c = mkchan(sizeof(int), 0);
+    c = gt_mkchan(sizeof(int), 0);
     cr_assert_eq(goro_chan_send(c, NULL), EINVAL);
     cr_assert_eq(goro_chan_try_send(c, NULL), EINVAL);
     goro_chan_release(c);
@@ -681,14 +642,14 @@ Test(chan, make_overflow, .timeout = GT_TIMEOUT(10))
 
 Test(chan, try_ops_basic, .timeout = GT_TIMEOUT(10))
 {
-    goro_chan *u = mkchan(sizeof(int), 0);
+    goro_chan *u = gt_mkchan(sizeof(int), 0);
     int v = 9;
     /* Unbuffered with nobody on the other side: never ready. */
     cr_assert_eq(goro_chan_try_send(u, &v), EAGAIN);
     cr_assert_eq(goro_chan_try_recv(u, &v), EAGAIN);
     cr_assert_eq(v, 9, "a failed try_recv wrote the element");
     /* A parked sender makes try_recv succeed. */
-    spawn(send_three, u);
+    gt_spawn(send_three, u);
     int e;
     int64_t deadline = goro_now() + gt_ms(5000);
     while ((e = goro_chan_try_recv(u, &v)) == EAGAIN && goro_now() < deadline)
@@ -757,16 +718,16 @@ static void tr_receiver(void *arg)
 
 static void try_race(size_t cap)
 {
-    tr_chan = mkchan(sizeof(long), cap);
-    tr_pdone = mkchan(0, TR_SENDERS);
-    tr_cdone = mkchan(0, TR_RECEIVERS);
+    tr_chan = gt_mkchan(sizeof(long), cap);
+    tr_pdone = gt_mkchan(0, TR_SENDERS);
+    tr_cdone = gt_mkchan(0, TR_RECEIVERS);
     for (int i = 0; i < TR_RECEIVERS; i++)
-        spawn(tr_receiver, (void *)(intptr_t)i);
+        gt_spawn(tr_receiver, (void *)(intptr_t)i);
     for (int i = 0; i < TR_SENDERS; i++)
-        spawn(tr_sender, (void *)(intptr_t)i);
-    wait_signals(tr_pdone, TR_SENDERS);
+        gt_spawn(tr_sender, (void *)(intptr_t)i);
+    gt_wait_signals(tr_pdone, TR_SENDERS);
     cr_assert_eq(goro_chan_close(tr_chan), 0);
-    wait_signals(tr_cdone, TR_RECEIVERS);
+    gt_wait_signals(tr_cdone, TR_RECEIVERS);
     gt_assert_no_failures();
     cr_assert_eq(atomic_load(&tr_count), TR_SENDERS * TR_PER);
     for (long v = 0; v < TR_SENDERS * TR_PER; v++)
@@ -802,16 +763,16 @@ static void nb_try(void *arg)
 Test(chan, nonblock_recv_race, .timeout = GT_TIMEOUT(30))
 {
     goro_chan *cs[2];
-    cs[1] = mkchan(0, 0);
+    cs[1] = gt_mkchan(0, 0);
     for (int i = 0; i < 2000; i++) {
         int v = 1;
-        cs[0] = mkchan(sizeof(int), 1);
+        cs[0] = gt_mkchan(sizeof(int), 1);
         cr_assert_eq(goro_chan_send(cs[0], &v), 0);
-        spawn(nb_try, cs);
+        gt_spawn(nb_try, cs);
         cr_assert_eq(goro_chan_close(cs[0]), 0);
         int e = goro_chan_recv(cs[0], NULL);
         cr_assert(e == 0 || e == EPIPE);
-        wait_signals(cs[1], 1);
+        gt_wait_signals(cs[1], 1);
         goro_chan_release(cs[0]);
     }
     goro_chan_release(cs[1]);
@@ -832,8 +793,8 @@ static void pingpong(void *arg)
 
 Test(chan, plain_thread_pingpong, .timeout = GT_TIMEOUT(20))
 {
-    goro_chan *cs[2] = {mkchan(sizeof(long), 0), mkchan(sizeof(long), 0)};
-    spawn(pingpong, cs);
+    goro_chan *cs[2] = {gt_mkchan(sizeof(long), 0), gt_mkchan(sizeof(long), 0)};
+    gt_spawn(pingpong, cs);
     for (long i = 0; i < 10000; i++) {
         long v;
         cr_assert_eq(goro_chan_send(cs[0], &i), 0);
@@ -913,20 +874,20 @@ static void pt_closer(void *arg)
 static void plain_thread_mixed(size_t cap)
 {
     pthread_t th[2];
-    pt_chan = mkchan(sizeof(long), cap);
-    pt_pdone = mkchan(0, PT_SENDERS);
-    pt_cdone = mkchan(0, 2);
+    pt_chan = gt_mkchan(sizeof(long), cap);
+    pt_pdone = gt_mkchan(0, PT_SENDERS);
+    pt_cdone = gt_mkchan(0, 2);
     atomic_store(&pt_count, 0);
     memset((void *)pt_seen, 0, sizeof pt_seen);
-    spawn(pt_receiver, NULL);
-    spawn(pt_receiver, NULL);
-    spawn(pt_closer, NULL);
+    gt_spawn(pt_receiver, NULL);
+    gt_spawn(pt_receiver, NULL);
+    gt_spawn(pt_closer, NULL);
     for (int i = 0; i < 2; i++)
         cr_assert_eq(pthread_create(&th[i], NULL, pt_thread, (void *)(intptr_t)i), 0);
-    spawn(pt_goroutine, (void *)(intptr_t)2);
-    spawn(pt_goroutine, (void *)(intptr_t)3);
+    gt_spawn(pt_goroutine, (void *)(intptr_t)2);
+    gt_spawn(pt_goroutine, (void *)(intptr_t)3);
     pt_receive(); /* the test's thread is the third receiver */
-    wait_signals(pt_cdone, 2);
+    gt_wait_signals(pt_cdone, 2);
     for (int i = 0; i < 2; i++)
         cr_assert_eq(pthread_join(th[i], NULL), 0);
     gt_assert_no_failures();
@@ -953,7 +914,7 @@ Test(chan, plain_threads_mixed_buffered, .timeout = GT_TIMEOUT(30))
 
 Test(chan, zero_size_buffered, .timeout = GT_TIMEOUT(10))
 {
-    goro_chan *c = mkchan(0, 3);
+    goro_chan *c = gt_mkchan(0, 3);
     cr_assert_eq(goro_chan_cap(c), 3);
     cr_assert_eq(goro_chan_len(c), 0);
     for (size_t i = 1; i <= 3; i++) {
@@ -987,12 +948,12 @@ static void signal_n(void *arg)
 
 Test(chan, zero_size_unbuffered_signals, .timeout = GT_TIMEOUT(20))
 {
-    goro_chan *c = mkchan(0, 0);
+    goro_chan *c = gt_mkchan(0, 0);
     cr_assert_eq(goro_chan_cap(c), 0);
     cr_assert_eq(goro_chan_try_send(c, NULL), EAGAIN);
     cr_assert_eq(goro_chan_try_recv(c, NULL), EAGAIN);
     for (int i = 0; i < 10; i++)
-        spawn(signal_n, c);
+        gt_spawn(signal_n, c);
     for (int i = 0; i < 10 * 1000; i++) {
         cr_assert_eq(goro_chan_recv(c, NULL), 0);
         cr_assert_eq(goro_chan_len(c), 0);
@@ -1007,9 +968,9 @@ Test(chan, zero_size_unbuffered_signals, .timeout = GT_TIMEOUT(20))
 /* Go's zerosize.go also checks zero-size elements of a nonzero count. */
 Test(chan, zero_size_mpmc, .timeout = GT_TIMEOUT(20))
 {
-    goro_chan *c = mkchan(0, 5);
+    goro_chan *c = gt_mkchan(0, 5);
     for (int i = 0; i < 10; i++)
-        spawn(signal_n, c);
+        gt_spawn(signal_n, c);
     for (int i = 0; i < 10 * 1000; i++)
         cr_assert_eq(goro_chan_recv(c, NULL), 0);
     cr_assert_eq(goro_chan_len(c), 0);
@@ -1032,9 +993,9 @@ static bool len_is_10(void *c)
 
 Test(chan, len_cap_during_use, .timeout = GT_TIMEOUT(10))
 {
-    goro_chan *c = mkchan(sizeof(int), 10);
+    goro_chan *c = gt_mkchan(sizeof(int), 10);
     cr_assert_eq(goro_chan_cap(c), 10);
-    spawn(fill_ten, c);
+    gt_spawn(fill_ten, c);
     cr_assert(gt_wait_until(len_is_10, c, gt_ms(5000)), "len %zu", goro_chan_len(c));
     int v = 0;
     cr_assert_eq(goro_chan_try_send(c, &v), EAGAIN);
@@ -1062,10 +1023,10 @@ Test(chan, len_cap_during_use, .timeout = GT_TIMEOUT(10))
     goro_chan_release(c);
 
     /* Unbuffered: len 0 even with senders parked on it. */
-    goro_chan *u = mkchan(sizeof(int), 0);
-    spawn(send_three, u);
-    spawn(send_three, u);
-    settle();
+    goro_chan *u = gt_mkchan(sizeof(int), 0);
+    gt_spawn(send_three, u);
+    gt_spawn(send_three, u);
+    gt_settle();
     cr_assert_eq(goro_chan_len(u), 0);
     cr_assert_eq(goro_chan_cap(u), 0);
     cr_assert_eq(goro_chan_recv(u, &v), 0);
@@ -1092,7 +1053,7 @@ Test(chan, refcount_retain_release, .timeout = GT_TIMEOUT(10))
 {
     /* Under ASan, a missing free shows as a leak and one too many as a
      * double free. */
-    goro_chan *c = mkchan(sizeof(int), 1);
+    goro_chan *c = gt_mkchan(sizeof(int), 1);
     cr_assert_eq(goro_chan_retain(c), c);
     cr_assert_eq(goro_chan_retain(c), c);
     goro_chan_release(c);
@@ -1101,12 +1062,12 @@ Test(chan, refcount_retain_release, .timeout = GT_TIMEOUT(10))
     cr_assert_eq(goro_chan_send(c, &v), 0, "channel unusable after balanced retain/release");
     goro_chan_release(c);
 
-    goro_chan *cs[2] = {mkchan(sizeof(int), 0), mkchan(0, 0)};
+    goro_chan *cs[2] = {gt_mkchan(sizeof(int), 0), gt_mkchan(0, 0)};
     for (int i = 0; i < 16; i++) {
         goro_chan_retain(cs[0]);
-        spawn(retain_release, cs);
+        gt_spawn(retain_release, cs);
     }
-    wait_signals(cs[1], 16);
+    gt_wait_signals(cs[1], 16);
     cr_assert_eq(goro_chan_cap(cs[0]), 0);
     cr_assert_eq(goro_chan_try_send(cs[0], &v), EAGAIN);
     goro_chan_release(cs[0]);
@@ -1128,7 +1089,7 @@ static void rb_recv_waiter(void *arg)
     memset(&b, 0x77, sizeof b);
     atomic_fetch_add(&rb_started, 1);
     int e = goro_chan_recv(cs[0], &b);
-    if (gt_check(e == EPIPE, "waiter: %d", e) && gt_check(all_zero(&b, sizeof b), "not zeroed"))
+    if (gt_check(e == EPIPE, "waiter: %d", e) && gt_check(gt_all_zero(&b, sizeof b), "not zeroed"))
         atomic_fetch_add(&rb_ok, 1);
     goro_chan_send(cs[1], NULL);
 }
@@ -1146,14 +1107,14 @@ static void rb_send_waiter(void *arg)
 
 static void release_while_blocked(void (*waiter)(void *), int rounds)
 {
-    goro_chan *done = mkchan(0, 4);
+    goro_chan *done = gt_mkchan(0, 4);
     atomic_store(&rb_ok, 0);
     for (int r = 0; r < rounds; r++) {
-        goro_chan *cs[2] = {mkchan(sizeof(struct big), 0), done};
+        goro_chan *cs[2] = {gt_mkchan(sizeof(struct big), 0), done};
         goro_chan *other = goro_chan_retain(cs[0]); /* the other holder's */
         atomic_store(&rb_started, 0);
         for (int i = 0; i < 4; i++)
-            spawn(waiter, cs);
+            gt_spawn(waiter, cs);
         /* The waiters must be parked (holding their own references) before
          * the last outside reference goes; they need microseconds. */
         cr_assert(gt_wait_count(&rb_started, 4, gt_ms(5000)));
@@ -1161,7 +1122,7 @@ static void release_while_blocked(void (*waiter)(void *), int rounds)
         goro_chan_release(cs[0]);    /* the creator's */
         cr_assert_eq(goro_chan_close(other), 0);
         goro_chan_release(other);    /* now only the waiters hold it */
-        wait_signals(done, 4);
+        gt_wait_signals(done, 4);
     }
     gt_assert_no_failures();
     cr_assert_eq(atomic_load(&rb_ok), 4 * rounds);
@@ -1221,14 +1182,14 @@ static void run_sieve(size_t cap)
     static bool composite[SIEVE_LIMIT + 1];
     int n = 0, p;
 
-    goro_chan *ch = mkchan(sizeof(int), cap);
-    spawn(sieve_generate, goro_chan_retain(ch));
+    goro_chan *ch = gt_mkchan(sizeof(int), cap);
+    gt_spawn(sieve_generate, goro_chan_retain(ch));
     while (goro_chan_recv(ch, &p) == 0) {
         cr_assert_lt(n, SIEVE_PRIMES, "too many primes (%d)", p);
         primes[n] = p;
-        goro_chan *next = mkchan(sizeof(int), cap);
+        goro_chan *next = gt_mkchan(sizeof(int), cap);
         filters[n] = (struct filter){ch, goro_chan_retain(next), p};
-        spawn(sieve_filter, &filters[n]);
+        gt_spawn(sieve_filter, &filters[n]);
         ch = next;
         n++;
     }
@@ -1418,7 +1379,7 @@ static void ps_mul(void *arg)
 
 static goro_chan *ps_chan(void)
 {
-    return mkchan(sizeof(rat), 0);
+    return gt_mkchan(sizeof(rat), 0);
 }
 
 /* Starts fn on a stage with the given channels (each retained for it). */
@@ -1429,7 +1390,7 @@ static void ps_start(void (*fn)(void *), struct ps_stage *s, goro_chan *in0, gor
     s->in[1] = goro_chan_retain(in1);
     s->out[0] = goro_chan_retain(out0);
     s->out[1] = goro_chan_retain(out1);
-    spawn(fn, s);
+    gt_spawn(fn, s);
 }
 
 /* exp(x) = 1 + integral of exp(x): integrate -> split -> (out, back). */
@@ -1496,7 +1457,7 @@ static rat want_exp_over_1mx(int n) /* e^x/(1-x): sum_{i<=n} 1/i! */
 
 Test(chan, powser, .timeout = GT_TIMEOUT(30))
 {
-    ps_quit = mkchan(0, 0);
+    ps_quit = gt_mkchan(0, 0);
 
     /* ones * ones = 1/(1-x)^2: n+1. */
     goro_chan *a = ps_chan(), *b = ps_chan(), *prod = ps_chan();

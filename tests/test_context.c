@@ -35,12 +35,6 @@ TestSuite(context, .init = start_runtime);
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static void spawn(void (*fn)(void *), void *arg)
-{
-    int e = goro_go(fn, arg);
-    cr_assert_eq(e, 0, "goro_go: %d", e);
-}
-
 static goro_ctx *mk_cancel(goro_ctx *parent)
 {
     goro_ctx *c = goro_ctx_with_cancel(parent);
@@ -243,7 +237,7 @@ Test(context, cancel_reaches_wide_tree, .timeout = GT_TIMEOUT(30))
     for (int i = 0; i < WAITERS; i++) {
         goro_ctx *c = i % 2 ? leaf[(i * 37) % (FAN * FAN)] : flat[(i * 53) % FLAT];
         w[i] = (struct waiter){c, &wg, &woke};
-        spawn(done_waiter, &w[i]);
+        gt_spawn(done_waiter, &w[i]);
     }
     goro_sleep(5 * GORO_MILLISECOND);
     cr_assert_eq(atomic_load(&woke), 0);
@@ -317,7 +311,7 @@ Test(context, cancel_reaches_deep_chain, .timeout = GT_TIMEOUT(30))
 {
     goro_waitgroup wg = GORO_WAITGROUP_INIT;
     goro_waitgroup_add(&wg, 1);
-    spawn(deep_chain, &wg);
+    gt_spawn(deep_chain, &wg);
     goro_waitgroup_wait(&wg);
     gt_quiesce();
 }
@@ -771,8 +765,8 @@ Test(context, stress_cancel_vs_release, .timeout = GT_TIMEOUT(120))
 
         goro_waitgroup_add(&s.wg, WORKERS + 2);
         for (int i = 0; i < WORKERS; i++)
-            spawn(stress_worker, &s);
-        spawn(stress_canceler, &s);
+            gt_spawn(stress_worker, &s);
+        gt_spawn(stress_canceler, &s);
         cr_assert_eq(pthread_create(&th, NULL, stress_thread, &s), 0);
         pthread_join(th, NULL); /* first: see test_sync.c on plain threads */
         goro_waitgroup_wait(&s.wg);

@@ -16,8 +16,6 @@
 
 #define CHILD_ENV "GT_DIAG_CHILD"
 
-extern char **environ;
-
 struct outcome {
     int status;
     char out[32768];
@@ -25,44 +23,7 @@ struct outcome {
 
 static void run_child(const char *name, struct outcome *o)
 {
-    int pfd[2];
-    size_t len = 0, nenv = 0;
-    char marker[64];
-
-    snprintf(marker, sizeof marker, "%s=%s", CHILD_ENV, name);
-    while (environ[nenv])
-        nenv++;
-    char **env = calloc(nenv + 2, sizeof *env);
-    cr_assert_not_null(env);
-    memcpy(env, environ, nenv * sizeof *env);
-    env[nenv] = marker;
-    char *argv[] = {(char *)"test_diag", NULL};
-    struct rlimit nocore = {0, 0};
-
-    cr_assert_eq(pipe(pfd), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        setrlimit(RLIMIT_CORE, &nocore);
-        dup2(pfd[1], 2);
-        close(pfd[0]);
-        close(pfd[1]);
-        execve("/proc/self/exe", argv, env);
-        _exit(127);
-    }
-    free(env);
-    close(pfd[1]);
-    for (;;) {
-        ssize_t n = read(pfd[0], o->out + len, sizeof o->out - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0 || (len += (size_t)n) == sizeof o->out - 1)
-            break;
-    }
-    o->out[len] = 0;
-    close(pfd[0]);
-    cr_assert_eq(waitpid(pid, &o->status, 0), pid);
+    gt_run_child(CHILD_ENV, name, o->out, sizeof o->out, &o->status);
 }
 
 static bool matches(const char *text, const char *pattern)

@@ -11,43 +11,7 @@
 #define _GNU_SOURCE
 #include "common.h"
 
-/* ---- helpers ------------------------------------------------------------ */
-
-static void spawn(void (*fn)(void *), void *arg)
-{
-    int e = goro_go(fn, arg);
-    cr_assert_eq(e, 0, "goro_go: %d", e);
-}
-
-static goro_chan *mkchan(size_t elem_size, size_t cap)
-{
-    goro_chan *c = goro_chan_make(elem_size, cap);
-    cr_assert_not_null(c, "goro_chan_make(%zu, %zu): errno %d", elem_size, cap, errno);
-    return c;
-}
-
-static void wait_signals(goro_chan *done, int n)
-{
-    for (int i = 0; i < n; i++)
-        cr_assert_eq(goro_chan_recv(done, NULL), 0);
-}
-
-/* Gives goroutines about to block a chance to park (coverage only). */
-static void settle(void)
-{
-    for (int i = 0; i < 10; i++)
-        goro_yield();
-    goro_sleep(2 * GORO_MILLISECOND);
-}
-
-static bool all_zero(const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++)
-        if (b[i])
-            return false;
-    return true;
-}
+/* ---- helpers: gt_spawn, gt_mkchan, ... in common.h ------------------------ */
 
 /* ---- fairness ----------------------------------------------------------- */
 
@@ -61,7 +25,7 @@ Test(select, fairness_ready_recv, .timeout = GT_TIMEOUT(30))
     goro_chan *c[4];
     long count[4] = {0};
     for (int k = 0; k < 4; k++) {
-        c[k] = mkchan(sizeof(int), 2);
+        c[k] = gt_mkchan(sizeof(int), 2);
         for (int j = 0; j < 2; j++)
             cr_assert_eq(goro_chan_send(c[k], &k), 0);
     }
@@ -86,11 +50,11 @@ Test(select, fairness_ready_recv, .timeout = GT_TIMEOUT(30))
  * case that is never ready (Go's TestSelectFairness has two). */
 Test(select, fairness_ready_send, .timeout = GT_TIMEOUT(30))
 {
-    goro_chan *c[4], *never = mkchan(sizeof(int), 0);
+    goro_chan *c[4], *never = gt_mkchan(sizeof(int), 0);
     long count[4] = {0};
     int dummy;
     for (int k = 0; k < 4; k++)
-        c[k] = mkchan(sizeof(int), 1);
+        c[k] = gt_mkchan(sizeof(int), 1);
     for (int i = 0; i < FAIR_N; i++) {
         int r = GORO_SELECT(goro_case_recv(never, &dummy), goro_case_send(c[0], &i),
                             goro_case_send(c[1], &i), goro_case_send(c[2], &i),
@@ -139,8 +103,8 @@ Test(select, fairness_waiting, .timeout = GT_TIMEOUT(60))
 {
     long count[4] = {0}, next[4] = {0};
     for (int k = 0; k < 4; k++) {
-        wf_c[k] = mkchan(sizeof(long), 0);
-        spawn(wf_sender, (void *)(intptr_t)k);
+        wf_c[k] = gt_mkchan(sizeof(long), 0);
+        gt_spawn(wf_sender, (void *)(intptr_t)k);
     }
     for (int i = 0; i < WF_N; i++) {
         long v = -1;
@@ -190,7 +154,7 @@ Test(select, null_channels_never_ready, .timeout = GT_TIMEOUT(10))
     cr_assert_eq(r, 2);
     cr_assert_geq(goro_now() - t0, 20 * GORO_MILLISECOND);
     /* NULL channels next to a ready one: always the ready one. */
-    goro_chan *c = mkchan(sizeof(int), 1);
+    goro_chan *c = gt_mkchan(sizeof(int), 1);
     for (int i = 0; i < 1000; i++) {
         cr_assert_eq(goro_chan_send(c, &i), 0);
         r = GORO_SELECT(goro_case_recv(NULL, &v), goro_case_recv(c, &v), goro_case_send(NULL, &v));
@@ -212,8 +176,8 @@ Test(select, null_channel_send_null_elem, .timeout = GT_TIMEOUT(10))
 
 Test(select, default_when_nothing_ready, .timeout = GT_TIMEOUT(10))
 {
-    goro_chan *u = mkchan(sizeof(int), 0), *full = mkchan(sizeof(int), 1),
-              *empty = mkchan(sizeof(int), 1);
+    goro_chan *u = gt_mkchan(sizeof(int), 0), *full = gt_mkchan(sizeof(int), 1),
+              *empty = gt_mkchan(sizeof(int), 1);
     int v = 7;
     cr_assert_eq(goro_chan_send(full, &v), 0);
     for (int i = 0; i < 1000; i++) {
@@ -235,7 +199,7 @@ Test(select, default_when_nothing_ready, .timeout = GT_TIMEOUT(10))
 
 Test(select, default_never_when_ready, .timeout = GT_TIMEOUT(10))
 {
-    goro_chan *c = mkchan(sizeof(int), 4), *closed = mkchan(sizeof(int), 0);
+    goro_chan *c = gt_mkchan(sizeof(int), 4), *closed = gt_mkchan(sizeof(int), 0);
     cr_assert_eq(goro_chan_close(closed), 0);
     for (int i = 0; i < 10000; i++) {
         int v = i, r;
@@ -270,8 +234,8 @@ static void sender_forever_once(void *arg)
 
 Test(select, default_with_parked_sender, .timeout = GT_TIMEOUT(10))
 {
-    goro_chan *u = mkchan(sizeof(int), 0);
-    spawn(sender_forever_once, u);
+    goro_chan *u = gt_mkchan(sizeof(int), 0);
+    gt_spawn(sender_forever_once, u);
     int64_t deadline = goro_now() + gt_ms(5000);
     int r, v = 0;
     while ((r = GORO_SELECT(goro_case_recv(u, &v), goro_case_default())) == 1 &&
@@ -298,13 +262,13 @@ static void nbs_select(void *arg)
 static void nonblock_select_race(bool close)
 {
     goro_chan *cs[3];
-    cs[2] = mkchan(0, 0);
+    cs[2] = gt_mkchan(0, 0);
     for (int i = 0; i < 5000; i++) {
         int v = 1;
-        cs[0] = mkchan(sizeof(int), 1);
-        cs[1] = mkchan(sizeof(int), close ? 0 : 1);
+        cs[0] = gt_mkchan(sizeof(int), 1);
+        cs[1] = gt_mkchan(sizeof(int), close ? 0 : 1);
         cr_assert_eq(goro_chan_send(cs[0], &v), 0);
-        spawn(nbs_select, cs);
+        gt_spawn(nbs_select, cs);
         if (close) {
             cr_assert_eq(goro_chan_close(cs[1]), 0);
             GORO_SELECT(goro_case_recv(cs[0], NULL), goro_case_default());
@@ -313,7 +277,7 @@ static void nonblock_select_race(bool close)
             int r = GORO_SELECT(goro_case_recv(cs[0], NULL), goro_case_recv(cs[1], NULL));
             cr_assert(r == 0 || r == 1);
         }
-        wait_signals(cs[2], 1);
+        gt_wait_signals(cs[2], 1);
         goro_chan_release(cs[0]);
         goro_chan_release(cs[1]);
     }
@@ -335,7 +299,7 @@ Test(select, nonblock_select_race_close, .timeout = GT_TIMEOUT(30))
 
 Test(select, invalid_cases, .timeout = GT_TIMEOUT(10))
 {
-    goro_chan *c = mkchan(sizeof(int), 1), *z = mkchan(0, 1);
+    goro_chan *c = gt_mkchan(sizeof(int), 1), *z = gt_mkchan(0, 1);
     int v = 1;
     cr_assert_eq(goro_select(NULL, 1), -EINVAL);
     cr_assert_eq(goro_select(NULL, 3), -EINVAL);
@@ -390,13 +354,13 @@ Test(select, duplicate_channel, .timeout = GT_TIMEOUT(10))
 {
     for (int round = 0; round < 50; round++) {
         int v;
-        dup_c = mkchan(sizeof(int), 0);
-        dup_d = mkchan(sizeof(int), 0);
-        dup_e = mkchan(sizeof(int), 0);
-        spawn(dup_a, NULL);
-        settle(); /* A queues first on c */
-        spawn(dup_b, NULL);
-        settle(); /* then B */
+        dup_c = gt_mkchan(sizeof(int), 0);
+        dup_d = gt_mkchan(sizeof(int), 0);
+        dup_e = gt_mkchan(sizeof(int), 0);
+        gt_spawn(dup_a, NULL);
+        gt_settle(); /* A queues first on c */
+        gt_spawn(dup_b, NULL);
+        gt_settle(); /* then B */
         cr_assert_eq(goro_chan_send(dup_d, &(int){7}), 0);
         cr_assert_eq(goro_chan_recv(dup_e, &v), 0);
         cr_assert_eq(v, 9);
@@ -414,7 +378,7 @@ Test(select, duplicate_channel, .timeout = GT_TIMEOUT(10))
  * get chosen, each value is received once. */
 Test(select, duplicate_recv_ready, .timeout = GT_TIMEOUT(10))
 {
-    goro_chan *c = mkchan(sizeof(int), 1);
+    goro_chan *c = gt_mkchan(sizeof(int), 1);
     long count[2] = {0};
     for (int i = 0; i < 10000; i++) {
         int v = -1;
@@ -435,7 +399,7 @@ Test(select, duplicate_recv_ready, .timeout = GT_TIMEOUT(10))
  * in between. */
 Test(select, send_and_recv_same_buffered, .timeout = GT_TIMEOUT(10))
 {
-    goro_chan *c = mkchan(sizeof(int), 2);
+    goro_chan *c = gt_mkchan(sizeof(int), 2);
     int out = 5, in = -1;
     for (int i = 0; i < 1000; i++) {
         cr_assert_eq(GORO_SELECT(goro_case_recv(c, &in), goro_case_send(c, &out)), 1);
@@ -487,13 +451,13 @@ static void self_select(void *arg)
 
 Test(select, self_select, .timeout = GT_TIMEOUT(20))
 {
-    ss_done = mkchan(0, 2);
+    ss_done = gt_mkchan(0, 2);
     for (size_t cap = 0; cap <= 1; cap++) {
-        ss_chan = mkchan(sizeof(int), cap);
+        ss_chan = gt_mkchan(sizeof(int), cap);
         for (int i = 0; i < 100; i++) {
-            spawn(self_select, (void *)(intptr_t)0);
-            spawn(self_select, (void *)(intptr_t)1);
-            wait_signals(ss_done, 2);
+            gt_spawn(self_select, (void *)(intptr_t)0);
+            gt_spawn(self_select, (void *)(intptr_t)1);
+            gt_wait_signals(ss_done, 2);
             /* A buffered channel may end with an element or two. */
             while (goro_chan_try_recv(ss_chan, NULL) == 0)
                 ;
@@ -520,11 +484,11 @@ static void sr_same_waiter(void *arg)
 Test(select, send_and_recv_same_unbuffered_parked, .timeout = GT_TIMEOUT(10))
 {
     for (int i = 0; i < 100; i++) {
-        goro_chan *cs[2] = {mkchan(sizeof(int), 0), mkchan(0, 0)};
+        goro_chan *cs[2] = {gt_mkchan(sizeof(int), 0), gt_mkchan(0, 0)};
         int v = -1;
-        spawn(sr_same_waiter, cs);
+        gt_spawn(sr_same_waiter, cs);
         if (i % 2) {
-            settle();
+            gt_settle();
             cr_assert_eq(goro_chan_recv(cs[0], &v), 0);
             cr_assert_eq(v, 21);
             cr_assert_eq(goro_chan_send(cs[0], &(int){22}), 0);
@@ -533,7 +497,7 @@ Test(select, send_and_recv_same_unbuffered_parked, .timeout = GT_TIMEOUT(10))
             cr_assert_eq(goro_chan_recv(cs[0], &v), 0);
             cr_assert_eq(v, 21);
         }
-        wait_signals(cs[1], 1);
+        gt_wait_signals(cs[1], 1);
         goro_chan_release(cs[0]);
         goro_chan_release(cs[1]);
     }
@@ -578,9 +542,9 @@ static void timeout_50ms_goroutine(void *arg)
 
 Test(select, timeout_50ms, .timeout = GT_TIMEOUT(20))
 {
-    goro_chan *done = mkchan(0, 0);
-    spawn(timeout_50ms_goroutine, done);
-    wait_signals(done, 1);
+    goro_chan *done = gt_mkchan(0, 0);
+    gt_spawn(timeout_50ms_goroutine, done);
+    gt_wait_signals(done, 1);
     goro_chan_release(done);
     gt_quiesce();
 }
@@ -610,14 +574,14 @@ static void many_timeouts(void *arg)
 Test(select, many_timeouts, .timeout = GT_TIMEOUT(20))
 {
     for (long i = 0; i < 1000; i++)
-        spawn(many_timeouts, (void *)(intptr_t)i);
+        gt_spawn(many_timeouts, (void *)(intptr_t)i);
     cr_assert(gt_wait_count(&tm_done, 1000, gt_ms(10000)), "%ld of 1000", atomic_load(&tm_done));
     gt_quiesce();
 }
 
 Test(select, deadline_in_past, .timeout = GT_TIMEOUT(10))
 {
-    goro_chan *c = mkchan(sizeof(int), 0);
+    goro_chan *c = gt_mkchan(sizeof(int), 0);
     int v;
     int64_t t0 = goro_now();
     for (int i = 0; i < 1000; i++) {
@@ -647,7 +611,7 @@ Test(select, earliest_timeout_wins, .timeout = GT_TIMEOUT(10))
     cr_assert_geq(goro_now(), now + 20 * GORO_MILLISECOND);
     cr_assert_lt(goro_now(), now + GORO_SECOND);
     /* A huge timeout does not overflow into the past. */
-    goro_chan *c = mkchan(0, 1);
+    goro_chan *c = gt_mkchan(0, 1);
     cr_assert_eq(goro_chan_send(c, NULL), 0);
     r = GORO_SELECT(goro_case_timeout(INT64_MAX), goro_case_recv(c, NULL));
     cr_assert_eq(r, 1);
@@ -700,14 +664,14 @@ static void churn(void *arg)
 
 Test(select, timeout_only_then_channels, .timeout = GT_TIMEOUT(30))
 {
-    goro_chan *done = mkchan(0, 8), *ch = mkchan(0, 1);
-    to_a = mkchan(sizeof(int), 4);
-    to_b = mkchan(sizeof(int), 0);
+    goro_chan *done = gt_mkchan(0, 8), *ch = gt_mkchan(0, 1);
+    to_a = gt_mkchan(sizeof(int), 4);
+    to_b = gt_mkchan(sizeof(int), 0);
     for (int i = 0; i < 4; i++)
-        spawn(churn, ch);
+        gt_spawn(churn, ch);
     for (int i = 0; i < 8; i++)
-        spawn(timeout_only_loop, done);
-    wait_signals(done, 8);
+        gt_spawn(timeout_only_loop, done);
+    gt_wait_signals(done, 8);
     atomic_store(&to_stop, 1);
     /* The channels' locks are free: these would hang otherwise. */
     int v = 0;
@@ -749,10 +713,10 @@ static void stale_timeouts(void *arg)
 
 Test(select, channel_beats_timeout, .timeout = GT_TIMEOUT(20))
 {
-    goro_chan *cs[2] = {mkchan(sizeof(int), 0), mkchan(0, 0)};
-    spawn(late_sender, cs[0]);
-    spawn(stale_timeouts, cs);
-    wait_signals(cs[1], 1);
+    goro_chan *cs[2] = {gt_mkchan(sizeof(int), 0), gt_mkchan(0, 0)};
+    gt_spawn(late_sender, cs[0]);
+    gt_spawn(stale_timeouts, cs);
+    gt_wait_signals(cs[1], 1);
     int v;
     cr_assert_eq(goro_chan_recv(cs[0], &v), 0); /* the last late_sender */
     gt_quiesce();
@@ -765,7 +729,7 @@ Test(select, channel_beats_timeout, .timeout = GT_TIMEOUT(20))
 Test(select, send_on_closed_epipe, .timeout = GT_TIMEOUT(10))
 {
     for (size_t cap = 0; cap <= 1; cap++) {
-        goro_chan *c = mkchan(sizeof(int), cap), *u = mkchan(sizeof(int), 0);
+        goro_chan *c = gt_mkchan(sizeof(int), cap), *u = gt_mkchan(sizeof(int), 0);
         int v = 1;
         cr_assert_eq(goro_chan_close(c), 0);
         cr_assert_eq(GORO_SELECT(goro_case_send(c, &v)), -EPIPE);
@@ -788,11 +752,11 @@ static void close_later(void *arg)
 Test(select, send_closed_while_waiting, .timeout = GT_TIMEOUT(10))
 {
     for (int i = 0; i < 20; i++) {
-        goro_chan *c = mkchan(sizeof(int), i % 2), *other = mkchan(sizeof(int), 0);
+        goro_chan *c = gt_mkchan(sizeof(int), i % 2), *other = gt_mkchan(sizeof(int), 0);
         int v = 1;
         if (i % 2)
             cr_assert_eq(goro_chan_send(c, &v), 0); /* full */
-        spawn(close_later, c);
+        gt_spawn(close_later, c);
         int r = GORO_SELECT(goro_case_recv(other, &v), goro_case_send(c, &v),
                             goro_case_timeout(gt_ms(10000)));
         cr_assert_eq(r, -EPIPE);
@@ -808,7 +772,7 @@ Test(select, recv_ok_closed, .timeout = GT_TIMEOUT(10))
         uint64_t a, b;
     } e;
     bool ok = true;
-    goro_chan *c = mkchan(sizeof e, 2), *never = mkchan(sizeof e, 0);
+    goro_chan *c = gt_mkchan(sizeof e, 2), *never = gt_mkchan(sizeof e, 0);
     e.a = 1;
     e.b = 2;
     cr_assert_eq(goro_chan_send(c, &e), 0);
@@ -825,10 +789,10 @@ Test(select, recv_ok_closed, .timeout = GT_TIMEOUT(10))
         ok = true;
         cr_assert_eq(GORO_SELECT(goro_case_recv_ok(c, &e, &ok), goro_case_recv(never, &e)), 0);
         cr_assert(!ok);
-        cr_assert(all_zero(&e, sizeof e));
+        cr_assert(gt_all_zero(&e, sizeof e));
         memset(&e, 0xa5, sizeof e);
         cr_assert_eq(GORO_SELECT(goro_case_recv(c, &e), goro_case_default()), 0);
-        cr_assert(all_zero(&e, sizeof e));
+        cr_assert(gt_all_zero(&e, sizeof e));
     }
     /* recv_ok with NULL elem and a closed channel. */
     ok = true;
@@ -851,12 +815,12 @@ static void send_later(void *arg)
 Test(select, recv_ok_while_waiting, .timeout = GT_TIMEOUT(10))
 {
     for (int i = 0; i < 20; i++) {
-        goro_chan *c = mkchan(2 * sizeof(uint64_t), (size_t)(i % 2)),
-                  *never = mkchan(2 * sizeof(uint64_t), 0);
+        goro_chan *c = gt_mkchan(2 * sizeof(uint64_t), (size_t)(i % 2)),
+                  *never = gt_mkchan(2 * sizeof(uint64_t), 0);
         uint64_t v[2] = {0xdead, 0xbeef};
         bool ok = i % 4 < 2;
         bool closing = i % 4 < 2;
-        spawn(closing ? close_later : send_later, c);
+        gt_spawn(closing ? close_later : send_later, c);
         int r = GORO_SELECT(goro_case_recv(never, v), goro_case_recv_ok(c, v, &ok));
         cr_assert_eq(r, 1);
         if (closing) {
@@ -904,14 +868,14 @@ static void rb_select_send_waiter(void *arg)
 static void select_release_while_blocked(void (*waiter)(void *))
 {
     enum { ROUNDS = 20, W = 4 };
-    goro_chan *done = mkchan(0, W);
+    goro_chan *done = gt_mkchan(0, W);
     atomic_store(&rb_ok, 0);
     for (int r = 0; r < ROUNDS; r++) {
-        goro_chan *cs[2] = {mkchan(3 * sizeof(uint64_t), 0), done};
+        goro_chan *cs[2] = {gt_mkchan(3 * sizeof(uint64_t), 0), done};
         goro_chan *other = goro_chan_retain(cs[0]);
         atomic_store(&rb_started, 0);
         for (int i = 0; i < W; i++)
-            spawn(waiter, cs);
+            gt_spawn(waiter, cs);
         /* The waiters must be parked before the last outside reference
          * goes; they need microseconds. */
         cr_assert(gt_wait_count(&rb_started, W, gt_ms(5000)));
@@ -919,7 +883,7 @@ static void select_release_while_blocked(void (*waiter)(void *))
         goro_chan_release(cs[0]);
         cr_assert_eq(goro_chan_close(other), 0);
         goro_chan_release(other);
-        wait_signals(done, W);
+        gt_wait_signals(done, W);
     }
     gt_assert_no_failures();
     cr_assert_eq(atomic_load(&rb_ok), ROUNDS * W);
@@ -954,7 +918,7 @@ Test(select, plain_thread_timeout_first_use, .timeout = GT_TIMEOUT(10))
 Test(select, plain_thread_timeout, .timeout = GT_TIMEOUT(10))
 {
     start_runtime();
-    goro_chan *c = mkchan(sizeof(int), 0);
+    goro_chan *c = gt_mkchan(sizeof(int), 0);
     int v;
     int64_t t0 = goro_now();
     int r = GORO_SELECT(goro_case_recv(c, &v), goro_case_send(c, &v),
@@ -977,8 +941,8 @@ static void pt_sender(void *arg)
  * timeout it never hits, then times out once the goroutine is done. */
 Test(select, plain_thread_woken, .timeout = GT_TIMEOUT(20))
 {
-    goro_chan *cs[2] = {mkchan(sizeof(int), 0), mkchan(sizeof(int), 0)};
-    spawn(pt_sender, cs);
+    goro_chan *cs[2] = {gt_mkchan(sizeof(int), 0), gt_mkchan(sizeof(int), 0)};
+    gt_spawn(pt_sender, cs);
     for (int i = 0; i < 10000; i++) {
         int v = -1;
         int r = GORO_SELECT(goro_case_recv(cs[0], &v), goro_case_recv(cs[1], &v),
@@ -1027,16 +991,16 @@ static void pts_receiver(void *arg)
 Test(select, plain_threads_select_send, .timeout = GT_TIMEOUT(30))
 {
     pthread_t th[3];
-    goro_chan *done = mkchan(0, 2);
-    pts_chan = mkchan(sizeof(long), 0);
-    spawn(pts_receiver, done);
-    spawn(pts_receiver, done);
+    goro_chan *done = gt_mkchan(0, 2);
+    pts_chan = gt_mkchan(sizeof(long), 0);
+    gt_spawn(pts_receiver, done);
+    gt_spawn(pts_receiver, done);
     for (int i = 0; i < 3; i++)
         cr_assert_eq(pthread_create(&th[i], NULL, pts_thread, NULL), 0);
     for (int i = 0; i < 3; i++)
         cr_assert_eq(pthread_join(th[i], NULL), 0);
     cr_assert_eq(goro_chan_close(pts_chan), 0);
-    wait_signals(done, 2);
+    gt_wait_signals(done, 2);
     gt_assert_no_failures();
     cr_assert_eq(atomic_load(&pts_count), 3 * PTS_N);
     cr_assert_eq(atomic_load(&pts_sum), 3L * PTS_N * (PTS_N + 1) / 2);
@@ -1065,11 +1029,11 @@ Test(select, many_cases, .timeout = GT_TIMEOUT(20))
     goro_case cases[N + 1];
     int v;
     for (int i = 0; i < N; i++)
-        cs[i] = mkchan(sizeof(int), 0); /* one ready at a time */
+        cs[i] = gt_mkchan(sizeof(int), 0); /* one ready at a time */
     for (int i = 0; i < N; i++)
         cases[i] = goro_case_recv(cs[i], &v);
     cases[N] = goro_case_timeout(gt_ms(10000));
-    spawn(ready_one_of_many, cs);
+    gt_spawn(ready_one_of_many, cs);
     for (int i = 0; i < 100; i++) {
         int k = (i * 37) % 100;
         v = -1;
@@ -1091,14 +1055,14 @@ Test(select, many_cases, .timeout = GT_TIMEOUT(20))
 
 Test(select, zero_size, .timeout = GT_TIMEOUT(10))
 {
-    goro_chan *sig = mkchan(0, 0), *buf = mkchan(0, 2);
+    goro_chan *sig = gt_mkchan(0, 0), *buf = gt_mkchan(0, 2);
     bool ok = false;
     cr_assert_eq(GORO_SELECT(goro_case_send(buf, NULL), goro_case_recv(sig, NULL)), 0);
     cr_assert_eq(goro_chan_len(buf), 1);
     cr_assert_eq(GORO_SELECT(goro_case_recv(sig, NULL), goro_case_recv_ok(buf, NULL, &ok)), 1);
     cr_assert(ok);
     cr_assert_eq(goro_chan_len(buf), 0);
-    spawn(close_later, sig);
+    gt_spawn(close_later, sig);
     cr_assert_eq(GORO_SELECT(goro_case_recv_ok(sig, NULL, &ok), goro_case_recv(buf, NULL)), 0);
     cr_assert(!ok);
     gt_quiesce();
@@ -1147,13 +1111,13 @@ Test(select, doubleselect, .timeout = GT_TIMEOUT(30))
     unsigned char *seen = calloc(DS_N, 1);
     cr_assert_not_null(seen);
     for (int k = 0; k < 4; k++)
-        ds_c[k] = mkchan(sizeof(int), 0);
-    ds_mux = mkchan(sizeof(int), 0);
-    ds_done = mkchan(0, 4);
-    spawn(ds_sender, NULL);
+        ds_c[k] = gt_mkchan(sizeof(int), 0);
+    ds_mux = gt_mkchan(sizeof(int), 0);
+    ds_done = gt_mkchan(0, 4);
+    gt_spawn(ds_sender, NULL);
     for (int k = 0; k < 4; k++)
-        spawn(ds_forward, ds_c[k]);
-    spawn(ds_closer, NULL);
+        gt_spawn(ds_forward, ds_c[k]);
+    gt_spawn(ds_closer, NULL);
     int v;
     long n = 0;
     while (goro_chan_recv(ds_mux, &v) == 0) {
@@ -1239,16 +1203,16 @@ static void st_select_receiver(void *arg)
 Test(select, stress_select_go, .timeout = GT_TIMEOUT(60))
 {
     static const size_t caps[4] = {0, 0, 2, 3};
-    st_done = mkchan(0, 10);
+    st_done = gt_mkchan(0, 10);
     for (int k = 0; k < 4; k++)
-        st_c[k] = mkchan(sizeof(int), caps[k]);
+        st_c[k] = gt_mkchan(sizeof(int), caps[k]);
     for (int k = 0; k < 4; k++) {
-        spawn(st_sender, (void *)(intptr_t)k);
-        spawn(st_receiver, (void *)(intptr_t)k);
+        gt_spawn(st_sender, (void *)(intptr_t)k);
+        gt_spawn(st_receiver, (void *)(intptr_t)k);
     }
-    spawn(st_select_sender, NULL);
-    spawn(st_select_receiver, NULL);
-    wait_signals(st_done, 10);
+    gt_spawn(st_select_sender, NULL);
+    gt_spawn(st_select_receiver, NULL);
+    gt_wait_signals(st_done, 10);
     for (int k = 0; k < 4; k++) {
         cr_assert_eq(goro_chan_len(st_c[k]), 0);
         goro_chan_release(st_c[k]);
@@ -1333,12 +1297,12 @@ static void mix_worker(void *arg)
 Test(select, stress_select_mix, .timeout = GT_TIMEOUT(60))
 {
     static const size_t caps[MIX_CHANS] = {0, 0, 1, 2, 5, 64};
-    mix_done = mkchan(0, MIX_WORKERS);
+    mix_done = gt_mkchan(0, MIX_WORKERS);
     for (int k = 0; k < MIX_CHANS; k++)
-        mix_c[k] = mkchan(sizeof(long), caps[k]);
+        mix_c[k] = gt_mkchan(sizeof(long), caps[k]);
     for (long w = 0; w < MIX_WORKERS; w++)
-        spawn(mix_worker, (void *)(intptr_t)w);
-    wait_signals(mix_done, MIX_WORKERS);
+        gt_spawn(mix_worker, (void *)(intptr_t)w);
+    gt_wait_signals(mix_done, MIX_WORKERS);
     gt_assert_no_failures();
     /* Drain what is left in the buffers. */
     long n = atomic_load(&mix_recv_n);
@@ -1398,19 +1362,19 @@ static void sc_worker(void *arg)
 
 Test(select, stress_select_close, .timeout = GT_TIMEOUT(60))
 {
-    goro_chan *done = mkchan(0, 8);
+    goro_chan *done = gt_mkchan(0, 8);
     for (int round = 0; round < SC_ROUNDS; round++) {
-        goro_chan *cs[4] = {mkchan(sizeof(long), 0), mkchan(sizeof(long), (size_t)round % 3),
-                            mkchan(sizeof(long), 1), done};
+        goro_chan *cs[4] = {gt_mkchan(sizeof(long), 0), gt_mkchan(sizeof(long), (size_t)round % 3),
+                            gt_mkchan(sizeof(long), 1), done};
         atomic_store(&sc_sent, 0);
         atomic_store(&sc_recv, 0);
         for (int i = 0; i < 6; i++)
-            spawn(sc_worker, cs);
+            gt_spawn(sc_worker, cs);
         for (int i = 0; i < round % 5; i++)
             goro_yield();
         for (int k = 0; k < 3; k++)
             cr_assert_eq(goro_chan_close(cs[k]), 0);
-        wait_signals(done, 6);
+        gt_wait_signals(done, 6);
         long left = 0;
         for (int k = 0; k < 3; k++) {
             while (goro_chan_recv(cs[k], NULL) == 0)

@@ -35,59 +35,10 @@ struct child_body {
     void (*fn)(void);
 };
 
-extern char **environ;
-
-/* Runs the body named name in a child with stderr on a pipe; collects
- * what it printed and how it ended. */
+/* Runs the body named name in a child with stderr on a pipe. */
 static void run_child(const char *name, struct death *d)
 {
-    int pfd[2];
-    size_t len = 0, nenv = 0;
-    char marker[64];
-
-    /* Everything the child needs is prepared before fork(): in the child
-     * only async-signal-safe calls until execve. */
-    snprintf(marker, sizeof marker, "%s=%s", CHILD_ENV, name);
-    while (environ[nenv])
-        nenv++;
-    char **env = calloc(nenv + 2, sizeof *env);
-    cr_assert_not_null(env);
-    memcpy(env, environ, nenv * sizeof *env);
-    env[nenv] = marker;
-    char *argv[] = {(char *)"test_stack", NULL};
-    struct rlimit nocore = {0, 0};
-
-    cr_assert_eq(pipe(pfd), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        setrlimit(RLIMIT_CORE, &nocore); /* an abort is expected: no core file */
-        dup2(pfd[1], 2);
-        close(pfd[0]);
-        close(pfd[1]);
-        execve("/proc/self/exe", argv, env);
-        _exit(127);
-    }
-    free(env);
-    close(pfd[1]);
-    for (;;) {
-        ssize_t n = read(pfd[0], d->out + len, sizeof d->out - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        if (len == sizeof d->out - 1) { /* keep draining, keep the start */
-            char sink[4096];
-            while (read(pfd[0], sink, sizeof sink) > 0)
-                ;
-            break;
-        }
-    }
-    d->out[len] = 0;
-    close(pfd[0]);
-    cr_assert_eq(waitpid(pid, &d->status, 0), pid);
+    gt_run_child(CHILD_ENV, name, d->out, sizeof d->out, &d->status);
 }
 
 /* Asserts the child died of SIGABRT after printing our overflow report

@@ -37,12 +37,6 @@ TestSuite(sync, .init = start_runtime);
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static void spawn(void (*fn)(void *), void *arg)
-{
-    int e = goro_go(fn, arg);
-    cr_assert_eq(e, 0, "goro_go: %d", e);
-}
-
 static pthread_t start_thread(void *(*fn)(void *), void *arg)
 {
     pthread_t t;
@@ -113,7 +107,7 @@ Test(sync, mutex_16_goroutines_exact, .timeout = GT_TIMEOUT(60))
     mx_counter = 0;
     cr_assert_eq(goro_waitgroup_add(&wg, G), 0);
     for (int i = 0; i < G; i++)
-        spawn(mx_incr, &a);
+        gt_spawn(mx_incr, &a);
     goro_chan_close(gate); /* all start together: maximal contention */
     goro_waitgroup_wait(&wg);
     goro_mutex_lock(&mx);
@@ -135,7 +129,7 @@ Test(sync, mutex_threads_and_goroutines, .timeout = GT_TIMEOUT(60))
     mx_counter = 0;
     cr_assert_eq(goro_waitgroup_add(&wg, G + T), 0);
     for (int i = 0; i < G; i++)
-        spawn(mx_incr, &a);
+        gt_spawn(mx_incr, &a);
     for (int i = 0; i < T; i++)
         th[i] = start_thread(mx_incr_thread, &a);
     goro_chan_close(gate);
@@ -168,7 +162,7 @@ Test(sync, mutex_trylock, .timeout = GT_TIMEOUT(10))
 
     goro_mutex_lock(&m);
     cr_assert_eq(goro_mutex_trylock(&m), EBUSY);
-    spawn(unlock_other, &m); /* unlocked elsewhere */
+    gt_spawn(unlock_other, &m); /* unlocked elsewhere */
     gt_quiesce();
     cr_assert_eq(goro_mutex_trylock(&m), 0);
     goro_mutex_unlock(&m);
@@ -258,11 +252,11 @@ Test(sync, mutex_no_starvation, .timeout = GT_TIMEOUT(60))
     atomic_store(&fair_stop, false);
     goro_waitgroup_add(&hwg, HAMMERS);
     for (int i = 0; i < HAMMERS; i++)
-        spawn(hammer, &hwg);
+        gt_spawn(hammer, &hwg);
     /* One waiter is a goroutine, one a plain thread: both must get the
      * lock within the bound every time while the hammers run. */
     goro_waitgroup_add(&wwg, 1);
-    spawn(fair_waiter_g, &wg_waiter);
+    gt_spawn(fair_waiter_g, &wg_waiter);
     pthread_t th = start_thread(fair_waiter_t, &th_waiter);
     pthread_join(th, NULL);
     goro_waitgroup_wait(&wwg);
@@ -324,7 +318,7 @@ Test(sync, rwmutex_readers_overlap, .timeout = GT_TIMEOUT(30))
     atomic_store(&rw_max_readers, 0);
     goro_waitgroup_add(&wg, G + T);
     for (int i = 0; i < G; i++)
-        spawn(overlap_reader, &o);
+        gt_spawn(overlap_reader, &o);
     for (int i = 0; i < T; i++)
         th[i] = start_thread(overlap_reader_t, &o);
     for (int i = 0; i < T; i++)
@@ -390,9 +384,9 @@ Test(sync, rwmutex_writers_exclude, .timeout = GT_TIMEOUT(60))
     atomic_store(&rw_writers_in, 0);
     goro_waitgroup_add(&wg, READERS + WRITERS + 2);
     for (int i = 0; i < READERS; i++)
-        spawn(rw_work, &r);
+        gt_spawn(rw_work, &r);
     for (int i = 0; i < WRITERS; i++)
-        spawn(rw_work, &w);
+        gt_spawn(rw_work, &w);
     tr = start_thread(rw_work_t, &r);
     tw = start_thread(rw_work_t, &w);
     pthread_join(tr, NULL);
@@ -436,7 +430,7 @@ Test(sync, rwmutex_writer_not_starved, .timeout = GT_TIMEOUT(60))
     atomic_store(&rs_stop, false);
     goro_waitgroup_add(&wg, READERS + 1);
     for (int i = 0; i < READERS; i++)
-        spawn(stream_reader, &wg);
+        gt_spawn(stream_reader, &wg);
     th = start_thread(stream_reader_t, &wg);
     goro_sleep(20 * GORO_MILLISECOND); /* let the stream get going */
     for (int i = 0; i < ROUNDS; i++) {
@@ -491,7 +485,7 @@ Test(sync, waitgroup_100k_goroutines, .timeout = GT_TIMEOUT(120))
     for (long i = 0; i < N; i++) {
         if (i >= ahead)
             cr_assert(gt_wait_count(&wg_ran, i - ahead + 1, gt_ms(10000)), "no progress");
-        spawn(wg_task, &wg);
+        gt_spawn(wg_task, &wg);
     }
     goro_waitgroup_wait(&wg);
     cr_assert_eq(atomic_load(&wg_ran), N);
@@ -547,13 +541,13 @@ Test(sync, waitgroup_many_waiters, .timeout = GT_TIMEOUT(30))
     cr_assert_eq(goro_waitgroup_add(&wg_many, 8), 0);
     goro_waitgroup_add(&out, W + T);
     for (int i = 0; i < W; i++)
-        spawn(wg_wait_g, &w);
+        gt_spawn(wg_wait_g, &w);
     for (int i = 0; i < T; i++)
         th[i] = start_thread(wg_wait_t, &w);
     goro_sleep(5 * GORO_MILLISECOND); /* coverage: most waiters are parked */
     cr_assert_eq(atomic_load(&woke), 0, "a waiter returned before the count hit zero");
     for (long i = 0; i < 8; i++)
-        spawn(wg_writer, (void *)(intptr_t)i);
+        gt_spawn(wg_writer, (void *)(intptr_t)i);
     for (int i = 0; i < T; i++)
         pthread_join(th[i], NULL);
     goro_waitgroup_wait(&out);
@@ -580,7 +574,7 @@ Test(sync, waitgroup_negative_is_einval, .timeout = GT_TIMEOUT(10))
 
     cr_assert_eq(goro_waitgroup_add(&wg, 2), 0);
     atomic_store(&neg_waiter_done, false);
-    spawn(neg_waiter, &wg);
+    gt_spawn(neg_waiter, &wg);
     cr_assert_eq(goro_waitgroup_add(&wg, -3), EINVAL);
     /* Unchanged: still 2, so one done does not release the waiter and two
      * more are accepted. */
@@ -670,7 +664,7 @@ Test(sync, once_64_way, .timeout = GT_TIMEOUT(30))
 
     goro_waitgroup_add(&wg, G + T);
     for (int i = 0; i < G; i++)
-        spawn(once_caller, &c);
+        gt_spawn(once_caller, &c);
     for (int i = 0; i < T; i++)
         th[i] = start_thread(once_caller_t, &c);
     goro_chan_close(gate);
@@ -755,7 +749,7 @@ Test(sync, cond_broadcast_wakes_all, .timeout = GT_TIMEOUT(30))
     atomic_store(&cv_woke, 0);
     goro_waitgroup_add(&wg, G + T);
     for (int i = 0; i < G; i++)
-        spawn(cv_wait_go, &wg);
+        gt_spawn(cv_wait_go, &wg);
     for (int i = 0; i < T; i++)
         th[i] = start_thread(cv_wait_go_t, &wg);
     cv_wait_for(G + T);
@@ -781,7 +775,7 @@ Test(sync, cond_signal_wakes_one, .timeout = GT_TIMEOUT(30))
     atomic_store(&cv_woke, 0);
     goro_waitgroup_add(&wg, N);
     for (int i = 0; i < N; i++)
-        spawn(cv_wait_once, &wg);
+        gt_spawn(cv_wait_once, &wg);
     for (int k = 1; k <= N; k++) {
         cv_wait_for(N - k + 1);
         goro_mutex_lock(&cv_mx);
@@ -823,7 +817,7 @@ Test(sync, cond_wait_relocks, .timeout = GT_TIMEOUT(30))
     cv_waiting = 0;
     cv_plain = 0;
     goro_waitgroup_add(&wg, 1);
-    spawn(cv_relock, &wg);
+    gt_spawn(cv_relock, &wg);
     cv_wait_for(1);
     goro_mutex_lock(&cv_mx);
     cv_plain = 1;
@@ -868,7 +862,7 @@ Test(sync, sema_never_over_size, .timeout = GT_TIMEOUT(60))
     atomic_store(&sem_hw, 0);
     goro_waitgroup_add(&wg, G);
     for (int i = 0; i < G; i++)
-        spawn(sem_worker, &wg);
+        gt_spawn(sem_worker, &wg);
     goro_waitgroup_wait(&wg);
     cr_assert_leq(atomic_load(&sem_hw), 5);
     cr_assert_geq(atomic_load(&sem_hw), 1);
@@ -943,9 +937,9 @@ Test(sync, sema_fifo_big_before_small, .timeout = GT_TIMEOUT(30))
     atomic_store(&fifo_seq, 0);
     cr_assert_eq(goro_sema_acquire(&fifo_sem, 5), 0);
     goro_waitgroup_add(&wg, 2);
-    spawn(fifo_big, &wg);
+    gt_spawn(fifo_big, &wg);
     cr_assert(gt_wait_until(big_queued, NULL, gt_ms(5000)), "big request never queued");
-    spawn(fifo_small, &wg);
+    gt_spawn(fifo_small, &wg);
     goro_sleep(10 * GORO_MILLISECOND);
     cr_assert_eq(atomic_load(&fifo_seq), 0, "small request overtook the queued big one");
     cr_assert_eq(goro_sema_release(&fifo_sem, 5), 0);
@@ -979,7 +973,7 @@ Test(sync, sema_big_not_starved, .timeout = GT_TIMEOUT(60))
     atomic_store(&small_stop, false);
     goro_waitgroup_add(&wg, SMALL);
     for (int i = 0; i < SMALL; i++)
-        spawn(small_stream, &wg);
+        gt_spawn(small_stream, &wg);
     goro_sleep(10 * GORO_MILLISECOND);
     for (int i = 0; i < ROUNDS; i++) {
         int64_t t0 = goro_now();

@@ -13,12 +13,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static void spawn(void (*fn)(void *), void *arg)
-{
-    int e = goro_go(fn, arg);
-    cr_assert_eq(e, 0, "goro_go: %d", e);
-}
-
 static goro_timer *mktimer(int64_t ns)
 {
     goro_timer *t = goro_timer_make(ns);
@@ -95,7 +89,7 @@ Test(time, timer_fires_once_goroutine, .timeout = GT_TIMEOUT(10))
 {
     goro_chan *done = goro_chan_make(0, 0);
     cr_assert_not_null(done);
-    spawn(fires_once_goroutine, done);
+    gt_spawn(fires_once_goroutine, done);
     cr_assert_eq(goro_chan_recv(done, NULL), 0);
     goro_chan_release(done);
     gt_quiesce();
@@ -252,7 +246,7 @@ static void many_timer(void *arg)
 Test(time, many_timers, .timeout = GT_TIMEOUT(20))
 {
     for (long i = 0; i < MANY; i++)
-        spawn(many_timer, (void *)(intptr_t)i);
+        gt_spawn(many_timer, (void *)(intptr_t)i);
     cr_assert(gt_wait_count(&many_ok, MANY, gt_ms(10000)), "%ld of %d", atomic_load(&many_ok),
               MANY);
     gt_quiesce();
@@ -318,8 +312,8 @@ static void reset_racer(void *arg)
 Test(time, stress_timer_stop_reset_race, .timeout = GT_TIMEOUT(60))
 {
     for (long i = 0; i < RACE_WORKERS; i++) {
-        spawn(stop_racer, (void *)(intptr_t)i);
-        spawn(reset_racer, (void *)(intptr_t)i);
+        gt_spawn(stop_racer, (void *)(intptr_t)i);
+        gt_spawn(reset_racer, (void *)(intptr_t)i);
     }
     cr_assert(gt_wait_count(&race_done, 2 * RACE_WORKERS, gt_ms(50000)));
     gt_quiesce();
@@ -350,7 +344,7 @@ static void free_racer(void *arg)
 Test(time, stress_timer_free_race, .timeout = GT_TIMEOUT(60))
 {
     for (long i = 0; i < RACE_WORKERS; i++)
-        spawn(free_racer, (void *)(intptr_t)i);
+        gt_spawn(free_racer, (void *)(intptr_t)i);
     cr_assert(gt_wait_count(&race_done, RACE_WORKERS, gt_ms(50000)));
     gt_quiesce();
 }
@@ -414,7 +408,7 @@ Test(time, ticker_period_goroutines, .timeout = GT_TIMEOUT(10))
     goro_chan *done = goro_chan_make(0, 8);
     cr_assert_not_null(done);
     for (int i = 0; i < 8; i++)
-        spawn(ticks_goroutine, done);
+        gt_spawn(ticks_goroutine, done);
     for (int i = 0; i < 8; i++)
         cr_assert_eq(goro_chan_recv(done, NULL), 0);
     goro_chan_release(done);
