@@ -225,6 +225,17 @@ static bool wait_on(goro_chan *c, goro__waitq *q, void *elem, enum goro__wait_re
     return sg.success;
 }
 
+/* Nothing could be done at once: 0 if the caller may park, else the error
+ * to return (EAGAIN for a try_ op; ENOMEM for a plain thread without
+ * memory for its waiter), with c->lock released. */
+static int cannot_wait(goro_chan *c, bool block)
+{
+    int e = !block ? EAGAIN : !goro__getg() ? ENOMEM : 0;
+    if (e)
+        goro__lock_release(&c->lock);
+    return e;
+}
+
 /* The blocking and non-blocking send (Go: chansend). */
 static int chan_send(goro_chan *c, const void *elem, bool block)
 {
@@ -263,14 +274,9 @@ static int chan_send(goro_chan *c, const void *elem, bool block)
         goro__lock_release(&c->lock);
         return 0;
     }
-    if (!block) {
-        goro__lock_release(&c->lock);
-        return EAGAIN;
-    }
-    if (!goro__getg()) {
-        goro__lock_release(&c->lock);
-        return ENOMEM; /* a plain thread without memory for its waiter */
-    }
+    int e = cannot_wait(c, block);
+    if (e)
+        return e;
     bool ok = wait_on(c, &c->sendq, (void *)elem, WR_CHAN_SEND);
     goro_chan_release(c);
     return ok ? 0 : EPIPE;
@@ -326,14 +332,9 @@ static int chan_recv(goro_chan *c, void *elem, bool block)
         goro__lock_release(&c->lock);
         return 0;
     }
-    if (!block) {
-        goro__lock_release(&c->lock);
-        return EAGAIN;
-    }
-    if (!goro__getg()) {
-        goro__lock_release(&c->lock);
-        return ENOMEM;
-    }
+    int e = cannot_wait(c, block);
+    if (e)
+        return e;
     if (wait_on(c, &c->recvq, elem, WR_CHAN_RECV)) {
         goro_chan_release(c);
         return 0;
