@@ -198,7 +198,7 @@ static void count_waiting(goro__g *g, void *arg)
 }
 
 /* Called by sysmon while every P is idle.  Declares a deadlock only when the
- * picture is the same at two checks in a row (sysmon's idle period apart)
+ * picture is the same at five checks in a row (sysmon's idle period apart)
  * with no park in between, so a wake-up in flight between our racy reads
  * is never mistaken for one. */
 void goro__deadlock_check(void)
@@ -237,9 +237,16 @@ void goro__deadlock_check(void)
         last_parks = UINT64_MAX;
         return;
     }
+    /* Declare it only after the same picture at five checks in a row
+     * (about 50 ms): a wake-up in flight between our racy reads, or a
+     * thread that is just starting, gets time to show up. */
+    static int same;
     if (parks != last_parks) {
         last_parks = parks; /* look again next time */
+        same = 0;
         return;
     }
+    if (++same < 4)
+        return;
     goro__throw("all goroutines are asleep - deadlock!");
 }

@@ -595,11 +595,14 @@ Test(sync, waitgroup_negative_is_einval, .timeout = GT_TIMEOUT(10))
 static goro_waitgroup fed_wg = GORO_WAITGROUP_INIT;
 static goro_mutex fed_mx = GORO_MUTEX_INIT;
 
+static _Atomic bool fed_known;
+
 static void *fed_feeder(void *arg)
 {
     (void)arg;
     goro_mutex_lock(&fed_mx);
     goro_mutex_unlock(&fed_mx);
+    atomic_store(&fed_known, true); /* goro knows this thread from here on */
     struct timespec ts = {0, 300 * 1000 * 1000};
     nanosleep(&ts, NULL);
     goro_waitgroup_done(&fed_wg);
@@ -611,7 +614,11 @@ Test(sync, waitgroup_fed_by_plain_thread, .timeout = GT_TIMEOUT(10))
     pthread_t th;
     goro_waitgroup_add(&fed_wg, 1);
     th = start_thread(fed_feeder, NULL);
-    goro_waitgroup_wait(&fed_wg); /* aborts here: "all goroutines are asleep" */
+    /* The promise covers threads that have called into goro: wait until
+     * the feeder has (under load it may start late). */
+    while (!atomic_load(&fed_known))
+        sched_yield();
+    goro_waitgroup_wait(&fed_wg); /* would abort here if the feeder were ignored */
     pthread_join(th, NULL);
     gt_quiesce();
 }
