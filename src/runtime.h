@@ -140,24 +140,49 @@ static inline void goro__lock_release(goro__lock *l)
 
 /* ---- timers (timer.c) --------------------------------------------------- */
 
-/* A timer in the runtime's heap.  Embedded in its owner (a G sleeping, a
- * goro_timer), so arming one allocates nothing. */
+/* A timer in a P's heap.  Embedded in its owner (a G sleeping, a
+ * goro_timer), so arming one allocates nothing.
+ *
+ * home is the heap the timer was last added to; that heap's lock protects
+ * index.  A timer is re-homed only while it is in no heap (see
+ * goro__timer_add), and moved between heaps only with both locks held. */
 typedef struct goro__timer {
     int64_t when;              /* absolute monotonic deadline */
     void (*fn)(struct goro__timer *); /* runs on whichever thread fires it */
+    _Atomic(struct goro__timers *) home;
     size_t index;              /* heap slot + 1; 0 when not in the heap */
-    int running;               /* callbacks of it in progress (timer lock) */
+    _Atomic int running;       /* callbacks of it in progress */
 } goro__timer;
 
-/* Adds t (not already armed) to the heap.  Returns 0 or ENOMEM. */
+/* A P's timers: a 4-ary min-heap of deadlines under its own lock (Go:
+ * p.timers).  Each entry keeps its timer's deadline beside the pointer. */
+typedef struct goro__timers {
+    goro__lock lock;
+    struct goro__timer_entry *heap; /* heap[0] is the earliest */
+    size_t len, cap;
+    _Atomic int64_t next;           /* heap[0].when, or INT64_MAX */
+} goro__timers;
+
+/* Adds t (not already armed) to the heap of the caller's P, or of some P
+ * when the caller holds none.  Returns 0 or ENOMEM. */
 GORO_HIDDEN int goro__timer_add(goro__timer *t);
-/* Removes t if armed; returns true if it was (and so will not fire). */
+/* Removes t if armed; returns true if it was (and so will not fire).
+ * Returns only once no callback of t is running (unless called from it). */
 GORO_HIDDEN bool goro__timer_del(goro__timer *t);
-/* Fires every timer due at now; returns how many fired. */
-GORO_HIDDEN int goro__timers_run(int64_t now);
+/* Fires every timer of ts due at now; returns how many fired. */
+GORO_HIDDEN int goro__timers_run(goro__timers *ts, int64_t now);
+/* Fires every due timer of every P; returns how many fired. */
+GORO_HIDDEN int goro__timers_run_all(int64_t now);
+/* Moves every timer of from into to (a P retiring). */
+GORO_HIDDEN void goro__timers_move(goro__timers *from, goro__timers *to);
 /* True while a timer callback runs (it may be about to ready someone). */
 GORO_HIDDEN bool goro__timers_running(void);
-/* The earliest deadline in the heap, INT64_MAX when empty (racy read). */
+/* The earliest deadline of ts, INT64_MAX when empty (racy read). */
+static inline int64_t goro__timers_next_of(goro__timers *ts)
+{
+    return atomic_load_explicit(&ts->next, memory_order_acquire);
+}
+/* The earliest deadline over every P (racy read). */
 GORO_HIDDEN int64_t goro__timers_next(void);
 
 /* ---- waiters ------------------------------------------------------------ */
@@ -300,6 +325,7 @@ struct goro__p {
     _Atomic uint32_t runqtail;
     _Atomic(goro__g *) runq[GORO_RUNQ_SIZE];
     _Atomic(goro__g *) runnext;
+    goro__timers timers;            /* timers armed on this P */
 
     /* Owner only. */
     uint32_t schedtick;             /* incremented at every schedule */
@@ -370,6 +396,7 @@ typedef struct goro__sched {
     _Atomic uint32_t sysmon_deep;    /* sysmon in its long idle sleep */
     bool debug_migrate;
     int ncpu;
+    _Atomic int nallp;               /* allp[0..nallp) exist (Ps never die) */
     goro__p *allp[GORO_MAX_PROCS];
 } goro__sched;
 

@@ -576,19 +576,28 @@ static void handoffp(goro__p *p)
 }
 
 /* Sleeps until another thread hands this M a P (m->nextp).  While it sleeps,
- * the first idle M (the timer M) also waits for the earliest timer and
- * fires it, blocked in the network poller once there is one, so that one
- * wait covers "next timer or next I/O". */
+ * the first idle M (the timer M) also waits for the earliest timer of any
+ * P, blocked in the network poller once there is one, so that one wait
+ * covers "next timer or next I/O".  When it wakes on its own it takes an
+ * idle P and fires the due timers on it, so the Gs they wake go to a local
+ * run queue (Go fires timers only on a P too).  If every P is busy, each
+ * fires its own timers as it schedules; the timer M then fires only those
+ * a millisecond overdue (a P stuck in long-running code), without a P, and
+ * does not wake again before another millisecond has passed. */
 static void stopm(goro__m *m)
 {
+    int64_t not_before = 0; /* earliest timed wake after finding all Ps busy */
+
     for (;;) {
-        int64_t next;
+        int64_t next, now;
         bool timed = false;
         goro__p *p;
 
         bool poll = goro__netpoll_inited();
         goro__lock_acquire(&goro__s.lock);
         next = goro__timers_next();
+        if (next < not_before)
+            next = not_before;
         if ((next != INT64_MAX || poll) && !goro__s.timer_m) {
             goro__s.timer_m = m;
             atomic_store(&goro__s.timer_m_until, next);
@@ -623,17 +632,20 @@ static void stopm(goro__m *m)
             acquirep(m, p);
             return;
         }
-        /* Timed out, polled, or a spurious wake: fire due timers without a
-         * P; readied Gs went or go to the global queue, and wakep finds them
-         * a P. */
-        goro__timers_run(goro_now());
+        /* Timed out, polled, or a spurious wake.  Gs readied by the poller
+         * went to the global queue. */
+        now = goro_now();
         goro__lock_acquire(&goro__s.lock);
-        if (atomic_load(&goro__s.runqsize) > 0 && (p = pidleget())) {
+        if ((atomic_load(&goro__s.runqsize) > 0 || goro__timers_next() <= now) &&
+            (p = pidleget())) {
             goro__lock_release(&goro__s.lock);
             acquirep(m, p);
+            goro__timers_run_all(now);
             return;
         }
         goro__lock_release(&goro__s.lock);
+        goro__timers_run_all(now - GORO_MILLISECOND);
+        not_before = now + GORO_MILLISECOND;
     }
 }
 
@@ -673,6 +685,8 @@ static void p_retire(goro__m *m, goro__p *p)
     releasep(m);
     atomic_store(&p->status, P_DEAD);
     goro__lock_release(&goro__s.lock);
+    goro__timers_move(&p->timers,
+                      &goro__s.allp[p->id % atomic_load(&goro__s.nprocs)]->timers);
     if (m->spinning) {
         /* We were counted as spinning (woken by wakep for this P): stop,
          * or wakep would believe someone still looks for work. */
@@ -683,11 +697,11 @@ static void p_retire(goro__m *m, goro__p *p)
     stopm(m);
 }
 
-static void run_timers(void)
+/* Fires p's due timers: the Gs they wake go to p's run queue. */
+static void run_timers(goro__p *p)
 {
-    int64_t next = goro__timers_next();
-    if (next != INT64_MAX && next <= goro_now())
-        goro__timers_run(goro_now());
+    if (goro__timers_next_of(&p->timers) != INT64_MAX)
+        goro__timers_run(&p->timers, goro_now());
 }
 
 /* Returns the next G for m, blocking until there is one.  m holds its P
@@ -703,7 +717,7 @@ top:
         p_retire(m, p);
         goto top;
     }
-    run_timers();
+    run_timers(p);
     p->schedtick++;
     if (p->schedtick % 61 == 0 && atomic_load_explicit(&goro__s.runqsize, memory_order_relaxed) > 0) {
         goro__lock_acquire(&goro__s.lock);
@@ -742,6 +756,11 @@ top:
             if (!v || v == p)
                 continue;
             if ((g = runq_steal(p, v, round == 3)))
+                return g;
+            /* Last round: fire v's due timers here, its M being busy
+             * (Go: stealWork). */
+            if (round == 3 && goro__timers_next_of(&v->timers) != INT64_MAX &&
+                goro__timers_run(&v->timers, goro_now()) > 0 && (g = runq_get(p)))
                 return g;
         }
     }
@@ -1131,7 +1150,7 @@ static void *sysmon(void *arg)
         atomic_store_explicit(&goro__s.coarse_now, now, memory_order_relaxed);
         /* Timers overdue by a millisecond: every M is stuck or busy. */
         if (goro__timers_next() <= now - GORO_MILLISECOND) {
-            goro__timers_run(now);
+            goro__timers_run_all(now);
             wakep();
         }
         /* Nobody polled for 10 ms: every M is busy.  Poll for them. */
@@ -1154,6 +1173,7 @@ static goro__p *p_new(int id)
         goro__throw("out of memory allocating P %d", id);
     p->id = id;
     p->rand = goro__rand64() | 1;
+    atomic_store(&p->timers.next, INT64_MAX);
     return p;
 }
 
@@ -1187,6 +1207,7 @@ static void init(void)
         goro__s.allp[i] = p_new(i);
         pidleput(goro__s.allp[i]);
     }
+    atomic_store(&goro__s.nallp, n);
     atomic_store(&goro__s.nprocs, n);
     goro__lock_release(&goro__s.lock);
     if (goro__thread_start(sysmon, NULL, 256 * 1024) != 0)
@@ -1420,6 +1441,7 @@ int goro_maxprocs(int n)
             goro__p *p = goro__s.allp[i];
             if (!p) {
                 p = goro__s.allp[i] = p_new(i);
+                atomic_store(&goro__s.nallp, i + 1);
                 pidleput(p);
             } else if (atomic_load(&p->status) == P_DEAD) {
                 pidleput(p);
@@ -1435,6 +1457,7 @@ int goro_maxprocs(int n)
                 atomic_fetch_sub(&goro__s.npidle, 1);
                 atomic_store(&p->status, P_DEAD);
                 goro__stack_flush(p);
+                goro__timers_move(&p->timers, &goro__s.allp[p->id % n]->timers);
             } else {
                 pp = &p->link;
             }

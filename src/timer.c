@@ -1,23 +1,35 @@
-/* timer.c - the runtime's timer heap (Go: runtime/time.go).
+/* timer.c - timers: a heap per P (Go: runtime/time.go).
  *
- * One 4-ary min-heap of goro__timer records ordered by deadline, under one
+ * Each P keeps the timers armed on it in a 4-ary min-heap under its own
  * lock.  A 4-ary heap is shallower than a binary one and its four children
- * share a cache line of indices, so sift-down touches fewer lines.
- * Timers are embedded in their owners (a sleeping G, a goro_timer), so the
- * heap holds pointers and arming a timer allocates only when the heap's
- * array must grow.
+ * share a cache line, so sift-down touches fewer lines.  Timers are embedded
+ * in their owners (a sleeping G, a goro_timer), so the heap holds pointers
+ * and arming a timer allocates only when a heap's array must grow.
  *
- * Who fires timers: every M checks the earliest deadline (heap_next, read
- * without the lock) each time it schedules; the first M to go idle sleeps on
- * its futex until that deadline (sched.c: stopm, "timer M"), and adding an
- * earlier timer wakes it; sysmon fires timers that are more than a
- * millisecond overdue, when every M is busy in long-running code.
+ * A timer goes into the heap of the P its caller holds (a goroutine going to
+ * sleep: the P it runs on), or of some P when the caller holds none (a plain
+ * thread, a callback fired by the timer M).  So goroutines sleeping on
+ * different Ps never share a lock, and a timer usually fires on the P whose
+ * goroutine armed it: the woken G lands in that P's run queue, ahead of
+ * anything waiting in the global queue.
  *
- * A timer's callback runs without the heap lock held, on whichever thread
+ * Who fires timers (sched.c):
+ *   - each M, every time it schedules, fires the due timers of its own P;
+ *   - an M out of work fires those of the Ps it tries to steal from;
+ *   - the first M to go idle (the timer M, stopm) sleeps until the earliest
+ *     deadline over all Ps (adding an earlier timer wakes it); when it
+ *     wakes it takes an idle P and fires every due timer on it;
+ *   - timers a millisecond overdue while every P is busy in long-running
+ *     code are fired without a P by the timer M or sysmon.
+ *
+ * A timer's callback runs without any heap lock held, on whichever thread
  * fired it, and must not block: it readies a G or sends without blocking.
  *
- * Shortcut in place: one global heap and lock.  Per-P heaps (Go 1.14+) scale
- * better when thousands of goroutines sleep on many cores at once.
+ * Locking: t->home is the heap t was last added to, and that heap's lock
+ * protects t->index.  goro__timer_del finds t through home, then checks
+ * under the lock that home still names that heap.  t->running counts the
+ * callbacks of t in progress; goro__timer_del waits for it to drop to zero,
+ * so the owner may free t once it returns.
  */
 #include "runtime.h"
 
@@ -28,18 +40,12 @@
  * compares without touching the timers themselves: they live inside Gs,
  * one stack page apart, and a 4-ary sift-down would otherwise read four
  * cold pages per level.  Only the moved entry's index is written back. */
-struct entry {
+struct goro__timer_entry {
     int64_t when;
     goro__timer *t;
 };
 
-static struct {
-    goro__lock lock;
-    struct entry *heap;         /* heap[0] is the earliest */
-    size_t len, cap;
-    _Atomic int64_t next;       /* heap[0].when, or INT64_MAX */
-    int nrunning;               /* callbacks in progress */
-} timers = {.lock = GORO_LOCK_INIT, .next = INT64_MAX};
+static _Atomic int nrunning; /* callbacks in progress, over all heaps */
 
 /* The timer whose callback this thread is running, if any, and whether
  * that callback deleted its own timer (its owner may then free it, so
@@ -47,81 +53,108 @@ static struct {
 static __thread goro__timer *in_callback;
 static __thread bool callback_released;
 
-static void place(size_t i, struct entry e)
+static void place(goro__timers *ts, size_t i, struct goro__timer_entry e)
 {
-    timers.heap[i] = e;
+    ts->heap[i] = e;
     e.t->index = i + 1;
 }
 
-static void sift_up(size_t i)
+static void sift_up(goro__timers *ts, size_t i)
 {
-    struct entry e = timers.heap[i];
+    struct goro__timer_entry e = ts->heap[i];
     while (i > 0) {
         size_t parent = (i - 1) / 4;
-        if (timers.heap[parent].when <= e.when)
+        if (ts->heap[parent].when <= e.when)
             break;
-        place(i, timers.heap[parent]);
+        place(ts, i, ts->heap[parent]);
         i = parent;
     }
-    place(i, e);
+    place(ts, i, e);
 }
 
-static void sift_down(size_t i)
+static void sift_down(goro__timers *ts, size_t i)
 {
-    struct entry e = timers.heap[i];
+    struct goro__timer_entry e = ts->heap[i];
     for (;;) {
         size_t c = 4 * i + 1, best = i;
         int64_t when = e.when;
-        for (size_t k = c; k < c + 4 && k < timers.len; k++) {
-            if (timers.heap[k].when < when) {
-                when = timers.heap[k].when;
+        for (size_t k = c; k < c + 4 && k < ts->len; k++) {
+            if (ts->heap[k].when < when) {
+                when = ts->heap[k].when;
                 best = k;
             }
         }
         if (best == i)
             break;
-        place(i, timers.heap[best]);
+        place(ts, i, ts->heap[best]);
         i = best;
     }
-    place(i, e);
+    place(ts, i, e);
 }
 
-static void publish_next(void)
+static void publish_next(goro__timers *ts)
 {
-    atomic_store_explicit(&timers.next, timers.len ? timers.heap[0].when : INT64_MAX,
+    atomic_store_explicit(&ts->next, ts->len ? ts->heap[0].when : INT64_MAX,
                           memory_order_release);
 }
 
-/* Removes heap[i]; timers.lock held. */
-static void remove_at(size_t i)
+/* Makes room for one more entry; ts->lock held. */
+static int reserve(goro__timers *ts)
 {
-    struct entry last = timers.heap[--timers.len];
+    if (ts->len < ts->cap)
+        return 0;
+    size_t cap = ts->cap ? 2 * ts->cap : 64;
+    struct goro__timer_entry *h = goro__realloc(ts->heap, cap * sizeof *h);
+    if (!h)
+        return ENOMEM;
+    ts->heap = h;
+    ts->cap = cap;
+    return 0;
+}
 
-    timers.heap[i].t->index = 0;
-    if (i < timers.len) {
-        place(i, last);
-        if (i > 0 && last.when < timers.heap[(i - 1) / 4].when)
-            sift_up(i);
+/* Inserts t, due at when, into ts; ts->lock held, room reserved. */
+static void insert(goro__timers *ts, goro__timer *t, int64_t when)
+{
+    atomic_store_explicit(&t->home, ts, memory_order_relaxed);
+    ts->heap[ts->len++] = (struct goro__timer_entry){.when = when, .t = t};
+    sift_up(ts, ts->len - 1);
+}
+
+/* Removes heap[i]; ts->lock held. */
+static void remove_at(goro__timers *ts, size_t i)
+{
+    struct goro__timer_entry last = ts->heap[--ts->len];
+
+    ts->heap[i].t->index = 0;
+    if (i < ts->len) {
+        place(ts, i, last);
+        if (i > 0 && last.when < ts->heap[(i - 1) / 4].when)
+            sift_up(ts, i);
         else
-            sift_down(i);
+            sift_down(ts, i);
     }
 }
 
 bool goro__timers_running(void)
 {
-    goro__lock_acquire(&timers.lock);
-    bool busy = timers.nrunning > 0;
-    goro__lock_release(&timers.lock);
-    return busy;
+    return atomic_load(&nrunning) > 0;
 }
 
 int64_t goro__timers_next(void)
 {
-    return atomic_load_explicit(&timers.next, memory_order_acquire);
+    int n = atomic_load_explicit(&goro__s.nallp, memory_order_acquire);
+    int64_t next = INT64_MAX;
+
+    for (int i = 0; i < n; i++) {
+        int64_t w = goro__timers_next_of(&goro__s.allp[i]->timers);
+        if (w < next)
+            next = w;
+    }
+    return next;
 }
 
-/* Wakes the timer M if t is now the earliest deadline and it sleeps past
- * it, or an idle M to become the timer M if there is none. */
+/* Wakes the timer M if when is earlier than it sleeps, or an idle M to
+ * become the timer M if there is none. */
 static void kick(int64_t when)
 {
     if (when >= atomic_load(&goro__s.timer_m_until))
@@ -133,31 +166,56 @@ static void kick(int64_t when)
     goro__lock_release(&goro__s.lock);
 }
 
+/* The heap a timer armed by this thread goes to: its P's, or some P's. */
+static goro__timers *heap_here(void)
+{
+    goro__m *m = goro__getm();
+    goro__p *p = m ? m->p : NULL; /* only m itself writes m->p */
+
+    if (!p) {
+        int n = atomic_load_explicit(&goro__s.nprocs, memory_order_acquire);
+        p = goro__s.allp[goro__rand64() % (uint64_t)n];
+    }
+    return &p->timers;
+}
+
 int goro__timer_add(goro__timer *t)
 {
     int64_t when = t->when; /* t may be freed once the lock is dropped */
+    goro__timers *ts, *old;
     bool earliest;
 
-    goro__lock_acquire(&timers.lock);
-    if (timers.len == timers.cap) {
-        size_t cap = timers.cap ? 2 * timers.cap : 64;
-        struct entry *h = goro__realloc(timers.heap, cap * sizeof *h);
-        if (!h) {
-            goro__lock_release(&timers.lock);
-            return ENOMEM;
-        }
-        timers.heap = h;
-        timers.cap = cap;
+    goro__init();
+    ts = heap_here();
+    old = atomic_load_explicit(&t->home, memory_order_acquire);
+    if (old && old != ts) {
+        /* Leave the old home under its lock first: a goro__timer_del that
+         * found t there reads t->index under that lock, and must not see
+         * what we write under ts's. */
+        goro__lock_acquire(&old->lock);
+        atomic_store_explicit(&t->home, NULL, memory_order_relaxed);
+        goro__lock_release(&old->lock);
     }
-    timers.heap[timers.len++] = (struct entry){.when = when, .t = t};
-    sift_up(timers.len - 1);
-    earliest = timers.heap[0].t == t;
+    goro__lock_acquire(&ts->lock);
+    if (reserve(ts) != 0) {
+        goro__lock_release(&ts->lock);
+        return ENOMEM;
+    }
+    insert(ts, t, when);
+    earliest = ts->heap[0].t == t;
     if (earliest)
-        publish_next();
-    goro__lock_release(&timers.lock);
+        publish_next(ts);
+    goro__lock_release(&ts->lock);
     if (earliest)
         kick(when);
     return 0;
+}
+
+/* One callback of t is over: from here its owner may free or re-arm it. */
+static void callback_done(goro__timer *t)
+{
+    atomic_fetch_sub(&nrunning, 1);
+    atomic_fetch_sub_explicit(&t->running, 1, memory_order_release);
 }
 
 bool goro__timer_del(goro__timer *t)
@@ -170,66 +228,97 @@ bool goro__timer_del(goro__timer *t)
      * by the next turn of the loop.  A callback deleting its own timer (a
      * context freed from its deadline callback) must not wait for itself. */
     for (;;) {
-        goro__lock_acquire(&timers.lock);
-        if (t->index != 0) {
-            remove_at(t->index - 1);
-            publish_next();
-            removed = true;
+        goro__timers *ts = atomic_load_explicit(&t->home, memory_order_acquire);
+        if (ts) {
+            goro__lock_acquire(&ts->lock);
+            if (atomic_load_explicit(&t->home, memory_order_relaxed) != ts) {
+                goro__lock_release(&ts->lock); /* moved meanwhile */
+                continue;
+            }
+            if (t->index != 0) {
+                remove_at(ts, t->index - 1);
+                publish_next(ts);
+                removed = true;
+            }
+            goro__lock_release(&ts->lock);
         }
-        if (in_callback == t && !callback_released) {
+        if (in_callback == t) {
             /* Deleted from inside its own callback: this run is over as
              * far as the owner is concerned. */
-            t->running--;
-            timers.nrunning--;
+            if (!callback_released)
+                callback_done(t);
             callback_released = true;
-        }
-        if (t->running == 0 || in_callback == t) {
-            goro__lock_release(&timers.lock);
             return removed;
         }
-        goro__lock_release(&timers.lock);
+        if (atomic_load_explicit(&t->running, memory_order_acquire) == 0)
+            return removed;
         sched_yield();
     }
 }
 
-int goro__timers_run(int64_t now)
+int goro__timers_run(goro__timers *ts, int64_t now)
 {
     enum { BATCH = 32 };
     goro__timer *batch[BATCH];
     int n = 0;
 
-    for (;;) {
+    while (goro__timers_next_of(ts) <= now) {
         int k = 0;
 
         /* Pop up to a batch of due timers under one lock hold, marking
          * each running: goro__timer_del waits for exactly those.  Other
-         * threads may fire other timers meanwhile. */
-        goro__lock_acquire(&timers.lock);
-        while (k < BATCH && timers.len > 0 && timers.heap[0].when <= now) {
-            goro__timer *t = timers.heap[0].t;
-            remove_at(0);
-            t->running++;
+         * threads may fire other timers of ts meanwhile. */
+        goro__lock_acquire(&ts->lock);
+        while (k < BATCH && ts->len > 0 && ts->heap[0].when <= now) {
+            goro__timer *t = ts->heap[0].t;
+            remove_at(ts, 0);
+            atomic_fetch_add_explicit(&t->running, 1, memory_order_relaxed);
             batch[k++] = t;
         }
-        timers.nrunning += k;
-        publish_next();
-        goro__lock_release(&timers.lock);
-        if (k == 0)
-            return n;
+        /* Counted running before the heap looks empty: the deadlock
+         * detector reads next, then nrunning. */
+        atomic_fetch_add(&nrunning, k);
+        publish_next(ts);
+        goro__lock_release(&ts->lock);
         for (int i = 0; i < k; i++) {
-            in_callback = batch[i];
+            goro__timer *t = batch[i];
+            in_callback = t;
             callback_released = false;
-            batch[i]->fn(batch[i]);
+            t->fn(t);
             in_callback = NULL;
-            if (callback_released)
-                continue; /* it deleted itself, and may be gone */
-            /* From here the owner may free or re-arm the timer: it is
-             * told by running dropping, under the lock. */
-            goro__lock_acquire(&timers.lock);
-            batch[i]->running--;
-            timers.nrunning--;
-            goro__lock_release(&timers.lock);
+            if (!callback_released) /* else it deleted itself, may be gone */
+                callback_done(t);
         }
         n += k;
     }
+    return n;
+}
+
+int goro__timers_run_all(int64_t now)
+{
+    int n = atomic_load_explicit(&goro__s.nallp, memory_order_acquire), fired = 0;
+
+    for (int i = 0; i < n; i++)
+        fired += goro__timers_run(&goro__s.allp[i]->timers, now);
+    return fired;
+}
+
+void goro__timers_move(goro__timers *from, goro__timers *to)
+{
+    goro__timers *first = from < to ? from : to, *second = from < to ? to : from;
+
+    if (from == to)
+        return;
+    goro__lock_acquire(&first->lock);
+    goro__lock_acquire(&second->lock);
+    /* Without memory for them in to, the rest stay in from: every P's
+     * heap, a dead P's too, is part of goro__timers_next and _run_all. */
+    while (from->len > 0 && reserve(to) == 0) {
+        struct goro__timer_entry e = from->heap[--from->len];
+        insert(to, e.t, e.when);
+    }
+    publish_next(from);
+    publish_next(to);
+    goro__lock_release(&second->lock);
+    goro__lock_release(&first->lock);
 }

@@ -117,3 +117,149 @@ Test(timer, many_sleepers, .timeout = GT_TIMEOUT(30))
               atomic_load(&many_done), NMANY);
     gt_quiesce();
 }
+
+/* ---- timers and Ps --------------------------------------------------------
+ * Timers live in the heap of the P that armed them (of some P for a plain
+ * thread).  These tests move goroutines and Ps under the timers. */
+
+#define NRETIRE 400
+
+static _Atomic long retire_armed, retire_done;
+static int64_t retire_base;
+
+/* Sleeps until retire_base + 30..80 ms, then checks it woke neither early
+ * nor very late. */
+static void retire_sleeper(void *arg)
+{
+    int64_t deadline = retire_base + (30 + (intptr_t)arg % 51) * GORO_MILLISECOND;
+    atomic_fetch_add(&retire_armed, 1);
+    goro_sleep(deadline - goro_now());
+    int64_t late = goro_now() - deadline;
+    gt_check(late >= 0, "woke %lld ns early", (long long)-late);
+    gt_check(late < gt_ms(1000), "woke %lld ms late", (long long)(late / GORO_MILLISECOND));
+    atomic_fetch_add_explicit(&retire_done, 1, memory_order_release);
+}
+
+/* Sleepers armed on four Ps; three of the Ps retire while they sleep.  The
+ * retired Ps' timers fire on the one left, none lost. */
+Test(timer, timers_survive_ps_retiring, .timeout = GT_TIMEOUT(30))
+{
+    int prev = goro_maxprocs(4);
+    retire_base = goro_now();
+    for (long i = 0; i < NRETIRE; i++)
+        gt_spawn(retire_sleeper, (void *)(intptr_t)i);
+    cr_assert(gt_wait_count(&retire_armed, NRETIRE, gt_ms(10000)));
+    goro_maxprocs(1);
+    cr_assert(gt_wait_count(&retire_done, NRETIRE, gt_ms(10000)), "%ld of %d sleepers woke",
+              atomic_load(&retire_done), NRETIRE);
+    gt_assert_no_failures();
+    goro_maxprocs(prev);
+    gt_quiesce();
+}
+
+#define NTHREADS_T 4
+#define TIMERS_PER_THREAD 50
+
+/* A plain thread arms timers one after another (each lands in some P's
+ * heap) and checks each fires, not early. */
+static void *thread_timers(void *arg)
+{
+    uint64_t seed = 0x9e3779b97f4a7c15ULL * (1 + (uintptr_t)arg);
+    for (int i = 0; i < TIMERS_PER_THREAD; i++) {
+        int64_t d = (int64_t)(1 + gt_rand(&seed) % 5) * GORO_MILLISECOND, fired = 0;
+        int64_t t0 = goro_now();
+        goro_timer *t = goro_timer_make(d);
+        if (!gt_check(t != NULL, "goro_timer_make: errno %d", errno))
+            break;
+        gt_check(goro_chan_recv(goro_timer_chan(t), &fired) == 0, "timer channel closed");
+        gt_check(fired >= t0 + d, "timer fired %lld ns early", (long long)(t0 + d - fired));
+        goro_timer_free(t);
+    }
+    return NULL;
+}
+
+Test(timer, plain_threads_arm_timers, .timeout = GT_TIMEOUT(30))
+{
+    pthread_t th[NTHREADS_T];
+    int prev = goro_maxprocs(4);
+    for (uintptr_t i = 0; i < NTHREADS_T; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, thread_timers, (void *)i), 0);
+    for (int i = 0; i < NTHREADS_T; i++)
+        pthread_join(th[i], NULL);
+    gt_assert_no_failures();
+    goro_maxprocs(prev);
+    gt_quiesce();
+}
+
+/* Stress: goroutines wait on a channel with a timeout in a loop (a timer
+ * armed, then mostly deleted by the receive) and sleep briefly, while the
+ * number of Ps swings between 1 and 4: timers are re-homed as their
+ * goroutines migrate and moved as Ps retire.  Every value sent is received
+ * exactly once, and no sleep ends early. */
+#define NWAITERS 16
+#define NVALUES 20000
+
+static goro_chan *swing_c;
+static _Atomic long swing_sum, swing_count, swing_timeouts, swing_exited;
+static _Atomic int swing_stop;
+
+static void swing_waiter(void *arg)
+{
+    uint64_t seed = 0x2545F4914F6CDD1DULL ^ (uint64_t)(uintptr_t)arg;
+    for (;;) {
+        long v;
+        bool ok;
+        int r = GORO_SELECT(goro_case_recv_ok(swing_c, &v, &ok),
+                            goro_case_timeout(200 * GORO_MICROSECOND));
+        if (r == 0 && !ok)
+            break;
+        if (r == 0) {
+            atomic_fetch_add(&swing_sum, v);
+            atomic_fetch_add(&swing_count, 1);
+        } else {
+            atomic_fetch_add(&swing_timeouts, 1);
+        }
+        if (gt_rand(&seed) % 8 == 0) {
+            int64_t d = (int64_t)(gt_rand(&seed) % 100) * GORO_MICROSECOND, t0 = goro_now();
+            goro_sleep(d);
+            gt_check(goro_now() - t0 >= d, "goro_sleep woke early");
+        }
+    }
+    atomic_fetch_add_explicit(&swing_exited, 1, memory_order_release);
+}
+
+static void swing_procs(void *arg)
+{
+    (void)arg;
+    for (int i = 0; !atomic_load(&swing_stop); i++) {
+        goro_maxprocs(i % 2 ? 1 : 4);
+        goro_sleep(2 * GORO_MILLISECOND);
+    }
+    atomic_fetch_add_explicit(&swing_exited, 1, memory_order_release);
+}
+
+Test(timer, stress_timers_while_ps_swing, .timeout = GT_TIMEOUT(60))
+{
+    int prev = goro_maxprocs(4);
+    long want = 0;
+    swing_c = gt_mkchan(sizeof(long), 4);
+    for (uintptr_t i = 0; i < NWAITERS; i++)
+        gt_spawn(swing_waiter, (void *)i);
+    gt_spawn(swing_procs, NULL);
+    for (long v = 1; v <= NVALUES; v++) {
+        cr_assert_eq(goro_chan_send(swing_c, &v), 0);
+        want += v;
+        if (v % 64 == 0)
+            goro_sleep(100 * GORO_MICROSECOND); /* let the waiters time out */
+    }
+    cr_assert_eq(goro_chan_close(swing_c), 0);
+    atomic_store(&swing_stop, 1);
+    cr_assert(gt_wait_count(&swing_exited, NWAITERS + 1, gt_ms(20000)));
+    cr_assert_eq(atomic_load(&swing_count), NVALUES);
+    cr_assert_eq(atomic_load(&swing_sum), want);
+    cr_assert_gt(atomic_load(&swing_timeouts), 0, "no select timed out: the timers were not tested");
+    gt_assert_no_failures();
+    goro_chan_release(swing_c);
+    goro_maxprocs(prev);
+    gt_quiesce();
+}
