@@ -438,6 +438,15 @@ int goro__signal_ctx_count(void)
     return n;
 }
 
+/* Drops one use of each signal in mask, restoring the previous disposition
+ * of those nobody uses any more; sigs.lock held. */
+static void signals_put(uint64_t mask)
+{
+    for (int s = 1; s < MAX_SIG; s++)
+        if ((mask >> s & 1) && --sigs.users[s] == 0)
+            sigaction(s, &sigs.old[s], NULL);
+}
+
 static void signals_unregister(goro_ctx *c)
 {
     struct sigreg *r = NULL;
@@ -450,11 +459,8 @@ static void signals_unregister(goro_ctx *c)
             break;
         }
     }
-    if (r) {
-        for (int s = 1; s < MAX_SIG; s++)
-            if ((r->mask >> s & 1) && --sigs.users[s] == 0)
-                sigaction(s, &sigs.old[s], NULL);
-    }
+    if (r)
+        signals_put(r->mask);
     c->sig = NULL;
     goro__lock_release(&sigs.lock);
     goro__free(r);
@@ -513,7 +519,18 @@ goro_ctx *goro_ctx_with_signals(goro_ctx *parent, int sig, ...)
         sa.sa_handler = sig_handler;
         sa.sa_flags = SA_RESTART;
         sigemptyset(&sa.sa_mask);
-        sigaction(s, &sa, &sigs.old[s]);
+        if (sigaction(s, &sa, &sigs.old[s]) != 0) {
+            /* A number the C library keeps for itself (glibc: 32 and 33,
+             * below SIGRTMIN): refuse the whole list, giving back what
+             * this call took. */
+            sigs.users[s]--;
+            signals_put(mask & (((uint64_t)1 << s) - 1));
+            goro__lock_release(&sigs.lock);
+            goro__free(r);
+            goro_ctx_release(c);
+            errno = EINVAL;
+            return NULL;
+        }
     }
     r->next = sigs.list;
     sigs.list = r;
