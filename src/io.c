@@ -327,7 +327,7 @@ int goro_close(int fd)
 /* ---- TCP helpers ----------------------------------------------------------- */
 
 /* Splits "host:port", "[v6]:port" or ":port" into host (NULL for any) and
- * port.  Returns 0 or EINVAL. */
+ * port.  Returns 0 or EINVAL (also for a numeric port above 65535). */
 static int split_hostport(const char *addr, char *host, size_t hostsz, char *port, size_t portsz)
 {
     const char *colon, *h = addr;
@@ -353,6 +353,10 @@ static int split_hostport(const char *addr, char *host, size_t hostsz, char *por
     memcpy(host, h, hl);
     host[hl] = 0;
     strcpy(port, colon + 1);
+    /* getaddrinfo takes a number past 65535 modulo 65536 ("99999" binds
+     * 34463): refuse it here.  Names ("http") are its business. */
+    if (strspn(port, "0123456789") == strlen(port) && strtoul(port, NULL, 10) > 65535)
+        return EINVAL;
     return 0;
 }
 
