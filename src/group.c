@@ -93,8 +93,13 @@ int goro_group_go(goro_group *g, int (*fn)(goro_ctx *, void *), void *arg)
     if (!t)
         return ENOMEM;
     *t = (struct task){.g = g, .fn = fn, .arg = arg};
-    if (g->limit.size)
-        goro_sema_acquire(&g->limit, 1); /* wait for a free slot */
+    /* Wait for a free slot.  Only a plain thread without memory for its
+     * waiter record fails here (ENOMEM); a task started without a slot
+     * would release one it never took. */
+    if (g->limit.size && (e = goro_sema_acquire(&g->limit, 1)) != 0) {
+        goro__free(t);
+        return e;
+    }
     goro_waitgroup_add(&g->wg, 1);
     e = goro_go(task_run, t);
     if (e) {
