@@ -10,7 +10,10 @@
  * Conventions (pthreads):
  *   - functions return 0 or a positive errno value;
  *   - constructors return NULL and set errno;
- *   - durations and times are int64_t nanoseconds (GORO_SECOND, goro_now()).
+ *   - durations and times are int64_t nanoseconds (GORO_SECOND, goro_now());
+ *   - a plain thread's first wait in goro allocates a small record for the
+ *     thread; where that finds no memory, a call that can return an error
+ *     number returns ENOMEM.
  *
  * Sections: durations, goroutines, channels, select, timers, context, sync,
  * groups, I/O, diagnostics.
@@ -135,7 +138,8 @@ GORO_API int goro_main(void (*fn)(void *), void *arg);
  * Go: runtime.LockOSThread(). */
 GORO_API void goro_lock_thread(void);
 
-/* Undoes one goro_lock_thread().  Go: runtime.UnlockOSThread(). */
+/* Undoes one goro_lock_thread(); a no-op when the goroutine is not locked
+ * or on a plain thread.  Go: runtime.UnlockOSThread(). */
 GORO_API void goro_unlock_thread(void);
 
 /* ------------------------------------------------------------------------
@@ -164,14 +168,15 @@ GORO_API goro_chan *goro_chan_make(size_t elem_size, size_t cap);
 /* Sends the element at elem (elem_size bytes are copied), blocking until a
  * receiver takes it or there is room in the buffer.
  * Returns: 0; EPIPE if the channel is or becomes closed (the element was not
- * sent); EINVAL for a NULL channel, or a NULL elem with elem_size > 0.
+ * sent); EINVAL for a NULL channel, or a NULL elem with elem_size > 0;
+ * ENOMEM (plain threads, see the conventions above).
  * Go: c <- v (which panics on a closed channel). */
 GORO_API int goro_chan_send(goro_chan *c, const void *elem);
 
 /* Receives an element into elem (NULL discards it), blocking until one is
  * available.  Buffered elements are received in order even after close.
  * Returns: 0; EPIPE when the channel is closed and drained (elem is then
- * zero-filled); EINVAL for a NULL channel.
+ * zero-filled); EINVAL for a NULL channel; ENOMEM (plain threads).
  * `while (goro_chan_recv(c, &v) == 0)` is Go's `for v := range c`.
  * Go: v, ok := <-c. */
 GORO_API int goro_chan_recv(goro_chan *c, void *elem);
@@ -239,7 +244,8 @@ typedef struct goro_case {
 GORO_API goro_case goro_case_recv(goro_chan *c, void *elem);
 
 /* A receive that also reports whether a value was received (*ok true) or
- * the channel is closed (*ok false, elem zero-filled).  Go: case v, ok := <-c. */
+ * the channel is closed (*ok false, elem zero-filled); ok may be NULL.
+ * Go: case v, ok := <-c. */
 GORO_API goro_case goro_case_recv_ok(goro_chan *c, void *elem, bool *ok);
 
 /* A send of the element at elem.  If chosen because the channel is closed,
@@ -260,10 +266,11 @@ GORO_API goro_case goro_case_default(void);
 /* Runs one of the n cases (see above).  n 0 with no case blocks forever,
  * like Go's empty select.
  * Returns: the index of the case that ran; -EPIPE if the chosen case was a
- * send on a closed channel; -EINVAL for NULL cases with n > 0, more than
- * one default case, or a send case with a NULL elem on a channel of
- * elem_size > 0; -ENOMEM if more than 64 cases need memory that is not
- * there. */
+ * send on a closed channel; -EINVAL for NULL cases with n > 0, n above
+ * 65535, more than one default case, a send case with a NULL elem on a
+ * channel of elem_size > 0, or a case not built by goro_case_*; -ENOMEM if
+ * more than 64 cases, or a plain thread's first wait, need memory that is
+ * not there. */
 GORO_API int goro_select(goro_case *cases, size_t n);
 
 /* goro_select over a compound literal: GORO_SELECT(case0, case1, ...). */
@@ -298,7 +305,7 @@ GORO_API bool goro_timer_stop(goro_timer *t);
 GORO_API bool goro_timer_reset(goro_timer *t, int64_t ns);
 
 /* Returns the timer's channel (of int64_t), borrowed: valid until
- * goro_timer_free.  Go: t.C. */
+ * goro_timer_free; NULL for NULL.  Go: t.C. */
 GORO_API goro_chan *goro_timer_chan(goro_timer *t);
 
 /* Stops and frees the timer (NULL is ignored).  Goroutines blocked on its
@@ -310,15 +317,17 @@ GORO_API void goro_timer_free(goro_timer *t);
  * Go: time.NewTicker(ns). */
 GORO_API goro_ticker *goro_ticker_make(int64_t ns);
 
-/* Stops the ticker.  Returns: true if it was running.  Go: t.Stop(). */
+/* Stops the ticker.  Returns: true if it was running (false for NULL).
+ * Go: t.Stop(). */
 GORO_API bool goro_ticker_stop(goro_ticker *t);
 
 /* Restarts the ticker with period ns (> 0) from now.
- * Returns: true if it was running; false and nothing changes for ns <= 0.
- * Go: t.Reset(ns). */
+ * Returns: true if it was running; false and nothing changes for ns <= 0
+ * or a NULL ticker.  Go: t.Reset(ns). */
 GORO_API bool goro_ticker_reset(goro_ticker *t, int64_t ns);
 
-/* Returns the ticker's channel (of int64_t), borrowed.  Go: t.C. */
+/* Returns the ticker's channel (of int64_t), borrowed; NULL for NULL.
+ * Go: t.C. */
 GORO_API goro_chan *goro_ticker_chan(goro_ticker *t);
 
 /* Stops and frees the ticker (NULL is ignored). */
@@ -339,6 +348,8 @@ GORO_API void goro_ticker_free(goro_ticker *t);
  * context either borrows it (the creator outlives it, e.g. waits for it
  * through a waitgroup or group) or holds a retained reference and releases
  * it only when canceling is what it wants.
+ *
+ * Wherever goro takes a goro_ctx *, NULL stands for the background context.
  * ------------------------------------------------------------------------ */
 
 typedef struct goro_ctx goro_ctx;
@@ -354,14 +365,16 @@ GORO_API goro_ctx *goro_ctx_background(void);
  * Ownership: one reference for the caller.  Go: context.WithCancel(parent). */
 GORO_API goro_ctx *goro_ctx_with_cancel(goro_ctx *parent);
 
-/* Like goro_ctx_with_cancel, and also canceled with ETIMEDOUT ns from now.
+/* Like goro_ctx_with_cancel, and also canceled with ETIMEDOUT ns from now
+ * (ns <= 0: at once, before it is returned).
  * Returns: the context, or NULL with errno ENOMEM.
  * Go: context.WithTimeout(parent, ns). */
 GORO_API goro_ctx *goro_ctx_with_timeout(goro_ctx *parent, int64_t ns);
 
 /* Like goro_ctx_with_cancel, and also canceled with ETIMEDOUT at the
- * absolute goro_now() time when.  A child's deadline never exceeds its
- * parent's.  Returns: the context, or NULL with errno ENOMEM.
+ * absolute goro_now() time when (at once if that has passed).  A child's
+ * deadline never exceeds its parent's.
+ * Returns: the context, or NULL with errno ENOMEM.
  * Go: context.WithDeadline(parent, t). */
 GORO_API goro_ctx *goro_ctx_with_deadline(goro_ctx *parent, int64_t when);
 
@@ -374,7 +387,9 @@ GORO_API goro_ctx *goro_ctx_with_value(goro_ctx *parent, const void *key, void *
  * the listed signals; the list ends with 0.  While the context lives, those
  * signals no longer have their previous effect (SIGINT no longer kills the
  * process); releasing it restores the previous dispositions.
- * Returns: NULL with errno EINVAL (no or bad signal number) or ENOMEM.
+ * Returns: NULL with errno EINVAL (no signal, or a number that is not 1..63,
+ * is SIGKILL or SIGSTOP, or is kept by the C library), ENOMEM, or EAGAIN
+ * (the thread that watches for signals could not be started).
  * Go: signal.NotifyContext(parent, sig...). */
 GORO_API goro_ctx *goro_ctx_with_signals(goro_ctx *parent, int sig, ...);
 
@@ -412,6 +427,9 @@ GORO_API void goro_ctx_release(goro_ctx *ctx);
  *
  * Each type has a static initializer and needs no destroy call.  All of
  * them park goroutines and block plain threads.  The fields are private.
+ * As in pthreads, the pointers these functions take (the object, the
+ * mutex of goro_cond_wait, the function of goro_once_do) must not be NULL:
+ * nothing checks them.
  * For atomics use C11 <stdatomic.h> (docs/guide.md shows how).
  * ------------------------------------------------------------------------ */
 
@@ -451,7 +469,9 @@ typedef struct goro_rwmutex {
 } goro_rwmutex;
 #define GORO_RWMUTEX_INIT {GORO_MUTEX_INIT, 0, 0, {0, 0, NULL, NULL}, {0, 0, NULL, NULL}}
 
-/* Go: rw.RLock(), rw.RUnlock(), rw.Lock(), rw.Unlock(). */
+/* Go: rw.RLock(), rw.RUnlock(), rw.Lock(), rw.Unlock().  Read-unlocking an
+ * rwmutex that no reader holds, or unlocking one that no writer holds, is
+ * a fatal error (Go: "sync: RUnlock of unlocked RWMutex"). */
 GORO_API void goro_rwmutex_rlock(goro_rwmutex *rw);
 GORO_API void goro_rwmutex_runlock(goro_rwmutex *rw);
 GORO_API void goro_rwmutex_lock(goro_rwmutex *rw);
@@ -465,8 +485,8 @@ typedef struct goro_waitgroup {
 #define GORO_WAITGROUP_INIT {0, {0, 0, NULL, NULL}}
 
 /* Adds n (may be negative) to the counter; at zero, wakes every waiter.
- * Returns: 0; EINVAL if the counter would go negative (it is left as it
- * was: Go panics here).  Go: wg.Add(n). */
+ * Returns: 0; EINVAL if the counter would go negative or past INT_MAX (it
+ * is left as it was: Go panics here).  Go: wg.Add(n). */
 GORO_API int goro_waitgroup_add(goro_waitgroup *wg, int n);
 /* goro_waitgroup_add(wg, -1).  Go: wg.Done(). */
 GORO_API int goro_waitgroup_done(goro_waitgroup *wg);
@@ -491,8 +511,9 @@ typedef struct goro_cond {
 #define GORO_COND_INIT {{0, 0, NULL, NULL}}
 
 /* Atomically unlocks m and waits for a signal or broadcast, then locks m
- * again before returning.  As in Go, wait in a loop on the condition.
- * Go: c.Wait(). */
+ * again before returning.  As in Go, wait in a loop on the condition.  m
+ * must be locked: if it is not, the unlock is a fatal error, as in
+ * goro_mutex_unlock.  Go: c.Wait(). */
 GORO_API void goro_cond_wait(goro_cond *c, goro_mutex *m);
 /* Wakes one waiter, if any.  Go: c.Signal(). */
 GORO_API void goro_cond_signal(goro_cond *c);
@@ -510,7 +531,8 @@ typedef struct goro_sema {
 #define GORO_SEMA_INIT(n) {(n), 0, {0, 0, NULL, NULL}}
 
 /* Acquires n units, waiting until they are free.
- * Returns: 0; EINVAL if n < 0 or n > size (it could never succeed).
+ * Returns: 0; EINVAL if n < 0 or n > size (it could never succeed);
+ * ENOMEM (plain threads, see the conventions at the top).
  * Go: s.Acquire(ctx, n). */
 GORO_API int goro_sema_acquire(goro_sema *s, int64_t n);
 /* Acquires n units without waiting.
@@ -539,11 +561,13 @@ typedef struct goro_group goro_group;
 GORO_API goro_group *goro_group_make(goro_ctx *parent);
 
 /* Returns the group's context (borrowed: valid until goro_group_free),
- * canceled by the first task error or when goro_group_wait returns. */
+ * canceled by the first task error or when goro_group_wait returns; NULL
+ * for a NULL group. */
 GORO_API goro_ctx *goro_group_ctx(goro_group *g);
 
 /* Limits the tasks running at once to n (n <= 0: no limit, the default).
- * Call it before goro_group_go.  Go: g.SetLimit(n). */
+ * Call it before goro_group_go.  A NULL group is ignored.
+ * Go: g.SetLimit(n). */
 GORO_API void goro_group_set_limit(goro_group *g, int n);
 
 /* Runs fn(ctx, arg) in a new goroutine, first waiting for a free slot when
@@ -554,7 +578,7 @@ GORO_API int goro_group_go(goro_group *g, int (*fn)(goro_ctx *ctx, void *arg), v
 
 /* Waits for every task started with goro_group_go, then cancels the
  * group's context.  Returns: the first non-zero error a task returned,
- * else 0.  Go: g.Wait(). */
+ * else 0; EINVAL for a NULL group.  Go: g.Wait(). */
 GORO_API int goro_group_wait(goro_group *g);
 
 /* Frees the group (NULL is ignored).  Call it after goro_group_wait. */
@@ -573,9 +597,11 @@ GORO_API void goro_group_free(goro_group *g);
  * writes on one net.Conn.  Regular files are always "ready": their reads
  * block the thread (use goro_blocking for slow storage).
  *
- * Bounded forms take an absolute goro_now() deadline (_deadline: ETIMEDOUT)
- * or a context (_ctx: ECANCELED or ETIMEDOUT, from its done channel and its
- * deadline).
+ * Bounded forms take an absolute goro_now() deadline (_deadline: ETIMEDOUT;
+ * a negative deadline is none) or a context (_ctx: ECANCELED or ETIMEDOUT,
+ * from its done channel and its deadline; NULL: background).  A _deadline
+ * call tries its system call before it waits, so one that can complete at
+ * once does, even past its deadline.
  * ------------------------------------------------------------------------ */
 
 #define GORO_READ 1             /* goro_fd_wait: readable */
@@ -611,8 +637,9 @@ GORO_API int goro_connect_ctx(goro_ctx *ctx, int fd, const struct sockaddr *addr
                               socklen_t addrlen);
 
 /* Waits until fd is ready for events (GORO_READ, GORO_WRITE or both) or the
- * absolute deadline passes (-1: no deadline).
- * Returns: 0, or -1 with errno ETIMEDOUT, EBADF, EBUSY, EINVAL. */
+ * absolute deadline passes (negative, e.g. -1: no deadline).
+ * Returns: 0, or -1 with errno ETIMEDOUT, EBADF, EBUSY, EINVAL (events
+ * empty or with other bits). */
 GORO_API int goro_fd_wait(int fd, int events, int64_t deadline);
 
 /* Closes fd, first waking goroutines waiting on it (they get EBADF).
@@ -655,6 +682,7 @@ GORO_API int goro_blocking(void (*fn)(void *), void *arg);
 
 /* Writes one entry per goroutine and per blocked plain thread: id, state,
  * wait reason and for how long, entry function, name, creation site.
+ * A NULL out is ignored.
  * Go: the goroutine section of a panic or SIGQUIT dump. */
 GORO_API void goro_dump(FILE *out);
 
