@@ -375,8 +375,13 @@ typedef struct goro__sched {
     goro__m *midle;
     int nmidle;
     int mcount;                 /* Ms created */
-    goro__g *runqhead;          /* global run queue */
+    goro__g *runqhead;          /* global run queue: single Gs, linked */
     goro__g *runqtail;
+    struct goro__gbatch *bhead; /* global run queue: batches of G pointers */
+    struct goro__gbatch *btail;
+    struct goro__gbatch *bfree; /* spare batches */
+    int nbfree;
+    bool take_single;           /* which kind globrunq_get tries first */
     goro__m *timer_m;           /* the idle M sleeping until the next timer */
 
     _Atomic int runqsize;
