@@ -141,8 +141,31 @@ static void child_canary_shallow(void)
     spawn_and_wait(overflow_shallow, (void *)(intptr_t)300);
 }
 
+/* Beyond the mprotect guard budget (a quarter of vm.max_map_count, about
+ * 8,000 slots by default): many parked goroutines first, then the overflow
+ * in a slot carved after them. */
+#define NLATE 12000
+
+static void park_long(void *arg)
+{
+    (void)arg;
+    goro_sleep(60 * GORO_SECOND);
+}
+
+static void child_late_slot(void)
+{
+    setenv("GORO_MAXPROCS", "1", 1);
+    for (int i = 0; i < NLATE; i++)
+        if (goro_go(park_long, NULL) != 0)
+            _exit(4);
+    while (goro_num_goroutine() < NLATE)
+        goro_sleep(GORO_MILLISECOND);
+    spawn_and_wait(overflow_forever, NULL);
+}
+
 static const struct child_body child_bodies[] = {
     {"guarded", child_guarded},
+    {"late_slot", child_late_slot},
     {"canary_deep", child_canary_deep},
     {"canary_shallow", child_canary_shallow},
     {NULL, NULL},
@@ -206,6 +229,36 @@ Test(stack, overflow_guarded, .timeout = GT_TIMEOUT(30))
     expect_overflow(&d, "guarded", true);
 }
 
+/* Whether this kernel has guard regions (Linux 6.13, MADV_GUARD_INSTALL)
+ * that really refuse access (an emulator may ignore the advice). */
+static bool kernel_guard_regions(void)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    char *mem = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    int fd[2];
+    bool ok = false;
+    cr_assert_neq(mem, MAP_FAILED);
+    if (madvise(mem, (size_t)page, 102 /* MADV_GUARD_INSTALL */) == 0 && pipe(fd) == 0) {
+        ok = write(fd[1], mem, 1) < 0 && errno == EFAULT;
+        close(fd[0]);
+        close(fd[1]);
+    }
+    munmap(mem, (size_t)page);
+    return ok;
+}
+
+/* With guard regions every slot is guarded, however many stacks exist;
+ * without, a slot past the budget is canary-checked.  Either way the
+ * overflow is reported. */
+Test(stack, overflow_past_guard_budget, .timeout = GT_TIMEOUT(60))
+{
+    struct death d;
+    if (GT_TSAN)
+        cr_skip("12,000 TSan fibers");
+    run_child("late_slot", &d);
+    expect_overflow(&d, kernel_guard_regions() ? "guarded" : "canary-checked", true);
+}
+
 Test(stack, overflow_canary_deep, .timeout = GT_TIMEOUT(30))
 {
     struct death d;
@@ -245,9 +298,9 @@ static void live_wait(void *arg)
     atomic_fetch_add_explicit(&live_finished, 1, memory_order_release);
 }
 
-/* 100,000 parked goroutines: more stacks than the guard-page budget of the
- * default vm.max_map_count (65530) allows, so most are canary-checked
- * (4,000 under TSan, see NLIVE). */
+/* 100,000 parked goroutines: more stacks than the mprotect guard budget of
+ * the default vm.max_map_count (65530) allows, so most are canary-checked
+ * unless the kernel has guard regions (4,000 under TSan, see NLIVE). */
 Test(stack, hundred_thousand_live, .timeout = GT_TIMEOUT(60))
 {
     int64_t nap = gt_ms(500);
