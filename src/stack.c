@@ -19,9 +19,10 @@
  * What protects each stack from overflow.  On Linux 6.13 and later a guard
  * page is a page-table marker (madvise MADV_GUARD_INSTALL): it costs no
  * mapping, so every slot gets one.  A new chunk gets its 64 guards in one
- * process_madvise call (about 0.5 us a slot, against 1 us for one madvise
- * call a slot and several for mprotect, whose mapping splits also slow
- * every later page fault).  Elsewhere a PROT_NONE guard page splits a
+ * process_madvise call, made outside the pool lock by whoever carves its
+ * first slot (about 0.5 us a slot, against 1 us for one madvise call a
+ * slot and several for mprotect, whose mapping splits also slow every
+ * later page fault).  Elsewhere a PROT_NONE guard page splits a
  * mapping in two, and Linux caps mappings per process (vm.max_map_count,
  * 65,530 by default), so guards are rationed:
  *   1. While the budget lasts (a quarter of the mappings left when the
@@ -77,7 +78,7 @@ typedef struct goro__stack_chunk {
     char *base;
     size_t slot_size;
     bool guarded;                            /* every slot has a guard page */
-    bool preguarded;                         /* ... installed with the chunk */
+    _Atomic bool preguarded;                 /* ... all installed (light guards) */
     _Atomic int carved;                      /* slots handed out so far (their G
                                                 is valid once its magic is set) */
     struct goro__stack_chunk *_Atomic next;  /* append-only list */
@@ -256,7 +257,7 @@ static bool reserve(goro__stack_chunk **cp, int *ip)
         c->guarded = pool.light_guards || pool.guard_budget >= CHUNK_SLOTS;
         if (c->guarded && !pool.light_guards)
             pool.guard_budget -= CHUNK_SLOTS;
-        c->preguarded = pool.light_guards && guard_chunk(mem, pool.slot_size);
+        atomic_init(&c->preguarded, false);
         atomic_init(&c->carved, 0);
         atomic_init(&c->next, atomic_load(&pool.chunks));
         atomic_store_explicit(&pool.chunks, c, memory_order_release);
@@ -269,6 +270,23 @@ static bool reserve(goro__stack_chunk **cp, int *ip)
     return true;
 }
 
+/* Installs the guard page of slot i of c.  With guard regions, whoever
+ * carves slot 0 installs the whole chunk's in one call, without the pool
+ * lock; a slot carved before that call is over installs its own
+ * (installing a guard twice is harmless). */
+static bool slot_guard(goro__stack_chunk *c, int i, char *slot)
+{
+    if (pool.light_guards) {
+        if (i == 0 && guard_chunk(c->base, c->slot_size)) {
+            atomic_store_explicit(&c->preguarded, true, memory_order_release);
+            return true;
+        }
+        if (atomic_load_explicit(&c->preguarded, memory_order_acquire))
+            return true;
+    }
+    return guard_page(slot) == 0;
+}
+
 /* Initialises reserved slot i of c; no lock held. */
 static goro__g *carve_init(goro__stack_chunk *c, int i)
 {
@@ -276,7 +294,7 @@ static goro__g *carve_init(goro__stack_chunk *c, int i)
     /* Slot 0 is always guarded: below it there is no slot to hold a canary. */
     bool guarded = c->guarded || i == 0;
 
-    if (guarded && !c->preguarded && guard_page(slot) != 0)
+    if (guarded && !slot_guard(c, i, slot))
         return NULL; /* the slot stays reserved and unused */
     return slot_init(slot, c->slot_size, guarded, c);
 }
