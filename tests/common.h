@@ -9,8 +9,9 @@
  *      failure with gt_check() instead; gt_quiesce() reports it.
  *   2. Time bounds are generous and multiplied by gt_scale()
  *      (GORO_TEST_TIMEOUT_SCALE: 1 normally, 3 under ASan, 4 under TSan, 10
- *      under qemu); Criterion's per-test .timeout takes GT_TIMEOUT(s), which
- *      scales the same way for sanitizer builds at compile time.
+ *      under qemu, 20 under Valgrind); Criterion's per-test .timeout takes
+ *      GT_TIMEOUT(s), which scales the same way for sanitizer builds at
+ *      compile time, and by a larger GORO_TEST_TIMEOUT_SCALE at run time.
  *   3. Every test ends with gt_quiesce(): no goroutine may outlive it.
  *
  * Reading errno or the thread id after a switch: a goroutine may resume on
@@ -31,6 +32,8 @@
 #include <goro.h>
 
 #include <criterion/criterion.h>
+#include <criterion/hooks.h>
+#include <criterion/internal/ordered-set.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -120,6 +123,33 @@ static inline double gt_scale(void)
         atomic_store_explicit(&cached, s, memory_order_relaxed);
     }
     return s;
+}
+
+/* Criterion's per-test .timeout is a constant, GT_TIMEOUT(s) scaled by the
+ * build's factor.  A run that sets a larger GORO_TEST_TIMEOUT_SCALE than the
+ * build's (scripts/valgrind.sh: 20, for Valgrind's slowdown) stretches every
+ * test's and suite's timeout by the ratio.  Criterion's own --timeout can
+ * only shorten them.  The hook runs in Criterion's runner process before it
+ * starts the first test; it reads the time limits from the tests' static
+ * descriptions, so changing those is enough. */
+ReportHook(PRE_ALL)(struct criterion_test_set *set)
+{
+    double k = gt_scale() / GT_BUILD_SCALE;
+
+    if (k <= 1)
+        return;
+    for (struct criterion_ordered_set_node *sn = set->suites->first; sn; sn = sn->next) {
+        struct criterion_suite_set *ss = (void *)(sn + 1);
+        if (ss->suite.data && ss->suite.data->timeout > 0)
+            ss->suite.data->timeout *= k;
+        if (!ss->tests)
+            continue;
+        for (struct criterion_ordered_set_node *tn = ss->tests->first; tn; tn = tn->next) {
+            struct criterion_test *t = (void *)(tn + 1);
+            if (t->data && t->data->timeout > 0)
+                t->data->timeout *= k;
+        }
+    }
 }
 
 /* ms milliseconds times gt_scale(), in nanoseconds. */
