@@ -307,9 +307,16 @@ static void bump(void *arg)
     goro_waitgroup_done(arg);
 }
 
+struct parked {
+    goro_chan *gate;
+    goro_waitgroup wg;
+};
+
 static void park_until_closed(void *arg)
 {
-    goro_chan_recv(arg, NULL);
+    struct parked *p = arg;
+    goro_chan_recv(p->gate, NULL);
+    goro_waitgroup_done(&p->wg);
 }
 
 static void go_body(void)
@@ -343,8 +350,11 @@ static void go_body(void)
     EXPECT(atomic_load(&ran) - before, (long)NELEM(ok_sizes) + 1);
 
     /* ... and goro_dump prints such a goroutine. */
-    goro_chan *gate = mkchan(0, 0);
-    EXPECT(goro_go_at(NULL, park_until_closed, gate, NULL, NULL, INT_MIN, NULL), 0);
+    struct parked pk = {.gate = mkchan(0, 0), .wg = GORO_WAITGROUP_INIT};
+    goro_waitgroup_add(&pk.wg, 1);
+    int e = goro_go_at(NULL, park_until_closed, &pk, NULL, NULL, INT_MIN, NULL);
+    if (!gt_check(e == 0, "goro_go_at(NULL strings, INT_MIN): %d", e))
+        goro_waitgroup_done(&pk.wg);
     gt_settle();
     FILE *sink = fopen("/dev/null", "w");
     gt_check(sink != NULL, "fopen /dev/null");
@@ -352,13 +362,14 @@ static void go_body(void)
         goro_dump(sink);
         fclose(sink);
     }
-    goro_chan_close(gate);
-    goro_chan_release(gate);
+    goro_chan_close(pk.gate);
+    goro_waitgroup_wait(&pk.wg); /* it borrows the gate until it is done */
+    goro_chan_release(pk.gate);
 
     EXPECT(goro_main(NULL, NULL), EINVAL);
     goro_waitgroup_add(&wg, 1);
     int want = goro_id() ? EDEADLK : 0; /* it would wait on itself */
-    int e = goro_main(bump, &wg);
+    e = goro_main(bump, &wg);
     gt_check(e == want, "goro_main: %d, want %d", e, want);
     if (e)
         goro_waitgroup_done(&wg);
