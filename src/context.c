@@ -306,8 +306,7 @@ goro_ctx *goro_ctx_with_deadline(goro_ctx *parent, int64_t when)
 
 goro_ctx *goro_ctx_with_timeout(goro_ctx *parent, int64_t ns)
 {
-    int64_t now = goro_now();
-    return goro_ctx_with_deadline(parent, ns > INT64_MAX - now ? INT64_MAX : now + ns);
+    return goro_ctx_with_deadline(parent, goro__deadline_after(ns));
 }
 
 goro_ctx *goro_ctx_with_value(goro_ctx *parent, const void *key, void *value)

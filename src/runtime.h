@@ -185,6 +185,16 @@ static inline int64_t goro__timers_next_of(goro__timers *ts)
 /* The earliest deadline over every P (racy read). */
 GORO_HIDDEN int64_t goro__timers_next(void);
 
+/* The deadline ns from now: now for ns <= 0, INT64_MAX instead of an
+ * overflow. */
+static inline int64_t goro__deadline_after(int64_t ns)
+{
+    int64_t now = goro_now();
+    if (ns <= 0)
+        return now;
+    return ns > INT64_MAX - now ? INT64_MAX : now + ns;
+}
+
 /* ---- waiters ------------------------------------------------------------ */
 
 /* A G waiting in a channel queue (Go: sudog).  Lives on the waiting G's

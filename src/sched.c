@@ -1517,7 +1517,7 @@ void goro_sleep(int64_t ns)
             ;
         return;
     }
-    g->timer.when = goro_now() + ns;
+    g->timer.when = goro__deadline_after(ns);
     g->timer.fn = sleep_wake;
     goro__park(sleep_arm, g, WR_SLEEP);
 }

@@ -46,9 +46,7 @@ goro_case goro_case_send(goro_chan *c, const void *elem)
 
 goro_case goro_case_timeout(int64_t ns)
 {
-    int64_t now = goro_now();
-    return (goro_case){.kind = CASE_TIMEOUT,
-                       .when = ns <= 0 ? now : (ns > INT64_MAX - now ? INT64_MAX : now + ns)};
+    return (goro_case){.kind = CASE_TIMEOUT, .when = goro__deadline_after(ns)};
 }
 
 goro_case goro_case_deadline(int64_t when)

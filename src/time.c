@@ -41,14 +41,6 @@ static void fire(goro__timer *t)
     }
 }
 
-static int64_t deadline(int64_t ns)
-{
-    int64_t now = goro_now();
-    if (ns <= 0)
-        return now;
-    return ns > INT64_MAX - now ? INT64_MAX : now + ns;
-}
-
 static struct goro_timer *timer_new(size_t size, int64_t ns, int64_t period)
 {
     struct goro_timer *tm;
@@ -69,7 +61,7 @@ static struct goro_timer *timer_new(size_t size, int64_t ns, int64_t period)
     }
     tm->period = period;
     tm->t.fn = fire;
-    tm->t.when = deadline(ns);
+    tm->t.when = goro__deadline_after(ns);
     if (goro__timer_add(&tm->t) != 0) {
         goro_chan_release(tm->c);
         goro__free(tm);
@@ -105,7 +97,7 @@ bool goro_timer_reset(goro_timer *t, int64_t ns)
     if (!t)
         return false;
     was = timer_stop(t);
-    t->t.when = deadline(ns);
+    t->t.when = goro__deadline_after(ns);
     if (goro__timer_add(&t->t) != 0)
         fire(&t->t); /* no memory for the heap: fire now rather than never */
     return was;
@@ -149,7 +141,7 @@ bool goro_ticker_reset(goro_ticker *t, int64_t ns)
         return false;
     bool was = goro_ticker_stop(t);
     t->tm.period = ns;
-    t->tm.t.when = deadline(ns);
+    t->tm.t.when = goro__deadline_after(ns);
     goro__timer_add(&t->tm.t);
     return was;
 }

@@ -19,7 +19,7 @@
  *   goro_yield, goro_id,          no input: nothing to get wrong
  *     goro_num_goroutine
  *   goro_sleep                    sleep_nonpositive, sleep_huge_plain_thread,
- *                                   sleep_huge_goroutine (disabled: fails)
+ *                                   sleep_huge_goroutine
  *   goro_maxprocs                 maxprocs_out_of_range
  *   goro_main                     go_bad_args (NULL fn; EDEADLK in a goroutine)
  *   goro_lock_thread,             lock_thread_unbalanced
@@ -405,11 +405,9 @@ Test(badinput, sleep_huge_plain_thread, .timeout = GT_TIMEOUT(30))
               o.status, o.out);
 }
 
-/* Disabled: goro_sleep in a goroutine computes goro_now() + ns without a
- * bound (src/sched.c), so for a huge ns the deadline wraps negative and the
- * goroutine wakes at once (and UBSan reports the overflow).  Enable it with
- * the fix (a saturating add, as goro_case_timeout has). */
-Test(badinput, sleep_huge_goroutine, .timeout = GT_TIMEOUT(30), .disabled = true)
+/* A huge sleep in a goroutine: the deadline saturates instead of wrapping
+ * negative (which woke the goroutine at once). */
+Test(badinput, sleep_huge_goroutine, .timeout = GT_TIMEOUT(30))
 {
     struct outcome o;
     gt_run_child(CHILD_ENV, "sleep_huge_goroutine", o.out, sizeof o.out, &o.status);
