@@ -631,7 +631,8 @@ GORO_API int goro_accept_deadline(int fd, struct sockaddr *addr, socklen_t *addr
 GORO_API int goro_accept_ctx(goro_ctx *ctx, int fd, struct sockaddr *addr, socklen_t *addrlen);
 
 /* Connects socket fd, waiting for the connection to complete.
- * Returns: 0, or -1 with errno (ECONNREFUSED, ETIMEDOUT, ECANCELED, ...). */
+ * Returns: 0, or -1 with errno (ECONNREFUSED, ETIMEDOUT, ECANCELED, ...;
+ * EINVAL for a NULL addr or an addrlen too short to hold a family). */
 GORO_API int goro_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
 GORO_API int goro_connect_ctx(goro_ctx *ctx, int fd, const struct sockaddr *addr,
                               socklen_t addrlen);

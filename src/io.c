@@ -248,6 +248,9 @@ static int connect_until(goro_ctx *ctx, int fd, const struct sockaddr *addr, soc
     struct sockaddr_storage peer;
     socklen_t plen;
 
+    /* Checked here, not left to the kernel: an emulator reports EFAULT. */
+    if (!addr || len < (socklen_t)sizeof(sa_family_t))
+        return (int)fail(EINVAL);
     if (fl < 0)
         return (int)fail(goro__errno_get());
     if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
