@@ -173,8 +173,12 @@ GORO_HIDDEN bool goro__timer_del(goro__timer *t);
 GORO_HIDDEN int goro__timers_run(goro__timers *ts, int64_t now);
 /* Fires every due timer of every P; returns how many fired. */
 GORO_HIDDEN int goro__timers_run_all(int64_t now);
-/* Moves every timer of from into to (a P retiring). */
+/* Moves every timer of from into to (a P retiring).  The timer M may have
+ * missed them meanwhile: call goro__timers_kick after, without
+ * goro__s.lock. */
 GORO_HIDDEN void goro__timers_move(goro__timers *from, goro__timers *to);
+/* Wakes the timer M if the earliest deadline is earlier than it sleeps. */
+GORO_HIDDEN void goro__timers_kick(void);
 /* True while a timer callback runs (it may be about to ready someone). */
 GORO_HIDDEN bool goro__timers_running(void);
 /* The earliest deadline of ts, INT64_MAX when empty (racy read). */

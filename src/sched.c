@@ -757,16 +757,20 @@ static void stopm(goro__m *m)
          * went to the global queue. */
         now = goro_now();
         goro__lock_acquire(&goro__s.lock);
-        if ((atomic_load(&goro__s.runqsize) > 0 || goro__timers_next() <= now) &&
-            (p = pidleget())) {
+        bool due = goro__timers_next() <= now;
+        if ((due || atomic_load(&goro__s.runqsize) > 0) && (p = pidleget())) {
             goro__lock_release(&goro__s.lock);
             acquirep(m, p);
             goro__timers_run_all(now);
             return;
         }
         goro__lock_release(&goro__s.lock);
-        goro__timers_run_all(now - GORO_MILLISECOND);
-        not_before = now + GORO_MILLISECOND;
+        if (due) {
+            goro__timers_run_all(now - GORO_MILLISECOND);
+            not_before = now + GORO_MILLISECOND;
+        } else {
+            not_before = 0; /* nothing due yet: woken early, e.g. by kick */
+        }
     }
 }
 
@@ -808,6 +812,7 @@ static void p_retire(goro__m *m, goro__p *p)
     goro__lock_release(&goro__s.lock);
     goro__timers_move(&p->timers,
                       &goro__s.allp[p->id % atomic_load(&goro__s.nprocs)]->timers);
+    goro__timers_kick();
     if (m->spinning) {
         /* We were counted as spinning (woken by wakep for this P): stop,
          * or wakep would believe someone still looks for work. */
@@ -1586,6 +1591,8 @@ int goro_maxprocs(int n)
     }
     atomic_store(&goro__s.nprocs, n);
     goro__lock_release(&goro__s.lock);
+    if (n < prev)
+        goro__timers_kick(); /* the dead Ps' timers moved */
     wakep();
     return prev;
 }

@@ -25,11 +25,15 @@
  * A timer's callback runs without any heap lock held, on whichever thread
  * fired it, and must not block: it readies a G or sends without blocking.
  *
- * Locking: t->home is the heap t was last added to, and that heap's lock
- * protects t->index.  goro__timer_del finds t through home, then checks
- * under the lock that home still names that heap.  t->running counts the
- * callbacks of t in progress; goro__timer_del waits for it to drop to zero,
- * so the owner may free t once it returns.
+ * Locking: t->home is the heap t was last added to (NULL only before its
+ * first add), and that heap's lock protects t->index.  Changing home takes
+ * both heaps' locks, in address order.  goro__timer_del finds t through
+ * home, checks under the lock that home still names that heap, and returns
+ * only when, under that lock, t is in no heap and no callback of it runs
+ * (t->running, raised under the lock that pops t): a callback re-arming
+ * its own timer (a ticker) does so before its run ends, so the delete sees
+ * either the run or the new arming.  The owner may free t once the delete
+ * returns.
  */
 #include "runtime.h"
 
@@ -154,7 +158,7 @@ int64_t goro__timers_next(void)
 }
 
 /* Wakes the timer M if when is earlier than it sleeps, or an idle M to
- * become the timer M if there is none. */
+ * become the timer M if there is none.  Not with goro__s.lock held. */
 static void kick(int64_t when)
 {
     if (when >= atomic_load(&goro__s.timer_m_until))
@@ -179,6 +183,24 @@ static goro__timers *heap_here(void)
     return &p->timers;
 }
 
+/* Locks a and b (b may equal a, or be NULL) in address order. */
+static void lock_pair(goro__timers *a, goro__timers *b)
+{
+    if (!b || b == a) {
+        goro__lock_acquire(&a->lock);
+    } else {
+        goro__lock_acquire(a < b ? &a->lock : &b->lock);
+        goro__lock_acquire(a < b ? &b->lock : &a->lock);
+    }
+}
+
+static void unlock_pair(goro__timers *a, goro__timers *b)
+{
+    if (b && b != a)
+        goro__lock_release(&b->lock);
+    goro__lock_release(&a->lock);
+}
+
 int goro__timer_add(goro__timer *t)
 {
     int64_t when = t->when; /* t may be freed once the lock is dropped */
@@ -187,25 +209,20 @@ int goro__timer_add(goro__timer *t)
 
     goro__init();
     ts = heap_here();
+    /* Only this thread re-homes t (it is in no heap), so old stays put;
+     * holding its lock too keeps a goro__timer_del that found t there from
+     * reading t->index while we write it under ts's. */
     old = atomic_load_explicit(&t->home, memory_order_acquire);
-    if (old && old != ts) {
-        /* Leave the old home under its lock first: a goro__timer_del that
-         * found t there reads t->index under that lock, and must not see
-         * what we write under ts's. */
-        goro__lock_acquire(&old->lock);
-        atomic_store_explicit(&t->home, NULL, memory_order_relaxed);
-        goro__lock_release(&old->lock);
-    }
-    goro__lock_acquire(&ts->lock);
+    lock_pair(ts, old);
     if (reserve(ts) != 0) {
-        goro__lock_release(&ts->lock);
+        unlock_pair(ts, old);
         return ENOMEM;
     }
     insert(ts, t, when);
     earliest = ts->heap[0].t == t;
     if (earliest)
         publish_next(ts);
-    goro__lock_release(&ts->lock);
+    unlock_pair(ts, old);
     if (earliest)
         kick(when);
     return 0;
@@ -229,18 +246,19 @@ bool goro__timer_del(goro__timer *t)
      * context freed from its deadline callback) must not wait for itself. */
     for (;;) {
         goro__timers *ts = atomic_load_explicit(&t->home, memory_order_acquire);
-        if (ts) {
-            goro__lock_acquire(&ts->lock);
-            if (atomic_load_explicit(&t->home, memory_order_relaxed) != ts) {
-                goro__lock_release(&ts->lock); /* moved meanwhile */
-                continue;
-            }
-            if (t->index != 0) {
-                remove_at(ts, t->index - 1);
-                publish_next(ts);
-                removed = true;
-            }
-            goro__lock_release(&ts->lock);
+        bool idle;
+
+        if (!ts)
+            return false; /* never armed */
+        goro__lock_acquire(&ts->lock);
+        if (atomic_load_explicit(&t->home, memory_order_relaxed) != ts) {
+            goro__lock_release(&ts->lock); /* moved meanwhile */
+            continue;
+        }
+        if (t->index != 0) {
+            remove_at(ts, t->index - 1);
+            publish_next(ts);
+            removed = true;
         }
         if (in_callback == t) {
             /* Deleted from inside its own callback: this run is over as
@@ -248,9 +266,12 @@ bool goro__timer_del(goro__timer *t)
             if (!callback_released)
                 callback_done(t);
             callback_released = true;
+            goro__lock_release(&ts->lock);
             return removed;
         }
-        if (atomic_load_explicit(&t->running, memory_order_acquire) == 0)
+        idle = atomic_load_explicit(&t->running, memory_order_acquire) == 0;
+        goro__lock_release(&ts->lock);
+        if (idle)
             return removed;
         sched_yield();
     }
@@ -321,4 +342,9 @@ void goro__timers_move(goro__timers *from, goro__timers *to)
     publish_next(to);
     goro__lock_release(&second->lock);
     goro__lock_release(&first->lock);
+}
+
+void goro__timers_kick(void)
+{
+    kick(goro__timers_next());
 }

@@ -263,3 +263,97 @@ Test(timer, stress_timers_while_ps_swing, .timeout = GT_TIMEOUT(60))
     goro_maxprocs(prev);
     gt_quiesce();
 }
+
+/* Stress: plain threads stop and reset 1 us tickers in a loop while
+ * goroutines keep the Ps busy with short sleeps.  A ticker is always
+ * armed or firing (its callback re-arms it, possibly into another P's
+ * heap), so every stop must report it stopped, and nothing may arrive
+ * after a stop.  A delete that checked "in no heap" and "no callback
+ * running" at two different moments missed a re-arm between them once in
+ * some 50,000 stops. */
+#define NSTOPPERS 6
+
+static _Atomic int stop_done;
+static _Atomic long stop_count, stop_false, stop_late;
+
+static void *ticker_stopper(void *arg)
+{
+    uint64_t seed = 0x9e3779b97f4a7c15ULL * (1 + (uintptr_t)arg);
+    goro_ticker *tk = goro_ticker_make(GORO_MICROSECOND);
+    if (!gt_check(tk != NULL, "goro_ticker_make: errno %d", errno))
+        return NULL;
+    while (!atomic_load(&stop_done)) {
+        gt_spin((int64_t)(gt_rand(&seed) % 20000));
+        if (!goro_ticker_stop(tk)) {
+            atomic_fetch_add(&stop_false, 1);
+            goro_sleep(2 * GORO_MILLISECOND);
+            if (goro_chan_try_recv(goro_ticker_chan(tk), NULL) == 0)
+                atomic_fetch_add(&stop_late, 1);
+        }
+        goro_ticker_reset(tk, GORO_MICROSECOND);
+        atomic_fetch_add(&stop_count, 1);
+    }
+    goro_ticker_free(tk);
+    return NULL;
+}
+
+static void short_sleeper(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&stop_done))
+        goro_sleep(2 * GORO_MICROSECOND);
+    atomic_fetch_add_explicit(&many_done, 1, memory_order_release);
+}
+
+Test(timer, stress_ticker_stop_while_rearming, .timeout = GT_TIMEOUT(30))
+{
+    pthread_t th[NSTOPPERS];
+    int prev = goro_maxprocs(2);
+    atomic_store(&many_done, 0);
+    for (int i = 0; i < 4; i++)
+        gt_spawn(short_sleeper, NULL);
+    for (uintptr_t i = 0; i < NSTOPPERS; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, ticker_stopper, (void *)i), 0);
+    goro_sleep(2 * GORO_SECOND);
+    atomic_store(&stop_done, 1);
+    for (int i = 0; i < NSTOPPERS; i++)
+        pthread_join(th[i], NULL);
+    cr_assert(gt_wait_count(&many_done, 4, gt_ms(5000)));
+    gt_assert_no_failures();
+    cr_assert_eq(atomic_load(&stop_false), 0,
+                 "%ld of %ld stops found a ticker neither armed nor holding a tick "
+                 "(%ld ticked after the stop)",
+                 atomic_load(&stop_false), atomic_load(&stop_count), atomic_load(&stop_late));
+    goro_maxprocs(prev);
+    gt_quiesce();
+}
+
+/* A 100 us timer from a plain thread fires in well under a millisecond
+ * on a quiet runtime: the idle thread woken to watch it must not round
+ * its sleep up to the next millisecond (it did, for every such timer).
+ * The median of 31 counts, so one slow wake-up does not decide. */
+#define NSHORT 31
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+Test(timer, short_timer_from_thread_not_rounded_up, .timeout = GT_TIMEOUT(30))
+{
+    int64_t lat[NSHORT];
+    for (int i = 0; i < NSHORT; i++) {
+        int64_t t0 = goro_now(), fired;
+        goro_timer *t = goro_timer_make(100 * GORO_MICROSECOND);
+        cr_assert_not_null(t);
+        cr_assert_eq(goro_chan_recv(goro_timer_chan(t), &fired), 0);
+        lat[i] = goro_now() - t0;
+        goro_timer_free(t);
+        goro_sleep(GORO_MILLISECOND); /* plain thread: a nanosleep */
+    }
+    qsort(lat, NSHORT, sizeof lat[0], cmp_i64);
+    cr_assert_lt(lat[NSHORT / 2], gt_ms(0.7), "median wait for a 100 us timer: %.0f us",
+                 lat[NSHORT / 2] / 1e3);
+    gt_quiesce();
+}
