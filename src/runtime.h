@@ -169,6 +169,11 @@ GORO_HIDDEN int goro__timer_add(goro__timer *t);
 /* Removes t if armed; returns true if it was (and so will not fire).
  * Returns only once no callback of t is running (unless called from it). */
 GORO_HIDDEN bool goro__timer_del(goro__timer *t);
+/* From inside t's callback, before handing t's owner back (readying the G
+ * t is embedded in): the run is over for the owner, which may free or
+ * re-arm t as soon as it runs, so t is not touched again.  No-op
+ * elsewhere. */
+GORO_HIDDEN void goro__timer_release(goro__timer *t);
 /* Fires every timer of ts due at now; returns how many fired. */
 GORO_HIDDEN int goro__timers_run(goro__timers *ts, int64_t now);
 /* Fires every due timer of every P; returns how many fired. */

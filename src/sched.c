@@ -1496,6 +1496,7 @@ void goro_yield(void)
 static void sleep_wake(goro__timer *t)
 {
     goro__g *g = (goro__g *)((char *)t - offsetof(goro__g, timer));
+    goro__timer_release(t); /* g may exit and free its stack once readied */
     goro__ready(g);
 }
 

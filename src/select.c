@@ -114,6 +114,7 @@ void goro__select_timeout_fn(goro__timer *t)
     if (atomic_compare_exchange_strong_explicit(&g->sel_state, &want, want + 1,
                                                 memory_order_acq_rel, memory_order_relaxed)) {
         g->param = GORO_WAKE_TIMEOUT;
+        goro__timer_release(t); /* g may exit and free its stack once readied */
         goro__ready(g);
     }
 }

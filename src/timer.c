@@ -228,11 +228,20 @@ int goro__timer_add(goro__timer *t)
     return 0;
 }
 
-/* One callback of t is over: from here its owner may free or re-arm it. */
-static void callback_done(goro__timer *t)
+/* The running callback of t is over as far as t's owner is concerned:
+ * from here the owner may free or re-arm t, so nothing may touch t after
+ * this (goro__timers_run checks callback_released). */
+static void release_running(goro__timer *t)
 {
-    atomic_fetch_sub(&nrunning, 1);
-    atomic_fetch_sub_explicit(&t->running, 1, memory_order_release);
+    if (!callback_released)
+        atomic_fetch_sub_explicit(&t->running, 1, memory_order_release);
+    callback_released = true;
+}
+
+void goro__timer_release(goro__timer *t)
+{
+    if (in_callback == t)
+        release_running(t);
 }
 
 bool goro__timer_del(goro__timer *t)
@@ -263,9 +272,7 @@ bool goro__timer_del(goro__timer *t)
         if (in_callback == t) {
             /* Deleted from inside its own callback: this run is over as
              * far as the owner is concerned. */
-            if (!callback_released)
-                callback_done(t);
-            callback_released = true;
+            release_running(t);
             goro__lock_release(&ts->lock);
             return removed;
         }
@@ -307,8 +314,9 @@ int goro__timers_run(goro__timers *ts, int64_t now)
             callback_released = false;
             t->fn(t);
             in_callback = NULL;
-            if (!callback_released) /* else it deleted itself, may be gone */
-                callback_done(t);
+            if (!callback_released) /* else released: t may be gone */
+                atomic_fetch_sub_explicit(&t->running, 1, memory_order_release);
+            atomic_fetch_sub(&nrunning, 1);
         }
         n += k;
     }
