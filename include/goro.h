@@ -676,8 +676,11 @@ GORO_API int goro_blocking(void (*fn)(void *), void *arg);
  * signal context can wake one, and every thread known to goro (one that
  * called into it) waits in goro, the process prints
  * "fatal error: all goroutines are asleep - deadlock!" and the dump, and
- * aborts.  GORO_DEADLOCK=0 turns this off (for programs fed by threads that
- * never call goro before they send).  GORO_TRACEBACK=1 makes SIGQUIT
+ * aborts, once that has held for a quarter of a second (about a second in
+ * practice: the monitor looks less often once the runtime is idle).  A
+ * thread that has not yet called into goro is unknown to the detector;
+ * GORO_DEADLOCK=0 turns it off (for programs fed by threads that may take
+ * longer than that to make their first goro call).  GORO_TRACEBACK=1 makes SIGQUIT
  * (Ctrl-\) print the dump.
  * ------------------------------------------------------------------------ */
 

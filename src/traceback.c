@@ -198,9 +198,14 @@ static void count_waiting(goro__g *g, void *arg)
 }
 
 /* Called by sysmon while every P is idle.  Declares a deadlock only when the
- * picture is the same at five checks in a row (sysmon's idle period apart)
- * with no park in between, so a wake-up in flight between our racy reads
- * is never mistaken for one. */
+ * picture is the same at five checks in a row with no park in between, and
+ * has held for a quarter of a second: a wake-up in flight between our racy
+ * reads is never mistaken for one, and a plain thread that is starting (it
+ * is unknown until it first calls goro) gets time to show up.  sysmon
+ * checks every 10 ms for its first 100 ms of idleness, then every second,
+ * so a real deadlock is reported about a second after it forms. */
+#define DEADLOCK_HOLD (250 * GORO_MILLISECOND)
+
 void goro__deadlock_check(void)
 {
     static int enabled = -1;
@@ -241,12 +246,14 @@ void goro__deadlock_check(void)
      * (about 50 ms): a wake-up in flight between our racy reads, or a
      * thread that is just starting, gets time to show up. */
     static int same;
+    static int64_t since;
     if (parks != last_parks) {
         last_parks = parks; /* look again next time */
         same = 0;
+        since = goro_now();
         return;
     }
-    if (++same < 4)
+    if (++same < 4 || goro_now() - since < DEADLOCK_HOLD)
         return;
     goro__throw("all goroutines are asleep - deadlock!");
 }
