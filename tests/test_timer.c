@@ -46,7 +46,7 @@ static int order_run(const int *perm, int tol, int *later)
     atomic_store(&order_len, 0);
     atomic_store(&order_done, 0);
     atomic_store(&order_late, 0);
-    order_base = goro_now() + gt_ms(20);
+    order_base = goro_now() + gt_ms(50); /* time for all 100 to start */
     cr_assert_eq(goro_main(order_main, (void *)perm), 0);
     gt_assert_no_failures();
     cr_assert_eq(atomic_load(&order_done), NORDER);
@@ -331,7 +331,9 @@ Test(timer, stress_ticker_stop_while_rearming, .timeout = GT_TIMEOUT(30))
 /* A 100 us timer from a plain thread fires in well under a millisecond
  * on a quiet runtime: the idle thread woken to watch it must not round
  * its sleep up to the next millisecond (it did, for every such timer).
- * The median of 31 counts, so one slow wake-up does not decide. */
+ * The median of 31 counts, so one slow wake-up does not decide; another
+ * suite loading the machine can slow a whole round, so the best of three
+ * rounds counts (the rounding slowed every round alike). */
 #define NSHORT 31
 
 static int cmp_i64(const void *a, const void *b)
@@ -340,7 +342,7 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-Test(timer, short_timer_from_thread_not_rounded_up, .timeout = GT_TIMEOUT(30))
+static int64_t short_timer_median(void)
 {
     int64_t lat[NSHORT];
     for (int i = 0; i < NSHORT; i++) {
@@ -353,7 +355,18 @@ Test(timer, short_timer_from_thread_not_rounded_up, .timeout = GT_TIMEOUT(30))
         goro_sleep(GORO_MILLISECOND); /* plain thread: a nanosleep */
     }
     qsort(lat, NSHORT, sizeof lat[0], cmp_i64);
-    cr_assert_lt(lat[NSHORT / 2], gt_ms(0.7), "median wait for a 100 us timer: %.0f us",
-                 lat[NSHORT / 2] / 1e3);
+    return lat[NSHORT / 2];
+}
+
+Test(timer, short_timer_from_thread_not_rounded_up, .timeout = GT_TIMEOUT(30))
+{
+    int64_t best = INT64_MAX;
+    for (int round = 0; round < 3 && best >= gt_ms(0.7); round++) {
+        int64_t m = short_timer_median();
+        if (m < best)
+            best = m;
+    }
+    cr_assert_lt(best, gt_ms(0.7), "median wait for a 100 us timer: %.0f us (best of 3 rounds)",
+                 best / 1e3);
     gt_quiesce();
 }
