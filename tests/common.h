@@ -420,4 +420,31 @@ static inline void gt_run_child(const char *env_name, const char *body, char *ou
     cr_assert_eq(waitpid(pid, status, 0), pid);
 }
 
+/* A body a test file runs in a child process (gt_run_child). */
+typedef struct {
+    const char *name;
+    void (*fn)(void);
+} gt_child_body;
+
+/* For a test file's constructor: when env_name names one of bodies (a list
+ * ending in {NULL, NULL}), runs it in this process and exits, with an
+ * alarm so that the child never outlives its test (a body may set a
+ * shorter one); otherwise returns. */
+static inline void gt_child_dispatch(const char *env_name, const gt_child_body *bodies)
+{
+    const char *which = getenv(env_name);
+    if (!which)
+        return;
+    for (const gt_child_body *b = bodies; b->name; b++) {
+        if (strcmp(b->name, which) == 0) {
+            alarm((unsigned)(30 * gt_scale()));
+            b->fn();
+            fprintf(stderr, "child: body returned\n");
+            _exit(0);
+        }
+    }
+    fprintf(stderr, "child: no body named %s\n", which);
+    _exit(2);
+}
+
 #endif /* GORO_TESTS_COMMON_H */

@@ -255,10 +255,7 @@ static void child_select_no_cases(void)
     goro_select(NULL, 0);
 }
 
-static const struct {
-    const char *name;
-    void (*fn)(void);
-} child_bodies[] = {
+static const gt_child_body child_bodies[] = {
     {"sleep_huge_thread", child_sleep_huge_thread},
     {"sleep_huge_goroutine", child_sleep_huge_goroutine},
     {"select_no_cases", child_select_no_cases},
@@ -267,18 +264,7 @@ static const struct {
 
 __attribute__((constructor)) static void child_entry(void)
 {
-    const char *which = getenv(CHILD_ENV);
-    if (!which)
-        return;
-    alarm((unsigned)(30 * gt_scale())); /* never outlive the test */
-    for (int i = 0; child_bodies[i].name; i++) {
-        if (strcmp(child_bodies[i].name, which) == 0) {
-            child_bodies[i].fn();
-            fprintf(stderr, "child: body returned\n");
-            _exit(4);
-        }
-    }
-    _exit(2);
+    gt_child_dispatch(CHILD_ENV, child_bodies);
 }
 
 struct outcome {

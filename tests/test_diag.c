@@ -140,10 +140,7 @@ static void child_sigquit(void)
     _exit(5); /* not reached: SIGQUIT ends the process */
 }
 
-static const struct {
-    const char *name;
-    void (*fn)(void);
-} child_bodies[] = {
+static const gt_child_body child_bodies[] = {
     {"deadlock", child_deadlock},
     {"deadlock_off", child_deadlock_off},
     {"no_false_positive", child_no_false_positive},
@@ -153,19 +150,7 @@ static const struct {
 
 __attribute__((constructor)) static void child_entry(void)
 {
-    const char *which = getenv(CHILD_ENV);
-    if (!which)
-        return;
-    for (int i = 0; child_bodies[i].name; i++) {
-        if (strcmp(child_bodies[i].name, which) == 0) {
-            if (strcmp(which, "deadlock_off") != 0)
-                alarm((unsigned)(30 * gt_scale())); /* never outlive the test */
-            child_bodies[i].fn();
-            fprintf(stderr, "child: body returned\n");
-            _exit(0);
-        }
-    }
-    _exit(2);
+    gt_child_dispatch(CHILD_ENV, child_bodies);
 }
 
 /* ---- tests ------------------------------------------------------------------ */

@@ -30,11 +30,6 @@ struct death {
  * runs it before Criterion's main. */
 #define CHILD_ENV "GT_STACK_CHILD"
 
-struct child_body {
-    const char *name;
-    void (*fn)(void);
-};
-
 /* Runs the body named name in a child with stderr on a pipe. */
 static void run_child(const char *name, struct death *d)
 {
@@ -163,7 +158,7 @@ static void child_late_slot(void)
     spawn_and_wait(overflow_forever, NULL);
 }
 
-static const struct child_body child_bodies[] = {
+static const gt_child_body child_bodies[] = {
     {"guarded", child_guarded},
     {"late_slot", child_late_slot},
     {"canary_deep", child_canary_deep},
@@ -173,19 +168,7 @@ static const struct child_body child_bodies[] = {
 
 __attribute__((constructor)) static void child_entry(void)
 {
-    const char *which = getenv(CHILD_ENV);
-    if (!which)
-        return;
-    for (const struct child_body *b = child_bodies; b->name; b++) {
-        if (strcmp(b->name, which) == 0) {
-            alarm((unsigned)(30 * gt_scale())); /* never outlive the test */
-            b->fn();
-            fprintf(stderr, "child: body returned\n");
-            _exit(0);
-        }
-    }
-    fprintf(stderr, "child: no body named %s\n", which);
-    _exit(2);
+    gt_child_dispatch(CHILD_ENV, child_bodies);
 }
 
 static _Atomic int blocked_faults;
