@@ -334,12 +334,9 @@ int goro__timers_run_all(int64_t now)
 
 void goro__timers_move(goro__timers *from, goro__timers *to)
 {
-    goro__timers *first = from < to ? from : to, *second = from < to ? to : from;
-
     if (from == to)
         return;
-    goro__lock_acquire(&first->lock);
-    goro__lock_acquire(&second->lock);
+    lock_pair(to, from);
     /* Without memory for them in to, the rest stay in from: every P's
      * heap, a dead P's too, is part of goro__timers_next and _run_all. */
     while (from->len > 0 && reserve(to) == 0) {
@@ -348,8 +345,7 @@ void goro__timers_move(goro__timers *from, goro__timers *to)
     }
     publish_next(from);
     publish_next(to);
-    goro__lock_release(&second->lock);
-    goro__lock_release(&first->lock);
+    unlock_pair(to, from);
 }
 
 void goro__timers_kick(void)
