@@ -661,12 +661,19 @@ GORO_API int goro_listen_tcp(const char *addr);
  * Go: net.Dialer.DialContext(ctx, "tcp", addr). */
 GORO_API int goro_dial_tcp(goro_ctx *ctx, const char *addr);
 
-/* Runs fn(arg) on a thread of goro's blocking-call pool (up to
- * GORO_BLOCKING_THREADS, default 128, started as needed) and parks the
+/* Runs fn(arg) on a thread of goro's blocking-call pool and parks the
  * caller until it returns: for calls that block their thread (file I/O,
  * getaddrinfo, legacy libraries).  On a plain thread fn runs directly.
- * Returns: 0; EINVAL for a NULL fn; EAGAIN if no pool thread could be
- * started.  Go: what the runtime does around a blocking system call. */
+ * The pool starts threads as needed, up to GORO_BLOCKING_THREADS (read at
+ * the first call; default 128), and keeps them.  Below that limit a call
+ * never waits for a thread busy with another call: it gets an idle thread
+ * or a new one, so calls may wait for each other (up to the limit of them
+ * at once).  At the limit, calls queue in order and each runs when a pool
+ * thread finishes its call; calls that wait for more calls than the limit
+ * never return.
+ * Returns: 0; EINVAL for a NULL fn; EAGAIN if no pool thread is free and
+ * none could be started (then fn does not run).
+ * Go: what the runtime does around a blocking system call. */
 GORO_API int goro_blocking(void (*fn)(void *), void *arg);
 
 /* ------------------------------------------------------------------------

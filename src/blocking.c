@@ -3,13 +3,26 @@
  * for system calls; goro asks for it explicitly).
  *
  * A request lives on the caller's stack: fn, arg, the caller's G.  Requests
- * queue FIFO under pool.lock.  Idle pool threads sleep on a futex; a
- * submission wakes one if any is idle, or starts a new thread while there
- * are fewer than the limit (GORO_BLOCKING_THREADS, default 128).  Threads
+ * queue FIFO under pool.lock.  Idle pool threads sleep on a futex.  Threads
  * never exit: a pool that grew stays that size (a possible refinement:
  * retire threads idle for a minute).  The worker readies the caller after
  * fn returns; the caller's park releases pool.lock only once it is switched
  * out, so the worker cannot ready it early.
+ *
+ * The pool's rule: a request never waits for a thread that is running
+ * another request while the pool is below its limit (GORO_BLOCKING_THREADS,
+ * default 128), because the calls may wait for each other (a rendezvous
+ * of eight calls must see all eight run).  So each thread is counted as
+ * free from its start until it takes a request, and again once it is back
+ * under the lock after one; a submission that would leave more requests
+ * queued than free threads starts a thread.  Counting idle threads instead
+ * is not enough: a thread woken for one request still counts as idle until
+ * it runs, so the next submission, seeing it, starts no thread and queues
+ * behind a call that may never return.  At the limit, requests queue and
+ * run as threads finish theirs; calls that wait for more calls than the
+ * limit wait forever.  Invariant, under pool.lock, below the limit:
+ * queued <= nfree.  Each free thread takes a queued request before it
+ * sleeps; a submission wakes a sleeper whenever one is counted.
  */
 #include "runtime.h"
 #include "sanitizer.h"
@@ -26,9 +39,13 @@ struct request {
 };
 
 static struct {
-    goro__lock lock;            /* protects everything below */
+    goro__lock lock;            /* protects everything down to max */
     struct request *head, *tail;
-    int threads, idle, max;
+    int queued;                 /* requests in the queue */
+    int threads;                /* threads started */
+    int nfree;                  /* threads not running a request */
+    int sleeping;               /* threads on the futex (or about to be) */
+    int max;                    /* GORO_BLOCKING_THREADS */
     _Atomic uint32_t wake;      /* futex the idle threads sleep on */
     _Atomic int outstanding;    /* requests queued or running (diagnostics) */
 } pool = {.lock = GORO_LOCK_INIT};
@@ -36,21 +53,25 @@ static struct {
 static void *worker(void *arg)
 {
     (void)arg;
+    goro__lock_acquire(&pool.lock);
     for (;;) {
         struct request *r;
 
-        goro__lock_acquire(&pool.lock);
+        /* The wake count is read under the lock: a submission after the
+         * release bumps it, so futex_wait then returns at once. */
         while (!(r = pool.head)) {
             uint32_t seen = atomic_load(&pool.wake);
-            pool.idle++;
+            pool.sleeping++;
             goro__lock_release(&pool.lock);
             goro__futex_wait(&pool.wake, seen, -1);
             goro__lock_acquire(&pool.lock);
-            pool.idle--;
+            pool.sleeping--;
         }
         pool.head = r->next;
         if (!pool.head)
             pool.tail = NULL;
+        pool.queued--;
+        pool.nfree--;
         goro__lock_release(&pool.lock);
 
         goro__hb_acquire(r);
@@ -59,6 +80,9 @@ static void *worker(void *arg)
         goro__ready(r->g); /* r is on the caller's stack: do not touch it after */
         /* Only now: the deadlock check must not see a gap between the two. */
         atomic_fetch_sub(&pool.outstanding, 1);
+
+        goro__lock_acquire(&pool.lock);
+        pool.nfree++;
     }
     return NULL;
 }
@@ -88,12 +112,14 @@ int goro_blocking(void (*fn)(void *), void *arg)
         const char *env = getenv("GORO_BLOCKING_THREADS");
         pool.max = env && atoi(env) > 0 ? atoi(env) : DEFAULT_THREADS;
     }
-    if (pool.idle == 0 && pool.threads < pool.max) {
-        if (goro__thread_start(worker, NULL, 0) == 0)
+    /* Keep queued <= nfree below the limit (see the top of the file). */
+    if (pool.queued + 1 > pool.nfree && pool.threads < pool.max) {
+        if (goro__thread_start(worker, NULL, 0) == 0) {
             pool.threads++;
-        else if (pool.threads == 0) {
+            pool.nfree++;
+        } else {
             goro__lock_release(&pool.lock);
-            return EAGAIN;
+            return EAGAIN; /* no thread is free and none can start */
         }
     }
     if (pool.tail)
@@ -101,8 +127,9 @@ int goro_blocking(void (*fn)(void *), void *arg)
     else
         pool.head = &r;
     pool.tail = &r;
+    pool.queued++;
     atomic_fetch_add(&pool.outstanding, 1);
-    if (pool.idle > 0) {
+    if (pool.sleeping > 0) {
         atomic_fetch_add(&pool.wake, 1);
         goro__futex_wake(&pool.wake, 1);
     }

@@ -304,15 +304,17 @@ struct goro__g {
     const char *name;
     int line;
 
-    /* Stack: [stack_lo, stack_hi) is usable, the G sits just above it. */
+    /* Stack: [stack_lo, stack_hi) is usable.  A default-size stack's G sits
+     * just above it; a non-default size's G is a header in memory that is
+     * never unmapped (stack.c). */
     char *stack_lo;
     char *stack_hi;
     char *sp_min;               /* lowest saved sp seen (trim heuristic) */
     _Atomic uint64_t *canary;   /* word below stack_lo, NULL if guarded */
-    size_t slot_size;           /* whole slot: guard + stack + G */
+    size_t slot_size;           /* whole slot: guard + stack (+ G) */
     struct goro__stack_chunk *chunk; /* NULL for a non-default size */
     unsigned vg_stack_id;       /* Valgrind's id for the stack */
-    goro__g *alllink;           /* non-default-size Gs (dumps) */
+    goro__g *alllink;           /* thread Gs (goro__s.threadgs) */
     goro__g *allprev;
 
     /* Sanitizers. */
@@ -530,7 +532,9 @@ GORO_HIDDEN void goro__stack_check(goro__g *g);
 /* If addr lies in a goroutine stack's guard area, returns the G that owns
  * that stack (the one that overflowed); else NULL.  Signal-safe. */
 GORO_HIDDEN goro__g *goro__stack_guard_owner(const void *addr);
-/* Calls fn for every live goroutine (dumps).  Racy by design. */
+/* Calls fn for every live goroutine (dumps).  Racy by design, but safe
+ * against goroutines exiting meanwhile: takes no lock, reads no memory
+ * that may be unmapped.  Signal-safe. */
 GORO_HIDDEN void goro__stack_each_g(void (*fn)(goro__g *, void *), void *arg);
 GORO_HIDDEN size_t goro__stack_default_size(void);
 GORO_HIDDEN void goro__stack_init(void);

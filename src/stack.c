@@ -16,6 +16,18 @@
  * a mapping of their own.  Dead Gs keep their stacks and go to the P's cache
  * (up to 64), then to a global pool; chunks are never unmapped.
  *
+ * A non-default-size stack is unmapped when its goroutine exits, so its G
+ * does not live on it: it comes from a slab of headers (SLAB_GS a slab),
+ * and slabs are never freed.  Dumps and the fault handler walk every slot
+ * of every chunk and every header of every slab without a lock, reading
+ * only memory that stays mapped: a G that exits under their feet is seen
+ * stale or skipped (G_IDLE), never read after its memory went away.  A
+ * list of the live headers, unlinked under pool.lock, would not do: the
+ * fault handler cannot take that lock (it may interrupt its holder), and
+ * a walker holding a pointer into an unmapped stack faults.  The cost is
+ * the headers' memory (under 1 KiB each): that of the most non-default
+ * goroutines alive at once, kept until exit (and reused).
+ *
  * What protects each stack from overflow.  On Linux 6.13 and later a guard
  * page is a page-table marker (madvise MADV_GUARD_INSTALL): it costs no
  * mapping, so every slot gets one.  A new chunk gets its 64 guards in one
@@ -47,9 +59,10 @@
  * left between two switches is not seen (a possible improvement: mincore()
  * sampling when stacks move to the global pool).
  *
- * Locking: pool.lock protects the global pool, the carving cursor and the
- * list of non-default stacks; the chunk list is append-only and read without
- * a lock (fault handler, dumps).  P caches are touched by the owner only.
+ * Locking: pool.lock protects the global pool, the carving cursors and the
+ * free headers of non-default stacks; the chunk and slab lists are
+ * append-only and read without a lock (fault handler, dumps).  P caches are
+ * touched by the owner only.
  */
 #include "runtime.h"
 #include "sanitizer.h"
@@ -84,12 +97,26 @@ typedef struct goro__stack_chunk {
     struct goro__stack_chunk *_Atomic next;  /* append-only list */
 } goro__stack_chunk;
 
+/* Headers (Gs) of non-default-size stacks, SLAB_GS to a slab.  Slabs are
+ * zeroed when made and never freed: a walker may read any header of any
+ * slab at any time. */
+#define SLAB_GS 32
+
+typedef struct goro__g_slab {
+    goro__g g[SLAB_GS];
+    int carved;                              /* headers handed out (pool.lock) */
+    struct goro__g_slab *_Atomic next;       /* append-only list */
+} goro__g_slab;
+
 static struct {
     goro__lock lock;
     goro__g *free;              /* global pool of dead default-size Gs */
     int nfree;
     goro__stack_chunk *cur;     /* chunk being carved */
-    goro__g *others;            /* live non-default-size Gs */
+    goro__g *hfree;             /* free non-default-size headers, by schedlink */
+    goro__g_slab *hcur;         /* header slab being carved */
+    int nothers;                /* live non-default-size stacks */
+    _Atomic(goro__g_slab *) slabs; /* all header slabs, read without the lock */
     long guard_budget;          /* guarded slots we may still create */
     bool light_guards;          /* guard pages are page-table markers */
     _Atomic(goro__stack_chunk *) chunks;
@@ -179,21 +206,19 @@ static void *map_stack(size_t len)
     return mem;
 }
 
-/* Lays out a G at the top of the slot [base, base + size). */
-static goro__g *slot_init(char *base, size_t size, bool guarded, goro__stack_chunk *chunk)
+/* Initialises g for the stack [lo, hi) of a slot of size bytes. */
+static goro__g *g_init(goro__g *g, char *lo, char *hi, size_t size, bool guarded,
+                       goro__stack_chunk *chunk)
 {
-    uintptr_t top = (uintptr_t)base + size - CANARY_ZONE;
-    goro__g *g = (goro__g *)((top - sizeof(goro__g)) & ~(uintptr_t)63);
-
     memset(g, 0, sizeof *g);
-    g->stack_hi = (char *)((uintptr_t)g & ~(uintptr_t)15);
-    g->stack_lo = base + (guarded ? pool.page : 0);
+    g->stack_hi = (char *)((uintptr_t)hi & ~(uintptr_t)15);
+    g->stack_lo = lo;
     g->guarded = guarded;
     g->slot_size = size;
     g->chunk = chunk;
     if (!guarded) {
         /* The canary lives in the top of the slot below, already resident. */
-        g->canary = (_Atomic uint64_t *)(base - sizeof(uint64_t));
+        g->canary = (_Atomic uint64_t *)(lo - sizeof(uint64_t));
         atomic_store_explicit(g->canary, CANARY_VALUE, memory_order_relaxed);
     }
     g->sp_min = g->stack_hi;
@@ -205,6 +230,15 @@ static goro__g *slot_init(char *base, size_t size, bool guarded, goro__stack_chu
      * initialised. */
     __atomic_store_n(&g->magic, GORO_G_MAGIC, __ATOMIC_RELEASE);
     return g;
+}
+
+/* Lays out a G at the top of the chunk slot [base, base + size). */
+static goro__g *slot_init(char *base, size_t size, bool guarded, goro__stack_chunk *chunk)
+{
+    uintptr_t top = (uintptr_t)base + size - CANARY_ZONE;
+    goro__g *g = (goro__g *)((top - sizeof(goro__g)) & ~(uintptr_t)63);
+
+    return g_init(g, base + (guarded ? pool.page : 0), (char *)g, size, guarded, chunk);
 }
 
 /* Installs the guard page of every slot of a new chunk in one call; false
@@ -307,25 +341,76 @@ static goro__g *slot_g(goro__stack_chunk *c, size_t i)
     return __atomic_load_n(&g->magic, __ATOMIC_ACQUIRE) == GORO_G_MAGIC ? g : NULL;
 }
 
+/* A free header for a non-default-size stack; pool.lock held.  From the
+ * free list, else carved from the current slab, else from a new slab,
+ * zeroed (status G_IDLE: walkers skip it) before it is published. */
+static goro__g *header_get(void)
+{
+    goro__g_slab *s = pool.hcur;
+    goro__g *g = pool.hfree;
+
+    if (g) {
+        pool.hfree = g->schedlink;
+        return g;
+    }
+    if (!s || s->carved == SLAB_GS) {
+        s = goro__calloc(1, sizeof *s);
+        if (!s)
+            return NULL;
+        atomic_init(&s->next, atomic_load(&pool.slabs));
+        atomic_store_explicit(&pool.slabs, s, memory_order_release);
+        pool.hcur = s;
+    }
+    return &s->g[s->carved++];
+}
+
+/* A G whose stack has a size of its own: a mapping of guard page and
+ * stack, and a header from the slabs. */
 static goro__g *alloc_other(size_t size)
 {
     size_t len = round_page(size);
     char *mem = map_stack(len);
+    goro__g *g;
+
     if (mem == MAP_FAILED)
         return NULL;
     if (guard_page(mem) != 0) {
         munmap(mem, len);
         return NULL;
     }
-    goro__g *g = slot_init(mem, len, true, NULL);
     goro__lock_acquire(&pool.lock);
-    g->alllink = pool.others;
-    g->allprev = NULL;
-    if (pool.others)
-        pool.others->allprev = g;
-    pool.others = g;
+    g = header_get();
+    if (g)
+        pool.nothers++;
     goro__lock_release(&pool.lock);
-    return g;
+    if (!g) {
+        munmap(mem, len);
+        return NULL;
+    }
+    return g_init(g, mem + pool.page, mem + len, len, true, NULL);
+}
+
+/* Unmaps the stack of a non-default-size G and frees its header.  g is
+ * G_IDLE already: from here on walkers skip it, and one that read its
+ * status just before still reads a header that stays mapped. */
+static void free_other(goro__g *g)
+{
+    goro__valgrind_stack_deregister(g->vg_stack_id);
+#if defined(GORO_TSAN)
+    __tsan_destroy_fiber(g->tsan_fiber);
+#endif
+#if defined(GORO_ASAN)
+    /* Frames of the dead goroutine never returned: clear their poison, or
+     * the next mapping at this address (a stack, or any of the program's)
+     * inherits it. */
+    __asan_unpoison_memory_region(g->stack_lo, (size_t)(g->stack_hi - g->stack_lo));
+#endif
+    munmap(g->stack_lo - pool.page, g->slot_size);
+    goro__lock_acquire(&pool.lock);
+    g->schedlink = pool.hfree;
+    pool.hfree = g;
+    pool.nothers--;
+    goro__lock_release(&pool.lock);
 }
 
 /* Clears what a previous goroutine left in a recycled G. */
@@ -397,22 +482,11 @@ static void trim(goro__g *g)
 
 void goro__stack_free(goro__p *p, goro__g *g)
 {
-    atomic_store_explicit(&g->status, G_IDLE, memory_order_relaxed);
+    /* Release: a walker that sees G_IDLE skips g (free_other relies on it). */
+    atomic_store_explicit(&g->status, G_IDLE, memory_order_release);
     trim(g);
     if (!g->chunk) {
-        goro__lock_acquire(&pool.lock);
-        if (g->allprev)
-            g->allprev->alllink = g->alllink;
-        else
-            pool.others = g->alllink;
-        if (g->alllink)
-            g->alllink->allprev = g->allprev;
-        goro__lock_release(&pool.lock);
-        goro__valgrind_stack_deregister(g->vg_stack_id);
-#if defined(GORO_TSAN)
-        __tsan_destroy_fiber(g->tsan_fiber);
-#endif
-        munmap(g->stack_lo - pool.page, g->slot_size);
+        free_other(g);
         return;
     }
     if (p) {
@@ -486,11 +560,17 @@ goro__g *goro__stack_guard_owner(const void *addr)
             return slot_g(c, i);
         return NULL;
     }
-    /* Non-default stacks: walked without the lock (we may be in a signal
-     * handler); they are unlinked only after their goroutine exited. */
-    for (goro__g *g = pool.others; g; g = g->alllink)
-        if (a >= (uintptr_t)g->stack_lo - pool.page && a < (uintptr_t)g->stack_lo)
-            return g;
+    /* Non-default stacks: their headers, without the lock (we may be in a
+     * signal handler, perhaps interrupting a holder of pool.lock).  Headers
+     * are never unmapped, so reading one is always safe; a free one is
+     * G_IDLE and its stale bounds are not looked at. */
+    for (goro__g_slab *s = atomic_load(&pool.slabs); s; s = atomic_load(&s->next))
+        for (int i = 0; i < SLAB_GS; i++) {
+            goro__g *g = &s->g[i];
+            if (atomic_load_explicit(&g->status, memory_order_acquire) != G_IDLE &&
+                a >= (uintptr_t)g->stack_lo - pool.page && a < (uintptr_t)g->stack_lo)
+                return g;
+        }
     return NULL;
 }
 
@@ -501,8 +581,7 @@ void goro__stack_stats(uint64_t *total, uint64_t *cached)
         t += (uint64_t)atomic_load_explicit(&ch->carved, memory_order_relaxed);
     goro__lock_acquire(&pool.lock);
     c = (uint64_t)pool.nfree;
-    for (goro__g *g = pool.others; g; g = g->alllink)
-        t++;
+    t += (uint64_t)pool.nothers;
     goro__lock_release(&pool.lock);
     for (int i = 0; i < GORO_MAX_PROCS && goro__s.allp[i]; i++)
         c += (uint64_t)__atomic_load_n(&goro__s.allp[i]->ngfree, __ATOMIC_RELAXED);
@@ -523,7 +602,12 @@ void goro__stack_each_g(void (*fn)(goro__g *, void *), void *arg)
                 fn(g, arg);
         }
     }
-    for (goro__g *g = pool.others; g; g = g->alllink)
-        if (atomic_load_explicit(&g->status, memory_order_acquire) != G_IDLE)
-            fn(g, arg);
+    /* Non-default stacks: every header of every slab; see
+     * goro__stack_guard_owner for why this needs no lock. */
+    for (goro__g_slab *s = atomic_load(&pool.slabs); s; s = atomic_load(&s->next))
+        for (int i = 0; i < SLAB_GS; i++) {
+            uint32_t st = atomic_load_explicit(&s->g[i].status, memory_order_acquire);
+            if (st != G_IDLE && st != G_DEAD)
+                fn(&s->g[i], arg);
+        }
 }

@@ -3,9 +3,11 @@
  *
  * These run when something is already wrong (a broken invariant, a stack
  * overflow caught in a signal handler), so they write with write(2) into a
- * stack buffer, take no lock and allocate nothing.  The dump walks every
- * stack slot without synchronisation: it is a snapshot that may be slightly
- * stale, never a crash.
+ * stack buffer and allocate nothing.  The dump walks every goroutine
+ * without a lock or any other synchronisation (goro__stack_each_g: it reads
+ * only G memory that is never unmapped, even while goroutines exit and
+ * their stacks go away): it is a snapshot that may be slightly stale, never
+ * a crash.  Only the list of plain threads' Gs is walked under its lock.
  */
 #include "runtime.h"
 

@@ -1,6 +1,8 @@
 /* gdb_target.c - a program with parked goroutines for tests/gdb_test.sh:
  * three goroutines block in a channel receive a known number of frames
- * deep, then the main thread stops itself with SIGTRAP so gdb can look. */
+ * deep, then the main thread stops itself with SIGTRAP so gdb can look.
+ * The third has a stack of its own size (its G is a header in a slab, not
+ * at the top of a chunk slot), and gdb_test.sh backtraces that one. */
 #include <goro.h>
 
 #include <signal.h>
@@ -26,8 +28,9 @@ static void worker(void *arg)
 int main(void)
 {
     c = goro_chan_make(0, 0);
-    for (long i = 0; i < 3; i++)
+    for (long i = 0; i < 2; i++)
         goro_go(worker, (void *)i);
+    goro_go_attr(&(goro_attr){.stack_size = 128 << 10}, worker, (void *)2L);
     goro_sleep(200 * GORO_MILLISECOND); /* let them all park */
     raise(SIGTRAP);
     goro_chan_close(c);

@@ -2,7 +2,8 @@
 # gdb_test.sh TARGET SCRIPT - drives gdb in batch mode against the program
 # TARGET (tests/gdb_target.c) with goro's gdb extension SCRIPT, and checks
 # that "goro goroutines" lists the three parked goroutines and that
-# "goro bt" shows where one of them is blocked, down to the trampoline.
+# "goro bt" shows where one of them (the one with a non-default stack
+# size) is blocked, down to the trampoline.
 set -u
 target=$1
 script=$2

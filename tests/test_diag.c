@@ -251,3 +251,64 @@ Test(diag, dump_and_stats, .timeout = GT_TIMEOUT(30))
     cr_assert_geq(st2.stacks_cached, 1);
     goro_chan_release(dump_c);
 }
+
+/* ---- dumps while goroutines with their own stack size exit --------------- */
+
+#define CHURNERS 4
+#define CHURN_LIVE 256 /* custom-stack goroutines alive at once, at most */
+#define DUMPS 2000
+
+static _Atomic bool churn_stop;
+static _Atomic long churn_live, churners_done;
+
+static void churn_child(void *arg)
+{
+    (void)arg;
+    if (atomic_load_explicit(&churn_live, memory_order_relaxed) & 1)
+        goro_yield(); /* some live a little longer */
+    atomic_fetch_sub(&churn_live, 1);
+}
+
+/* Spawns goroutines with a non-default stack size, which map a stack of
+ * their own and unmap it when they exit, until told to stop. */
+static void churner(void *arg)
+{
+    goro_attr a = {.stack_size = (size_t)(uintptr_t)arg, .name = "churn"};
+
+    while (!atomic_load(&churn_stop)) {
+        if (atomic_load(&churn_live) >= CHURN_LIVE) {
+            goro_yield();
+            continue;
+        }
+        atomic_fetch_add(&churn_live, 1);
+        int e = goro_go_attr(&a, churn_child, NULL);
+        if (!gt_check(e == 0, "goro_go_attr: %s", strerror(e))) {
+            atomic_fetch_sub(&churn_live, 1);
+            break;
+        }
+    }
+    atomic_fetch_add(&churners_done, 1);
+}
+
+/* A dump walks every goroutine without stopping them: one whose stack is
+ * being unmapped as the dump passes must be skipped or shown stale, never
+ * read through a dangling pointer. */
+Test(diag, dump_while_custom_stacks_exit, .timeout = GT_TIMEOUT(120))
+{
+    FILE *null = fopen("/dev/null", "w");
+    cr_assert_not_null(null);
+    for (int i = 0; i < CHURNERS; i++)
+        cr_assert_eq(goro_go(churner, (void *)(uintptr_t)((64u + 16u * (unsigned)i) << 10)), 0);
+
+    int64_t deadline = goro_now() + gt_ms(8000);
+    int dumps = 0;
+    while (dumps < DUMPS && goro_now() < deadline) {
+        goro_dump(null);
+        dumps++;
+    }
+    atomic_store(&churn_stop, true);
+    cr_assert(gt_wait_count(&churners_done, CHURNERS, gt_ms(10000)), "churners did not stop");
+    fclose(null);
+    gt_quiesce();
+    cr_assert_geq(dumps, 100, "only %d dumps in 8 s (scaled)", dumps);
+}

@@ -2,7 +2,8 @@
  * echo over many loopback connections, many parked readers on few
  * threads, deadlines and contexts on read/accept/connect, goro_close
  * waking a waiter, connection errors (refused, reset, EPIPE without
- * SIGPIPE), a blocked writer that blocks only itself, goro_blocking,
+ * SIGPIPE), a blocked writer that blocks only itself, goro_blocking (its
+ * pool grows for calls that wait for each other, and queues at its limit),
  * large transfers in pieces, EOF, address parsing, goro_fd_wait's rules,
  * and the same calls made from a plain thread.
  *
@@ -922,6 +923,128 @@ Test(io, blocking_pool, .timeout = GT_TIMEOUT(30))
     cr_assert_lt(took, gt_ms(600), "%d concurrent 200 ms sleeps took %.0f ms", BLOCKERS,
                  (double)took / 1e6);
     join();
+}
+
+/* Calls that wait for each other: n goroutines each run meet() through
+ * goro_blocking, and meet() returns only once all n are inside it (or, on a
+ * pool that queues some of them behind the others, after a bounded wait:
+ * then the test fails instead of hanging).  Below the pool's limit no call
+ * may wait for a pool thread. */
+struct rendezvous {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int n, arrived, arrived_by_deadline;
+    bool timed_out;
+    struct timespec deadline; /* CLOCK_REALTIME, for pthread_cond_timedwait */
+};
+
+static void meet(void *arg)
+{
+    struct rendezvous *r = arg;
+
+    pthread_mutex_lock(&r->mu);
+    if (++r->arrived == r->n)
+        pthread_cond_broadcast(&r->cv);
+    while (r->arrived < r->n && !r->timed_out)
+        if (pthread_cond_timedwait(&r->cv, &r->mu, &r->deadline) == ETIMEDOUT) {
+            r->timed_out = true; /* let the others go: the test fails */
+            r->arrived_by_deadline = r->arrived;
+            pthread_cond_broadcast(&r->cv);
+        }
+    pthread_mutex_unlock(&r->mu);
+}
+
+static _Atomic long meets_done;
+
+static void meeter_g(void *arg)
+{
+    int e = goro_blocking(meet, arg);
+    if (gt_check(e == 0, "goro_blocking: %s", strerror(e)))
+        atomic_fetch_add(&meets_done, 1);
+}
+
+static void quick(void *arg)
+{
+    (void)arg;
+    usleep(20 * 1000);
+}
+
+static void quick_g(void *arg)
+{
+    (void)arg;
+    int e = goro_blocking(quick, NULL);
+    gt_check(e == 0, "goro_blocking: %s", strerror(e));
+}
+
+/* First leaves `warm` idle threads in the pool (their count is what the
+ * pool must not mistake for free threads once woken), then runs n calls
+ * that meet. */
+static void rendezvous_through_pool(int warm, int n)
+{
+    struct rendezvous r = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .n = n};
+    int64_t wait = gt_ms(5000);
+
+    for (int i = 0; i < warm; i++)
+        spawn(quick_g, NULL);
+    join();
+    clock_gettime(CLOCK_REALTIME, &r.deadline);
+    r.deadline.tv_sec += wait / GORO_SECOND + 1;
+    for (int i = 0; i < n; i++)
+        spawn(meeter_g, &r);
+    join();
+    cr_assert_eq(atomic_load(&meets_done), n);
+    cr_assert(!r.timed_out, "only %d of %d calls were running after %.0f ms: the others waited "
+              "for a pool thread", r.arrived_by_deadline, n, (double)wait / 1e6);
+}
+
+Test(io, blocking_calls_meet_8, .timeout = GT_TIMEOUT(60))
+{
+    rendezvous_through_pool(3, 8);
+}
+
+Test(io, blocking_calls_meet_40, .timeout = GT_TIMEOUT(60))
+{
+    rendezvous_through_pool(5, 40);
+}
+
+/* The pool's limit, not the number of threads started so far, decides. */
+Test(io, blocking_calls_meet_within_limit, .timeout = GT_TIMEOUT(60))
+{
+    setenv("GORO_BLOCKING_THREADS", "16", 1); /* read at the first call */
+    rendezvous_through_pool(3, 16);
+}
+
+/* At the limit, calls queue and run as pool threads free up. */
+static _Atomic long queued_inside, queued_most;
+
+static void busy_50ms(void *arg)
+{
+    (void)arg;
+    long in = atomic_fetch_add(&queued_inside, 1) + 1;
+    long most = atomic_load(&queued_most);
+    while (in > most && !atomic_compare_exchange_weak(&queued_most, &most, in))
+        ;
+    usleep(50 * 1000);
+    atomic_fetch_sub(&queued_inside, 1);
+}
+
+static void queued_g(void *arg)
+{
+    (void)arg;
+    int e = goro_blocking(busy_50ms, NULL);
+    if (gt_check(e == 0, "goro_blocking: %s", strerror(e)))
+        atomic_fetch_add(&blockers_done, 1);
+}
+
+Test(io, blocking_queues_at_limit, .timeout = GT_TIMEOUT(60))
+{
+    setenv("GORO_BLOCKING_THREADS", "4", 1);
+    for (int i = 0; i < 20; i++)
+        spawn(queued_g, NULL);
+    join();
+    cr_assert_eq(atomic_load(&blockers_done), 20);
+    cr_assert_leq(atomic_load(&queued_most), 4, "%ld calls ran at once with a limit of 4",
+                  atomic_load(&queued_most));
 }
 
 /* ---- partial reads and writes: 8 MiB in small pieces --------------------------------- */

@@ -11,6 +11,7 @@
 #endif
 #include "common.h"
 
+#include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -158,7 +159,97 @@ static void child_late_slot(void)
     spawn_and_wait(overflow_forever, NULL);
 }
 
+
+/* ---- the fault handler's walk while custom-size stacks are unmapped ----- */
+
+/* A fault that is not a stack overflow still makes goro's handler look for
+ * a guard page owner among all stacks before passing the fault on.  Here
+ * the program's own handler (installed before goro's, so goro chains to
+ * it) recovers from faults on a PROT_NONE page with siglongjmp, thousands
+ * of times, while goroutines with a non-default stack size start and exit:
+ * goro's walk must never fault itself (the program's handler would then
+ * see another address). */
+#define WALK_FAULTS 20000
+#define WALK_CHURNERS 4
+#define WALK_LIVE 256
+
+static sigjmp_buf walk_jmp;
+static char *walk_page;
+static _Atomic bool walk_stop;
+static _Atomic long walk_live, walk_churners_done;
+
+static void walk_user_handler(int sig, siginfo_t *si, void *uc)
+{
+    static const char msg[] = "child: fault at an unexpected address\n";
+    (void)sig;
+    (void)uc;
+    if ((char *)si->si_addr != walk_page) {
+        ssize_t r = write(2, msg, sizeof msg - 1);
+        (void)r;
+        _exit(5);
+    }
+    siglongjmp(walk_jmp, 1);
+}
+
+static void walk_child(void *arg)
+{
+    (void)arg;
+    if (atomic_load_explicit(&walk_live, memory_order_relaxed) & 1)
+        goro_yield();
+    atomic_fetch_sub(&walk_live, 1);
+}
+
+static void walk_churner(void *arg)
+{
+    goro_attr a = {.stack_size = (size_t)(uintptr_t)arg};
+
+    while (!atomic_load(&walk_stop)) {
+        if (atomic_load(&walk_live) >= WALK_LIVE) {
+            goro_yield();
+            continue;
+        }
+        atomic_fetch_add(&walk_live, 1);
+        if (goro_go_attr(&a, walk_child, NULL) != 0) {
+            fprintf(stderr, "child: goro_go_attr failed\n");
+            _exit(4);
+        }
+    }
+    atomic_fetch_add(&walk_churners_done, 1);
+}
+
+static void child_fault_walk(void)
+{
+    struct sigaction sa;
+    volatile long faults = 0;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = walk_user_handler;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSEGV, &sa, NULL) != 0)
+        _exit(3);
+    walk_page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (walk_page == MAP_FAILED)
+        _exit(3);
+    /* The first goro call installs goro's handler over ours. */
+    for (int i = 0; i < WALK_CHURNERS; i++)
+        if (goro_go(walk_churner, (void *)(uintptr_t)((64u + 16u * (unsigned)i) << 10)) != 0)
+            _exit(4);
+    int64_t deadline = goro_now() + gt_ms(4000);
+    while (faults < WALK_FAULTS && goro_now() < deadline) {
+        if (sigsetjmp(walk_jmp, 1) == 0)
+            *(volatile char *)walk_page = 1; /* faults; the handler jumps back */
+        faults = faults + 1;
+    }
+    atomic_store(&walk_stop, true);
+    while (atomic_load(&walk_churners_done) < WALK_CHURNERS || goro_num_goroutine() != 0)
+        goro_sleep(GORO_MILLISECOND);
+    fprintf(stderr, "child: %ld faults handled\n", (long)faults);
+    _exit(0);
+}
+
 static const gt_child_body child_bodies[] = {
+    {"fault_walk", child_fault_walk},
     {"guarded", child_guarded},
     {"late_slot", child_late_slot},
     {"canary_deep", child_canary_deep},
@@ -408,4 +499,16 @@ Test(stack, recycling_trims, .timeout = GT_TIMEOUT(60))
         cr_assert_lt(rss, 500L << 20, "RSS %ld MiB after the goroutines finished", rss >> 20);
     }
     gt_quiesce();
+}
+
+Test(stack, fault_walk_while_custom_stacks_exit, .timeout = GT_TIMEOUT(60))
+{
+    struct death d;
+    run_child("fault_walk", &d);
+    cr_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0, "child status %#x; stderr:\n%s",
+              d.status, d.out);
+    long n = 0;
+    const char *p = strstr(d.out, "child: ");
+    cr_assert(p && sscanf(p, "child: %ld faults handled", &n) == 1 && n >= 100, "stderr:\n%s",
+              d.out);
 }

@@ -8,8 +8,9 @@
 #                                saved when it switched away)
 #
 # How it finds goroutines: every default-size stack is a slot of a chunk in
-# the list 'stack.c'::pool.chunks, with the G at the top of the slot; stacks
-# of other sizes are on pool.others (src/stack.c).  The library needs its
+# the list 'stack.c'::pool.chunks, with the G at the top of the slot; the Gs
+# of stacks of other sizes are headers in the slabs of pool.slabs, free ones
+# idle (src/stack.c).  The library needs its
 # debug information (the default RelWithDebInfo build has it).
 #
 # How "goro bt" works: it loads the G's saved callee-saved registers, stack
@@ -69,11 +70,15 @@ def goroutines():
             if st not in (0, 4):
                 yield g
         c = c["next"]
-    g = pool["others"]
-    while int(g) != 0:
-        if int(g["status"]) != 0:
-            yield g
-        g = g["alllink"]
+    s = pool["slabs"]
+    while int(s) != 0:
+        gs = s["g"]
+        lo, hi = gs.type.range()
+        for i in range(lo, hi + 1):
+            st = int(gs[i]["status"])
+            if st not in (0, 4):
+                yield gs[i].address
+        s = s["next"]
 
 
 class GoroCommand(gdb.Command):
