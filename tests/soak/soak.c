@@ -105,6 +105,12 @@
 #define MIB (1024.0 * 1024.0)
 
 #define SHORT_CLIENTS 6
+/* Each short client starts at most one connection per SHORT_INTERVAL: the
+ * client side closes first, so every connection leaves a TIME_WAIT socket
+ * holding its ephemeral port for 60 s, and 6 / 15 ms = 400 a second stays
+ * under the 28,000 ports of Linux's default range even where the kernel
+ * does not reuse TIME_WAIT ports on loopback (net.ipv4.tcp_tw_reuse=0). */
+#define SHORT_INTERVAL (15 * MS)
 #define LONG_CLIENTS 4
 #define TIMER_WORKERS 3
 #define CTX_WORKERS 2
@@ -428,6 +434,7 @@ static void short_client(void *arg)
         failf("short: out of memory");
 
     while (out && in && !stopping()) {
+        int64_t started = goro_now();
         goro_ctx *ctx = goro_ctx_with_timeout(NULL, g_long);
         if (!ctx) {
             failf("short: goro_ctx_with_timeout: %s", strerror(soak_errno()));
@@ -447,7 +454,7 @@ static void short_client(void *arg)
             COUNT(c_short, 1);
         }
         goro_ctx_release(ctx);
-        pause_ns((int64_t)rbelow(&r, 3 * MS));
+        pause_ns(started + SHORT_INTERVAL + (int64_t)rbelow(&r, 3 * MS) - goro_now());
     }
     free(out);
     free(in);
