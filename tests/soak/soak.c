@@ -1595,11 +1595,15 @@ static void body(void *arg)
     goro_ctx_release(g_stop);
 
     int failures = atomic_load(&g_failures);
+    char heap[96] = "heap n/a";
+    if (heap_start >= 0)
+        snprintf(heap, sizeof heap, "heap start=%.2f warm=%.2f end=%.2f MiB", heap_start / MIB,
+                 heap_warm / MIB, heap_end / MIB);
     printf("soak: %s %.1f s seed=%llu: conns short=%llu long=%llu probes=%llu/%llu/%llu/%llu "
            "accepted=%llu; bytes sent=%llu echoed=%llu bad=%llu; pool tasks=%llu batches=%llu "
            "chan jobs=%llu; timer ops=%llu ticks=%llu; ctx trees=%llu nodes=%llu late=%llu; select "
            "values=%llu rounds=%llu; spawned=%llu; goroutines %d/%d (peak %d); threads=%d "
-           "stacks=%llu/%llu; rss warm=%.1f end=%.1f max=%.1f MiB (bound +%.1f); heap start=%.2f warm=%.2f end=%.2f MiB; "
+           "stacks=%llu/%llu; rss warm=%.1f end=%.1f max=%.1f MiB (bound +%.1f); %s; "
            "failures=%d\n",
            failures ? "FAIL" : "PASS", secs, (unsigned long long)g_seed, LOAD(c_short),
            LOAD(c_long), LOAD(c_probe_read), LOAD(c_probe_ctx), LOAD(c_probe_cancel),
@@ -1608,8 +1612,7 @@ static void body(void *arg)
            LOAD(c_ticks), LOAD(c_ctx_trees), LOAD(c_ctx_nodes), LOAD(c_ctx_late), LOAD(c_sel_values),
            LOAD(c_sel_rounds), LOAD(c_spawned), g_end, g_baseline, g_max, st.threads,
            (unsigned long long)st.stacks, (unsigned long long)st.stacks_cached, rss_warm / MIB,
-           rss_end / MIB, rss_max / MIB, slack / MIB, heap_start / MIB, heap_warm / MIB, heap_end / MIB,
-           failures);
+           rss_end / MIB, rss_max / MIB, slack / MIB, heap, failures);
     fflush(stdout);
     atomic_store(&g_shutdown_done, 1);
     g_exit = failures ? 1 : 0;
