@@ -1608,7 +1608,8 @@ static void body(void *arg)
            LOAD(c_long), LOAD(c_probe_read), LOAD(c_probe_ctx), LOAD(c_probe_cancel),
            LOAD(c_probe_write), LOAD(c_accepts), LOAD(c_sent), LOAD(c_recv), LOAD(c_bad),
            LOAD(c_pool_tasks), LOAD(c_pool_batches), LOAD(c_chan_jobs), LOAD(c_timer_ops),
-           LOAD(c_ticks), LOAD(c_ctx_trees), LOAD(c_ctx_nodes), LOAD(c_ctx_late), LOAD(c_sel_values),
+           LOAD(c_ticks), LOAD(c_ctx_trees), LOAD(c_ctx_nodes), LOAD(c_ctx_late),
+           LOAD(c_sel_values),
            LOAD(c_sel_rounds), LOAD(c_spawned), g_end, g_baseline, g_max, st.threads,
            (unsigned long long)st.stacks, (unsigned long long)st.stacks_cached, rss_warm / MIB,
            rss_end / MIB, rss_max / MIB, slack / MIB, heap, failures);
@@ -1674,7 +1675,8 @@ int main(int argc, char **argv)
     if (!g_seed) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        g_seed = splitmix((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid()) >> 12;
+        uint64_t t = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20);
+        g_seed = splitmix(t ^ (uint64_t)getpid()) >> 12; /* exact in a double */
     }
     fprintf(stderr, "soak: %.1f s, seed %llu, %d procs\n", secs, (unsigned long long)g_seed,
             goro_maxprocs(0));
