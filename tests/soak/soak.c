@@ -1676,7 +1676,7 @@ int main(int argc, char **argv)
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         uint64_t t = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20);
-        g_seed = splitmix(t ^ (uint64_t)getpid()) >> 12; /* exact in a double */
+        g_seed = splitmix(t ^ (uint64_t)getpid()) >> 12;
     }
     fprintf(stderr, "soak: %.1f s, seed %llu, %d procs\n", secs, (unsigned long long)g_seed,
             goro_maxprocs(0));
