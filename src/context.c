@@ -9,11 +9,13 @@
  *
  * Locking: each cancel ctx's lock protects its err (also atomic, for cheap
  * reads), children list, and the list links of its children (sib_*,
- * in_list).  No code holds two context locks at once: cancel takes a
- * node's lock, moves its children to a local work list (retaining each),
- * unlocks, and goes on with the next node.  Canceling a subtree is thus
- * O(subtree), iterative (a chain 100,000 deep is fine), and never blocks
- * on a lock held elsewhere for long.
+ * in_list).  Two context locks are held at once only by a cancel, and
+ * only parent before child: it keeps a node locked until the node's whole
+ * subtree has ended (Go's cancelCtx.cancel), so a concurrent cancel of any
+ * node in it waits, and returns with that node's subtree ended.  The walk
+ * is O(subtree) and iterative (a chain 100,000 deep is fine); everything
+ * that could take a lock upwards (freeing, detaching, deleting timers)
+ * waits until the walk has released every lock (see cancel_tree).
  *
  * Lifetimes: see goro.h.  A child holds a reference to its parent; a
  * context leaves its canceler's list when canceled, so a long-lived parent's
@@ -52,7 +54,8 @@ struct goro_ctx {
     goro_ctx *canceler;         /* whose children list we joined, or NULL */
     goro_ctx *sib_next, *sib_prev; /* protected by canceler->lock */
     bool in_list;               /* protected by canceler->lock */
-    goro_ctx *work_next;        /* the work list of the cancel that took it */
+    goro_ctx *work_next;        /* the ended list of the cancel that ended it */
+    goro_ctx *cursor;           /* next child to visit; lock held by that cancel */
     bool has_deadline;
     int64_t deadline;
     goro__timer timer;
@@ -148,48 +151,89 @@ static void detach(goro_ctx *c)
     goro__lock_release(&p->lock);
 }
 
+/* Ends c (its lock held, its err still 0): err, then done closes. */
+static void end_one(goro_ctx *c, int err)
+{
+    goro__hb_release(c);
+    atomic_store_explicit(&c->err, err, memory_order_release);
+    goro_chan_close(c->done);
+}
+
 /* Cancels root and its subtree with err.  skip_timer: called from root's
- * own timer callback, whose timer must not be deleted from inside it. */
+ * own timer callback, whose timer must not be deleted from inside it.
+ *
+ * Like Go's cancelCtx.cancel, a node's lock is held until its whole
+ * subtree has ended, so a cancel that finds a node already ended (err set)
+ * under its lock knows its descendants have ended too: a second
+ * goro_ctx_cancel returns only when the first one's work is done.  The
+ * walk is depth-first and iterative (a chain 100,000 deep is fine), holding
+ * the locks of the path from root down to the current node: always parent
+ * before child, the only order in which two context locks are ever held.
+ * With the path's locks held nothing may take an ancestor's lock, so the
+ * timer deletions and reference drops (which may free a context and detach
+ * it from its canceler) wait on the ended list until every lock is
+ * released.  A child whose count already reached zero is being freed and
+ * waits in detach() for its parent's lock: nobody can see it, so the walk
+ * skips it. */
 static void cancel_tree(goro_ctx *root, int err, bool skip_timer)
 {
-    goro_ctx *c = root, *work = NULL;
+    goro_ctx *c, *ended = NULL;
 
     if (root->kind != CTX_CANCEL)
         return;
     goro_ctx_retain(root);
-    for (;;) {
-        goro__lock_acquire(&c->lock);
-        if (atomic_load_explicit(&c->err, memory_order_relaxed) == 0) {
-            goro__hb_release(c);
-            atomic_store_explicit(&c->err, err, memory_order_release);
-            goro_chan_close(c->done);
-            /* Take the children (each retained, so it cannot be freed
-             * under us) onto the work list.  They leave this list for good,
-             * under its lock, so no other cancel can take them too: the
-             * work_next links belong to this call alone. */
-            for (goro_ctx *ch = c->children, *next; ch; ch = next) {
-                next = ch->sib_next;
-                ch->in_list = false;
-                ch->sib_next = ch->sib_prev = NULL;
-                if (ctx_tryref(ch)) {
-                    ch->work_next = work;
-                    work = ch;
-                }
+    goro__lock_acquire(&root->lock);
+    if (atomic_load_explicit(&root->err, memory_order_relaxed) != 0) {
+        /* Ended, and (lock held by whoever ended it until then) its
+         * subtree too. */
+        goro__lock_release(&root->lock);
+        detach(root);
+        ctx_unref(root);
+        return;
+    }
+    end_one(root, err);
+    root->cursor = root->children;
+    root->work_next = NULL;
+    ended = root;
+    c = root;
+    while (c) {
+        goro_ctx *ch = c->cursor;
+        if (ch) {
+            /* c's lock is held: its children list cannot change. */
+            c->cursor = ch->sib_next;
+            goro__lock_acquire(&ch->lock);
+            if (atomic_load_explicit(&ch->err, memory_order_relaxed) == 0 && ctx_tryref(ch)) {
+                end_one(ch, err);
+                ch->cursor = ch->children;
+                ch->work_next = ended; /* ours alone: we set its err */
+                ended = ch;
+                c = ch; /* descend, keeping ch's lock */
+            } else {
+                goro__lock_release(&ch->lock);
             }
-            c->children = NULL;
-            goro__lock_release(&c->lock);
-            if (c != root || !skip_timer)
-                goro__timer_del(&c->timer);
-        } else {
-            goro__lock_release(&c->lock);
+            continue;
         }
-        if (c == root)
-            detach(root); /* while our reference keeps it alive */
+        /* Every child of c has ended: they leave its list for good. */
+        for (goro_ctx *k = c->children, *next; k; k = next) {
+            next = k->sib_next;
+            k->in_list = false;
+            k->sib_next = k->sib_prev = NULL;
+        }
+        c->children = NULL;
+        goro_ctx *up = c == root ? NULL : c->canceler; /* where we came from */
+        goro__lock_release(&c->lock);
+        c = up;
+    }
+    /* No lock held now.  The root was retained at the start, every other
+     * ended node by ctx_tryref. */
+    for (c = ended; c; c = c->work_next)
+        if (c != root || !skip_timer)
+            goro__timer_del(&c->timer);
+    detach(root); /* while our reference keeps it alive */
+    while (ended) {
+        c = ended;
+        ended = c->work_next;
         ctx_unref(c);
-        if (!work)
-            break;
-        c = work;
-        work = c->work_next;
     }
 }
 

@@ -318,6 +318,52 @@ Test(context, cancel_reaches_deep_chain, .timeout = GT_TIMEOUT(30))
 
 /* ---- deadlines ----------------------------------------------------------- */
 
+/* Go's cancelCtx.cancel holds the parent's lock while it cancels the
+ * children, so a second cancel of the same context returns only once the
+ * whole subtree has ended.  Here one goroutine cancels a wide, two-level
+ * tree; as soon as the root's done closes, the test cancels the root too
+ * and then expects every descendant ended, across a few rounds. */
+struct canceler_arg {
+    goro_ctx *ctx;
+};
+
+static void cancel_it(void *arg)
+{
+    goro_ctx_cancel(((struct canceler_arg *)arg)->ctx);
+}
+
+Test(context, second_cancel_waits_for_subtree, .timeout = GT_TIMEOUT(60))
+{
+    enum { MID = 40, LEAF = 500, ROUNDS = 4 };
+    static goro_ctx *mid[MID], *leaf[MID * LEAF];
+
+    for (int r = 0; r < ROUNDS; r++) {
+        goro_ctx *root = mk_cancel(NULL);
+        struct canceler_arg a = {root};
+        long live = 0;
+
+        for (int i = 0; i < MID; i++) {
+            mid[i] = mk_cancel(root);
+            for (int j = 0; j < LEAF; j++)
+                leaf[i * LEAF + j] = mk_cancel(mid[i]);
+        }
+        gt_spawn(cancel_it, &a);
+        cr_assert(wait_done(root, 10 * GORO_SECOND));
+        goro_ctx_cancel(root); /* ended already: must wait for the first */
+        for (int i = 0; i < MID * LEAF; i++)
+            live += goro_ctx_err(leaf[i]) == 0;
+        for (int i = 0; i < MID; i++)
+            live += goro_ctx_err(mid[i]) == 0;
+        cr_assert_eq(live, 0, "round %d: %ld descendants still live after a second cancel",
+                     r, live);
+        for (int i = 0; i < MID * LEAF; i++)
+            goro_ctx_release(leaf[i]);
+        for (int i = 0; i < MID; i++)
+            goro_ctx_release(mid[i]);
+        goro_ctx_release(root);
+    }
+}
+
 Test(context, timeout_fires_near_deadline, .timeout = GT_TIMEOUT(20))
 {
     const int64_t d = 50 * GORO_MILLISECOND;
