@@ -394,8 +394,12 @@ GORO_API goro_ctx *goro_ctx_with_value(goro_ctx *parent, const void *key, void *
 GORO_API goro_ctx *goro_ctx_with_signals(goro_ctx *parent, int sig, ...);
 
 /* Cancels ctx and all contexts derived from it: their done channels close
- * and their err becomes ECANCELED (unless they already ended).  Idempotent;
- * NULL and background are ignored.  Go: the cancel function. */
+ * and their err becomes ECANCELED (unless they already ended).  When it
+ * returns, every descendant has ended, even while another cancel of the
+ * same subtree (a deadline firing, another goroutine) is under way: that
+ * one is waited for.  Idempotent; NULL, background and value contexts
+ * (which have no cancel of their own, as in Go) are ignored.
+ * Go: the cancel function. */
 GORO_API void goro_ctx_cancel(goro_ctx *ctx);
 
 /* Returns ctx's done channel (borrowed: valid while ctx is), closed when
@@ -418,8 +422,10 @@ GORO_API void *goro_ctx_value(goro_ctx *ctx, const void *key);
 /* Adds a reference and returns ctx. */
 GORO_API goro_ctx *goro_ctx_retain(goro_ctx *ctx);
 
-/* Cancels ctx (see above) and drops one reference; the last one frees it
- * and drops its reference to the parent.  NULL is ignored; never blocks. */
+/* Cancels ctx (see above; a value context is not canceled) and drops one
+ * reference; the last one frees it and drops its reference to the parent.
+ * NULL is ignored; never parks (it may wait for a concurrent cancel of the
+ * same subtree to finish, as goro_ctx_cancel does). */
 GORO_API void goro_ctx_release(goro_ctx *ctx);
 
 /* ------------------------------------------------------------------------
