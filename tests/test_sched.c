@@ -1,7 +1,10 @@
 /* test_sched.c - the scheduler: spawning, spreading over threads, stealing,
  * yielding, what survives a migration (errno, FP control state), hand-off
  * of a blocked thread's P, running out of stack memory, goro_main,
- * goro_id/goro_num_goroutine, goro_sleep, goro_maxprocs, goro_lock_thread.
+ * goro_id/goro_num_goroutine, goro_sleep, goro_maxprocs (and lowering it
+ * under running goroutines), goro_lock_thread (and a locked goroutine whose
+ * P was handed off), thread creation failing (GORO_TESTING fail point; the
+ * fatal case in a child process, see gt_run_child).
  *
  * Order is asserted with counters and logs, not wall-clock; the few timing
  * bounds (hand-off latency, sleep overshoot) are scaled by gt_scale().
