@@ -36,7 +36,11 @@
  * looks every 2 ms for a P that has run the same G for 10 ms while work
  * waits, takes that P (CAS on p->owner, see runtime.h) and hands it to
  * another M.  The blocked M finds out at its next runtime call and carries
- * on without a P until its G parks (Go: retake/handoffp for syscalls).
+ * on without a P until its G parks (Go: retake/handoffp for syscalls).  The
+ * same CAS takes a P that goro_maxprocs() retired from the M still running
+ * a G on it (p_take_retired), so that its queue moves at once; and sysmon
+ * retries starting an M while work waits and none could be started
+ * (newm_retry).
  *
  * Lock order: channel/primitive locks, then sched.lock, then the timer lock.
  * Nothing is held across a switch.
@@ -370,7 +374,12 @@ static void globrunq_put_array(goro__g **gs, uint32_t n)
         }
         goro__lock_acquire(&goro__s.lock);
     }
+    /* The library is not instrumented, but TSan intercepts memcpy: a batch
+     * recycled through bfree under sched.lock (invisible to TSan) would
+     * look raced.  Hide the copy, as goro__malloc hides malloc. */
+    goro__tsan_ignore_begin();
     memcpy(b->g, gs, n * sizeof *gs);
+    goro__tsan_ignore_end();
     b->head = 0;
     b->n = n;
     b->next = NULL;
@@ -598,7 +607,9 @@ static int globrunq_take(goro__g **out, int n)
                 uint32_t k = b->n - b->head;
                 if (k > (uint32_t)(n - got))
                     k = (uint32_t)(n - got);
+                goro__tsan_ignore_begin(); /* see globrunq_put_array */
                 memcpy(out + got, b->g + b->head, k * sizeof *out);
+                goro__tsan_ignore_end();
                 got += (int)k;
                 b->head += k;
                 if (b->head < b->n)
