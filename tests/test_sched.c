@@ -1068,6 +1068,9 @@ Test(sched, maxprocs_shrink_moves_queued, .timeout = GT_TIMEOUT(30))
     atomic_store(&ms_release, true);
     cr_assert(ran, "after goro_maxprocs(2 -> 1), %ld of %d queued goroutines ran in 3 s", n,
               2 * MS_QUEUED);
+    cr_assert(gt_wait_until(gt_no_goroutines, NULL, gt_ms(10000)), "spinners never ended");
+    /* The retired P is gone for good: one goroutine at a time again. */
+    cr_assert_eq(mp_measure(1), 1, "more than one goroutine ran at once after the shrink");
     gt_quiesce();
     goro_maxprocs(orig);
 }
