@@ -716,7 +716,8 @@ static void startm(goro__p *p, bool spinning)
              * readers: publish with a CAS loop. */
             while (!atomic_compare_exchange_weak(&goro__s.allm, &m->alllink, m))
                 ;
-            atomic_store(&newm_failing_since, 0);
+            if (atomic_load_explicit(&newm_failing_since, memory_order_relaxed))
+                atomic_store(&newm_failing_since, 0);
             return;
         }
         goro__free(m);
@@ -1405,7 +1406,8 @@ static bool newm_retry(int64_t now)
         work = p && atomic_load(&p->status) == P_IDLE && !runq_empty(p);
     }
     if (!work || atomic_load(&goro__s.npidle) == 0 || atomic_load(&goro__s.nmspinning) > 0) {
-        atomic_store(&newm_failing_since, 0); /* an M is on it: not stuck */
+        if (atomic_load_explicit(&newm_failing_since, memory_order_relaxed))
+            atomic_store(&newm_failing_since, 0); /* an M is on it: not stuck */
         return false;
     }
     wakep();
