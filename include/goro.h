@@ -81,7 +81,12 @@ typedef struct goro_attr {
  * that records the call site (file, line, function) for goro_dump() and
  * crash messages.
  * Returns: 0; ENOMEM when no stack could be mapped; EINVAL when fn is NULL.
- * Go: go fn(arg). */
+ * A goroutine goro_go() accepted always runs: when no OS thread can be
+ * created to run it (RLIMIT_NPROC, a seccomp filter), it waits queued while
+ * the runtime retries, and runs once a thread starts; if runnable
+ * goroutines wait with no thread to run them for 10 s, the process aborts
+ * with "fatal error: cannot create an OS thread to run goroutines: ...".
+ * Go: go fn(arg) (Go aborts at the first failed thread creation). */
 #define goro_go(fn, arg) goro_go_at(NULL, (fn), (arg), #fn, __FILE__, __LINE__, __func__)
 
 /* goro_go() with attributes; attr may be NULL.
@@ -117,7 +122,11 @@ GORO_API int goro_num_goroutine(void);
 /* Sets the number of processors (threads running goroutines at once) to n
  * when n > 0, and returns the previous value; n <= 0 only queries.  n is
  * capped at GORO_MAX_PROCS.  The initial value is GORO_MAXPROCS from the
- * environment, else the number of CPUs the process may run on.
+ * environment, else the number of CPUs the process may run on.  Lowering it
+ * moves the goroutines queued on the processors it retires to the others at
+ * once; a goroutine running on one keeps its thread until it next blocks,
+ * yields or returns (goro cannot preempt it), so for that long one more
+ * goroutine than n may run.
  * Go: runtime.GOMAXPROCS(n). */
 GORO_API int goro_maxprocs(int n);
 
@@ -134,7 +143,9 @@ GORO_API int goro_main(void (*fn)(void *), void *arg);
 /* Wires the calling goroutine to its current OS thread: until the matching
  * goro_unlock_thread() it runs only there, and that thread runs nothing else.
  * For C libraries with thread affinity (OpenGL, some GUI toolkits, code keyed
- * on thread-local state).  Calls nest; no-op on a plain thread.
+ * on thread-local state).  A locked goroutine may block its thread in plain
+ * system calls like any other: the runtime runs the rest elsewhere
+ * meanwhile.  Calls nest; no-op on a plain thread.
  * Go: runtime.LockOSThread(). */
 GORO_API void goro_lock_thread(void);
 

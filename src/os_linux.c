@@ -59,6 +59,15 @@ bool goro__alloc_fails(void)
         return false;
     return atomic_fetch_sub(&fail_countdown, 1) == 0;
 }
+
+/* While on, every goro__thread_start fails with EAGAIN, as pthread_create
+ * does at RLIMIT_NPROC. */
+static _Atomic bool fail_threads;
+
+GORO_API void goro__test_fail_threads(bool on)
+{
+    atomic_store(&fail_threads, on);
+}
 #endif
 
 void *goro__malloc(size_t n)
@@ -179,6 +188,10 @@ int goro__thread_start(void *(*fn)(void *), void *arg, size_t stack_size)
     sigset_t all, old;
     int e;
 
+#ifdef GORO_TESTING
+    if (atomic_load(&fail_threads))
+        return EAGAIN;
+#endif
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     if (stack_size)

@@ -24,9 +24,10 @@
  * P ownership: p->owner is (uintptr_t)m for the M that holds it, with bit 0
  * set while that M is inside the runtime using the P (run queue, caches).
  * The holder enters with CAS(m -> m|1) and leaves with a store of m; sysmon
- * may take a P only by CAS(m -> 0), so it never takes one in use.  An M whose
- * CAS fails has lost its P (it was handed to another thread while its
- * goroutine blocked) and carries on without one.  See p_enter() in sched.c.
+ * may take a P only by CAS(m -> 0), so it never takes one in use (and so
+ * may goro_maxprocs(), retiring a P).  An M whose CAS fails has lost its P
+ * (it was handed to another thread while its goroutine blocked, or
+ * retired) and carries on without one.  See p_enter() in sched.c.
  */
 #ifndef GORO_RUNTIME_H
 #define GORO_RUNTIME_H

@@ -36,7 +36,11 @@
  * looks every 2 ms for a P that has run the same G for 10 ms while work
  * waits, takes that P (CAS on p->owner, see runtime.h) and hands it to
  * another M.  The blocked M finds out at its next runtime call and carries
- * on without a P until its G parks (Go: retake/handoffp for syscalls).
+ * on without a P until its G parks (Go: retake/handoffp for syscalls).  The
+ * same CAS takes a P that goro_maxprocs() retired from the M still running
+ * a G on it (p_take_retired), so that its queue moves at once; and sysmon
+ * retries starting an M while work waits and none could be started
+ * (newm_retry).
  *
  * Lock order: channel/primitive locks, then sched.lock, then the timer lock.
  * Nothing is held across a switch.
@@ -69,6 +73,14 @@ static pthread_key_t thread_g_key;
 #define SYSMON_DEEP_PERIOD (1000 * GORO_MILLISECOND)
 #define SYSMON_DEEP_AFTER 10 /* idle periods before the long sleep */
 #define RETAKE_AFTER (10 * GORO_MILLISECOND)
+/* How long runnable goroutines may wait with no M to run them, because no
+ * thread could be created, before that is a fatal error (shorter in test
+ * builds, so the test of it is quick). */
+#ifdef GORO_TESTING
+#define NEWM_FATAL_AFTER (2000 * GORO_MILLISECOND)
+#else
+#define NEWM_FATAL_AFTER (10000 * GORO_MILLISECOND)
+#endif
 #define GOID_BATCH 16
 
 static void schedule(goro__m *m) GORO_NORETURN;
@@ -202,6 +214,14 @@ static inline goro__p *p_hold(goro__m *m, bool *entered)
     goro__p *p = p_enter(m);
     *entered = p != NULL;
     return p;
+}
+
+/* True once goro_maxprocs() lowered the count below p's id: p is to be
+ * retired by whoever holds it (racy read; the holder re-checks under
+ * sched.lock before it acts). */
+static inline bool p_retired(goro__p *p)
+{
+    return p->id >= atomic_load_explicit(&goro__s.nprocs, memory_order_relaxed);
 }
 
 /* Wakes sysmon from its long idle sleep: a P is getting busy again, and
@@ -354,7 +374,12 @@ static void globrunq_put_array(goro__g **gs, uint32_t n)
         }
         goro__lock_acquire(&goro__s.lock);
     }
+    /* The library is not instrumented, but TSan intercepts memcpy: a batch
+     * recycled through bfree under sched.lock (invisible to TSan) would
+     * look raced.  Hide the copy, as goro__malloc hides malloc. */
+    goro__tsan_ignore_begin();
     memcpy(b->g, gs, n * sizeof *gs);
+    goro__tsan_ignore_end();
     b->head = 0;
     b->n = n;
     b->next = NULL;
@@ -460,10 +485,10 @@ static goro__g *runq_get(goro__p *p)
 
 bool goro__runqs_empty(void)
 {
-    int nprocs = atomic_load(&goro__s.nprocs);
+    int nallp = atomic_load(&goro__s.nallp); /* retired Ps too, until drained */
     if (atomic_load(&goro__s.runqsize) > 0)
         return false;
-    for (int i = 0; i < nprocs; i++) {
+    for (int i = 0; i < nallp; i++) {
         goro__p *p = goro__s.allp[i];
         if (p && (atomic_load(&p->runqhead) != atomic_load(&p->runqtail) ||
                   atomic_load(&p->runnext)))
@@ -538,6 +563,30 @@ static goro__g *runq_steal(goro__p *p, goro__p *victim, bool steal_next)
     return batch[0];
 }
 
+/* Moves everything queued on p, runnext first, to the global queue; returns
+ * how many Gs moved.  Safe from any thread (a retired P's queue, drained by
+ * whoever retires it): it takes the Gs as a thief does, by CAS, and never
+ * waits for runnext's owner. */
+static int p_drain(goro__p *p)
+{
+    goro__g *batch[GBATCH];
+    uint32_t n = 0, k;
+    int total = 0;
+    goro__g *next = atomic_exchange_explicit(&p->runnext, NULL, memory_order_acq_rel);
+
+    if (next)
+        batch[n++] = next;
+    do {
+        k = runq_grab(p, batch + n, false); /* at most GBATCH - 1 */
+        n += k;
+        if (n > 0)
+            globrunq_put_array(batch, n);
+        total += (int)n;
+        n = 0;
+    } while (k > 0);
+    return total;
+}
+
 /* Takes up to n Gs from the global lists into out; sched.lock held.
  * Single Gs and batches take turns going first, so neither starves. */
 static int globrunq_take(goro__g **out, int n)
@@ -558,7 +607,9 @@ static int globrunq_take(goro__g **out, int n)
                 uint32_t k = b->n - b->head;
                 if (k > (uint32_t)(n - got))
                     k = (uint32_t)(n - got);
+                goro__tsan_ignore_begin(); /* see globrunq_put_array */
                 memcpy(out + got, b->g + b->head, k * sizeof *out);
+                goro__tsan_ignore_end();
                 got += (int)k;
                 b->head += k;
                 if (b->head < b->n)
@@ -607,6 +658,23 @@ static goro__g *globrunq_get(goro__p *p, int max)
 
 static void *mstart(void *arg);
 
+/* Thread creation can fail (RLIMIT_NPROC, a seccomp filter, no memory).
+ * startm then gives the P back to the idle list, records when the failures
+ * began, and wakes sysmon, which retries while runnable work waits on idle
+ * Ps and throws once no M at all could run it for NEWM_FATAL_AFTER (see
+ * newm_retry).  A thread started clears the record. */
+static _Atomic int64_t newm_failing_since; /* 0: no failure outstanding */
+static _Atomic int newm_errno;
+
+static void newm_failed(int e)
+{
+    int64_t none = 0;
+
+    atomic_store(&newm_errno, e);
+    atomic_compare_exchange_strong(&newm_failing_since, &none, goro_now());
+    sysmon_kick();
+}
+
 /* Runs p on an idle M, or a new one (Go: startm).  p NULL: take an idle P,
  * and give up if there is none.  spinning: the M starts out spinning (the
  * caller counted it in nmspinning). */
@@ -636,27 +704,32 @@ static void startm(goro__p *p, bool spinning)
     goro__lock_release(&goro__s.lock);
 
     m = goro__calloc(1, sizeof *m);
+    int e = ENOMEM;
     if (m) {
         m->id = id;
         m->spinning = spinning;
         m->nextp = p;
         m->alllink = atomic_load(&goro__s.allm);
-        if (goro__thread_start(mstart, m, 0) == 0) {
+        e = goro__thread_start(mstart, m, 0);
+        if (e == 0) {
             /* Only this thread (startm callers hold no lock) and sysmon's
              * readers: publish with a CAS loop. */
             while (!atomic_compare_exchange_weak(&goro__s.allm, &m->alllink, m))
                 ;
+            if (atomic_load_explicit(&newm_failing_since, memory_order_relaxed))
+                atomic_store(&newm_failing_since, 0);
             return;
         }
         goro__free(m);
     }
-    /* No thread: give the P back; work queued stays queued for the Ms
-     * that exist (this only loses parallelism). */
+    /* No thread: give the P back.  Work queued stays queued for the Ms
+     * that exist; if there are none, sysmon retries (newm_retry). */
     goro__lock_acquire(&goro__s.lock);
     pidleput(p);
     goro__lock_release(&goro__s.lock);
     if (spinning)
         atomic_fetch_sub(&goro__s.nmspinning, 1);
+    newm_failed(e);
 }
 
 /* Wakes an idle P if there is one and no M is spinning (Go: wakep). */
@@ -678,10 +751,17 @@ static bool p_has_work(goro__p *p)
            goro__timers_next() <= goro_now();
 }
 
+static bool p_retire_held(goro__p *p);
+
 /* Gives away p, which no M holds: to a new M if it has work, else to the
- * idle list (Go: handoffp). */
+ * idle list (Go: handoffp).  A retired P is retired instead: its queue goes
+ * to the global queue, for the Ms of the live Ps. */
 static void handoffp(goro__p *p)
 {
+    if (unlikely(p_retired(p)) && p_retire_held(p)) {
+        wakep();
+        return;
+    }
     if (!runq_empty(p)) {
         startm(p, false);
         return;
@@ -794,25 +874,64 @@ static uint64_t p_rand(goro__p *p)
     return p->rand = x;
 }
 
-/* Retires m's P after goro_maxprocs() lowered the count: its queue goes to
- * the global queue, its caches to the global pool. */
-static void p_retire(goro__m *m, goro__p *p)
+/* Retires p after goro_maxprocs() lowered the count below its id: its
+ * queue goes to the global queue, its caches to the global pool, its timers
+ * to a live P, and it becomes P_DEAD, owned by no one.  The caller holds p
+ * alone: as its M, busy (m|1), or having taken it from its M by CAS to 0
+ * (p_take_retired).  Returns false, with p still the caller's, when the
+ * count was raised above p's id again meanwhile. */
+static bool p_retire_held(goro__p *p)
 {
-    goro__g *g;
-    while ((g = runq_get(p)))
-        globrunq_put(g);
+    int n;
+
+    p_drain(p);
     goro__stack_flush(p);
     goro__lock_acquire(&goro__s.lock);
-    if (p->id < atomic_load(&goro__s.nprocs)) {
+    n = atomic_load(&goro__s.nprocs);
+    if (p->id < n) {
         goro__lock_release(&goro__s.lock); /* raised again meanwhile */
-        return;
+        return false;
     }
-    releasep(m);
+    atomic_store_explicit(&p->owner, 0, memory_order_release);
     atomic_store(&p->status, P_DEAD);
+    /* Under sched.lock, as goro_maxprocs does: n cannot change under us,
+     * and n <= p->id, so the target is a live P other than p. */
+    goro__timers_move(&p->timers, &goro__s.allp[p->id % n]->timers);
     goro__lock_release(&goro__s.lock);
-    goro__timers_move(&p->timers,
-                      &goro__s.allp[p->id % atomic_load(&goro__s.nprocs)]->timers);
     goro__timers_kick();
+    return true;
+}
+
+/* Takes retired p from the M whose goroutine runs on it, as sysmon takes
+ * the P of a blocked thread (CAS of the owner word from m to 0), and
+ * retires it.  The goroutine runs on without a P until it next parks,
+ * yields or exits; its M then sleeps (execute).  Goro cannot preempt it:
+ * until then it still occupies its thread, so one goroutine more than the
+ * new count may run at once.  Nothing is done when p is idle, dead, in
+ * transit to an M (owner 0), or in use inside the runtime (owner m|1): its
+ * M then retires it itself when it next schedules, and if it runs a G
+ * instead, sysmon calls this again.  Returns whether p was taken. */
+static bool p_take_retired(goro__p *p)
+{
+    uintptr_t owner = atomic_load_explicit(&p->owner, memory_order_acquire);
+
+    if (owner == 0 || (owner & 1) || atomic_load(&p->status) != P_RUNNING ||
+        !atomic_compare_exchange_strong(&p->owner, &owner, 0))
+        return false;
+    if (!p_retire_held(p)) {
+        handoffp(p); /* the count went up again: a live P, with no M */
+        return true;
+    }
+    wakep(); /* for what its queue held */
+    return true;
+}
+
+/* Retires m's P when m finds it retired as it schedules. */
+static void p_retire(goro__m *m, goro__p *p)
+{
+    if (!p_retire_held(p))
+        return;
+    m->p = NULL;
     if (m->spinning) {
         /* We were counted as spinning (woken by wakep for this P): stop,
          * or wakep would believe someone still looks for work. */
@@ -966,13 +1085,15 @@ static inline void finish_direct(goro__m *m)
 
 /* The local G to switch to directly from the running one, or NULL when g0
  * must step in: for locked threads, GORO_DEBUG=migrate, every 61st tick
- * (the global queue and timers get their turn in findrunnable), or when the
- * local queue is empty.  p is held busy. */
+ * (the global queue and timers get their turn in findrunnable), a retired
+ * P (findrunnable retires it), or when the local queue is empty.  p is held
+ * busy. */
 static goro__g *direct_next(goro__m *m, goro__p *p)
 {
     goro__g *next;
 
-    if (m->lockedg || goro__s.debug_migrate || (p->schedtick + 1) % 61 == 0)
+    if (m->lockedg || goro__s.debug_migrate || (p->schedtick + 1) % 61 == 0 ||
+        unlikely(p_retired(p)))
         return NULL;
     next = runq_get(p);
     if (next && next->lockedm) {
@@ -1104,7 +1225,9 @@ static void finish(goro__m *m, goro__g *g, goro__p *p)
 
 /* Runs g on m until the scheduler is needed again, then finishes the
  * request of the G that switched back (g, or one g switched to directly).
- * Returns with m holding a P (busy) again. */
+ * Returns with m holding a P (busy) again, except on a locked M that lost
+ * its P while its G ran: schedule() then waits for the G in stop_locked_m,
+ * which needs no P (see "Locked threads" below). */
 static void execute(goro__m *m, goro__g *g)
 {
     goro__p *p = m->p;
@@ -1122,25 +1245,35 @@ static void execute(goro__m *m, goro__g *g)
     m->curg = NULL;
     p = p_enter(m); /* NULL: sysmon handed our P to another M */
     finish(m, g, p);
-    if (!p)
+    if (!p && !m->lockedg)
         stopm(m);
 }
 
 /* ---- locked threads (Go: stoplockedm, startlockedm) --------------------- */
 
-/* m's locked G is not running: give the P away and sleep until someone
- * hands it back with the locked G runnable. */
+/* A locked M runs only its locked G.  While that G is not running the M
+ * sleeps on m->park, holding no P and on no idle list: only the M that
+ * finds the G runnable (start_locked_m) wakes it, handing it that M's P in
+ * m->nextp.  So a locked M always gets its P back the same way, whether it
+ * gave its P away here or sysmon took it while the G blocked the thread
+ * (execute() then returns without a P and without calling stopm: on the
+ * idle list the M could be woken for another P, which this function would
+ * give away, and it would then resume with none). */
+
+/* m's locked G is not running: give the P away, if m still has one, and
+ * sleep until someone hands a P back with the locked G runnable. */
 static void stop_locked_m(goro__m *m)
 {
     goro__p *p = releasep(m);
 
-    /* m->park was cleared in execute() before the G could be readied. */
+    /* m->park was cleared in finish() before the G could be readied. */
     if (p)
         handoffp(p);
     while (!atomic_load_explicit(&m->park, memory_order_acquire))
         goro__futex_wait(&m->park, 0, -1);
     p = m->nextp;
     m->nextp = NULL;
+    GORO_CHECK(p, "locked thread (M %d) woken without a P", m->id);
     acquirep(m, p);
 }
 
@@ -1220,10 +1353,21 @@ static void *mstart(void *arg)
 /* ---- sysmon ------------------------------------------------------------- */
 
 /* Takes Ps from Ms whose goroutine has held them for RETAKE_AFTER without
- * switching while other work waits, and hands them to other Ms. */
-static void retake(int64_t now)
+ * switching while other work waits, and hands them to other Ms.  Retired
+ * Ps still held by an M (goro_maxprocs() could not take them: their M was
+ * inside the runtime) are taken at once.  Returns whether some retired P is
+ * still held (sysmon keeps looking). */
+static bool retake(int64_t now)
 {
     int nprocs = atomic_load(&goro__s.nprocs);
+    int nallp = atomic_load(&goro__s.nallp);
+    bool retiring = false;
+
+    for (int i = nprocs; i < nallp; i++) {
+        goro__p *p = goro__s.allp[i];
+        if (p && atomic_load(&p->status) == P_RUNNING && !p_take_retired(p))
+            retiring = true;
+    }
 
     for (int i = 0; i < nprocs; i++) {
         goro__p *p = goro__s.allp[i];
@@ -1243,6 +1387,45 @@ static void retake(int64_t now)
             startm(p, false);
         }
     }
+    return retiring;
+}
+
+/* Runnable work waits while a P is idle and no M spins to find it: the
+ * start of an M for it failed (startm).  Retries through wakep (an idle M,
+ * or a new thread).  While the work waits with every P idle, no M at all
+ * can run it: once that has lasted NEWM_FATAL_AFTER since thread creation
+ * began failing, throws rather than hang.  Returns whether work waits
+ * (sysmon keeps looking every period). */
+static bool newm_retry(int64_t now)
+{
+    int nprocs = atomic_load(&goro__s.nprocs);
+    bool work = atomic_load(&goro__s.runqsize) > 0;
+
+    for (int i = 0; !work && i < nprocs; i++) {
+        goro__p *p = goro__s.allp[i];
+        work = p && atomic_load(&p->status) == P_IDLE && !runq_empty(p);
+    }
+    if (!work || atomic_load(&goro__s.npidle) == 0 || atomic_load(&goro__s.nmspinning) > 0) {
+        if (atomic_load_explicit(&newm_failing_since, memory_order_relaxed))
+            atomic_store(&newm_failing_since, 0); /* an M is on it: not stuck */
+        return false;
+    }
+    wakep();
+    int64_t since = atomic_load(&newm_failing_since);
+    if (since == 0)
+        return true;
+    if (atomic_load(&goro__s.npidle) < atomic_load(&goro__s.nprocs)) {
+        atomic_store(&newm_failing_since, now); /* an M holds a P: it will come */
+        return true;
+    }
+    if (now - since >= NEWM_FATAL_AFTER) {
+        int e = atomic_load(&newm_errno);
+        goro__throw("cannot create an OS thread to run goroutines: %s (errno %d); runnable "
+                    "goroutines waited %lld ms with no thread to run them (RLIMIT_NPROC, "
+                    "ulimit -u?)",
+                    strerror(e), e, (long long)((now - since) / GORO_MILLISECOND));
+    }
+    return true;
 }
 
 /* sysmon wakes every 2 ms while a P is busy, every 10 ms while all are
@@ -1251,12 +1434,13 @@ static void retake(int64_t now)
 static void *sysmon(void *arg)
 {
     int idle_rounds = 0;
+    bool watch = false; /* a retired P still held, or work no M runs */
 
     (void)arg;
     for (;;) {
         int64_t now = goro_now();
         bool idle = atomic_load(&goro__s.npidle) == atomic_load(&goro__s.nprocs) &&
-                    goro__timers_next() == INT64_MAX;
+                    goro__timers_next() == INT64_MAX && !watch;
         int64_t period = SYSMON_PERIOD;
         uint32_t seen = atomic_load(&goro__s.sysmon_wake);
 
@@ -1283,7 +1467,8 @@ static void *sysmon(void *arg)
         if (goro__netpoll_pending() && !goro__netpoll_blocked() &&
             now - goro__netpoll_last() > RETAKE_AFTER)
             goro__netpoll(0);
-        retake(now);
+        watch = retake(now);
+        watch |= newm_retry(now);
         if (atomic_load(&goro__s.npidle) == atomic_load(&goro__s.nprocs))
             goro__deadlock_check();
     }
@@ -1592,8 +1777,17 @@ int goro_maxprocs(int n)
     }
     atomic_store(&goro__s.nprocs, n);
     goro__lock_release(&goro__s.lock);
-    if (n < prev)
+    if (n < prev) {
         goro__timers_kick(); /* the dead Ps' timers moved */
+        /* Running Ps beyond n: take each from its M now, so that what is
+         * queued on it runs elsewhere rather than after the goroutine on
+         * it lets go, which a CPU-bound one may never do.  Those this
+         * misses (in use inside the runtime) retire as their M schedules,
+         * or sysmon takes them. */
+        for (int i = n; i < prev; i++)
+            p_take_retired(goro__s.allp[i]);
+        sysmon_kick();
+    }
     wakep();
     return prev;
 }

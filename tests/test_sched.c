@@ -1,7 +1,10 @@
 /* test_sched.c - the scheduler: spawning, spreading over threads, stealing,
  * yielding, what survives a migration (errno, FP control state), hand-off
  * of a blocked thread's P, running out of stack memory, goro_main,
- * goro_id/goro_num_goroutine, goro_sleep, goro_maxprocs, goro_lock_thread.
+ * goro_id/goro_num_goroutine, goro_sleep, goro_maxprocs (and lowering it
+ * under running goroutines), goro_lock_thread (and a locked goroutine whose
+ * P was handed off), thread creation failing (GORO_TESTING fail point; the
+ * fatal case in a child process, see gt_run_child).
  *
  * Order is asserted with counters and logs, not wall-clock; the few timing
  * bounds (hand-off latency, sleep overshoot) are scaled by gt_scale().
@@ -15,6 +18,26 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+
+/* ---- child processes (see gt_run_child) --------------------------------- */
+
+#define CHILD_ENV "GT_SCHED_CHILD"
+
+#ifdef GORO_TESTING
+static void child_thread_start_fails(void);
+#endif
+
+static const gt_child_body child_bodies[] = {
+#ifdef GORO_TESTING
+    {"thread_start_fails", child_thread_start_fails},
+#endif
+    {NULL, NULL},
+};
+
+__attribute__((constructor)) static void child_entry(void)
+{
+    gt_child_dispatch(CHILD_ENV, child_bodies);
+}
 
 /* ---- environment set before the runtime starts (Criterion .init) ------- */
 
@@ -932,6 +955,188 @@ Test(sched, lock_thread, .init = env_migrate, .timeout = GT_TIMEOUT(20))
     cr_assert(atomic_load(&lt_moved_after_unlock), "never migrated after unlocking");
     gt_quiesce();
 }
+
+/* A locked goroutine blocks its thread in a plain system call while other
+ * work waits, so sysmon hands its P to another thread; then it parks.  Its
+ * thread must wait for it without a P, get one back when it is readied, and
+ * go on parking and waking on that thread, round after round. */
+#define LH_ROUNDS 5
+
+static _Atomic bool lh_pending_ran;
+static _Atomic long lh_done;
+
+static void lh_pending(void *arg)
+{
+    int v = 1;
+    atomic_store(&lh_pending_ran, true);
+    goro_sleep(GORO_MILLISECOND); /* so that the receive below parks */
+    gt_check(goro_chan_send(arg, &v) == 0, "send failed");
+}
+
+static bool lh_home(pthread_t home, int round, const char *after)
+{
+    return gt_check(pthread_equal(gt_self(), home), "round %d: moved threads after %s", round,
+                    after);
+}
+
+static void lh_locked(void *arg)
+{
+    goro_chan *c = arg;
+
+    goro_lock_thread();
+    pthread_t home = gt_self();
+    for (int r = 0; r < LH_ROUNDS; r++) {
+        int v = 0;
+        atomic_store(&lh_pending_ran, false);
+        if (!gt_check(goro_go(lh_pending, c) == 0, "goro_go failed"))
+            break;
+        /* Block the thread, calling nothing of goro's, until the pending
+         * goroutine ran: with one P, on another thread that sysmon gave
+         * this thread's P to. */
+        int64_t end = goro_now() + gt_ms(5000);
+        while (!atomic_load(&lh_pending_ran) && goro_now() < end)
+            usleep(1000);
+        if (!gt_check(atomic_load(&lh_pending_ran), "round %d: no hand-off", r))
+            break;
+        goro_sleep(GORO_MILLISECOND);
+        if (!lh_home(home, r, "a sleep"))
+            break;
+        if (!gt_check(goro_chan_recv(c, &v) == 0 && v == 1, "round %d: receive", r) ||
+            !lh_home(home, r, "a receive"))
+            break;
+        goro_yield();
+        if (!lh_home(home, r, "a yield"))
+            break;
+    }
+    goro_unlock_thread();
+    atomic_fetch_add_explicit(&lh_done, 1, memory_order_release);
+}
+
+Test(sched, lock_thread_after_handoff, .timeout = GT_TIMEOUT(30))
+{
+    int orig = goro_maxprocs(1);
+    goro_chan *c = goro_chan_make(sizeof(int), 0);
+    cr_assert_not_null(c);
+    cr_assert_eq(goro_go(lh_locked, c), 0);
+    cr_assert(gt_wait_count(&lh_done, 1, gt_ms(20000)), "the locked goroutine is stuck");
+    gt_quiesce();
+    goro_chan_release(c);
+    goro_maxprocs(orig);
+}
+
+/* ---- lowering goro_maxprocs under running goroutines --------------------- */
+
+/* Two CPU-bound goroutines hold both Ps, each with 4 goroutines queued on
+ * its P.  Lowering the count to one retires one of those Ps while its
+ * goroutine runs on: what was queued there must still run promptly (moved
+ * to the global queue), not wait for the spinner to let go. */
+#define MS_QUEUED 4
+
+static _Atomic long ms_spinning, ms_queued, ms_ran;
+static _Atomic bool ms_release;
+
+static void ms_worker(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add_explicit(&ms_ran, 1, memory_order_release);
+}
+
+static void ms_spinner(void *arg)
+{
+    (void)arg;
+    int64_t end = goro_now() + gt_ms(20000);
+    /* Both spinning at once: on the two Ps. */
+    atomic_fetch_add(&ms_spinning, 1);
+    while (atomic_load(&ms_spinning) < 2 && goro_now() < end)
+        ;
+    for (int i = 0; i < MS_QUEUED; i++)
+        gt_check(goro_go(ms_worker, NULL) == 0, "goro_go failed");
+    atomic_fetch_add(&ms_queued, MS_QUEUED);
+    while (!atomic_load(&ms_release) && goro_now() < end)
+        ;
+}
+
+Test(sched, maxprocs_shrink_moves_queued, .timeout = GT_TIMEOUT(30))
+{
+    int orig = goro_maxprocs(2);
+    cr_assert_eq(goro_go(ms_spinner, NULL), 0);
+    cr_assert_eq(goro_go(ms_spinner, NULL), 0);
+    cr_assert(gt_wait_count(&ms_queued, 2 * MS_QUEUED, gt_ms(10000)), "spinners never queued");
+    cr_assert_eq(goro_maxprocs(1), 2);
+    bool ran = gt_wait_count(&ms_ran, 2 * MS_QUEUED, gt_ms(3000));
+    long n = atomic_load(&ms_ran);
+    atomic_store(&ms_release, true);
+    cr_assert(ran, "after goro_maxprocs(2 -> 1), %ld of %d queued goroutines ran in 3 s", n,
+              2 * MS_QUEUED);
+    cr_assert(gt_wait_until(gt_no_goroutines, NULL, gt_ms(10000)), "spinners never ended");
+    /* The retired P is gone for good: one goroutine at a time again. */
+    cr_assert_eq(mp_measure(1), 1, "more than one goroutine ran at once after the shrink");
+    gt_quiesce();
+    goro_maxprocs(orig);
+}
+
+/* ---- thread creation failing --------------------------------------------- */
+
+#ifdef GORO_TESTING
+/* Exported by GORO_TESTING builds: while on, every thread start fails with
+ * EAGAIN (src/os_linux.c, "Fault injection"). */
+extern void goro__test_fail_threads(bool on);
+
+static _Atomic long tf_ran;
+
+static void tf_run(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add_explicit(&tf_ran, 1, memory_order_release);
+}
+
+/* The runtime has no M yet and cannot start one: the goroutine waits, and
+ * runs as soon as threads can be created again. */
+Test(sched, thread_start_fails_then_recovers, .timeout = GT_TIMEOUT(30))
+{
+    goro_maxprocs(0); /* starts the runtime (sysmon), but no M */
+    goro__test_fail_threads(true);
+    cr_assert_eq(goro_go(tf_run, NULL), 0);
+    goro_sleep(100 * GORO_MILLISECOND); /* sysmon retries meanwhile, and fails */
+    long early = atomic_load(&tf_ran);
+    goro__test_fail_threads(false);
+    cr_assert_eq(early, 0, "a goroutine ran with no thread to run it");
+    cr_assert(gt_wait_count(&tf_ran, 1, gt_ms(5000)),
+              "the goroutine never ran after thread creation worked again");
+    gt_quiesce();
+}
+
+/* Threads cannot be created for good while main waits for a goroutine:
+ * a fatal error naming the cause, not a silent hang (child process). */
+static void tf_close(void *arg)
+{
+    goro_chan_close(arg);
+}
+
+static void child_thread_start_fails(void)
+{
+    goro_maxprocs(0);
+    goro__test_fail_threads(true);
+    goro_chan *c = goro_chan_make(0, 0);
+    if (!c || goro_go(tf_close, c) != 0)
+        _exit(3);
+    goro_chan_recv(c, NULL); /* must not return: no thread will run the close */
+    _exit(4);
+}
+
+Test(sched, thread_start_fails_for_good, .timeout = GT_TIMEOUT(60))
+{
+    static char out[32768];
+    int status;
+    gt_run_child(CHILD_ENV, "thread_start_fails", out, sizeof out, &status);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+              "child ended with status %#x, not SIGABRT; stderr:\n%s", status, out);
+    cr_assert_not_null(strstr(out, "fatal error: cannot create an OS thread to run goroutines"),
+                       "stderr:\n%s", out);
+}
+#else
+Test(sched, thread_start_fails, .disabled = true) {}
+#endif
 
 /* ---- floating-point control state ---------------------------------------- */
 
