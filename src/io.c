@@ -296,25 +296,45 @@ int goro_connect_ctx(goro_ctx *ctx, int fd, const struct sockaddr *addr, socklen
     return connect_until(ctx, fd, addr, len, deadline, done);
 }
 
+/* Whether fd is ready for pd_events (POLLIN/POLLOUT) right now: 1 yes (or
+ * an error or hangup the caller's I/O will report), 0 no, or -EBADF. */
+static int ready_now(int fd, short pd_events)
+{
+    struct pollfd pf = {.fd = fd, .events = pd_events};
+    if (poll(&pf, 1, 0) <= 0)
+        return 0;
+    return pf.revents & POLLNVAL ? -EBADF : 1;
+}
+
+/* The poller is edge-triggered, so its word alone is wrong both ways:
+ *   - an fd that is ready now, and whose edge an earlier wait consumed,
+ *     sends no new event (a second wait on a readable socket would sleep);
+ *   - readiness it recorded while nobody waited (netpoll.c: the ready
+ *     flags) may since have been consumed by a read or filled up by a
+ *     write, and a wait that trusted it would return "ready" at once.
+ * So the kernel decides: poll(fd, 0) before parking, and again after every
+ * wake-up, parking again when the fd is not ready after all.  Each round
+ * either consumes a recorded readiness or waits for a fresh edge, so the
+ * loop ends; an edge that comes between the poll and the park is recorded
+ * and ends the next round.  (Go's pollDesc has the same stale pdReady; its
+ * reads retry the system call, as read_until does here.) */
 int goro_fd_wait(int fd, int events, int64_t deadline)
 {
-    int e;
+    int e, r;
 
     if (!(events & (GORO_READ | GORO_WRITE)) || (events & ~(GORO_READ | GORO_WRITE)))
         return (int)fail(EINVAL);
-    /* The poller is edge-triggered: an fd that is ready now, and whose edge
-     * an earlier wait consumed, sends no new event.  Ask the kernel first. */
-    struct pollfd pf = {.fd = fd, .events = (short)((events & GORO_READ ? POLLIN : 0) |
-                                                   (events & GORO_WRITE ? POLLOUT : 0))};
-    if (poll(&pf, 1, 0) > 0) {
-        if (pf.revents & POLLNVAL)
-            return (int)fail(EBADF);
-        return 0; /* ready, or an error/hangup the caller's I/O will report */
+    short pe = (short)((events & GORO_READ ? POLLIN : 0) | (events & GORO_WRITE ? POLLOUT : 0));
+    int modes = (events & GORO_READ ? GORO_PD_READ : 0) | (events & GORO_WRITE ? GORO_PD_WRITE : 0);
+    for (;;) {
+        if ((r = ready_now(fd, pe)) != 0)
+            return r > 0 ? 0 : (int)fail(-r);
+        e = goro__fd_wait(fd, modes, deadline, NULL);
+        if (e)
+            return (int)fail(e);
+        if (!goro__fd_pollable(fd))
+            return 0; /* a regular file: always ready, nothing to verify */
     }
-    e = goro__fd_wait(fd, (events & GORO_READ ? GORO_PD_READ : 0) |
-                              (events & GORO_WRITE ? GORO_PD_WRITE : 0),
-                      deadline, NULL);
-    return e ? (int)fail(e) : 0;
 }
 
 int goro_close(int fd)

@@ -15,10 +15,11 @@
  * which waits for them through a waitgroup (a happens-before edge TSan
  * sees) and then calls gt_quiesce().
  *
- * fd_wait_level_ready and connect_waits_for_handshake pin down two poller
- * bugs (a level that an earlier wait consumed; a readiness recorded before
- * connect() taken for its completion); ctx_interrupts_connect fails now
- * and then through the second.
+ * fd_wait_level_ready, fd_wait_not_stale and connect_waits_for_handshake
+ * pin down three poller bugs (a level that an earlier wait consumed; a
+ * recorded readiness that a read or write has since used up; a readiness
+ * recorded before connect() taken for its completion);
+ * ctx_interrupts_connect fails now and then through the last.
  */
 #define _GNU_SOURCE
 #include "common.h"
@@ -1359,6 +1360,79 @@ Test(io, fd_wait_level_ready, .timeout = GT_TIMEOUT(20))
     }
     cr_assert_eq(goro_close(sv[0]), 0);
     cr_assert_eq(goro_close(sv[1]), 0);
+    join();
+}
+
+/* ---- goro_fd_wait never reports readiness that is gone -------------------------------------- *
+ * The reverse of fd_wait_level_ready: the edge-triggered poller remembers
+ * an edge nobody waited for, and a byte that arrived (an edge, remembered)
+ * and was then read leaves the fd not ready.  A wait after that read must
+ * wait; a "ready" from the stale record sends the caller into a read that
+ * fails with EAGAIN.  The same for a socket whose send buffer filled after
+ * it was writable.  From a goroutine and from a plain thread. */
+
+#define STALE_ROUNDS 10
+
+struct stale_case {
+    int fd, peer;
+    int early;                  /* waits that said "ready" on a drained fd */
+    int bad_r, bad_err;         /* the first failure that was not a timeout */
+    int full_r, full_err;       /* the write wait on a full socket */
+};
+
+static void stale_rounds(struct stale_case *c)
+{
+    char b;
+    /* Registers fd with the poller: from now on its edges are recorded. */
+    goro_fd_wait(c->fd, GORO_READ, 0);
+    for (int i = 0; i < STALE_ROUNDS; i++) {
+        if (!gt_check(write(c->peer, "s", 1) == 1, "write to the peer"))
+            return;
+        goro_sleep(5 * GORO_MILLISECOND); /* the poller takes the edge, nobody waits */
+        ssize_t n = i % 2 ? read(c->fd, &b, 1) : goro_read(c->fd, &b, 1);
+        if (!gt_check(n == 1, "round %d: read %zd", i, n))
+            return;
+        int r = goro_fd_wait(c->fd, GORO_READ, goro_now() + 50 * GORO_MILLISECOND);
+        int e = gt_errno();
+        if (r == 0)
+            c->early++;
+        else if (e != ETIMEDOUT && !c->bad_err)
+            c->bad_r = r, c->bad_err = e;
+    }
+    /* Writable when registered (an edge), then full. */
+    static char chunk[4096];
+    while (send(c->fd, chunk, sizeof chunk, MSG_DONTWAIT) > 0)
+        ;
+    c->full_r = goro_fd_wait(c->fd, GORO_WRITE, goro_now() + 50 * GORO_MILLISECOND);
+    c->full_err = gt_errno();
+}
+
+static void stale_rounds_g(void *arg)
+{
+    stale_rounds(arg);
+}
+
+Test(io, fd_wait_not_stale, .timeout = GT_TIMEOUT(30))
+{
+    for (int in_goroutine = 1; in_goroutine >= 0; in_goroutine--) {
+        const char *who = in_goroutine ? "goroutine" : "thread";
+        int sv[2];
+        mk_socketpair(sv);
+        struct stale_case c = {.fd = sv[0], .peer = sv[1]};
+        if (in_goroutine) {
+            spawn(stale_rounds_g, &c);
+            join();
+        } else {
+            stale_rounds(&c);
+        }
+        cr_assert_eq(c.early, 0, "%s: %d of %d read waits on a drained socket said ready", who,
+                     c.early, STALE_ROUNDS);
+        cr_assert_eq(c.bad_err, 0, "%s: read wait: %d (%s)", who, c.bad_r, strerror(c.bad_err));
+        cr_assert_neq(c.full_r, 0, "%s: a write wait on a full socket said ready", who);
+        cr_assert_eq(c.full_err, ETIMEDOUT, "%s: write wait: %s", who, strerror(c.full_err));
+        cr_assert_eq(goro_close(sv[0]), 0);
+        cr_assert_eq(goro_close(sv[1]), 0);
+    }
     join();
 }
 
