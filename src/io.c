@@ -349,8 +349,27 @@ int goro_close(int fd)
 
 /* ---- TCP helpers ----------------------------------------------------------- */
 
-/* Splits "host:port", "[v6]:port" or ":port" into host (NULL for any) and
- * port.  Returns 0 or EINVAL (also for a numeric port above 65535). */
+/* A port is 1 to 5 decimal digits with a value of at most 65535, and
+ * nothing else: no sign, no space, no service name.  getaddrinfo would take
+ * far more (strtoul's leading spaces and sign, values modulo 65536, names
+ * from /etc/services), and bind a port nobody asked for. */
+static bool valid_port(const char *port)
+{
+    size_t n = strlen(port);
+    unsigned long v = 0;
+
+    if (n < 1 || n > 5)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (port[i] < '0' || port[i] > '9')
+            return false;
+        v = v * 10 + (unsigned long)(port[i] - '0');
+    }
+    return v <= 65535;
+}
+
+/* Splits "host:port", "[v6]:port" or ":port" into host (empty for any) and
+ * port.  Returns 0 or EINVAL (a missing or malformed part, see valid_port). */
 static int split_hostport(const char *addr, char *host, size_t hostsz, char *port, size_t portsz)
 {
     const char *colon, *h = addr;
@@ -371,15 +390,11 @@ static int split_hostport(const char *addr, char *host, size_t hostsz, char *por
             return EINVAL; /* no port, or an unbracketed IPv6 literal */
         hl = (size_t)(colon - addr);
     }
-    if (hl >= hostsz || strlen(colon + 1) >= portsz || !colon[1])
+    if (hl >= hostsz || strlen(colon + 1) >= portsz || !valid_port(colon + 1))
         return EINVAL;
     memcpy(host, h, hl);
     host[hl] = 0;
     strcpy(port, colon + 1);
-    /* getaddrinfo takes a number past 65535 modulo 65536 ("99999" binds
-     * 34463): refuse it here.  Names ("http") are its business. */
-    if (strspn(port, "0123456789") == strlen(port) && strtoul(port, NULL, 10) > 65535)
-        return EINVAL;
     return 0;
 }
 
@@ -394,7 +409,7 @@ static void do_lookup(void *arg)
 {
     struct lookup *l = arg;
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = l->flags};
+                             .ai_flags = l->flags | AI_NUMERICSERV};
     l->rc = getaddrinfo(l->host, l->port, &hints, &l->res);
 }
 

@@ -1486,6 +1486,26 @@ static void tcp_addresses_body(void)
         "127.0.0.1:99999999999999999999999",
         "127.0.0.1:-1",
         "127.0.0.1:no-such-service",
+        "127.0.0.1:http",                     /* ports are numbers, not services */
+        /* Ports are 1-5 decimal digits, nothing else: strtoul (inside
+         * getaddrinfo) would skip the space and take the sign. */
+        "127.0.0.1:+99999",
+        "127.0.0.1: 99999",
+        "127.0.0.1: 100000",
+        "127.0.0.1:+80",
+        "127.0.0.1:+0",
+        "127.0.0.1:-0",
+        "127.0.0.1: 0",
+        "127.0.0.1:\t0",
+        "127.0.0.1:0 ",
+        "127.0.0.1:0x50",
+        "127.0.0.1:8 0",
+        "127.0.0.1:000000",                   /* six digits */
+        "127.0.0.1:100000",
+        "127.0.0.1:4294967296",               /* 2^32: 0 modulo 2^16 */
+        "[::1]:+80",
+        ": 80",
+        ":+0",
         long_host,
         long_port,
     };
@@ -1508,9 +1528,22 @@ static void tcp_addresses_body(void)
     }
 }
 
+/* The edges of the port syntax that are valid: leading zeros up to five
+ * digits ("00000" is port 0: a free one). */
+static void tcp_good_ports_body(void)
+{
+    static const char *good[] = {"127.0.0.1:00000", "127.0.0.1:0", ":00"};
+    for (size_t i = 0; i < NELEM(good); i++) {
+        int fd = goro_listen_tcp(good[i]);
+        if (gt_check(fd >= 0, "goro_listen_tcp(\"%s\"): %d errno %d", good[i], fd, gt_errno()))
+            goro_close(fd);
+    }
+}
+
 Test(badinput, tcp_bad_addresses, .timeout = GT_TIMEOUT(20))
 {
     both(tcp_addresses_body);
+    both(tcp_good_ports_body);
 }
 
 static void blocking_body(void)
