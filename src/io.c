@@ -398,28 +398,57 @@ static int split_hostport(const char *addr, char *host, size_t hostsz, char *por
     return 0;
 }
 
+/* A name lookup, run by goro_blocking on a pool thread (or directly on a
+ * plain thread).  getaddrinfo's EAI_SYSTEM leaves the reason in errno, and
+ * that is the errno of the thread that ran it, not the caller's: err
+ * carries it back.  res is set only when rc is 0. */
 struct lookup {
     const char *host, *port;
     int flags;
     struct addrinfo *res;
     int rc;
+    int err;                    /* errno after getaddrinfo, for EAI_SYSTEM */
 };
+
+#ifdef GORO_TESTING
+/* Fault injection (GORO_TESTING builds only): the next lookup fails with
+ * EAI_SYSTEM and errno err, set on the thread that runs it, as a real
+ * getaddrinfo failure (EMFILE opening /etc/hosts, ...) would.  0: off. */
+static _Atomic int lookup_fail_errno;
+
+GORO_API void goro__test_fail_lookup(int err)
+{
+    atomic_store(&lookup_fail_errno, err);
+}
+#endif
 
 static void do_lookup(void *arg)
 {
     struct lookup *l = arg;
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = l->flags | AI_NUMERICSERV};
+#ifdef GORO_TESTING
+    int inject = atomic_exchange(&lookup_fail_errno, 0);
+    if (inject) {
+        errno = inject;
+        l->rc = EAI_SYSTEM;
+        l->err = errno;
+        return;
+    }
+#endif
     l->rc = getaddrinfo(l->host, l->port, &hints, &l->res);
+    l->err = errno; /* this thread's: read before anything else runs here */
 }
 
-/* Resolves addr through the blocking pool.  Returns 0 or an errno value. */
+/* Resolves addr through the blocking pool.  Returns 0 with *res set, or
+ * an errno value with *res NULL. */
 static int resolve(const char *addr, int flags, struct addrinfo **res)
 {
     char host[256], port[32];
     struct lookup l = {.host = host, .port = port, .flags = flags};
     int e = split_hostport(addr, host, sizeof host, port, sizeof port);
 
+    *res = NULL;
     if (e)
         return e;
     if (!host[0])
@@ -429,10 +458,12 @@ static int resolve(const char *addr, int flags, struct addrinfo **res)
         return e;
     switch (l.rc) {
     case 0:
+        if (!l.res)
+            return ENOENT; /* no address, though it said yes: nothing to walk */
         *res = l.res;
         return 0;
     case EAI_SYSTEM:
-        return goro__errno_get();
+        return l.err ? l.err : EIO; /* never 0: that would read as success */
     case EAI_MEMORY:
         return ENOMEM;
     case EAI_SERVICE:

@@ -1160,6 +1160,55 @@ Test(io, address_parsing, .timeout = GT_TIMEOUT(30))
     join();
 }
 
+/* ---- a failed lookup's errno comes from the thread that ran it ------------------------------ *
+ * getaddrinfo's EAI_SYSTEM leaves its reason in errno - the errno of the
+ * blocking-pool thread that ran it, not the caller's.  A fail point makes
+ * the next lookup fail that way (EMFILE, set on the thread running it);
+ * listen and dial must report EMFILE, from a goroutine (lookup on a pool
+ * thread, caller's errno 0) and from a plain thread (lookup right there),
+ * and never walk a result list the lookup did not set. */
+#ifdef GORO_TESTING
+extern void goro__test_fail_lookup(int err);
+
+struct lookup_case {
+    bool listen;
+    int r, err;
+};
+
+static void lookup_fail_run(struct lookup_case *c)
+{
+    goro__test_fail_lookup(EMFILE);
+    gt_set_errno(0);
+    c->r = c->listen ? goro_listen_tcp("localhost:0") : goro_dial_tcp(NULL, "localhost:1");
+    c->err = gt_errno();
+}
+
+static void lookup_fail_g(void *arg)
+{
+    lookup_fail_run(arg);
+}
+
+Test(io, lookup_system_error, .timeout = GT_TIMEOUT(20))
+{
+    for (int i = 0; i < 4; i++) {
+        bool in_goroutine = i < 2;
+        struct lookup_case c = {.listen = i % 2 == 0, .r = 99};
+        const char *what = c.listen ? "listen" : "dial";
+        const char *who = in_goroutine ? "goroutine" : "thread";
+        if (in_goroutine) {
+            spawn(lookup_fail_g, &c);
+            join();
+        } else {
+            lookup_fail_run(&c);
+        }
+        cr_assert_eq(c.r, -1, "%s (%s) with a failing lookup returned %d", what, who, c.r);
+        cr_assert_eq(c.err, EMFILE, "%s (%s): errno %d (%s), want EMFILE", what, who, c.err,
+                     strerror(c.err));
+    }
+    join();
+}
+#endif
+
 /* ---- goro_fd_wait ------------------------------------------------------------------------ */
 
 struct fdw_case {
