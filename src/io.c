@@ -2,9 +2,16 @@
  * net).  Every call tries the system call first and waits in the poller
  * (netpoll.c) only on EAGAIN, so a ready fd costs one system call.
  *
- * errno: these functions park between system calls, so they read and write
- * errno only through goro__errno_get/set (see runtime.h), and every failing
- * path ends by setting it from a saved value.
+ * Errors: every public call here returns its error as a negative errno
+ * value (-ETIMEDOUT), never as -1 plus errno.  A goroutine resumes on
+ * another thread after it parks, and the caller's compiled code may read
+ * errno through an address it computed before the call (glibc declares
+ * __errno_location const, so compilers hoist it): errno is then another
+ * thread's, wrong about half the time under load.  A return value cannot
+ * be misread that way.  errno is set too, through goro__errno_set (a fresh
+ * thread pointer), as a convenience for callers that read it at once
+ * through a fresh address; inside, errno is read only through
+ * goro__errno_get, right after the failing system call.
  *
  * SIGPIPE: writes to sockets use send(MSG_NOSIGNAL).  For other fds (pipes)
  * a write to a closed reader raises SIGPIPE at the writing thread: goro's
@@ -16,6 +23,7 @@
 #include "sanitizer.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <netinet/in.h>
@@ -33,10 +41,11 @@
  * the fd again), so a close that interrupts a reader is not a race. */
 #define io_done(fd) goro__hb_release(goro__fd_sync(fd))
 
+/* The error return of every call here: -e, with errno e as a courtesy. */
 static ssize_t fail(int e)
 {
     goro__errno_set(e);
-    return -1;
+    return -(ssize_t)e;
 }
 
 /* The deadline and done channel of ctx, for the waits below. */
@@ -146,9 +155,12 @@ static ssize_t write_until(goro_ctx *ctx, int fd, const void *buf, size_t n, int
     const char *p = buf;
     size_t left = n;
     int sock = -1;
-    int e = goro__fd_prepare(fd);
+    int e;
 
-    if (e)
+    /* n must fit the return value, or success would read as an error. */
+    if (n > (size_t)SSIZE_MAX)
+        return fail(EINVAL);
+    if ((e = goro__fd_prepare(fd)))
         return fail(e);
     while (left > 0) {
         if (ctx && (e = goro_ctx_err(ctx)))
@@ -258,7 +270,7 @@ static int connect_until(goro_ctx *ctx, int fd, const struct sockaddr *addr, soc
     if (ctx && (e = goro_ctx_err(ctx)))
         return (int)fail(e);
     if (connect(fd, addr, len) == 0)
-        return goro__fd_prepare(fd) == 0 ? 0 : (int)fail(goro__errno_get());
+        return (e = goro__fd_prepare(fd)) ? (int)fail(e) : 0;
     e = goro__errno_get();
     /* EINTR: a non-blocking connect goes on in the background. */
     if (e != EINPROGRESS && e != EINTR)
@@ -514,13 +526,14 @@ int goro_dial_tcp(goro_ctx *ctx, const char *addr)
             e = goro__errno_get();
             continue;
         }
-        if ((ctx ? goro_connect_ctx(ctx, fd, ai->ai_addr, ai->ai_addrlen)
-                 : goro_connect(fd, ai->ai_addr, ai->ai_addrlen)) == 0) {
+        int r = ctx ? goro_connect_ctx(ctx, fd, ai->ai_addr, ai->ai_addrlen)
+                    : goro_connect(fd, ai->ai_addr, ai->ai_addrlen);
+        if (r == 0) {
             int one = 1;
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             break;
         }
-        e = goro__errno_get();
+        e = -r;
         goro_close(fd);
         fd = -1;
         if (e == ECANCELED || e == ETIMEDOUT)
