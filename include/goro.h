@@ -63,8 +63,10 @@ GORO_API int64_t goro_now(void);
  * Goroutines are cheap: a parked one costs a few KiB, and a million of them
  * fit on an ordinary machine.  They migrate between OS threads, but only at
  * blocking points (a channel operation, goro_yield, goro_sleep, ...): a
- * __thread variable may hold another thread's value after any blocking call,
- * while errno is saved and restored per goroutine.
+ * __thread variable may hold another thread's value after any blocking call.
+ * errno is saved and restored per goroutine, yet compiled code may read it
+ * through the address of the thread it ran on before the call, so goro
+ * reports errors in return values (see I/O).
  * ------------------------------------------------------------------------ */
 
 /* Spawn attributes for goro_go_attr().  Zero-initialise and set what you need:

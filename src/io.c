@@ -308,11 +308,11 @@ int goro_connect_ctx(goro_ctx *ctx, int fd, const struct sockaddr *addr, socklen
     return connect_until(ctx, fd, addr, len, deadline, done);
 }
 
-/* Whether fd is ready for pd_events (POLLIN/POLLOUT) right now: 1 yes (or
+/* Whether fd is ready for poll_events (POLLIN/POLLOUT) right now: 1 yes (or
  * an error or hangup the caller's I/O will report), 0 no, or -EBADF. */
-static int ready_now(int fd, short pd_events)
+static int ready_now(int fd, short poll_events)
 {
-    struct pollfd pf = {.fd = fd, .events = pd_events};
+    struct pollfd pf = {.fd = fd, .events = poll_events};
     if (poll(&pf, 1, 0) <= 0)
         return 0;
     return pf.revents & POLLNVAL ? -EBADF : 1;
