@@ -20,6 +20,10 @@
  * recorded readiness that a read or write has since used up; a readiness
  * recorded before connect() taken for its completion);
  * ctx_interrupts_connect fails now and then through the last.
+ * error_returned_not_errno holds the calls to their error convention (the
+ * negated errno in the return value, reliable in optimised code where
+ * errno is not), lookup_system_error a failed lookup's errno to the
+ * thread that ran it.
  */
 #define _GNU_SOURCE
 #include "common.h"
@@ -31,8 +35,10 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -1201,6 +1207,23 @@ static void errno_loop(void *arg)
     }
 }
 
+/* A listener nothing else can connect to: an abstract Unix socket named
+ * after this process.  (A loopback port may be one that another suite,
+ * running beside this one, has just closed and dials, expecting a refusal.) */
+static int listen_private(int n)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int len = snprintf(sa.sun_path + 1, sizeof sa.sun_path - 1, "goro-test-io-%d-%d",
+                       (int)getpid(), n);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0, "socket: %s", strerror(errno));
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa,
+                      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)len)), 0,
+                 "bind: %s", strerror(errno));
+    cr_assert_eq(listen(fd, 16), 0, "listen: %s", strerror(errno));
+    return fd;
+}
+
 static void errno_migrate_init(void)
 {
     setenv("GORO_DEBUG", "migrate", 1);
@@ -1211,12 +1234,11 @@ Test(io, error_returned_not_errno, .init = errno_migrate_init, .timeout = GT_TIM
 {
     static struct errno_case cs[ERRNO_GS];
     int pipes[ERRNO_GS][2];
-    char addr[64];
     long calls = 0, bad_errno = 0;
 
     for (int g = 0; g < ERRNO_GS; g++) {
         mk_pipe(pipes[g]);
-        cs[g] = (struct errno_case){.rfd = pipes[g][0], .lfd = listen_loopback(addr, sizeof addr)};
+        cs[g] = (struct errno_case){.rfd = pipes[g][0], .lfd = listen_private(g)};
     }
     for (int procs = 2; procs <= 4; procs++) {
         goro_maxprocs(procs);
