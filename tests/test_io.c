@@ -377,7 +377,17 @@ Test(io, many_readers_few_threads, .timeout = GT_TIMEOUT(120))
     cr_assert(gt_wait_count(&many_ok, MANY_READERS, gt_ms(30000)), "readers done: %ld of %d",
               atomic_load(&many_ok), MANY_READERS);
     join();
-    cr_assert_leq(thread_count(), limit, "threads after the wake-up");
+    /* Waking them must not cost a thread each either.  The bound is looser
+     * than while parked: 10,000 (TSan: 4,000) goroutines run for a moment,
+     * and on a loaded machine a thread that the OS deschedules for 10 ms
+     * looks stuck to sysmon, which hands its P to another thread (by
+     * design: goroutines are not preempted); under TSan with a second
+     * suite beside it, that started 10-11 threads for 2 Ps. */
+    goro_stats st;
+    goro_stats_get(&st);
+    int after = thread_count(), after_limit = limit + 4 * goro_maxprocs(0) + 8;
+    cr_assert_leq(after, after_limit, "threads after the wake-up: %d (limit %d; Ms %d, Ps %d)",
+                  after, after_limit, st.threads, st.procs);
     for (int i = 0; i < MANY_READERS; i++)
         cr_assert_eq(goro_close(rd[i].fd), 0);
     free(rd);
