@@ -44,7 +44,7 @@ int main(int argc, char **argv)
     goro_ctx *stop = goro_ctx_with_signals(NULL, SIGTERM, SIGINT, 0);
     BENCH_CHECK(stop != NULL, "goro_ctx_with_signals: %s", strerror(errno));
     int lfd = goro_listen_tcp(addr);
-    BENCH_CHECK(lfd >= 0, "listen %s: %s", addr, strerror(errno));
+    BENCH_CHECK(lfd >= 0, "listen %s: %s", addr, strerror(-lfd));
     BENCH_CHECK(getsockname(lfd, (struct sockaddr *)&sa, &len) == 0 && sa.sin_family == AF_INET,
                 "getsockname");
     inet_ntop(AF_INET, &sa.sin_addr, host, sizeof host);
@@ -54,9 +54,10 @@ int main(int argc, char **argv)
     for (;;) {
         int fd = goro_accept_ctx(stop, lfd, NULL, NULL);
         if (fd < 0) {
-            if (errno == ECANCELED)
+            int e = -fd; /* goro's I/O calls return -errno */
+            if (e == ECANCELED)
                 break; /* SIGTERM: the run is over */
-            BENCH_CHECK(errno == EINTR || errno == ECONNABORTED, "accept: %s", strerror(errno));
+            BENCH_CHECK(e == EINTR || e == ECONNABORTED, "accept: %s", strerror(e));
             continue;
         }
         goro_waitgroup_add(&conns, 1);

@@ -40,7 +40,7 @@ static void handle(void *arg)
 
     for (;;) {
         ssize_t n = goro_read_ctx(drain_ctx, fd, buf, sizeof buf);
-        if (n <= 0) /* 0: the client closed; -1: reset, or the drain ran out */
+        if (n <= 0) /* 0: the client closed; < 0: -ECONNRESET, or the drain ran out */
             break;
         if (goro_write_ctx(drain_ctx, fd, buf, (size_t)n) < 0)
             break;
@@ -96,8 +96,8 @@ int main(int argc, char **argv)
         return 1;
     }
     int lfd = goro_listen_tcp(addr);
-    if (lfd < 0) {
-        fprintf(stderr, "echo_server: listen %s: %s\n", addr, strerror(errno));
+    if (lfd < 0) { /* the error comes back negated: -EADDRINUSE, ... */
+        fprintf(stderr, "echo_server: listen %s: %s\n", addr, strerror(-lfd));
         return 1;
     }
     print_addr(lfd);
@@ -107,15 +107,16 @@ int main(int argc, char **argv)
     for (;;) {
         int fd = goro_accept_ctx(sig, lfd, NULL, NULL);
         if (fd < 0) {
-            if (errno == ECANCELED)
+            int e = -fd; /* not errno: see goro.h, I/O */
+            if (e == ECANCELED)
                 break;
-            if (errno == EMFILE || errno == ENFILE) { /* out of fds: back off */
+            if (e == EMFILE || e == ENFILE) { /* out of fds: back off */
                 goro_sleep(10 * GORO_MILLISECOND);
                 continue;
             }
-            if (errno == EINTR || errno == ECONNABORTED)
+            if (e == EINTR || e == ECONNABORTED)
                 continue;
-            fprintf(stderr, "echo_server: accept: %s\n", strerror(errno));
+            fprintf(stderr, "echo_server: accept: %s\n", strerror(e));
             break;
         }
         goro_waitgroup_add(&handlers, 1);

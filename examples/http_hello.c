@@ -125,8 +125,8 @@ int main(int argc, char **argv)
         return 1;
     }
     int lfd = goro_listen_tcp(addr);
-    if (lfd < 0) {
-        fprintf(stderr, "http_hello: listen %s: %s\n", addr, strerror(errno));
+    if (lfd < 0) { /* the error comes back negated: -EADDRINUSE, ... */
+        fprintf(stderr, "http_hello: listen %s: %s\n", addr, strerror(-lfd));
         return 1;
     }
     print_addr(lfd);
@@ -134,15 +134,16 @@ int main(int argc, char **argv)
     for (;;) {
         int fd = goro_accept_ctx(stop_ctx, lfd, NULL, NULL);
         if (fd < 0) {
-            if (errno == ECANCELED)
+            int e = -fd; /* not errno: see goro.h, I/O */
+            if (e == ECANCELED)
                 break;
-            if (errno == EMFILE || errno == ENFILE) {
+            if (e == EMFILE || e == ENFILE) {
                 goro_sleep(10 * GORO_MILLISECOND);
                 continue;
             }
-            if (errno == EINTR || errno == ECONNABORTED)
+            if (e == EINTR || e == ECONNABORTED)
                 continue;
-            fprintf(stderr, "http_hello: accept: %s\n", strerror(errno));
+            fprintf(stderr, "http_hello: accept: %s\n", strerror(e));
             break;
         }
         goro_waitgroup_add(&handlers, 1);

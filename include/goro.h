@@ -8,7 +8,8 @@
  * needs no init or teardown call.
  *
  * Conventions (pthreads):
- *   - functions return 0 or a positive errno value;
+ *   - functions return 0 or a positive errno value, except the I/O calls,
+ *     which return a count or fd, or a negative errno value (see I/O);
  *   - constructors return NULL and set errno;
  *   - durations and times are int64_t nanoseconds (GORO_SECOND, goro_now());
  *   - a plain thread's first wait in goro allocates a small record for the
@@ -62,8 +63,10 @@ GORO_API int64_t goro_now(void);
  * Goroutines are cheap: a parked one costs a few KiB, and a million of them
  * fit on an ordinary machine.  They migrate between OS threads, but only at
  * blocking points (a channel operation, goro_yield, goro_sleep, ...): a
- * __thread variable may hold another thread's value after any blocking call,
- * while errno is saved and restored per goroutine.
+ * __thread variable may hold another thread's value after any blocking call.
+ * errno is saved and restored per goroutine, yet compiled code may read it
+ * through the address of the thread it ran on before the call, so goro
+ * reports errors in return values (see I/O).
  * ------------------------------------------------------------------------ */
 
 /* Spawn attributes for goro_go_attr().  Zero-initialise and set what you need:
@@ -604,77 +607,105 @@ GORO_API void goro_group_free(goro_group *g);
 /* ------------------------------------------------------------------------
  * I/O (Go: package net, os.File reads, and the runtime's network poller).
  *
- * These mirror their POSIX counterparts and keep their convention: they
- * return -1 and set errno (saved per goroutine) on error.  In a goroutine
- * they park it until the fd is ready, never blocking the thread; on a plain
- * thread they block it.  An fd is made non-blocking and registered with the
- * poller on first use; close it with goro_close, which also wakes goroutines
- * waiting on it (EBADF).  One goroutine at a time may wait for each
- * direction of an fd (another gets EBUSY), as Go serialises reads and
- * writes on one net.Conn.  Regular files are always "ready": their reads
- * block the thread (use goro_blocking for slow storage).
+ * These mirror their POSIX counterparts, with one difference: errors come
+ * back in the return value, as a NEGATIVE errno value (-ETIMEDOUT,
+ * -EBADF, ...), never as -1.  Test `r < 0` and use `-r`:
  *
- * Bounded forms take an absolute goro_now() deadline (_deadline: ETIMEDOUT;
- * a negative deadline is none) or a context (_ctx: ECANCELED or ETIMEDOUT,
- * from its done channel and its deadline; NULL: background).  A _deadline
- * call tries its system call before it waits, so one that can complete at
- * once does, even past its deadline.
+ *     ssize_t n = goro_read_deadline(fd, buf, sizeof buf, deadline);
+ *     if (n < 0 && -n == ETIMEDOUT) ...
+ *
+ * Why: these calls park the goroutine, which may resume on another thread,
+ * and C compilers may read errno through an address computed before the
+ * call (__errno_location is a const function): errno read after a call
+ * here can be another thread's.  errno is also set to the same value, for
+ * code that reads it right away on the thread it runs on, but only the
+ * return value is reliable in optimised code.
+ *
+ * In a goroutine these calls park it until the fd is ready, never blocking
+ * the thread; on a plain thread they block it.  An fd is made non-blocking
+ * and registered with the poller on first use; close it with goro_close,
+ * which also wakes goroutines waiting on it (-EBADF).  One goroutine at a
+ * time may wait for each direction of an fd (another gets -EBUSY), as Go
+ * serialises reads and writes on one net.Conn.  Regular files are always
+ * "ready": their reads block the thread (use goro_blocking for slow
+ * storage).
+ *
+ * Bounded forms take an absolute goro_now() deadline (_deadline:
+ * -ETIMEDOUT; a negative deadline is none) or a context (_ctx: -ECANCELED
+ * or -ETIMEDOUT, from its done channel and its deadline; NULL:
+ * background).  A _deadline call tries its system call before it waits,
+ * so one that can complete at once does, even past its deadline.
+ *
+ * Addresses (goro_listen_tcp, goro_dial_tcp) are "host:port",
+ * "[v6addr]:port" or, to listen, ":port"; a port is 1 to 5 decimal digits
+ * with a value up to 65535 (no sign, no space, no service name), else
+ * -EINVAL.
  * ------------------------------------------------------------------------ */
 
 #define GORO_READ 1             /* goro_fd_wait: readable */
 #define GORO_WRITE 2            /* goro_fd_wait: writable */
 
 /* Reads up to n bytes, waiting until some are available.
- * Returns: bytes read (0 at end of file), or -1 with errno (EBADF if fd is
- * closed meanwhile, EBUSY, read's errors).  Go: conn.Read. */
+ * Returns: bytes read (0 at end of file), or a negative errno value:
+ * -EBADF (fd closed meanwhile), -EBUSY, -ETIMEDOUT, -ECANCELED, read's
+ * errors.  Go: conn.Read. */
 GORO_API ssize_t goro_read(int fd, void *buf, size_t n);
 GORO_API ssize_t goro_read_deadline(int fd, void *buf, size_t n, int64_t deadline);
 GORO_API ssize_t goro_read_ctx(goro_ctx *ctx, int fd, void *buf, size_t n);
 
-/* Writes all n bytes, waiting as needed.  A closed peer gives EPIPE, never
- * a SIGPIPE.  Returns: n, or -1 with errno; on an error after a partial
- * write the bytes already written are lost to the caller (as in Go, where
- * the count comes with the error).  Go: conn.Write. */
+/* Writes all n bytes, waiting as needed.  A closed peer gives -EPIPE,
+ * never a SIGPIPE.
+ * Returns: n, or a negative errno value (-EPIPE, -EBADF, -ETIMEDOUT,
+ * -ECANCELED, write's errors; -EINVAL for n above SSIZE_MAX); on an error
+ * after a partial write the bytes already written are lost to the caller
+ * (as in Go, where the count comes with the error).  Go: conn.Write. */
 GORO_API ssize_t goro_write(int fd, const void *buf, size_t n);
 GORO_API ssize_t goro_write_deadline(int fd, const void *buf, size_t n, int64_t deadline);
 GORO_API ssize_t goro_write_ctx(goro_ctx *ctx, int fd, const void *buf, size_t n);
 
 /* Accepts a connection on listening socket fd; the new fd is non-blocking
- * and close-on-exec.  Returns: the fd, or -1 with errno.
- * Go: listener.Accept. */
+ * and close-on-exec.
+ * Returns: the fd (>= 0), or a negative errno value (-ETIMEDOUT,
+ * -ECANCELED, -EBADF, accept4's errors).  Go: listener.Accept. */
 GORO_API int goro_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
 GORO_API int goro_accept_deadline(int fd, struct sockaddr *addr, socklen_t *addrlen,
                                   int64_t deadline);
 GORO_API int goro_accept_ctx(goro_ctx *ctx, int fd, struct sockaddr *addr, socklen_t *addrlen);
 
 /* Connects socket fd, waiting for the connection to complete.
- * Returns: 0, or -1 with errno (ECONNREFUSED, ETIMEDOUT, ECANCELED, ...;
- * EINVAL for a NULL addr or an addrlen too short to hold a family). */
+ * Returns: 0, or a negative errno value (-ECONNREFUSED, -ETIMEDOUT,
+ * -ECANCELED, ...; -EINVAL for a NULL addr or an addrlen too short to hold
+ * a family). */
 GORO_API int goro_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
 GORO_API int goro_connect_ctx(goro_ctx *ctx, int fd, const struct sockaddr *addr,
                               socklen_t addrlen);
 
 /* Waits until fd is ready for events (GORO_READ, GORO_WRITE or both) or the
- * absolute deadline passes (negative, e.g. -1: no deadline).
- * Returns: 0, or -1 with errno ETIMEDOUT, EBADF, EBUSY, EINVAL (events
- * empty or with other bits). */
+ * absolute deadline passes (negative, e.g. -1: no deadline).  Ready means
+ * ready now, as poll() would say (an error or hangup counts: the next call
+ * reports it), never readiness that a read or write has since used up.
+ * Returns: 0, or -ETIMEDOUT, -EBADF, -EBUSY, -EINVAL (events empty or with
+ * other bits). */
 GORO_API int goro_fd_wait(int fd, int events, int64_t deadline);
 
-/* Closes fd, first waking goroutines waiting on it (they get EBADF).
- * Returns: 0, or -1 with errno.  Go: conn.Close. */
+/* Closes fd, first waking goroutines waiting on it (they get -EBADF).
+ * Returns: 0, or a negative errno value (-EBADF, close's errors).
+ * Go: conn.Close. */
 GORO_API int goro_close(int fd);
 
 /* Creates a TCP socket listening on addr: "host:port", "[v6addr]:port" or
  * ":port" (all interfaces); port 0 picks a free one (see getsockname).
  * Names are resolved through goro_blocking.
- * Returns: the listening fd (non-blocking, close-on-exec), or -1 with errno
- * (EINVAL for a malformed address, EADDRINUSE, ...; a failed name lookup
- * gives ENOENT).  Go: net.Listen("tcp", addr). */
+ * Returns: the listening fd (non-blocking, close-on-exec), or a negative
+ * errno value: -EINVAL for a malformed address or port, -EADDRINUSE, ...;
+ * a failed name lookup gives -ENOENT, or the lookup's own system error
+ * (-EMFILE, ...).  Go: net.Listen("tcp", addr). */
 GORO_API int goro_listen_tcp(const char *addr);
 
 /* Connects to addr ("host:port" or "[v6addr]:port"), trying each address
  * the name resolves to, bounded by ctx (NULL: background).
- * Returns: the connected fd (non-blocking, close-on-exec), or -1 with errno.
+ * Returns: the connected fd (non-blocking, close-on-exec), or a negative
+ * errno value (as goro_listen_tcp, and as goro_connect).
  * Go: net.Dialer.DialContext(ctx, "tcp", addr). */
 GORO_API int goro_dial_tcp(goro_ctx *ctx, const char *addr);
 
@@ -687,9 +718,11 @@ GORO_API int goro_dial_tcp(goro_ctx *ctx, const char *addr);
  * or a new one, so calls may wait for each other (up to the limit of them
  * at once).  At the limit, calls queue in order and each runs when a pool
  * thread finishes its call; calls that wait for more calls than the limit
- * never return.
+ * never return.  fn runs on another thread: errno it sets stays there (pass
+ * results back through arg).
  * Returns: 0; EINVAL for a NULL fn; EAGAIN if no pool thread is free and
- * none could be started (then fn does not run).
+ * none could be started (then fn does not run) - positive values, as in
+ * the rest of goro, not the I/O calls' negative ones.
  * Go: what the runtime does around a blocking system call. */
 GORO_API int goro_blocking(void (*fn)(void *), void *arg);
 

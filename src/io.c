@@ -2,9 +2,16 @@
  * net).  Every call tries the system call first and waits in the poller
  * (netpoll.c) only on EAGAIN, so a ready fd costs one system call.
  *
- * errno: these functions park between system calls, so they read and write
- * errno only through goro__errno_get/set (see runtime.h), and every failing
- * path ends by setting it from a saved value.
+ * Errors: every public call here returns its error as a negative errno
+ * value (-ETIMEDOUT), never as -1 plus errno.  A goroutine resumes on
+ * another thread after it parks, and the caller's compiled code may read
+ * errno through an address it computed before the call (glibc declares
+ * __errno_location const, so compilers hoist it): errno is then another
+ * thread's, wrong about half the time under load.  A return value cannot
+ * be misread that way.  errno is set too, through goro__errno_set (a fresh
+ * thread pointer), as a convenience for callers that read it at once
+ * through a fresh address; inside, errno is read only through
+ * goro__errno_get, right after the failing system call.
  *
  * SIGPIPE: writes to sockets use send(MSG_NOSIGNAL).  For other fds (pipes)
  * a write to a closed reader raises SIGPIPE at the writing thread: goro's
@@ -16,6 +23,7 @@
 #include "sanitizer.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <netinet/in.h>
@@ -33,10 +41,11 @@
  * the fd again), so a close that interrupts a reader is not a race. */
 #define io_done(fd) goro__hb_release(goro__fd_sync(fd))
 
+/* The error return of every call here: -e, with errno e as a courtesy. */
 static ssize_t fail(int e)
 {
     goro__errno_set(e);
-    return -1;
+    return -(ssize_t)e;
 }
 
 /* The deadline and done channel of ctx, for the waits below. */
@@ -146,9 +155,12 @@ static ssize_t write_until(goro_ctx *ctx, int fd, const void *buf, size_t n, int
     const char *p = buf;
     size_t left = n;
     int sock = -1;
-    int e = goro__fd_prepare(fd);
+    int e;
 
-    if (e)
+    /* n must fit the return value, or success would read as an error. */
+    if (n > (size_t)SSIZE_MAX)
+        return fail(EINVAL);
+    if ((e = goro__fd_prepare(fd)))
         return fail(e);
     while (left > 0) {
         if (ctx && (e = goro_ctx_err(ctx)))
@@ -258,7 +270,7 @@ static int connect_until(goro_ctx *ctx, int fd, const struct sockaddr *addr, soc
     if (ctx && (e = goro_ctx_err(ctx)))
         return (int)fail(e);
     if (connect(fd, addr, len) == 0)
-        return goro__fd_prepare(fd) == 0 ? 0 : (int)fail(goro__errno_get());
+        return (e = goro__fd_prepare(fd)) ? (int)fail(e) : 0;
     e = goro__errno_get();
     /* EINTR: a non-blocking connect goes on in the background. */
     if (e != EINPROGRESS && e != EINTR)
@@ -296,25 +308,45 @@ int goro_connect_ctx(goro_ctx *ctx, int fd, const struct sockaddr *addr, socklen
     return connect_until(ctx, fd, addr, len, deadline, done);
 }
 
+/* Whether fd is ready for poll_events (POLLIN/POLLOUT) right now: 1 yes (or
+ * an error or hangup the caller's I/O will report), 0 no, or -EBADF. */
+static int ready_now(int fd, short poll_events)
+{
+    struct pollfd pf = {.fd = fd, .events = poll_events};
+    if (poll(&pf, 1, 0) <= 0)
+        return 0;
+    return pf.revents & POLLNVAL ? -EBADF : 1;
+}
+
+/* The poller is edge-triggered, so its word alone is wrong both ways:
+ *   - an fd that is ready now, and whose edge an earlier wait consumed,
+ *     sends no new event (a second wait on a readable socket would sleep);
+ *   - readiness it recorded while nobody waited (netpoll.c: the ready
+ *     flags) may since have been consumed by a read or filled up by a
+ *     write, and a wait that trusted it would return "ready" at once.
+ * So the kernel decides: poll(fd, 0) before parking, and again after every
+ * wake-up, parking again when the fd is not ready after all.  Each round
+ * either consumes a recorded readiness or waits for a fresh edge, so the
+ * loop ends; an edge that comes between the poll and the park is recorded
+ * and ends the next round.  (Go's pollDesc has the same stale pdReady; its
+ * reads retry the system call, as read_until does here.) */
 int goro_fd_wait(int fd, int events, int64_t deadline)
 {
-    int e;
+    int e, r;
 
     if (!(events & (GORO_READ | GORO_WRITE)) || (events & ~(GORO_READ | GORO_WRITE)))
         return (int)fail(EINVAL);
-    /* The poller is edge-triggered: an fd that is ready now, and whose edge
-     * an earlier wait consumed, sends no new event.  Ask the kernel first. */
-    struct pollfd pf = {.fd = fd, .events = (short)((events & GORO_READ ? POLLIN : 0) |
-                                                   (events & GORO_WRITE ? POLLOUT : 0))};
-    if (poll(&pf, 1, 0) > 0) {
-        if (pf.revents & POLLNVAL)
-            return (int)fail(EBADF);
-        return 0; /* ready, or an error/hangup the caller's I/O will report */
+    short pe = (short)((events & GORO_READ ? POLLIN : 0) | (events & GORO_WRITE ? POLLOUT : 0));
+    int modes = (events & GORO_READ ? GORO_PD_READ : 0) | (events & GORO_WRITE ? GORO_PD_WRITE : 0);
+    for (;;) {
+        if ((r = ready_now(fd, pe)) != 0)
+            return r > 0 ? 0 : (int)fail(-r);
+        e = goro__fd_wait(fd, modes, deadline, NULL);
+        if (e)
+            return (int)fail(e);
+        if (!goro__fd_pollable(fd))
+            return 0; /* a regular file: always ready, nothing to verify */
     }
-    e = goro__fd_wait(fd, (events & GORO_READ ? GORO_PD_READ : 0) |
-                              (events & GORO_WRITE ? GORO_PD_WRITE : 0),
-                      deadline, NULL);
-    return e ? (int)fail(e) : 0;
 }
 
 int goro_close(int fd)
@@ -329,8 +361,27 @@ int goro_close(int fd)
 
 /* ---- TCP helpers ----------------------------------------------------------- */
 
-/* Splits "host:port", "[v6]:port" or ":port" into host (NULL for any) and
- * port.  Returns 0 or EINVAL (also for a numeric port above 65535). */
+/* A port is 1 to 5 decimal digits with a value of at most 65535, and
+ * nothing else: no sign, no space, no service name.  getaddrinfo would take
+ * far more (strtoul's leading spaces and sign, values modulo 65536, names
+ * from /etc/services), and bind a port nobody asked for. */
+static bool valid_port(const char *port)
+{
+    size_t n = strlen(port);
+    unsigned long v = 0;
+
+    if (n < 1 || n > 5)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (port[i] < '0' || port[i] > '9')
+            return false;
+        v = v * 10 + (unsigned long)(port[i] - '0');
+    }
+    return v <= 65535;
+}
+
+/* Splits "host:port", "[v6]:port" or ":port" into host (empty for any) and
+ * port.  Returns 0 or EINVAL (a missing or malformed part, see valid_port). */
 static int split_hostport(const char *addr, char *host, size_t hostsz, char *port, size_t portsz)
 {
     const char *colon, *h = addr;
@@ -351,40 +402,65 @@ static int split_hostport(const char *addr, char *host, size_t hostsz, char *por
             return EINVAL; /* no port, or an unbracketed IPv6 literal */
         hl = (size_t)(colon - addr);
     }
-    if (hl >= hostsz || strlen(colon + 1) >= portsz || !colon[1])
+    if (hl >= hostsz || strlen(colon + 1) >= portsz || !valid_port(colon + 1))
         return EINVAL;
     memcpy(host, h, hl);
     host[hl] = 0;
     strcpy(port, colon + 1);
-    /* getaddrinfo takes a number past 65535 modulo 65536 ("99999" binds
-     * 34463): refuse it here.  Names ("http") are its business. */
-    if (strspn(port, "0123456789") == strlen(port) && strtoul(port, NULL, 10) > 65535)
-        return EINVAL;
     return 0;
 }
 
+/* A name lookup, run by goro_blocking on a pool thread (or directly on a
+ * plain thread).  getaddrinfo's EAI_SYSTEM leaves the reason in errno, and
+ * that is the errno of the thread that ran it, not the caller's: err
+ * carries it back.  res is set only when rc is 0. */
 struct lookup {
     const char *host, *port;
     int flags;
     struct addrinfo *res;
     int rc;
+    int err;                    /* errno after getaddrinfo, for EAI_SYSTEM */
 };
+
+#ifdef GORO_TESTING
+/* Fault injection (GORO_TESTING builds only): the next lookup fails with
+ * EAI_SYSTEM and errno err, set on the thread that runs it, as a real
+ * getaddrinfo failure (EMFILE opening /etc/hosts, ...) would.  0: off. */
+static _Atomic int lookup_fail_errno;
+
+GORO_API void goro__test_fail_lookup(int err)
+{
+    atomic_store(&lookup_fail_errno, err);
+}
+#endif
 
 static void do_lookup(void *arg)
 {
     struct lookup *l = arg;
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = l->flags};
+                             .ai_flags = l->flags | AI_NUMERICSERV};
+#ifdef GORO_TESTING
+    int inject = atomic_exchange(&lookup_fail_errno, 0);
+    if (inject) {
+        errno = inject;
+        l->rc = EAI_SYSTEM;
+        l->err = errno;
+        return;
+    }
+#endif
     l->rc = getaddrinfo(l->host, l->port, &hints, &l->res);
+    l->err = errno; /* this thread's: read before anything else runs here */
 }
 
-/* Resolves addr through the blocking pool.  Returns 0 or an errno value. */
+/* Resolves addr through the blocking pool.  Returns 0 with *res set, or
+ * an errno value with *res NULL. */
 static int resolve(const char *addr, int flags, struct addrinfo **res)
 {
     char host[256], port[32];
     struct lookup l = {.host = host, .port = port, .flags = flags};
     int e = split_hostport(addr, host, sizeof host, port, sizeof port);
 
+    *res = NULL;
     if (e)
         return e;
     if (!host[0])
@@ -394,10 +470,12 @@ static int resolve(const char *addr, int flags, struct addrinfo **res)
         return e;
     switch (l.rc) {
     case 0:
+        if (!l.res)
+            return ENOENT; /* no address, though it said yes: nothing to walk */
         *res = l.res;
         return 0;
     case EAI_SYSTEM:
-        return goro__errno_get();
+        return l.err ? l.err : EIO; /* never 0: that would read as success */
     case EAI_MEMORY:
         return ENOMEM;
     case EAI_SERVICE:
@@ -448,13 +526,14 @@ int goro_dial_tcp(goro_ctx *ctx, const char *addr)
             e = goro__errno_get();
             continue;
         }
-        if ((ctx ? goro_connect_ctx(ctx, fd, ai->ai_addr, ai->ai_addrlen)
-                 : goro_connect(fd, ai->ai_addr, ai->ai_addrlen)) == 0) {
+        int r = ctx ? goro_connect_ctx(ctx, fd, ai->ai_addr, ai->ai_addrlen)
+                    : goro_connect(fd, ai->ai_addr, ai->ai_addrlen);
+        if (r == 0) {
             int one = 1;
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             break;
         }
-        e = goro__errno_get();
+        e = -r;
         goro_close(fd);
         fd = -1;
         if (e == ECANCELED || e == ETIMEDOUT)

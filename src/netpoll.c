@@ -4,7 +4,12 @@
  * of the process (reused when the number is), in a two-level table that is
  * read without a lock.  A pd holds, for each direction, at most one waiting
  * G and a "ready" flag that remembers readiness nobody was waiting for
- * (edge-triggered events are not repeated).
+ * (edge-triggered events are not repeated).  The flag is a hint, not a
+ * fact: a read or write since the edge may have used the readiness up, and
+ * nothing clears the flag then (a clear after EAGAIN would race with a new
+ * edge and lose it).  So goro__fd_wait returning 0 means "try the system
+ * call": io.c's loops retry it and wait again on EAGAIN, and goro_fd_wait,
+ * which has no system call of its own, asks poll() (Go: pdReady).
  *
  * A wait is claimed like a select (runtime.h, sel_state): the waiting G
  * gets a fresh sequence number, and whoever wakes it first - the poller
@@ -141,6 +146,19 @@ int goro__fd_prepare(int fd)
 {
     goro__note_thread();
     return pd_get(fd) ? 0 : errno;
+}
+
+bool goro__fd_pollable(int fd)
+{
+    goro__pd *pd = pd_lookup(fd);
+    bool yes;
+
+    if (!pd || !__atomic_load_n(&pd->registered, __ATOMIC_ACQUIRE))
+        return false;
+    goro__lock_acquire(&pd->lock);
+    yes = pd->registered && pd->pollable;
+    goro__lock_release(&pd->lock);
+    return yes;
 }
 
 /* Claims g's wait for reason; pd->lock held.  Returns true if we won. */

@@ -50,10 +50,15 @@ GORO_HIDDEN int goro__fd_prepare(int fd);
 /* Parks until fd is ready for one of modes, the absolute time deadline
  * passes (< 0: none), done (a channel, may be NULL) is closed, or fd is
  * closed with goro__fd_close.  A fd that cannot be polled (a regular file)
- * is always ready.  Returns 0, ETIMEDOUT, ECANCELED (done closed), EBADF,
+ * is always ready.  0 may come from readiness recorded earlier and used up
+ * since: the caller retries its system call (or polls) before trusting it.
+ * Returns 0, ETIMEDOUT, ECANCELED (done closed), EBADF,
  * EBUSY (another goroutine already waits on fd in that direction), or an
  * error from registering fd. */
 GORO_HIDDEN int goro__fd_wait(int fd, int modes, int64_t deadline, goro_chan *done);
+/* Whether fd is registered with the poller (false for one it cannot poll,
+ * such as a regular file, and for one goro has not waited on). */
+GORO_HIDDEN bool goro__fd_pollable(int fd);
 /* An address standing for fd in happens-before annotations (TSan builds
  * only; elsewhere the annotations compile away). */
 #if defined(GORO_TSAN)

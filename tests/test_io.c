@@ -16,10 +16,15 @@
  * which waits for them through a waitgroup (a happens-before edge TSan
  * sees) and then calls gt_quiesce().
  *
- * fd_wait_level_ready and connect_waits_for_handshake pin down two poller
- * bugs (a level that an earlier wait consumed; a readiness recorded before
- * connect() taken for its completion); ctx_interrupts_connect fails now
- * and then through the second.
+ * fd_wait_level_ready, fd_wait_not_stale and connect_waits_for_handshake
+ * pin down three poller bugs (a level that an earlier wait consumed; a
+ * recorded readiness that a read or write has since used up; a readiness
+ * recorded before connect() taken for its completion);
+ * ctx_interrupts_connect fails now and then through the last.
+ * error_returned_not_errno holds the calls to their error convention (the
+ * negated errno in the return value, reliable in optimised code where
+ * errno is not), lookup_system_error a failed lookup's errno to the
+ * thread that ran it.
  */
 #define _GNU_SOURCE
 #include "common.h"
@@ -31,8 +36,10 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -115,6 +122,12 @@ static int thread_count(void)
     return n;
 }
 
+/* The message for an I/O call's result: its negated errno, or none. */
+static const char *err_str(long r)
+{
+    return r < 0 ? strerror((int)-r) : "no error";
+}
+
 static int local_port(int fd)
 {
     struct sockaddr_storage ss;
@@ -130,7 +143,7 @@ static int local_port(int fd)
 static int listen_loopback(char *addr, size_t addrsz)
 {
     int fd = goro_listen_tcp("127.0.0.1:0");
-    cr_assert_geq(fd, 0, "goro_listen_tcp: %s", strerror(errno));
+    cr_assert_geq(fd, 0, "goro_listen_tcp: %s", err_str(fd));
     int port = local_port(fd);
     cr_assert_gt(port, 0);
     snprintf(addr, addrsz, "127.0.0.1:%d", port);
@@ -203,14 +216,15 @@ static void echo_handler(void *arg)
         ssize_t r = goro_read(fd, buf, sizeof buf);
         if (r == 0)
             break;
-        if (!gt_check(r > 0, "server read: %s", strerror(gt_errno())))
+        if (!gt_check(r > 0, "server read: %s", err_str(r)))
             break;
         ssize_t w = goro_write(fd, buf, (size_t)r);
-        if (!gt_check(w == r, "server write %zd of %zd: %s", w, r, strerror(gt_errno())))
+        if (!gt_check(w == r, "server write %zd of %zd: %s", w, r, err_str(w)))
             break;
         atomic_fetch_add(&echo_bytes_echoed, r);
     }
-    gt_check(goro_close(fd) == 0, "server close: %s", strerror(gt_errno()));
+    int e = goro_close(fd);
+    gt_check(e == 0, "server close: %s", err_str(e));
     atomic_fetch_add(&echo_handlers_done, 1);
 }
 
@@ -221,7 +235,7 @@ static void echo_acceptor(void *arg)
         int c = goro_accept(lfd, NULL, NULL);
         if (c < 0) {
             /* The test closes the listener when the clients are done. */
-            gt_check(gt_errno() == EBADF, "accept: %s", strerror(gt_errno()));
+            gt_check(c == -EBADF, "accept: %s", err_str(c));
             return;
         }
         atomic_fetch_add(&echo_accepted, 1);
@@ -241,7 +255,7 @@ static void echo_client(void *arg)
     unsigned char out[ECHO_MSG], in[ECHO_MSG];
     int fd = goro_dial_tcp(NULL, cl->addr);
 
-    if (!gt_check(fd >= 0, "dial %s: %s", cl->addr, strerror(gt_errno())))
+    if (!gt_check(fd >= 0, "dial %s: %s", cl->addr, err_str(fd)))
         return;
     for (int round = 0; round < ECHO_ROUNDS; round++) {
         for (int i = 0; i < ECHO_MSG; i += 8) {
@@ -249,17 +263,18 @@ static void echo_client(void *arg)
             memcpy(out + i, &x, 8);
         }
         ssize_t w = goro_write(fd, out, sizeof out);
-        if (!gt_check(w == ECHO_MSG, "client write: %zd %s", w, strerror(gt_errno())))
+        if (!gt_check(w == ECHO_MSG, "client write: %zd %s", w, err_str(w)))
             goto out;
         ssize_t r = read_full(fd, in, sizeof in);
-        if (!gt_check(r == ECHO_MSG, "client read: %zd %s", r, strerror(gt_errno())))
+        if (!gt_check(r == ECHO_MSG, "client read: %zd %s", r, err_str(r)))
             goto out;
         if (!gt_check(memcmp(in, out, sizeof in) == 0, "echo differs in round %d", round))
             goto out;
     }
     atomic_fetch_add(&echo_clients_ok, 1);
 out:
-    gt_check(goro_close(fd) == 0, "client close: %s", strerror(gt_errno()));
+    int e = goro_close(fd);
+    gt_check(e == 0, "client close: %s", err_str(e));
 }
 
 Test(io, echo_1000_connections, .timeout = GT_TIMEOUT(90))
@@ -315,7 +330,7 @@ static void many_read(void *arg)
     unsigned char b = 0;
     atomic_fetch_add(&many_started, 1);
     ssize_t r = goro_read(m->fd, &b, 1);
-    if (gt_check(r == 1, "reader fd %d: %zd %s", m->fd, r, strerror(gt_errno())) &&
+    if (gt_check(r == 1, "reader fd %d: %zd %s", m->fd, r, err_str(r)) &&
         gt_check(b == m->want, "reader fd %d got %u, want %u", m->fd, b, m->want))
         atomic_fetch_add(&many_ok, 1);
 }
@@ -357,13 +372,23 @@ Test(io, many_readers_few_threads, .timeout = GT_TIMEOUT(120))
     /* The byte written to one end is for the reader of the other. */
     for (int i = 0; i < MANY_READERS; i++) {
         unsigned char b = rd[i ^ 1].want;
-        cr_assert_eq(goro_write(rd[i].fd, &b, 1), 1, "write fd %d: %s", rd[i].fd,
-                     strerror(errno));
+        ssize_t w = goro_write(rd[i].fd, &b, 1);
+        cr_assert_eq(w, 1, "write fd %d: %s", rd[i].fd, err_str(w));
     }
     cr_assert(gt_wait_count(&many_ok, MANY_READERS, gt_ms(30000)), "readers done: %ld of %d",
               atomic_load(&many_ok), MANY_READERS);
     join();
-    cr_assert_leq(thread_count(), limit, "threads after the wake-up");
+    /* Waking them must not cost a thread each either.  The bound is looser
+     * than while parked: 10,000 (TSan: 4,000) goroutines run for a moment,
+     * and on a loaded machine a thread that the OS deschedules for 10 ms
+     * looks stuck to sysmon, which hands its P to another thread (by
+     * design: goroutines are not preempted); under TSan with a second
+     * suite beside it, that started 10-11 threads for 2 Ps. */
+    goro_stats st;
+    goro_stats_get(&st);
+    int after = thread_count(), after_limit = limit + 4 * goro_maxprocs(0) + 8;
+    cr_assert_leq(after, after_limit, "threads after the wake-up: %d (limit %d; Ms %d, Ps %d)",
+                  after, after_limit, st.threads, st.procs);
     for (int i = 0; i < MANY_READERS; i++)
         cr_assert_eq(goro_close(rd[i].fd), 0);
     free(rd);
@@ -385,7 +410,7 @@ static void read_deadline_run(struct deadline_case *d)
     d->start = goro_now();
     d->deadline = d->start + d->wait_ns;
     d->r = goro_read_deadline(d->fd, &b, 1, d->deadline);
-    d->err = gt_errno();
+    d->err = gt_errno(); /* the courtesy copy, read at once: must agree */
     d->end = goro_now();
 }
 
@@ -413,7 +438,7 @@ static void check_read_deadline(int fd, bool in_goroutine, const char *who)
         } else {
             read_deadline_run(&d);
         }
-        cr_assert_eq(d.r, -1, "%s: read returned %zd", who, d.r);
+        cr_assert_eq(d.r, -ETIMEDOUT, "%s: read returned %zd (%s)", who, d.r, err_str(d.r));
         cr_assert_eq(d.err, ETIMEDOUT, "%s: errno %s", who, strerror(d.err));
         cr_assert_geq(d.end, d.deadline, "%s: returned %.3f ms before the deadline", who,
                       (double)(d.deadline - d.end) / 1e6);
@@ -433,8 +458,7 @@ Test(io, read_deadline, .timeout = GT_TIMEOUT(20))
     /* An already-passed deadline fails at once without reading. */
     char b;
     int64_t t0 = goro_now();
-    cr_assert_eq(goro_read_deadline(p[0], &b, 1, t0 - 1), -1);
-    cr_assert_eq(errno, ETIMEDOUT);
+    cr_assert_eq(goro_read_deadline(p[0], &b, 1, t0 - 1), -ETIMEDOUT);
     /* Data present: the deadline does not matter. */
     cr_assert_eq(write(p[1], "x", 1), 1);
     cr_assert_eq(goro_read_deadline(p[0], &b, 1, t0 - 1), 1);
@@ -478,7 +502,7 @@ static void ctx_op_g(void *arg)
         c->r = goro_connect_ctx(c->ctx, c->fd, c->sa, c->salen);
         break;
     }
-    c->err = gt_errno();
+    c->err = c->r < 0 ? (int)-c->r : 0;
     c->ended = goro_now();
     c->took = c->ended - t0;
     atomic_store(&c->done, 1);
@@ -505,7 +529,7 @@ static void ctx_interrupts(enum ctx_op op, int fd, const struct sockaddr *sa, so
                  c.r, strerror(c.err));
     goro_ctx_cancel(ctx);
     join();
-    cr_assert_eq(c.r, -1, "%s: returned %ld after cancel", op_name(op), c.r);
+    cr_assert_eq(c.r, -ECANCELED, "%s: returned %ld after cancel", op_name(op), c.r);
     cr_assert_eq(c.err, ECANCELED, "%s: errno %s", op_name(op), strerror(c.err));
     goro_ctx_release(ctx);
 }
@@ -521,7 +545,7 @@ static void ctx_times_out(enum ctx_op op, int fd, const struct sockaddr *sa, soc
     struct ctx_case c = {.op = op, .ctx = ctx, .fd = fd, .sa = sa, .salen = salen};
     spawn(ctx_op_g, &c);
     join();
-    cr_assert_eq(c.r, -1, "%s: returned %ld", op_name(op), c.r);
+    cr_assert_eq(c.r, -ETIMEDOUT, "%s: returned %ld", op_name(op), c.r);
     cr_assert_eq(c.err, ETIMEDOUT, "%s: errno %s", op_name(op), strerror(c.err));
     cr_assert_geq(c.ended - start, 50 * GORO_MILLISECOND, "%s: timed out %.1f ms after the "
                   "context was made", op_name(op), (double)(c.ended - start) / 1e6);
@@ -545,10 +569,9 @@ Test(io, ctx_interrupts_accept_and_read, .timeout = GT_TIMEOUT(20))
     goro_ctx_cancel(dead);
     char b;
     cr_assert_eq(write(p[1], "y", 1), 1);
-    cr_assert_eq(goro_read_ctx(dead, p[0], &b, 1), -1, "read with a canceled ctx read data");
-    cr_assert_eq(errno, ECANCELED);
-    cr_assert_eq(goro_accept_ctx(dead, lfd, NULL, NULL), -1);
-    cr_assert_eq(errno, ECANCELED);
+    cr_assert_eq(goro_read_ctx(dead, p[0], &b, 1), -ECANCELED,
+                 "read with a canceled ctx read data");
+    cr_assert_eq(goro_accept_ctx(dead, lfd, NULL, NULL), -ECANCELED);
     goro_ctx_release(dead);
     /* A live context reads what is there. */
     goro_ctx *live = goro_ctx_with_cancel(NULL);
@@ -623,7 +646,7 @@ static void dial_g(void *arg)
 {
     struct dial_case *d = arg;
     d->r = goro_dial_tcp(d->ctx, d->addr);
-    d->err = gt_errno();
+    d->err = d->r < 0 ? -d->r : 0;
     if (d->r >= 0)
         goro_close(d->r);
 }
@@ -640,10 +663,9 @@ Test(io, ctx_interrupts_connect, .timeout = GT_TIMEOUT(30))
     struct dial_case d = {.ctx = dead, .addr = addr};
     spawn(dial_g, &d);
     join();
-    cr_assert_eq(d.r, -1, "dial with a canceled ctx connected");
+    cr_assert_eq(d.r, -ECANCELED, "dial with a canceled ctx connected");
     cr_assert_eq(d.err, ECANCELED, "dial: %s", strerror(d.err));
-    cr_assert_eq(goro_dial_tcp(dead, addr), -1); /* from the test's thread */
-    cr_assert_eq(errno, ECANCELED);
+    cr_assert_eq(goro_dial_tcp(dead, addr), -ECANCELED); /* from the test's thread */
     goro_ctx_release(dead);
     cr_assert_eq(goro_close(lfd), 0);
 
@@ -663,7 +685,7 @@ Test(io, ctx_interrupts_connect, .timeout = GT_TIMEOUT(30))
     d = (struct dial_case){.ctx = t, .addr = bh.addr};
     spawn(dial_g, &d);
     join();
-    cr_assert_eq(d.r, -1, "dial to a full backlog connected");
+    cr_assert_eq(d.r, -ETIMEDOUT, "dial to a full backlog connected");
     cr_assert_eq(d.err, ETIMEDOUT, "dial: %s", strerror(d.err));
     goro_ctx_release(t);
     blackhole_close(&bh);
@@ -683,7 +705,7 @@ static void read_until_closed(void *arg)
     struct close_case *c = arg;
     char b;
     c->r = goro_read(c->fd, &b, 1);
-    c->err = gt_errno();
+    c->err = c->r < 0 ? (int)-c->r : 0;
 }
 
 struct closer {
@@ -712,14 +734,13 @@ Test(io, close_wakes_reader, .timeout = GT_TIMEOUT(20))
         struct closer cl = {.fd = fds[i], .r = 99};
         spawn(close_g, &cl); /* from another goroutine */
         join();
-        cr_assert_eq(cl.r, 0, "goro_close: %s", strerror(cl.r));
-        cr_assert_eq(c.r, -1, "read returned %zd after close", c.r);
+        cr_assert_eq(cl.r, 0, "goro_close: %s", err_str(cl.r));
+        cr_assert_eq(c.r, -EBADF, "read returned %zd after close", c.r);
         cr_assert_eq(c.err, EBADF, "read: %s", strerror(c.err));
     }
     cr_assert_eq(goro_close(p[1]), 0);
     cr_assert_eq(goro_close(sv[1]), 0);
-    cr_assert_eq(goro_close(-1), -1);
-    cr_assert_eq(errno, EBADF);
+    cr_assert_eq(goro_close(-1), -EBADF);
     join();
 }
 
@@ -738,10 +759,10 @@ Test(io, connect_refused, .timeout = GT_TIMEOUT(20))
     struct dial_case d = {.addr = addr};
     spawn(dial_g, &d);
     join();
-    cr_assert_eq(d.r, -1, "dial to a closed port connected");
+    cr_assert_eq(d.r, -ECONNREFUSED, "dial to a closed port connected");
     cr_assert_eq(d.err, ECONNREFUSED, "dial: %s", strerror(d.err));
-    cr_assert_eq(goro_dial_tcp(NULL, addr), -1);
-    cr_assert_eq(errno, ECONNREFUSED, "dial from a thread: %s", strerror(errno));
+    int r = goro_dial_tcp(NULL, addr);
+    cr_assert_eq(r, -ECONNREFUSED, "dial from a thread: %s", err_str(r));
     join();
 }
 
@@ -759,7 +780,7 @@ static void write_until_error(void *arg)
     char buf[1024] = {0};
     for (int i = 0; i < 100; i++) {
         w->r = goro_write(w->fd, buf, sizeof buf);
-        w->err = gt_errno();
+        w->err = w->r < 0 ? (int)-w->r : 0;
         if (w->r < 0)
             return;
         goro_sleep(GORO_MILLISECOND);
@@ -774,22 +795,22 @@ Test(io, peer_reset_and_epipe, .timeout = GT_TIMEOUT(20))
     char addr[64];
     int lfd = listen_loopback(addr, sizeof addr);
     int c = goro_dial_tcp(NULL, addr);
-    cr_assert_geq(c, 0, "dial: %s", strerror(errno));
+    cr_assert_geq(c, 0, "dial: %s", err_str(c));
     int s = goro_accept(lfd, NULL, NULL);
-    cr_assert_geq(s, 0, "accept: %s", strerror(errno));
+    cr_assert_geq(s, 0, "accept: %s", err_str(s));
     struct linger lg = {.l_onoff = 1, .l_linger = 0};
     cr_assert_eq(setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
     cr_assert_eq(goro_close(s), 0);
     struct write_case w = {.fd = c};
     spawn(write_until_error, &w);
     join();
-    cr_assert_eq(w.r, -1, "writes to a reset connection kept succeeding");
+    cr_assert_lt(w.r, 0, "writes to a reset connection kept succeeding");
     cr_assert(w.err == EPIPE || w.err == ECONNRESET, "write after RST: %s", strerror(w.err));
     /* And from the test's thread. */
     char buf[16] = {0};
-    cr_assert_eq(goro_write(c, buf, sizeof buf), -1);
-    cr_assert(errno == EPIPE || errno == ECONNRESET, "thread write after RST: %s",
-              strerror(errno));
+    ssize_t tw = goro_write(c, buf, sizeof buf);
+    cr_assert(tw == -EPIPE || tw == -ECONNRESET, "thread write after RST: %zd %s", tw,
+              err_str(tw));
     cr_assert_eq(goro_close(c), 0);
     cr_assert_eq(goro_close(lfd), 0);
 
@@ -800,14 +821,13 @@ Test(io, peer_reset_and_epipe, .timeout = GT_TIMEOUT(20))
     w = (struct write_case){.fd = p[1]};
     spawn(write_until_error, &w);
     join();
-    cr_assert_eq(w.r, -1);
-    cr_assert_eq(w.err, EPIPE, "goroutine pipe write: %s", strerror(w.err));
+    cr_assert_eq(w.r, -EPIPE, "goroutine pipe write: %s", err_str(w.r));
     /* ... and from the test's thread, whose SIGPIPE is not blocked. */
     sigset_t before, after, pending;
     pthread_sigmask(SIG_SETMASK, NULL, &before);
     cr_assert(!sigismember(&before, SIGPIPE));
-    cr_assert_eq(goro_write(p[1], buf, sizeof buf), -1);
-    cr_assert_eq(errno, EPIPE, "thread pipe write: %s", strerror(errno));
+    tw = goro_write(p[1], buf, sizeof buf);
+    cr_assert_eq(tw, -EPIPE, "thread pipe write: %s", err_str(tw));
     pthread_sigmask(SIG_SETMASK, NULL, &after);
     cr_assert(!sigismember(&after, SIGPIPE), "goro_write left SIGPIPE blocked");
     sigpending(&pending);
@@ -838,7 +858,7 @@ static void big_writer(void *arg)
     if (!gt_check(buf != NULL, "calloc 64 MiB"))
         return;
     w->r = goro_write(w->fd, buf, n);
-    w->err = gt_errno();
+    w->err = w->r < 0 ? (int)-w->r : 0;
     atomic_store(&writer_returned, true);
     free(buf);
 }
@@ -865,8 +885,7 @@ Test(io, blocked_writer_blocks_only_itself, .timeout = GT_TIMEOUT(30))
     atomic_store(&spin_stop, true);
     cr_assert_eq(goro_close(sv[0]), 0); /* wakes the writer with EBADF */
     join();
-    cr_assert_eq(w.r, -1);
-    cr_assert_eq(w.err, EBADF, "writer: %s", strerror(w.err));
+    cr_assert_eq(w.r, -EBADF, "writer: %s", err_str(w.r));
     cr_assert_eq(goro_close(sv[1]), 0);
     join();
 }
@@ -875,18 +894,27 @@ Test(io, blocked_writer_blocks_only_itself, .timeout = GT_TIMEOUT(30))
 
 #define BLOCKERS 100
 
-static _Atomic long blockers_done;
+static _Atomic long blockers_done, blockers_inside, blockers_met;
 
-static void sleep_200ms(void *arg)
+/* Blocks its pool thread until all BLOCKERS calls are inside at once
+ * (bounded): they can only meet if the pool runs them concurrently, one
+ * thread each.  Counters, not wall-clock: starting 100 threads under TSan
+ * on a loaded machine takes seconds. */
+static void meet_all(void *arg)
 {
     (void)arg;
-    usleep(200 * 1000);
+    atomic_fetch_add(&blockers_inside, 1);
+    int64_t until = goro_now() + gt_ms(10000);
+    while (atomic_load(&blockers_inside) < BLOCKERS && goro_now() < until)
+        usleep(1000);
+    if (atomic_load(&blockers_inside) >= BLOCKERS)
+        atomic_fetch_add(&blockers_met, 1);
 }
 
 static void blocker_g(void *arg)
 {
     (void)arg;
-    int e = goro_blocking(sleep_200ms, NULL);
+    int e = goro_blocking(meet_all, NULL);
     if (gt_check(e == 0, "goro_blocking: %s", strerror(e)))
         atomic_fetch_add(&blockers_done, 1);
 }
@@ -913,16 +941,14 @@ Test(io, blocking_pool, .timeout = GT_TIMEOUT(30))
     join();
     cr_assert_eq(e, EINVAL);
 
-    int64_t t0 = goro_now();
     for (int i = 0; i < BLOCKERS; i++)
         spawn(blocker_g, NULL);
-    cr_assert(gt_wait_count(&blockers_done, BLOCKERS, gt_ms(5000)), "%ld of %d done",
+    cr_assert(gt_wait_count(&blockers_done, BLOCKERS, gt_ms(15000)), "%ld of %d done",
               atomic_load(&blockers_done), BLOCKERS);
-    int64_t took = goro_now() - t0;
     join();
-    cr_assert_lt(took, gt_ms(600), "%d concurrent 200 ms sleeps took %.0f ms", BLOCKERS,
-                 (double)took / 1e6);
-    join();
+    cr_assert_eq(atomic_load(&blockers_met), BLOCKERS,
+                 "%ld of %d blocking calls saw all %d inside at once", atomic_load(&blockers_met),
+                 BLOCKERS, BLOCKERS);
 }
 
 /* Calls that wait for each other: n goroutines each run meet() through
@@ -1071,7 +1097,7 @@ static void big_send(void *arg)
     for (size_t i = 0; i < BIG; i++)
         buf[i] = pattern(i);
     x->wrote = goro_write(x->wfd, buf, BIG);
-    gt_check(x->wrote == (ssize_t)BIG, "write: %zd %s", x->wrote, strerror(gt_errno()));
+    gt_check(x->wrote == (ssize_t)BIG, "write: %zd %s", x->wrote, err_str(x->wrote));
     free(buf);
 }
 
@@ -1082,7 +1108,7 @@ static void big_recv(void *arg)
     while (x->got < BIG) {
         size_t want = 1 + (x->got % sizeof buf);
         ssize_t r = goro_read(x->rfd, buf, want);
-        if (!gt_check(r > 0, "read at %zu: %zd %s", x->got, r, strerror(gt_errno())))
+        if (!gt_check(r > 0, "read at %zu: %zd %s", x->got, r, err_str(r)))
             return;
         for (ssize_t i = 0; i < r; i++)
             if (!gt_check(buf[i] == pattern(x->got + (size_t)i), "byte %zu differs",
@@ -1114,9 +1140,9 @@ Test(io, eof_after_shutdown, .timeout = GT_TIMEOUT(20))
     char addr[64];
     int lfd = listen_loopback(addr, sizeof addr);
     int c = goro_dial_tcp(NULL, addr);
-    cr_assert_geq(c, 0, "dial: %s", strerror(errno));
+    cr_assert_geq(c, 0, "dial: %s", err_str(c));
     int s = goro_accept(lfd, NULL, NULL);
-    cr_assert_geq(s, 0, "accept: %s", strerror(errno));
+    cr_assert_geq(s, 0, "accept: %s", err_str(s));
     int sv[2], p[2];
     mk_socketpair(sv);
     mk_pipe(p);
@@ -1174,7 +1200,7 @@ static void dial_and_echo(void *arg)
     struct conn_check *cc = arg;
     char b[3];
     int fd = goro_dial_tcp(NULL, cc->addr);
-    if (!gt_check(fd >= 0, "dial %s: %s", cc->addr, strerror(gt_errno())))
+    if (!gt_check(fd >= 0, "dial %s: %s", cc->addr, err_str(fd)))
         return;
     cc->ok = goro_write(fd, "abc", 3) == 3 && read_full(fd, b, 3) == 3 && !memcmp(b, "abc", 3);
     goro_close(fd);
@@ -1188,7 +1214,7 @@ static void echo_once(int lfd, const char *addr)
     char b[3];
     spawn(dial_and_echo, &cc);
     int s = goro_accept_deadline(lfd, NULL, NULL, goro_now() + gt_ms(5000));
-    cr_assert_geq(s, 0, "accept for %s: %s", addr, strerror(errno));
+    cr_assert_geq(s, 0, "accept for %s: %s", addr, err_str(s));
     cr_assert_eq(read_full(s, b, 3), 3);
     cr_assert_eq(goro_write(s, b, 3), 3);
     join();
@@ -1216,15 +1242,12 @@ Test(io, address_parsing, .timeout = GT_TIMEOUT(30))
                                 "[::1]80"};
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        errno = 0;
-        cr_assert_eq(goro_listen_tcp(bad[i]), -1, "listen '%s' succeeded", bad[i]);
-        cr_assert_eq(errno, EINVAL, "listen '%s': %s", bad[i], strerror(errno));
-        errno = 0;
-        cr_assert_eq(goro_dial_tcp(NULL, bad[i]), -1, "dial '%s' succeeded", bad[i]);
-        cr_assert_eq(errno, EINVAL, "dial '%s': %s", bad[i], strerror(errno));
+        int r = goro_listen_tcp(bad[i]);
+        cr_assert_eq(r, -EINVAL, "listen '%s': %d (%s)", bad[i], r, err_str(r));
+        r = goro_dial_tcp(NULL, bad[i]);
+        cr_assert_eq(r, -EINVAL, "dial '%s': %d (%s)", bad[i], r, err_str(r));
     }
-    cr_assert_eq(goro_listen_tcp(NULL), -1);
-    cr_assert_eq(errno, EINVAL);
+    cr_assert_eq(goro_listen_tcp(NULL), -EINVAL);
 
     /* "localhost:<port>" resolves (dial and listen). */
     int lfd = listen_loopback(addr, sizeof addr);
@@ -1233,12 +1256,12 @@ Test(io, address_parsing, .timeout = GT_TIMEOUT(30))
     echo_once(lfd, name);
     cr_assert_eq(goro_close(lfd), 0);
     lfd = goro_listen_tcp("localhost:0");
-    cr_assert_geq(lfd, 0, "listen localhost:0: %s", strerror(errno));
+    cr_assert_geq(lfd, 0, "listen localhost:0: %s", err_str(lfd));
     cr_assert_eq(goro_close(lfd), 0);
 
     /* ":port": every interface, loopback included. */
     lfd = goro_listen_tcp(":0");
-    cr_assert_geq(lfd, 0, "listen :0: %s", strerror(errno));
+    cr_assert_geq(lfd, 0, "listen :0: %s", err_str(lfd));
     snprintf(addr, sizeof addr, "127.0.0.1:%d", local_port(lfd));
     echo_once(lfd, addr);
     cr_assert_eq(goro_close(lfd), 0);
@@ -1246,7 +1269,7 @@ Test(io, address_parsing, .timeout = GT_TIMEOUT(30))
     /* "[::1]:0" where IPv6 loopback exists. */
     if (ipv6_loopback_works()) {
         lfd = goro_listen_tcp("[::1]:0");
-        cr_assert_geq(lfd, 0, "listen [::1]:0: %s", strerror(errno));
+        cr_assert_geq(lfd, 0, "listen [::1]:0: %s", err_str(lfd));
         snprintf(addr, sizeof addr, "[::1]:%d", local_port(lfd));
         echo_once(lfd, addr);
         cr_assert_eq(goro_close(lfd), 0);
@@ -1269,18 +1292,164 @@ Test(io, address_parsing, .timeout = GT_TIMEOUT(30))
         freeaddrinfo(probe.res);
         cr_log_warn("nonexistent.invalid resolves here: unknown-host part skipped");
     } else {
-        cr_assert_eq(goro_dial_tcp(NULL, "nonexistent.invalid:80"), -1);
-        cr_assert_eq(errno, ENOENT, "dial unknown host: %s", strerror(errno));
-        cr_assert_eq(goro_listen_tcp("nonexistent.invalid:0"), -1);
-        cr_assert_eq(errno, ENOENT, "listen unknown host: %s", strerror(errno));
+        int r = goro_dial_tcp(NULL, "nonexistent.invalid:80");
+        cr_assert_eq(r, -ENOENT, "dial unknown host: %s", err_str(r));
+        r = goro_listen_tcp("nonexistent.invalid:0");
+        cr_assert_eq(r, -ENOENT, "listen unknown host: %s", err_str(r));
         struct dial_case d = {.addr = "nonexistent.invalid:80"};
         spawn(dial_g, &d); /* through the blocking pool */
         join();
-        cr_assert_eq(d.r, -1);
-        cr_assert_eq(d.err, ENOENT, "dial unknown host in a goroutine: %s", strerror(d.err));
+        cr_assert_eq(d.r, -ENOENT, "dial unknown host in a goroutine: %s", err_str(d.r));
     }
     join();
 }
+
+/* ---- errors come back in the return value ---------------------------------------------- *
+ * A goroutine resumes on another thread after a blocking call, while the
+ * caller's compiled code may have computed errno's address once (glibc's
+ * __errno_location is declared const: GCC and clang hoist it out of a
+ * loop): errno then read after a goro call is another thread's.  So the
+ * I/O calls return the error itself, -ETIMEDOUT and the like, and this
+ * loop - the suite is built at -O2 - checks the value of every one of many
+ * timed-out reads and accepts, in goroutines made to migrate at every
+ * switch (GORO_DEBUG=migrate), under 2, 3 and 4 processors.  It counts,
+ * without asserting anything about it, how often plain errno was wrong
+ * after the same calls: that count depends on the compiler and the run
+ * (40-50% where the address is hoisted), the return value may never be. */
+
+#define ERRNO_GS 4
+#define ERRNO_ROUNDS 40
+
+struct errno_case {
+    int rfd, lfd;
+    long calls, bad_ret, bad_errno;
+    long first_bad;             /* the first wrong return value */
+};
+
+static void errno_loop(void *arg)
+{
+    struct errno_case *c = arg;
+    char b;
+    for (int i = 0; i < ERRNO_ROUNDS; i++) {
+        errno = 0;
+        ssize_t r = goro_read_deadline(c->rfd, &b, 1, goro_now() + 100 * GORO_MICROSECOND);
+        if (errno != ETIMEDOUT) /* as compiled: possibly another thread's errno */
+            c->bad_errno++;
+        if (r != -ETIMEDOUT && !c->bad_ret++)
+            c->first_bad = (long)r;
+        errno = 0;
+        int a = goro_accept_deadline(c->lfd, NULL, NULL, goro_now() + 100 * GORO_MICROSECOND);
+        if (errno != ETIMEDOUT)
+            c->bad_errno++;
+        if (a != -ETIMEDOUT && !c->bad_ret++)
+            c->first_bad = a;
+        c->calls += 2;
+    }
+}
+
+/* A listener nothing else can connect to: an abstract Unix socket named
+ * after this process.  (A loopback port may be one that another suite,
+ * running beside this one, has just closed and dials, expecting a refusal.) */
+static int listen_private(int n)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int len = snprintf(sa.sun_path + 1, sizeof sa.sun_path - 1, "goro-test-io-%d-%d",
+                       (int)getpid(), n);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0, "socket: %s", strerror(errno));
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa,
+                      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)len)), 0,
+                 "bind: %s", strerror(errno));
+    cr_assert_eq(listen(fd, 16), 0, "listen: %s", strerror(errno));
+    return fd;
+}
+
+static void errno_migrate_init(void)
+{
+    setenv("GORO_DEBUG", "migrate", 1);
+    setenv("GORO_MAXPROCS", "4", 1);
+}
+
+Test(io, error_returned_not_errno, .init = errno_migrate_init, .timeout = GT_TIMEOUT(60))
+{
+    static struct errno_case cs[ERRNO_GS];
+    int pipes[ERRNO_GS][2];
+    long calls = 0, bad_errno = 0;
+
+    for (int g = 0; g < ERRNO_GS; g++) {
+        mk_pipe(pipes[g]);
+        cs[g] = (struct errno_case){.rfd = pipes[g][0], .lfd = listen_private(g)};
+    }
+    for (int procs = 2; procs <= 4; procs++) {
+        goro_maxprocs(procs);
+        for (int g = 0; g < ERRNO_GS; g++)
+            spawn(errno_loop, &cs[g]);
+        join();
+    }
+    for (int g = 0; g < ERRNO_GS; g++) {
+        cr_assert_eq(cs[g].bad_ret, 0, "goroutine %d: %ld of %ld calls returned other than "
+                     "-ETIMEDOUT, first %ld", g, cs[g].bad_ret, cs[g].calls, cs[g].first_bad);
+        calls += cs[g].calls;
+        bad_errno += cs[g].bad_errno;
+        cr_assert_eq(goro_close(pipes[g][0]), 0);
+        cr_assert_eq(goro_close(pipes[g][1]), 0);
+        cr_assert_eq(goro_close(cs[g].lfd), 0);
+    }
+    cr_log_info("error_returned_not_errno: %ld calls, every one returned -ETIMEDOUT; errno read "
+                "as compiled was wrong after %ld (%.0f%%)", calls, bad_errno,
+                100.0 * (double)bad_errno / (double)calls);
+    join();
+}
+
+/* ---- a failed lookup's errno comes from the thread that ran it ------------------------------ *
+ * getaddrinfo's EAI_SYSTEM leaves its reason in errno - the errno of the
+ * blocking-pool thread that ran it, not the caller's.  A fail point makes
+ * the next lookup fail that way (EMFILE, set on the thread running it);
+ * listen and dial must report EMFILE, from a goroutine (lookup on a pool
+ * thread, caller's errno 0) and from a plain thread (lookup right there),
+ * and never walk a result list the lookup did not set. */
+#ifdef GORO_TESTING
+extern void goro__test_fail_lookup(int err);
+
+struct lookup_case {
+    bool listen;
+    int r, err;
+};
+
+static void lookup_fail_run(struct lookup_case *c)
+{
+    goro__test_fail_lookup(EMFILE);
+    gt_set_errno(0);
+    c->r = c->listen ? goro_listen_tcp("localhost:0") : goro_dial_tcp(NULL, "localhost:1");
+    c->err = gt_errno(); /* the courtesy copy, read at once */
+}
+
+static void lookup_fail_g(void *arg)
+{
+    lookup_fail_run(arg);
+}
+
+Test(io, lookup_system_error, .timeout = GT_TIMEOUT(20))
+{
+    for (int i = 0; i < 4; i++) {
+        bool in_goroutine = i < 2;
+        struct lookup_case c = {.listen = i % 2 == 0, .r = 99};
+        const char *what = c.listen ? "listen" : "dial";
+        const char *who = in_goroutine ? "goroutine" : "thread";
+        if (in_goroutine) {
+            spawn(lookup_fail_g, &c);
+            join();
+        } else {
+            lookup_fail_run(&c);
+        }
+        cr_assert_eq(c.r, -EMFILE, "%s (%s) with a failing lookup returned %d (%s)", what, who,
+                     c.r, err_str(c.r));
+        cr_assert_eq(c.err, EMFILE, "%s (%s): errno %d (%s), want EMFILE", what, who, c.err,
+                     strerror(c.err));
+    }
+    join();
+}
+#endif
 
 /* ---- goro_fd_wait ------------------------------------------------------------------------ */
 
@@ -1296,7 +1465,7 @@ static void fd_wait_g(void *arg)
     struct fdw_case *c = arg;
     int64_t t0 = goro_now();
     c->r = goro_fd_wait(c->fd, c->events, c->deadline);
-    c->err = gt_errno();
+    c->err = c->r < 0 ? -c->r : 0;
     c->took = goro_now() - t0;
 }
 
@@ -1308,11 +1477,11 @@ static void busy_reader(void *arg)
     char b = 0;
     for (int i = 0; i < 1000; i++) {
         ssize_t r = goro_read(fd, &b, 1);
-        if (r < 0 && gt_errno() == EBUSY) {
+        if (r == -EBUSY) {
             goro_sleep(GORO_MILLISECOND); /* the prober holds the slot: retry */
             continue;
         }
-        if (gt_check(r == 1 && b == 'z', "busy reader: %zd %s", r, strerror(gt_errno())))
+        if (gt_check(r == 1 && b == 'z', "busy reader: %zd %s", r, err_str(r)))
             atomic_store(&busy_reader_got, 1);
         return;
     }
@@ -1325,8 +1494,8 @@ static void busy_prober(void *arg)
     int fd = res[0];
     for (int i = 0; i < 2000; i++) {
         int r = goro_fd_wait(fd, GORO_READ, goro_now() + 2 * GORO_MILLISECOND);
-        int e = gt_errno();
-        if (r == -1 && e == EBUSY) {
+        int e = r < 0 ? -r : 0;
+        if (r == -EBUSY) {
             res[1] = EBUSY;
             return;
         }
@@ -1350,26 +1519,22 @@ Test(io, fd_wait_rules, .timeout = GT_TIMEOUT(30))
     cr_assert_lt(c.took, gt_ms(100), "fd_wait took %.1f ms", (double)c.took / 1e6);
     int sv2[2];
     mk_socketpair(sv2); /* a fresh one: see fd_wait_level_ready for a used one */
-    cr_assert_eq(goro_fd_wait(sv2[0], GORO_READ | GORO_WRITE, goro_now() + gt_ms(5000)), 0,
-                 "from the test's thread: %s", strerror(errno));
+    int r = goro_fd_wait(sv2[0], GORO_READ | GORO_WRITE, goro_now() + gt_ms(5000));
+    cr_assert_eq(r, 0, "from the test's thread: %s", err_str(r));
     cr_assert_eq(goro_close(sv2[0]), 0);
     cr_assert_eq(goro_close(sv2[1]), 0);
 
     /* Bad events. */
-    cr_assert_eq(goro_fd_wait(sv[0], 0, -1), -1);
-    cr_assert_eq(errno, EINVAL);
-    cr_assert_eq(goro_fd_wait(sv[0], 4, -1), -1);
-    cr_assert_eq(errno, EINVAL);
-    cr_assert_eq(goro_fd_wait(-1, GORO_READ, -1), -1);
-    cr_assert_eq(errno, EBADF);
+    cr_assert_eq(goro_fd_wait(sv[0], 0, -1), -EINVAL);
+    cr_assert_eq(goro_fd_wait(sv[0], 4, -1), -EINVAL);
+    cr_assert_eq(goro_fd_wait(-1, GORO_READ, -1), -EBADF);
 
     /* Nothing to read: the deadline. */
     c = (struct fdw_case){.fd = sv[0], .events = GORO_READ,
                           .deadline = goro_now() + 20 * GORO_MILLISECOND};
     spawn(fd_wait_g, &c);
     join();
-    cr_assert_eq(c.r, -1);
-    cr_assert_eq(c.err, ETIMEDOUT, "fd_wait: %s", strerror(c.err));
+    cr_assert_eq(c.r, -ETIMEDOUT, "fd_wait: %s", err_str(c.r));
 
     /* Two readers of one fd: the second gets EBUSY. */
     int res[2] = {sv[0], 0};
@@ -1395,9 +1560,10 @@ static void late_dialer(void *arg)
     char b[2];
     goro_sleep(50 * GORO_MILLISECOND);
     int fd = goro_dial_tcp(NULL, addr);
-    if (!gt_check(fd >= 0, "dial: %s", strerror(gt_errno())))
+    if (!gt_check(fd >= 0, "dial: %s", err_str(fd)))
         return;
-    gt_check(goro_write(fd, "hi", 2) == 2, "write: %s", strerror(gt_errno()));
+    ssize_t w = goro_write(fd, "hi", 2);
+    gt_check(w == 2, "write: %s", err_str(w));
     gt_check(read_full(fd, b, 2) == 2 && !memcmp(b, "HI", 2), "no answer");
     goro_close(fd);
 }
@@ -1415,15 +1581,14 @@ Test(io, plain_thread_calls, .timeout = GT_TIMEOUT(30))
     char addr[64], b[8];
     int lfd = listen_loopback(addr, sizeof addr);
     int c = goro_dial_tcp(NULL, addr);
-    cr_assert_geq(c, 0, "dial: %s", strerror(errno));
+    cr_assert_geq(c, 0, "dial: %s", err_str(c));
     int s = goro_accept(lfd, NULL, NULL);
-    cr_assert_geq(s, 0, "accept: %s", strerror(errno));
+    cr_assert_geq(s, 0, "accept: %s", err_str(s));
     cr_assert_eq(goro_write(c, "ping", 4), 4);
     cr_assert_eq(read_full(s, b, 4), 4);
     cr_assert_eq(memcmp(b, "ping", 4), 0);
     int64_t t0 = goro_now();
-    cr_assert_eq(goro_read_deadline(s, b, 1, t0 + 30 * GORO_MILLISECOND), -1);
-    cr_assert_eq(errno, ETIMEDOUT);
+    cr_assert_eq(goro_read_deadline(s, b, 1, t0 + 30 * GORO_MILLISECOND), -ETIMEDOUT);
     cr_assert_geq(goro_now() - t0, 30 * GORO_MILLISECOND);
     cr_assert_eq(goro_close(c), 0);
     cr_assert_eq(goro_read(s, b, 1), 0, "no EOF after the peer closed");
@@ -1432,7 +1597,7 @@ Test(io, plain_thread_calls, .timeout = GT_TIMEOUT(30))
     /* An accept that has to wait for a goroutine's dial. */
     spawn(late_dialer, addr);
     s = goro_accept(lfd, NULL, NULL);
-    cr_assert_geq(s, 0, "waiting accept: %s", strerror(errno));
+    cr_assert_geq(s, 0, "waiting accept: %s", err_str(s));
     cr_assert_eq(read_full(s, b, 2), 2);
     cr_assert_eq(memcmp(b, "hi", 2), 0);
     cr_assert_eq(goro_write(s, "HI", 2), 2);
@@ -1458,7 +1623,7 @@ static void wait_twice(void *arg)
     struct level_case *c = arg;
     for (int i = 0; i < 2; i++) {
         c->r[i] = goro_fd_wait(c->fd, c->events, goro_now() + gt_ms(1000));
-        c->err[i] = gt_errno();
+        c->err[i] = c->r[i] < 0 ? -c->r[i] : 0;
     }
 }
 
@@ -1477,11 +1642,83 @@ Test(io, fd_wait_level_ready, .timeout = GT_TIMEOUT(20))
         for (int k = 0; k < 2; k++)
             cr_assert_eq(c.r[k], 0, "goroutine: wait %d for %s on a ready socket: %s", k + 1,
                          names[i], strerror(c.err[k]));
-        cr_assert_eq(goro_fd_wait(sv[0], evs[i], goro_now() + gt_ms(1000)), 0,
-                     "thread: wait for %s on a ready socket: %s", names[i], strerror(errno));
+        int r = goro_fd_wait(sv[0], evs[i], goro_now() + gt_ms(1000));
+        cr_assert_eq(r, 0, "thread: wait for %s on a ready socket: %s", names[i], err_str(r));
     }
     cr_assert_eq(goro_close(sv[0]), 0);
     cr_assert_eq(goro_close(sv[1]), 0);
+    join();
+}
+
+/* ---- goro_fd_wait never reports readiness that is gone -------------------------------------- *
+ * The reverse of fd_wait_level_ready: the edge-triggered poller remembers
+ * an edge nobody waited for, and a byte that arrived (an edge, remembered)
+ * and was then read leaves the fd not ready.  A wait after that read must
+ * wait; a "ready" from the stale record sends the caller into a read that
+ * fails with EAGAIN.  The same for a socket whose send buffer filled after
+ * it was writable.  From a goroutine and from a plain thread. */
+
+#define STALE_ROUNDS 10
+
+struct stale_case {
+    int fd, peer;
+    int early;                  /* waits that said "ready" on a drained fd */
+    int bad_r, bad_err;         /* the first failure that was not a timeout */
+    int full_r, full_err;       /* the write wait on a full socket */
+};
+
+static void stale_rounds(struct stale_case *c)
+{
+    char b;
+    /* Registers fd with the poller: from now on its edges are recorded. */
+    goro_fd_wait(c->fd, GORO_READ, 0);
+    for (int i = 0; i < STALE_ROUNDS; i++) {
+        if (!gt_check(write(c->peer, "s", 1) == 1, "write to the peer"))
+            return;
+        goro_sleep(5 * GORO_MILLISECOND); /* the poller takes the edge, nobody waits */
+        ssize_t n = i % 2 ? read(c->fd, &b, 1) : goro_read(c->fd, &b, 1);
+        if (!gt_check(n == 1, "round %d: read %zd", i, n))
+            return;
+        int r = goro_fd_wait(c->fd, GORO_READ, goro_now() + 50 * GORO_MILLISECOND);
+        if (r == 0)
+            c->early++;
+        else if (r != -ETIMEDOUT && !c->bad_err)
+            c->bad_r = r, c->bad_err = -r;
+    }
+    /* Writable when registered (an edge), then full. */
+    static char chunk[4096];
+    while (send(c->fd, chunk, sizeof chunk, MSG_DONTWAIT) > 0)
+        ;
+    c->full_r = goro_fd_wait(c->fd, GORO_WRITE, goro_now() + 50 * GORO_MILLISECOND);
+    c->full_err = c->full_r < 0 ? -c->full_r : 0;
+}
+
+static void stale_rounds_g(void *arg)
+{
+    stale_rounds(arg);
+}
+
+Test(io, fd_wait_not_stale, .timeout = GT_TIMEOUT(30))
+{
+    for (int in_goroutine = 1; in_goroutine >= 0; in_goroutine--) {
+        const char *who = in_goroutine ? "goroutine" : "thread";
+        int sv[2];
+        mk_socketpair(sv);
+        struct stale_case c = {.fd = sv[0], .peer = sv[1]};
+        if (in_goroutine) {
+            spawn(stale_rounds_g, &c);
+            join();
+        } else {
+            stale_rounds(&c);
+        }
+        cr_assert_eq(c.early, 0, "%s: %d of %d read waits on a drained socket said ready", who,
+                     c.early, STALE_ROUNDS);
+        cr_assert_eq(c.bad_err, 0, "%s: read wait: %d (%s)", who, c.bad_r, strerror(c.bad_err));
+        cr_assert_neq(c.full_r, 0, "%s: a write wait on a full socket said ready", who);
+        cr_assert_eq(c.full_err, ETIMEDOUT, "%s: write wait: %s", who, strerror(c.full_err));
+        cr_assert_eq(goro_close(sv[0]), 0);
+        cr_assert_eq(goro_close(sv[1]), 0);
+    }
     join();
 }
 
@@ -1501,7 +1738,7 @@ static void dial_blackhole(void *arg)
     if (!gt_check(ctx != NULL, "ctx"))
         return;
     int fd = goro_dial_tcp(ctx, addr);
-    int e = gt_errno();
+    int e = fd < 0 ? -fd : 0;
     if (fd >= 0) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
@@ -1534,7 +1771,7 @@ static void connect_prepolled(void *arg)
     goro_fd_wait(fd, GORO_READ, goro_now() + 20 * GORO_MILLISECOND); /* registers fd */
     goro_ctx *ctx = goro_ctx_with_timeout(NULL, 50 * GORO_MILLISECOND);
     pp->r = goro_connect_ctx(ctx, fd, pp->sa, pp->salen);
-    pp->err = gt_errno();
+    pp->err = pp->r < 0 ? -pp->r : 0;
     if (pp->r == 0) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
@@ -1559,7 +1796,7 @@ Test(io, connect_waits_for_handshake, .timeout = GT_TIMEOUT(30))
         join();
     }
     blackhole_close(&bh);
-    cr_assert(pp.r == -1 && pp.err == ETIMEDOUT,
+    cr_assert(pp.r == -ETIMEDOUT,
               "connect on a polled socket to a full backlog: %d (%s), getpeername %s", pp.r,
               strerror(pp.err), pp.notconn ? "ENOTCONN" : "ok");
     cr_assert_eq(atomic_load(&early_connected), 0,
