@@ -24,10 +24,10 @@
  * mask and wakes a watcher thread with a futex; the watcher cancels every
  * registered context that asked for that signal.  The kernel may run the
  * handler on any thread that does not block the signal: the application's
- * own, or any of goro's, which run with the application's mask (os_linux.c),
- * so the signal is caught even after main has called pthread_exit.  Each signal's previous
- * disposition is saved on its first registration and restored when its
- * last registration goes.
+ * own, or any of goro's, which run with the application's mask
+ * (os_linux.c), so the signal is caught even after main has called
+ * pthread_exit.  Each signal's previous disposition is saved on its first
+ * registration and restored when its last registration goes.
  */
 #include "runtime.h"
 #include "sanitizer.h"

@@ -146,12 +146,14 @@ int goro__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
     /* In a child of fork() nothing would ever wake us. */
     goro__fork_check();
 #if defined(GORO_TSAN)
-    /* TSan runs a signal's handler only when the thread next enters a
-     * function TSan intercepts; the kernel restarts a raw futex wait around
-     * the signal (SA_RESTART) without our seeing it, so a handler could wait
-     * for ever on an idle thread.  Sleep at most TSAN_SIGNAL_POLL at a time
-     * and pass through usleep(0), a blocking call TSan intercepts, on the
-     * way out; the early return is a spurious wake to the caller. */
+    /* TSan runs an asynchronous signal's handler only when the thread
+     * next enters a function TSan intercepts (or is blocked in one).  A
+     * raw futex wait is not one: the signal that interrupts it is only
+     * noted, the wait restarts (or the caller's loop waits again), and on
+     * an idle thread the handler would wait for ever.  Sleep at most
+     * TSAN_SIGNAL_POLL at a time and pass through usleep(0), a blocking
+     * call TSan intercepts, on the way out; the early return is a spurious
+     * wake to the caller. */
     bool capped = false;
     int64_t poll_until = goro_now() + TSAN_SIGNAL_POLL;
     if (deadline < 0 || deadline > poll_until) {
