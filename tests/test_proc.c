@@ -99,8 +99,8 @@ static int run_cmd(char how, char *const argv[], char *out, size_t outsz)
  * SIGTERM blocked and goes on to exit 3. */
 static void report_children(const char *label, char how)
 {
-    char *grep[] = {(char *)"grep", (char *)"-E", (char *)"^Sig(Blk|Ign):", (char *)"/proc/self/status",
-                    NULL};
+    char *grep[] = {(char *)"grep", (char *)"-E", (char *)"^Sig(Blk|Ign):",
+                    (char *)"/proc/self/status", NULL};
     char *term[] = {(char *)"sh", (char *)"-c", (char *)"kill -TERM $$; exit 3", NULL};
     char out[512];
     int st = run_cmd(how, grep, out, sizeof out);
@@ -494,7 +494,8 @@ Test(proc, signals_reach_the_process_after_main_pthread_exit, .timeout = GT_TIME
         waitpid(pid, &st, 0);
     }
     close(fd);
-    cr_assert(ready, "main did not exit, or the child did not say so; status %#x, output:\n%s", st, out);
+    cr_assert(ready, "main did not exit, or the child did not say so; status %#x, output:\n%s", st,
+              out);
     cr_assert(fired, "SIGUSR1 did not cancel the signal context; output:\n%s", out);
     cr_assert(ended, "SIGTERM did not end the process; output:\n%s", out);
     cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "child status %#x; output:\n%s", st, out);
