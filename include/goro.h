@@ -67,6 +67,22 @@ GORO_API int64_t goro_now(void);
  * errno is saved and restored per goroutine, yet compiled code may read it
  * through the address of the thread it ran on before the call, so goro
  * reports errors in return values (see I/O).
+ *
+ * Signals and child processes.  goro's threads run with the signal mask of
+ * the thread that started the runtime (its first goro call), less SIGSEGV,
+ * SIGBUS, SIGFPE, SIGILL, SIGTRAP and SIGSYS, which they never block.  So a
+ * child started from a goroutine or a goro_blocking call (posix_spawn, fork
+ * then exec) starts with the application's mask, as with Go's os/exec, and
+ * a signal sent to the process still finds a thread after main has called
+ * pthread_exit.  A handler may run on any of goro's threads, on the running
+ * goroutine's stack unless installed with SA_ONSTACK; a goroutine that
+ * changes its thread's mask must restore it before it next blocks.
+ * fork() without exec: the child has only the forking thread, none of
+ * goro's, so between fork and exec call only async-signal-safe functions.
+ * There, any goro call that needs the runtime (starting, switching or
+ * ending a goroutine, a plain thread's wait) prints "fatal error: goro:
+ * runtime used in a child of fork() ..." and aborts; Go does not support
+ * fork without exec either.
  * ------------------------------------------------------------------------ */
 
 /* Spawn attributes for goro_go_attr().  Zero-initialise and set what you need:
@@ -400,7 +416,9 @@ GORO_API goro_ctx *goro_ctx_with_value(goro_ctx *parent, const void *key, void *
 /* Returns a context canceled (ECANCELED) when the process receives any of
  * the listed signals; the list ends with 0.  While the context lives, those
  * signals no longer have their previous effect (SIGINT no longer kills the
- * process); releasing it restores the previous dispositions.
+ * process); releasing it restores the previous dispositions.  The signal is
+ * caught on any thread that does not block it, goro's included (see
+ * Goroutines: they run with the application's mask).
  * Returns: NULL with errno EINVAL (no signal, or a number that is not 1..63,
  * is SIGKILL or SIGSTOP, or is kept by the C library), ENOMEM, or EAGAIN
  * (the thread that watches for signals could not be started).

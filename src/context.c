@@ -24,9 +24,12 @@
  *
  * Signals: an async-signal-safe handler records the signal in a pending
  * mask and wakes a watcher thread with a futex; the watcher cancels every
- * registered context that asked for that signal.  Each signal's previous
- * disposition is saved on its first registration and restored when its
- * last registration goes.
+ * registered context that asked for that signal.  The kernel may run the
+ * handler on any thread that does not block the signal: the application's
+ * own, or any of goro's, which run with the application's mask
+ * (os_linux.c), so the signal is caught even after main has called
+ * pthread_exit.  Each signal's previous disposition is saved on its first
+ * registration and restored when its last registration goes.
  */
 #include "runtime.h"
 #include "sanitizer.h"
@@ -543,6 +546,7 @@ goro_ctx *goro_ctx_with_signals(goro_ctx *parent, int sig, ...)
     r->ctx = c;
     r->mask = mask;
 
+    goro__init(); /* the watcher gets the application's signal mask from it */
     goro__lock_acquire(&sigs.lock);
     if (!sigs.watcher) {
         if (goro__thread_start(sig_watcher, NULL, 64 * 1024) != 0) {
@@ -560,7 +564,9 @@ goro_ctx *goro_ctx_with_signals(goro_ctx *parent, int sig, ...)
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = sig_handler;
-        sa.sa_flags = SA_RESTART;
+        /* SA_ONSTACK: it may interrupt a goroutine, on whatever thread the
+         * kernel picks; the M's alternate stack spares the goroutine's. */
+        sa.sa_flags = SA_RESTART | SA_ONSTACK;
         sigemptyset(&sa.sa_mask);
         if (sigaction(s, &sa, &sigs.old[s]) != 0) {
             /* A number the C library keeps for itself (glibc: 32 and 33,

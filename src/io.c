@@ -14,10 +14,11 @@
  * goro__errno_get, right after the failing system call.
  *
  * SIGPIPE: writes to sockets use send(MSG_NOSIGNAL).  For other fds (pipes)
- * a write to a closed reader raises SIGPIPE at the writing thread: goro's
- * own threads block every asynchronous signal, so in a goroutine it stays
- * pending and harmless; on a plain thread it is blocked around the write
- * and consumed if the write raised it.
+ * a write to a closed reader raises SIGPIPE at the writing thread, so
+ * SIGPIPE is blocked around the write and consumed if the write raised it,
+ * on goro's threads as on plain ones: goro's threads run with the
+ * application's signal mask (os_linux.c), which children inherit, so they
+ * cannot simply keep SIGPIPE blocked.
  */
 #include "netpoll.h"
 #include "sanitizer.h"
@@ -127,17 +128,19 @@ static ssize_t write_once(int fd, const void *buf, size_t n, int *sock)
         }
         *sock = 0;
     }
-    if (goro__getm())
-        return write(fd, buf, n); /* goro threads block SIGPIPE already */
-
-    /* A plain thread: block SIGPIPE around the write, and consume one that
-     * this write raised (POSIX: it is directed at this thread). */
+    /* Block SIGPIPE around the write, and consume one that this write
+     * raised (POSIX: it is directed at this thread).  Nothing parks in
+     * between: the goroutine stays on this thread. */
     sigset_t pipe, old, pending;
     sigemptyset(&pipe);
     sigaddset(&pipe, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe, &old);
-    sigpending(&pending);
-    bool was_pending = sigismember(&pending, SIGPIPE);
+    /* One pending from before can be there only if it was blocked before. */
+    bool was_pending = false;
+    if (sigismember(&old, SIGPIPE)) {
+        sigpending(&pending);
+        was_pending = sigismember(&pending, SIGPIPE);
+    }
     r = write(fd, buf, n);
     int e = errno;
     if (r < 0 && e == EPIPE && !was_pending) {

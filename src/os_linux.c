@@ -1,6 +1,7 @@
 /* os_linux.c - what goro needs from Linux: futexes, the clock, threads,
- * CPU count, mapping counts, and the fault handler that turns a goroutine
- * stack overflow into one clear line (Go: runtime/os_linux.go,
+ * CPU count, mapping counts, the fault handler that turns a goroutine
+ * stack overflow into one clear line, and what goro owes the process
+ * around signal masks and fork() (Go: runtime/os_linux.go,
  * signal_unix.go).
  *
  * Signals: goro installs no handler for anything but SIGSEGV and SIGBUS, and
@@ -9,6 +10,36 @@
  * sanitizer's).  Set GORO_SIGSEGV=0 to install nothing.  Each M runs with an
  * alternate signal stack, since an overflowing goroutine has no stack left
  * to run a handler on.
+ *
+ * Signal masks (Go: initSigmask, minit).  Every thread goro starts runs
+ * with the application's signal mask: the mask of the thread that started
+ * the runtime, captured once in goro__signals_init, less the synchronous
+ * fault signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS), which a
+ * thread must never block: a blocked SIGSEGV from a fault kills the process
+ * without running the overflow reporter.  This is what user code sees,
+ * since goroutines and goro_blocking calls run on those threads, and so what
+ * children inherit: posix_spawn and fork+exec from a goroutine start the
+ * child with the application's mask, as Go's os/exec does.  It is also why
+ * a process-directed signal still finds a thread once main has called
+ * pthread_exit.  The rejected design, goro's threads blocking every
+ * asynchronous signal, left children with SIGTERM and SIGINT blocked and a
+ * process whose main had exited deaf to every signal.  No runtime code
+ * needs signals blocked: a handler that interrupts the runtime runs on the
+ * interrupted stack (a goroutine's at least 16 KiB, or g0's), and returns;
+ * the system calls the runtime makes retry on EINTR or treat it as a
+ * spurious wake.  A goroutine that changes its thread's mask must put it
+ * back before it next blocks, as with goro_lock_thread's thread state.
+ *
+ * fork() without exec (Go does not support it either): the child has only
+ * the thread that called fork, none of the Ms, sysmon, the timer M or the
+ * blocking pool, and runtime locks held by those threads stay locked.  A
+ * pthread_atfork child handler sets goro__forked; every switch between
+ * goroutines, every park of a plain thread, goro_go, every futex sleep and
+ * every new runtime thread checks it (one load of a flag no one writes
+ * outside a child) and ends the child with one line, rather than hanging
+ * or running copies of the parent's goroutines.  fork followed directly by
+ * exec is unaffected: the flag dies with the image.  posix_spawn, vfork and
+ * _Fork run no atfork handler and need none.
  */
 #include "runtime.h"
 #include "sanitizer.h"
@@ -109,11 +140,36 @@ void goro__free(void *p)
 
 /* ---- futex -------------------------------------------------------------- */
 
+#if defined(GORO_TSAN)
+/* Under TSan a raw futex wait must give pending signals a way in; see
+ * goro__futex_wait. */
+#define TSAN_SIGNAL_POLL (50 * GORO_MILLISECOND)
+#endif
+
 int goro__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
 {
     struct timespec ts, *tsp = NULL;
     long r;
+    int e;
 
+    /* In a child of fork() nothing would ever wake us. */
+    goro__fork_check();
+#if defined(GORO_TSAN)
+    /* TSan runs an asynchronous signal's handler only when the thread
+     * next enters a function TSan intercepts (or is blocked in one).  A
+     * raw futex wait is not one: the signal that interrupts it is only
+     * noted, the wait restarts (or the caller's loop waits again), and on
+     * an idle thread the handler would wait for ever.  Sleep at most
+     * TSAN_SIGNAL_POLL at a time and pass through usleep(0), a blocking
+     * call TSan intercepts, on the way out; the early return is a spurious
+     * wake to the caller. */
+    bool capped = false;
+    int64_t poll_until = goro_now() + TSAN_SIGNAL_POLL;
+    if (deadline < 0 || deadline > poll_until) {
+        deadline = poll_until;
+        capped = true;
+    }
+#endif
     if (deadline >= 0) {
         /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time. */
         ts.tv_sec = deadline / GORO_SECOND;
@@ -122,7 +178,13 @@ int goro__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
     }
     r = syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, val, tsp,
                 NULL, FUTEX_BITSET_MATCH_ANY);
-    return r == 0 ? 0 : errno;
+    e = r == 0 ? 0 : errno;
+#if defined(GORO_TSAN)
+    usleep(0);
+    if (capped && e == ETIMEDOUT)
+        e = 0;
+#endif
+    return e;
 }
 
 void goro__futex_wake(_Atomic uint32_t *addr, int n)
@@ -181,13 +243,56 @@ int goro__ncpu(void)
     return n > 0 ? (int)n : 1;
 }
 
+/* ---- signal masks and fork ------------------------------------------------ */
+
+/* The mask goro's threads run with (see the top of this file): written once
+ * by goro__signals_init, under the runtime's init once, before the first
+ * goro__thread_start; read-only after. */
+static sigset_t thread_mask;
+
+bool goro__forked;
+
+void goro__fork_fatal(void)
+{
+    static const char msg[] =
+        "fatal error: goro: runtime used in a child of fork() (only the forking thread is "
+        "copied: no goroutine or timer can run here; call exec, or only async-signal-safe "
+        "functions, after fork)\n";
+    ssize_t r = write(2, msg, sizeof msg - 1);
+    (void)r;
+    /* No goroutine dump: it takes locks that a thread the child lacks may
+     * hold.  abort() must not re-enter a handler that would hide the line. */
+    signal(SIGABRT, SIG_DFL);
+    abort();
+}
+
+/* pthread_atfork child handler: runs in the child, single-threaded. */
+static void fork_child(void)
+{
+    goro__forked = true;
+}
+
+/* Captures the application's mask from the thread starting the runtime,
+ * and registers the fork handler. */
+static void proc_init(void)
+{
+    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
+
+    pthread_sigmask(SIG_SETMASK, NULL, &thread_mask);
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+        sigdelset(&thread_mask, faults[i]);
+    if (pthread_atfork(NULL, NULL, fork_child) != 0)
+        goro__throw("goro: pthread_atfork failed");
+}
+
 int goro__thread_start(void *(*fn)(void *), void *arg, size_t stack_size)
 {
     pthread_attr_t attr;
     pthread_t tid;
-    sigset_t all, old;
+    sigset_t old;
     int e;
 
+    goro__fork_check(); /* a child of fork() may not start threads (TSan) */
 #ifdef GORO_TESTING
     if (atomic_load(&fail_threads))
         return EAGAIN;
@@ -196,19 +301,9 @@ int goro__thread_start(void *(*fn)(void *), void *arg, size_t stack_size)
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     if (stack_size)
         pthread_attr_setstacksize(&attr, stack_size);
-    /* Runtime threads take no asynchronous signals: those belong to the
-     * application's own threads (and goro_ctx_with_signals). Faults are
-     * synchronous and still delivered. */
-    sigfillset(&all);
-    /* Synchronous faults must stay deliverable: a blocked SIGSEGV kills the
-     * process without running the stack-overflow reporter. */
-    sigdelset(&all, SIGSEGV);
-    sigdelset(&all, SIGBUS);
-    sigdelset(&all, SIGFPE);
-    sigdelset(&all, SIGILL);
-    sigdelset(&all, SIGTRAP);
-    sigdelset(&all, SIGSYS);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+    /* The new thread inherits the creator's mask: hand it the application's
+     * (whatever the creating thread's own is now), then put ours back. */
+    pthread_sigmask(SIG_SETMASK, &thread_mask, &old);
     e = pthread_create(&tid, &attr, fn, arg);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
@@ -342,6 +437,8 @@ void goro__signals_init(void)
     const char *env = getenv("GORO_SIGSEGV");
     const char *tb = getenv("GORO_TRACEBACK");
     struct sigaction sa;
+
+    proc_init();
 
     if (tb && strcmp(tb, "0") != 0 && *tb) {
         memset(&sa, 0, sizeof sa);

@@ -84,10 +84,22 @@ GORO_HIDDEN void goro__futex_wake(_Atomic uint32_t *addr, int n);
 GORO_HIDDEN int goro__ncpu(void);
 /* Starts a detached thread with the given stack size (0: default). */
 GORO_HIDDEN int goro__thread_start(void *(*fn)(void *), void *arg, size_t stack_size);
-/* Installs the SIGSEGV/SIGBUS handler that reports goroutine stack
- * overflows, and an alternate signal stack for the calling thread. */
+/* Captures the application's signal mask (the calling thread's) for the
+ * threads goro starts, registers the fork() child handler, and installs the
+ * SIGSEGV/SIGBUS handler that reports goroutine stack overflows. */
 GORO_HIDDEN void goro__signals_init(void);
 GORO_HIDDEN int goro__sigaltstack_init(void);
+/* True only in a child of fork() made after the runtime started, where
+ * none of its threads exist (os_linux.c). */
+GORO_HIDDEN extern bool goro__forked;
+GORO_HIDDEN GORO_NORETURN void goro__fork_fatal(void);
+/* Ends a child of fork() that needs the runtime with one clear line.  One
+ * load of a flag that is never written outside such a child. */
+static inline void goro__fork_check(void)
+{
+    if (unlikely(goro__forked))
+        goro__fork_fatal();
+}
 /* Number of memory mappings the process has now, and the kernel's limit. */
 GORO_HIDDEN long goro__map_count(void);
 GORO_HIDDEN long goro__map_count_max(void);

@@ -1114,6 +1114,7 @@ static goro__g *direct_next(goro__m *m, goro__p *p)
  * the scheduler. */
 static void switch_away(goro__g *g, int action)
 {
+    goro__fork_check(); /* a child of fork() has no other goroutines' threads */
     /* The canary lives in the top page of the slot below: start fetching it
      * now, so that finish()'s check after the switch does not stall on it. */
     if (g->canary)
@@ -1543,6 +1544,7 @@ void goro__park(void (*unlockf)(void *), void *arg, enum goro__wait_reason reaso
     g->wait_reason = (uint8_t)reason;
     g->wait_since = atomic_load_explicit(&goro__s.coarse_now, memory_order_relaxed);
     if (g->is_thread) {
+        goro__fork_check(); /* nothing could wake it in a child of fork() */
         atomic_fetch_add_explicit(&goro__s.nparks, 1, memory_order_relaxed);
         atomic_store_explicit(&g->status, G_WAITING, memory_order_relaxed);
         if (unlockf)
@@ -1627,6 +1629,7 @@ int goro_go_at(const goro_attr *attr, void (*fn)(void *), void *arg, const char 
 
     if (!fn)
         return EINVAL;
+    goro__fork_check(); /* no thread would run it in a child of fork() */
     goro__init();
     goro__note_thread();
     m = goro__getm();
