@@ -51,6 +51,9 @@ goro_case goro_case_timeout(int64_t ns)
 
 goro_case goro_case_deadline(int64_t when)
 {
+    /* INT64_MAX is select's "no timeout case": keep a deadline armed. */
+    if (when > GORO__WHEN_MAX)
+        when = GORO__WHEN_MAX;
     return (goro_case){.kind = CASE_TIMEOUT, .when = when};
 }
 

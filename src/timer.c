@@ -207,6 +207,8 @@ int goro__timer_add(goro__timer *t)
     goro__timers *ts, *old;
     bool earliest;
 
+    if (when > GORO__WHEN_MAX)
+        when = GORO__WHEN_MAX; /* INT64_MAX would read as an empty heap */
     goro__init();
     ts = heap_here();
     /* Only this thread re-homes t (it is in no heap), so old stays put;
