@@ -435,6 +435,9 @@ GORO_HIDDEN extern goro__sched goro__s;
 
 /* Wakes m, sleeping in stopm on its futex or in the network poller. */
 GORO_HIDDEN void goro__m_wake(goro__m *m);
+/* Starts an M looking for work if a P is idle and no M spins already
+ * (Go: wakep).  Any thread, no lock held. */
+GORO_HIDDEN void goro__wakep(void);
 
 /* The running thread's M (NULL on a plain thread) and thread G (NULL until
  * it first calls goro): read through goro__getm/getg, except below. */

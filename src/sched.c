@@ -672,6 +672,11 @@ static void wakep(void)
     startm(NULL, true);
 }
 
+void goro__wakep(void)
+{
+    wakep();
+}
+
 static bool p_has_work(goro__p *p)
 {
     return !runq_empty(p) || atomic_load(&goro__s.runqsize) > 0 ||
@@ -699,7 +704,9 @@ static void handoffp(goro__p *p)
 /* Sleeps until another thread hands this M a P (m->nextp).  While it sleeps,
  * the first idle M (the timer M) also waits for the earliest timer of any
  * P, blocked in the network poller once there is one, so that one wait
- * covers "next timer or next I/O".  When it wakes on its own it takes an
+ * covers "next timer or next I/O".  A timer added earlier than it sleeps
+ * wakes it; one added while no M sleeps here starts an M that comes here
+ * to become the timer M (kick in timer.c).  When it wakes on its own it takes an
  * idle P and fires the due timers on it, so the Gs they wake go to a local
  * run queue (Go fires timers only on a P too).  If every P is busy, each
  * fires its own timers as it schedules; the timer M then fires only those
