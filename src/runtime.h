@@ -356,6 +356,9 @@ struct goro__p {
     /* Owner only. */
     uint32_t schedtick;             /* incremented at every schedule */
     _Atomic uint32_t schedtick_pub; /* same, published for sysmon */
+    _Atomic uint32_t slicetick;     /* incremented at every new time slice
+                                       (written by the owner, read by sysmon) */
+    _Atomic uint32_t preempt;       /* sysmon: the time slice is over */
     goro__g *gfree;                 /* free Gs with default stacks */
     int ngfree;
     uint64_t goid_next, goid_end;   /* batch of goroutine ids */
@@ -367,6 +370,8 @@ struct goro__p {
     /* Sysmon only. */
     uint32_t sysmon_tick;
     int64_t sysmon_when;
+    uint32_t sysmon_slicetick;
+    int64_t sysmon_slice_when;
 };
 
 /* ---- M ------------------------------------------------------------------ */
