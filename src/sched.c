@@ -1064,7 +1064,7 @@ static void switch_away(goro__g *g, int action)
         __builtin_prefetch((const void *)g->canary);
     goro__m *m = goro__getm();
     goro__p *p = p_enter(m);
-    bool inherit;
+    bool inherit = false;
     goro__g *next = p ? direct_next(m, p, &inherit) : NULL;
 
     g->action = (uint8_t)action;
