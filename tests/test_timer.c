@@ -436,6 +436,7 @@ static void child_far(void (*fn)(void *))
     if (!far_done || goro_go(fn, NULL) != 0 || pthread_create(&t, NULL, far_waker, NULL) != 0)
         _exit(2);
     goro_chan_recv(far_done, NULL);
+    pthread_join(t, NULL);
     _exit(0);
 }
 
