@@ -733,12 +733,13 @@ static void handoffp(goro__p *p)
  * P, blocked in the network poller once there is one, so that one wait
  * covers "next timer or next I/O".  A timer added earlier than it sleeps
  * wakes it; one added while no M sleeps here starts an M that comes here
- * to become the timer M (kick in timer.c).  When it wakes on its own it takes an
- * idle P and fires the due timers on it, so the Gs they wake go to a local
- * run queue (Go fires timers only on a P too).  If every P is busy, each
- * fires its own timers as it schedules; the timer M then fires only those
- * a millisecond overdue (a P stuck in long-running code), without a P, and
- * does not wake again before another millisecond has passed. */
+ * to become the timer M (kick in timer.c).  When it wakes on its own it
+ * takes an idle P and fires the due timers on it, so the Gs they wake go
+ * to a local run queue (Go fires timers only on a P too).  If every P is
+ * busy, each fires its own timers as it schedules; the timer M then fires
+ * only those a millisecond overdue (a P stuck in long-running code),
+ * without a P, and does not wake again before another millisecond has
+ * passed. */
 static void stopm(goro__m *m)
 {
     int64_t not_before = 0; /* earliest timed wake after finding all Ps busy */
