@@ -450,19 +450,25 @@ static inline void runq_prefetch(goro__p *p, uint32_t h)
     }
 }
 
-/* Dequeues from p (owner only): runnext first, then the head.  *inherit
- * says which: a G from runnext inherits the running time slice (see "Time
- * slices" at the top of the file).  Go: runqget. */
-static goro__g *runq_get_slice(goro__p *p, bool *inherit)
+/* A G starts a new time slice on p (owner only): sysmon times slices by
+ * watching slicetick change (see "Time slices" at the top of the file). */
+static inline void slice_start(goro__p *p)
+{
+    atomic_store_explicit(&p->slicetick, p->slicetick + 1, memory_order_relaxed);
+}
+
+/* Dequeues from p (owner only): runnext first, then the head.  A G from
+ * runnext inherits the running time slice; one from the head starts a new
+ * one, counted here (Go: runqget's inheritTime).  Every G dequeued is
+ * about to run, but for p_retire's drain, where the count is harmless. */
+static goro__g *runq_get(goro__p *p)
 {
     goro__g *g = atomic_load_explicit(&p->runnext, memory_order_relaxed);
-    *inherit = true;
     if (g && atomic_compare_exchange_strong_explicit(&p->runnext, &g, NULL, memory_order_acquire,
                                                      memory_order_relaxed)) {
         runq_prefetch(p, atomic_load_explicit(&p->runqhead, memory_order_relaxed));
         return g;
     }
-    *inherit = false;
     for (;;) {
         uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
         uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
@@ -474,15 +480,10 @@ static goro__g *runq_get_slice(goro__p *p, bool *inherit)
         if (atomic_compare_exchange_weak_explicit(&p->runqhead, &h, h + 1, memory_order_release,
                                                   memory_order_relaxed)) {
             runq_prefetch(p, h + 1);
+            slice_start(p);
             return g;
         }
     }
-}
-
-static goro__g *runq_get(goro__p *p)
-{
-    bool inherit;
-    return runq_get_slice(p, &inherit);
 }
 
 bool goro__runqs_empty(void)
@@ -881,16 +882,17 @@ static bool slice_end(goro__p *p)
     return true;
 }
 
-/* Returns the next G for m, blocking until there is one; *inherit says
- * whether it inherits the running time slice (it came from runnext).  m
- * holds its P (busy) on entry and on return (Go: findrunnable + schedule). */
-static goro__g *findrunnable(goro__m *m, bool *inherit)
+/* Returns the next G for m, blocking until there is one; *fresh says
+ * whether it must start a new time slice (it came from anywhere but the
+ * local queue, where runq_get counts slices).  m holds its P (busy) on
+ * entry and on return (Go: findrunnable + schedule). */
+static goro__g *findrunnable(goro__m *m, bool *fresh)
 {
     goro__p *p;
     goro__g *g;
     bool over;
 
-    *inherit = false;
+    *fresh = true;
 top:
     p = m->p;
     if (unlikely(p->id >= atomic_load_explicit(&goro__s.nprocs, memory_order_relaxed))) {
@@ -908,8 +910,10 @@ top:
         if (g)
             return g;
     }
-    if ((g = runq_get_slice(p, inherit)))
+    if ((g = runq_get(p))) {
+        *fresh = false;
         return g;
+    }
     if (atomic_load_explicit(&goro__s.runqsize, memory_order_relaxed) > 0) {
         goro__lock_acquire(&goro__s.lock);
         g = globrunq_get(p, 0);
@@ -982,13 +986,6 @@ stop:
 
 /* ---- switching ---------------------------------------------------------- */
 
-/* A G starts a new time slice on p (owner only): sysmon times slices by
- * watching slicetick change. */
-static inline void slice_start(goro__p *p)
-{
-    atomic_store_explicit(&p->slicetick, p->slicetick + 1, memory_order_relaxed);
-}
-
 /* g0 -> g.  Returns when g switches back to g0. */
 static void switch_to_g(goro__m *m, goro__g *g)
 {
@@ -1031,16 +1028,15 @@ static inline void finish_direct(goro__m *m)
  * must step in: for locked threads, GORO_DEBUG=migrate, every 61st tick
  * (the global queue and timers get their turn in findrunnable), at the end
  * of a time slice (findrunnable sends the runnext G to the back), or when
- * the local queue is empty.  *inherit: see runq_get_slice.  p is held
- * busy. */
-static goro__g *direct_next(goro__m *m, goro__p *p, bool *inherit)
+ * the local queue is empty.  p is held busy. */
+static goro__g *direct_next(goro__m *m, goro__p *p)
 {
     goro__g *next;
 
     if (m->lockedg || goro__s.debug_migrate || (p->schedtick + 1) % 61 == 0 ||
         atomic_load_explicit(&p->preempt, memory_order_relaxed))
         return NULL;
-    next = runq_get_slice(p, inherit);
+    next = runq_get(p);
     if (next && next->lockedm) {
         runq_put(p, next, true); /* g0 hands it to its thread */
         return NULL;
@@ -1065,15 +1061,12 @@ static void switch_away(goro__g *g, int action)
         __builtin_prefetch((const void *)g->canary);
     goro__m *m = goro__getm();
     goro__p *p = p_enter(m);
-    bool inherit = false;
-    goro__g *next = p ? direct_next(m, p, &inherit) : NULL;
+    goro__g *next = p ? direct_next(m, p) : NULL;
 
     g->action = (uint8_t)action;
     if (next) {
         p->schedtick++;
         atomic_store_explicit(&p->schedtick_pub, p->schedtick, memory_order_relaxed);
-        if (!inherit)
-            slice_start(p);
         atomic_store_explicit(&next->status, G_RUNNING, memory_order_relaxed);
         next->m = m;
         next->last_m = m;
@@ -1173,13 +1166,13 @@ static void finish(goro__m *m, goro__g *g, goro__p *p)
 
 /* Runs g on m until the scheduler is needed again, then finishes the
  * request of the G that switched back (g, or one g switched to directly).
- * inherit: g continues the running time slice.  Returns with m holding a
- * P (busy) again. */
-static void execute(goro__m *m, goro__g *g, bool inherit)
+ * fresh: g starts a new time slice (see findrunnable).  Returns with m
+ * holding a P (busy) again. */
+static void execute(goro__m *m, goro__g *g, bool fresh)
 {
     goro__p *p = m->p;
 
-    if (!inherit)
+    if (fresh)
         slice_start(p);
     atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
     g->m = m;
@@ -1233,13 +1226,13 @@ static void schedule(goro__m *m)
 {
     for (;;) {
         goro__g *g;
-        bool inherit = false;
+        bool fresh = true;
 
         if (m->lockedg) {
             stop_locked_m(m);
             g = m->lockedg;
         } else {
-            g = findrunnable(m, &inherit);
+            g = findrunnable(m, &fresh);
             if (m->spinning)
                 reset_spinning(m);
             if (g->lockedm && g->lockedm != m) {
@@ -1256,7 +1249,7 @@ static void schedule(goro__m *m)
             }
             g->migrate_skips = 0;
         }
-        execute(m, g, inherit);
+        execute(m, g, fresh);
     }
 }
 
