@@ -196,19 +196,21 @@ GORO_HIDDEN int64_t goro__timers_next(void);
 
 /* The latest deadline a timer can have.  INT64_MAX itself means "no
  * timer" wherever a deadline is read (an empty heap's next, a select
- * without a timeout case), so a timer asked for at INT64_MAX is kept one
- * nanosecond earlier: still armed, still seen by the deadlock detector
- * (a timer, however far, is a way to wake up), and it never fires. */
+ * without a timeout case), so goro__timer_add and select's timeout cases
+ * keep a deadline at INT64_MAX one nanosecond earlier: still armed, still
+ * seen by the deadlock detector (a timer, however far, is a way to wake
+ * up), and it never fires.  Deadlines users see (goro_ctx_deadline) keep
+ * INT64_MAX. */
 #define GORO__WHEN_MAX (INT64_MAX - 1)
 
-/* The deadline ns from now: now for ns <= 0, GORO__WHEN_MAX instead of an
+/* The deadline ns from now: now for ns <= 0, INT64_MAX instead of an
  * overflow. */
 static inline int64_t goro__deadline_after(int64_t ns)
 {
     int64_t now = goro_now();
     if (ns <= 0)
         return now;
-    return ns > GORO__WHEN_MAX - now ? GORO__WHEN_MAX : now + ns;
+    return ns > INT64_MAX - now ? INT64_MAX : now + ns;
 }
 
 /* ---- waiters ------------------------------------------------------------ */

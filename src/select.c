@@ -46,7 +46,7 @@ goro_case goro_case_send(goro_chan *c, const void *elem)
 
 goro_case goro_case_timeout(int64_t ns)
 {
-    return (goro_case){.kind = CASE_TIMEOUT, .when = goro__deadline_after(ns)};
+    return goro_case_deadline(goro__deadline_after(ns));
 }
 
 goro_case goro_case_deadline(int64_t when)
