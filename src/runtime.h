@@ -207,6 +207,15 @@ static inline int64_t goro__timers_next_of(goro__timers *ts)
 /* The earliest deadline over every P (racy read). */
 GORO_HIDDEN int64_t goro__timers_next(void);
 
+/* The latest deadline a timer can have.  INT64_MAX itself means "no
+ * timer" wherever a deadline is read (an empty heap's next, a select
+ * without a timeout case), so goro__timer_add and select's timeout cases
+ * keep a deadline at INT64_MAX one nanosecond earlier: still armed, still
+ * seen by the deadlock detector (a timer, however far, is a way to wake
+ * up), and it never fires.  Deadlines users see (goro_ctx_deadline) keep
+ * INT64_MAX. */
+#define GORO__WHEN_MAX (INT64_MAX - 1)
+
 /* The deadline ns from now: now for ns <= 0, INT64_MAX instead of an
  * overflow. */
 static inline int64_t goro__deadline_after(int64_t ns)
@@ -364,6 +373,9 @@ struct goro__p {
     /* Owner only. */
     uint32_t schedtick;             /* incremented at every schedule */
     _Atomic uint32_t schedtick_pub; /* same, published for sysmon */
+    _Atomic uint32_t slicetick;     /* incremented at every new time slice
+                                       (written by the owner, read by sysmon) */
+    _Atomic uint32_t preempt;       /* sysmon: the time slice is over */
     goro__g *gfree;                 /* free Gs with default stacks */
     int ngfree;
     uint64_t goid_next, goid_end;   /* batch of goroutine ids */
@@ -375,6 +387,8 @@ struct goro__p {
     /* Sysmon only. */
     uint32_t sysmon_tick;
     int64_t sysmon_when;
+    uint32_t sysmon_slicetick;
+    int64_t sysmon_slice_when;
 };
 
 /* ---- M ------------------------------------------------------------------ */
@@ -443,6 +457,9 @@ GORO_HIDDEN extern goro__sched goro__s;
 
 /* Wakes m, sleeping in stopm on its futex or in the network poller. */
 GORO_HIDDEN void goro__m_wake(goro__m *m);
+/* Starts an M looking for work if a P is idle and no M spins already
+ * (Go: wakep).  Any thread, no lock held. */
+GORO_HIDDEN void goro__wakep(void);
 
 /* The running thread's M (NULL on a plain thread) and thread G (NULL until
  * it first calls goro): read through goro__getm/getg, except below. */

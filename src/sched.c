@@ -8,10 +8,26 @@
  * guarantee that a G's registers are saved before any other thread can see
  * it parked (Go: mcall/park_m).
  *
- * Finding work (findrunnable), in order: this P's runnext slot and local run
- * queue (every 61st tick the global queue first, so it is not starved), due
- * timers, the global queue, then stealing half of a random victim's queue.
- * An M that finds nothing gives its P back and sleeps on a futex.
+ * Finding work (findrunnable), in order: due timers of this P, this P's
+ * runnext slot and local run queue (every 61st tick, and at the end of a
+ * time slice, the global queue first, so it is not starved), the global
+ * queue, then stealing half of a random victim's queue.  An M that finds
+ * nothing gives its P back and sleeps on a futex.
+ *
+ * Time slices (Go: inheritTime, forcePreemptNS).  A G readied by a running
+ * G goes to runnext and runs next, on this core: a request/response pair
+ * hands the CPU back and forth that way, and would keep it for ever from
+ * the Gs in the local queue behind it.  So a G taken from runnext inherits
+ * the running time slice, and any other G starts a new one (slice_start
+ * bumps p->slicetick).  sysmon watches slicetick; when one slice has lasted
+ * TIMESLICE (10 ms) while Gs wait in the local or global queue, it sets
+ * p->preempt.  The M reads the flag at its next switch (one relaxed load in
+ * direct_next, the only cost on the ping-pong path), goes through g0, and
+ * findrunnable sends the runnext G to the back of the local queue and looks
+ * at the global queue first (slice_end).  A G that waits in a run queue, or
+ * whose timer is due, so runs within about one time slice plus sysmon's
+ * period, however busy the pairs in front of it.  The flag is advisory and
+ * racy by design: a late or spurious one costs one trip through g0.
  *
  * Spinning (Go's wakep rule).  An M looking for work to steal is "spinning";
  * at most half the busy Ps have one.  Whoever makes a G runnable calls
@@ -81,6 +97,7 @@ static pthread_key_t thread_g_key;
 #else
 #define NEWM_FATAL_AFTER (10000 * GORO_MILLISECOND)
 #endif
+#define TIMESLICE (10 * GORO_MILLISECOND) /* Go: forcePreemptNS */
 #define GOID_BATCH 16
 
 static void schedule(goro__m *m) GORO_NORETURN;
@@ -458,7 +475,17 @@ static inline void runq_prefetch(goro__p *p, uint32_t h)
     }
 }
 
-/* Dequeues from p (owner only): runnext first, then the head. */
+/* A G starts a new time slice on p (owner only): sysmon times slices by
+ * watching slicetick change (see "Time slices" at the top of the file). */
+static inline void slice_start(goro__p *p)
+{
+    atomic_store_explicit(&p->slicetick, p->slicetick + 1, memory_order_relaxed);
+}
+
+/* Dequeues from p (owner only): runnext first, then the head.  A G from
+ * runnext inherits the running time slice; one from the head starts a new
+ * one, counted here (Go: runqget's inheritTime).  Every G dequeued is
+ * about to run, but for p_retire's drain, where the count is harmless. */
 static goro__g *runq_get(goro__p *p)
 {
     goro__g *g = atomic_load_explicit(&p->runnext, memory_order_relaxed);
@@ -478,6 +505,7 @@ static goro__g *runq_get(goro__p *p)
         if (atomic_compare_exchange_weak_explicit(&p->runqhead, &h, h + 1, memory_order_release,
                                                   memory_order_relaxed)) {
             runq_prefetch(p, h + 1);
+            slice_start(p);
             return g;
         }
     }
@@ -745,6 +773,11 @@ static void wakep(void)
     startm(NULL, true);
 }
 
+void goro__wakep(void)
+{
+    wakep();
+}
+
 static bool p_has_work(goro__p *p)
 {
     return !runq_empty(p) || atomic_load(&goro__s.runqsize) > 0 ||
@@ -779,12 +812,15 @@ static void handoffp(goro__p *p)
 /* Sleeps until another thread hands this M a P (m->nextp).  While it sleeps,
  * the first idle M (the timer M) also waits for the earliest timer of any
  * P, blocked in the network poller once there is one, so that one wait
- * covers "next timer or next I/O".  When it wakes on its own it takes an
- * idle P and fires the due timers on it, so the Gs they wake go to a local
- * run queue (Go fires timers only on a P too).  If every P is busy, each
- * fires its own timers as it schedules; the timer M then fires only those
- * a millisecond overdue (a P stuck in long-running code), without a P, and
- * does not wake again before another millisecond has passed. */
+ * covers "next timer or next I/O".  A timer added earlier than it sleeps
+ * wakes it; one added while no M sleeps here starts an M that comes here
+ * to become the timer M (kick in timer.c).  When it wakes on its own it
+ * takes an idle P and fires the due timers on it, so the Gs they wake go
+ * to a local run queue (Go fires timers only on a P too).  If every P is
+ * busy, each fires its own timers as it schedules; the timer M then fires
+ * only those a millisecond overdue (a P stuck in long-running code),
+ * without a P, and does not wake again before another millisecond has
+ * passed. */
 static void stopm(goro__m *m)
 {
     int64_t not_before = 0; /* earliest timed wake after finding all Ps busy */
@@ -949,13 +985,33 @@ static void run_timers(goro__p *p)
         goro__timers_run(&p->timers, goro_now());
 }
 
-/* Returns the next G for m, blocking until there is one.  m holds its P
- * (busy) on entry and on return (Go: findrunnable + schedule). */
-static goro__g *findrunnable(goro__m *m)
+/* The time slice running on p is over (sysmon set p->preempt): the G in
+ * runnext would inherit it, so it goes to the back of the queue instead,
+ * behind the Gs that have waited there.  Returns whether it was over. */
+static bool slice_end(goro__p *p)
+{
+    goro__g *g;
+
+    if (likely(!atomic_load_explicit(&p->preempt, memory_order_relaxed)))
+        return false;
+    atomic_store_explicit(&p->preempt, 0, memory_order_relaxed);
+    g = atomic_exchange_explicit(&p->runnext, NULL, memory_order_acquire);
+    if (g)
+        runq_put_tail(p, g, memory_order_release); /* p stays busy: no wakep */
+    return true;
+}
+
+/* Returns the next G for m, blocking until there is one; *fresh says
+ * whether it must start a new time slice (it came from anywhere but the
+ * local queue, where runq_get counts slices).  m holds its P (busy) on
+ * entry and on return (Go: findrunnable + schedule). */
+static goro__g *findrunnable(goro__m *m, bool *fresh)
 {
     goro__p *p;
     goro__g *g;
+    bool over;
 
+    *fresh = true;
 top:
     p = m->p;
     if (unlikely(p->id >= atomic_load_explicit(&goro__s.nprocs, memory_order_relaxed))) {
@@ -963,16 +1019,20 @@ top:
         goto top;
     }
     run_timers(p);
+    over = slice_end(p);
     p->schedtick++;
-    if (p->schedtick % 61 == 0 && atomic_load_explicit(&goro__s.runqsize, memory_order_relaxed) > 0) {
+    if ((p->schedtick % 61 == 0 || over) &&
+        atomic_load_explicit(&goro__s.runqsize, memory_order_relaxed) > 0) {
         goro__lock_acquire(&goro__s.lock);
         g = globrunq_get(p, 1);
         goro__lock_release(&goro__s.lock);
         if (g)
             return g;
     }
-    if ((g = runq_get(p)))
+    if ((g = runq_get(p))) {
+        *fresh = false;
         return g;
+    }
     if (atomic_load_explicit(&goro__s.runqsize, memory_order_relaxed) > 0) {
         goro__lock_acquire(&goro__s.lock);
         g = globrunq_get(p, 0);
@@ -1086,14 +1146,15 @@ static inline void finish_direct(goro__m *m)
 /* The local G to switch to directly from the running one, or NULL when g0
  * must step in: for locked threads, GORO_DEBUG=migrate, every 61st tick
  * (the global queue and timers get their turn in findrunnable), a retired
- * P (findrunnable retires it), or when the local queue is empty.  p is held
- * busy. */
+ * P (findrunnable retires it), at the end of a time slice (findrunnable
+ * sends the runnext G to the back), or when the local queue is empty.  p is
+ * held busy. */
 static goro__g *direct_next(goro__m *m, goro__p *p)
 {
     goro__g *next;
 
     if (m->lockedg || goro__s.debug_migrate || (p->schedtick + 1) % 61 == 0 ||
-        unlikely(p_retired(p)))
+        unlikely(p_retired(p)) || atomic_load_explicit(&p->preempt, memory_order_relaxed))
         return NULL;
     next = runq_get(p);
     if (next && next->lockedm) {
@@ -1226,13 +1287,16 @@ static void finish(goro__m *m, goro__g *g, goro__p *p)
 
 /* Runs g on m until the scheduler is needed again, then finishes the
  * request of the G that switched back (g, or one g switched to directly).
- * Returns with m holding a P (busy) again, except on a locked M that lost
- * its P while its G ran: schedule() then waits for the G in stop_locked_m,
- * which needs no P (see "Locked threads" below). */
-static void execute(goro__m *m, goro__g *g)
+ * fresh: g starts a new time slice (see findrunnable).  Returns with m
+ * holding a P (busy) again, except on a locked M that lost its P while its
+ * G ran: schedule() then waits for the G in stop_locked_m, which needs no P
+ * (see "Locked threads" below). */
+static void execute(goro__m *m, goro__g *g, bool fresh)
 {
     goro__p *p = m->p;
 
+    if (fresh)
+        slice_start(p);
     atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
     g->m = m;
     g->last_m = m;
@@ -1295,12 +1359,13 @@ static void schedule(goro__m *m)
 {
     for (;;) {
         goro__g *g;
+        bool fresh = true;
 
         if (m->lockedg) {
             stop_locked_m(m);
             g = m->lockedg;
         } else {
-            g = findrunnable(m);
+            g = findrunnable(m, &fresh);
             if (m->spinning)
                 reset_spinning(m);
             if (g->lockedm && g->lockedm != m) {
@@ -1317,7 +1382,7 @@ static void schedule(goro__m *m)
             }
             g->migrate_skips = 0;
         }
-        execute(m, g);
+        execute(m, g, fresh);
     }
 }
 
@@ -1429,6 +1494,39 @@ static bool newm_retry(int64_t now)
     return true;
 }
 
+/* Ends time slices that have lasted TIMESLICE while other Gs wait for p's
+ * M: sets p->preempt, which the M reads at its next switch (direct_next,
+ * findrunnable).  Preemption is cooperative: a G that never switches is
+ * dealt with by retake instead.  Go: sysmon's preemptone after
+ * forcePreemptNS. */
+static void preempt_slices(int64_t now)
+{
+    int nprocs = atomic_load(&goro__s.nprocs);
+
+    for (int i = 0; i < nprocs; i++) {
+        goro__p *p = goro__s.allp[i];
+        if (!p)
+            continue;
+        uint32_t tick = atomic_load_explicit(&p->slicetick, memory_order_relaxed);
+        if (tick != p->sysmon_slicetick ||
+            atomic_load_explicit(&p->owner, memory_order_relaxed) == 0) {
+            p->sysmon_slicetick = tick;
+            p->sysmon_slice_when = now;
+            continue;
+        }
+        if (now - p->sysmon_slice_when < TIMESLICE)
+            continue;
+        /* Someone waits: in p's queue (not runnext: the slice's heir) or
+         * in the global one. */
+        if (atomic_load_explicit(&p->runqhead, memory_order_relaxed) !=
+                atomic_load_explicit(&p->runqtail, memory_order_relaxed) ||
+            atomic_load_explicit(&goro__s.runqsize, memory_order_relaxed) > 0) {
+            atomic_store_explicit(&p->preempt, 1, memory_order_relaxed);
+            p->sysmon_slice_when = now; /* once per slice */
+        }
+    }
+}
+
 /* sysmon wakes every 2 ms while a P is busy, every 10 ms while all are
  * idle (the deadlock check runs then), and after 100 ms of idleness sleeps
  * until a P gets busy again (acquirep kicks it) or a second passes. */
@@ -1470,6 +1568,7 @@ static void *sysmon(void *arg)
             goro__netpoll(0);
         watch = retake(now);
         watch |= newm_retry(now);
+        preempt_slices(now);
         if (atomic_load(&goro__s.npidle) == atomic_load(&goro__s.nprocs))
             goro__deadlock_check();
     }

@@ -46,11 +46,14 @@ goro_case goro_case_send(goro_chan *c, const void *elem)
 
 goro_case goro_case_timeout(int64_t ns)
 {
-    return (goro_case){.kind = CASE_TIMEOUT, .when = goro__deadline_after(ns)};
+    return goro_case_deadline(goro__deadline_after(ns));
 }
 
 goro_case goro_case_deadline(int64_t when)
 {
+    /* INT64_MAX is select's "no timeout case": keep a deadline armed. */
+    if (when > GORO__WHEN_MAX)
+        when = GORO__WHEN_MAX;
     return (goro_case){.kind = CASE_TIMEOUT, .when = when};
 }
 

@@ -17,8 +17,9 @@
  *   - each M, every time it schedules, fires the due timers of its own P;
  *   - an M out of work fires those of the Ps it tries to steal from;
  *   - the first M to go idle (the timer M, stopm) sleeps until the earliest
- *     deadline over all Ps (adding an earlier timer wakes it); when it
- *     wakes it takes an idle P and fires every due timer on it;
+ *     deadline over all Ps (adding an earlier timer wakes it, or starts an
+ *     M to become the timer M when none sleeps: see kick); when it wakes
+ *     it takes an idle P and fires every due timer on it;
  *   - timers a millisecond overdue while every P is busy in long-running
  *     code are fired without a P by the timer M or sysmon.
  *
@@ -158,7 +159,17 @@ int64_t goro__timers_next(void)
 }
 
 /* Wakes the timer M if when is earlier than it sleeps, or an idle M to
- * become the timer M if there is none.  Not with goro__s.lock held. */
+ * become the timer M if there is none.  Not with goro__s.lock held.
+ *
+ * With no M asleep at all (a plain thread arming a timer before any
+ * goroutine ran, or every M busy), start one through wakep: it finds no
+ * work and becomes the timer M in stopm, sleeping until when (Go:
+ * wakeNetPoller).  Without that, nothing waited for the timer but sysmon,
+ * which after 100 ms of idleness sleeps for a second.  No wake-up is lost
+ * when wakep starts nobody: it declines only if every P is busy (each
+ * fires its timers as it schedules, and sysmon, awake while a P is busy,
+ * fires overdue ones) or if an M spins, which reaches stopm later and,
+ * under goro__s.lock, reads the heaps after we published t there. */
 static void kick(int64_t when)
 {
     if (when >= atomic_load(&goro__s.timer_m_until))
@@ -168,6 +179,8 @@ static void kick(int64_t when)
     if (m)
         goro__m_wake(m);
     goro__lock_release(&goro__s.lock);
+    if (!m)
+        goro__wakep();
 }
 
 /* The heap a timer armed by this thread goes to: its P's, or some P's. */
@@ -207,6 +220,8 @@ int goro__timer_add(goro__timer *t)
     goro__timers *ts, *old;
     bool earliest;
 
+    if (when > GORO__WHEN_MAX)
+        when = GORO__WHEN_MAX; /* INT64_MAX would read as an empty heap */
     goro__init();
     ts = heap_here();
     /* Only this thread re-homes t (it is in no heap), so old stays put;

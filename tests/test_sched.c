@@ -1183,3 +1183,91 @@ Test(sched, fp_state, .init = env_migrate, .timeout = GT_TIMEOUT(20))
     cr_assert_eq(fegetround(), FE_TONEAREST);
     gt_quiesce();
 }
+
+/* ---- fairness: time slices ------------------------------------------------ */
+
+/* A request/response pair hands the CPU back and forth through runnext: each
+ * send readies the partner into the slot the sender's P runs next, so the
+ * pair alone could keep a P forever.  The partner inherits the time slice;
+ * once a slice has lasted 10 ms while other work waits, the pair goes to
+ * the back of the queue.  A sleeper and a yielder beside one pair per P
+ * must keep running. */
+static _Atomic int fair_stop;
+static _Atomic long fair_rounds, fair_sleeps, fair_yields, fair_done;
+
+static void fair_pong(void *arg)
+{
+    goro_chan **c = arg;
+    long v;
+    while (goro_chan_recv(c[0], &v) == 0)
+        goro_chan_send(c[1], &v);
+    atomic_fetch_add(&fair_done, 1);
+}
+
+static void fair_ping(void *arg)
+{
+    goro_chan **c = arg;
+    long v = 0;
+    while (!atomic_load_explicit(&fair_stop, memory_order_relaxed)) {
+        goro_chan_send(c[0], &v);
+        goro_chan_recv(c[1], &v);
+        atomic_fetch_add_explicit(&fair_rounds, 1, memory_order_relaxed);
+    }
+    goro_chan_close(c[0]);
+    atomic_fetch_add(&fair_done, 1);
+}
+
+static void fair_sleeper(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&fair_stop)) {
+        goro_sleep(GORO_MILLISECOND);
+        atomic_fetch_add(&fair_sleeps, 1);
+    }
+    atomic_fetch_add(&fair_done, 1);
+}
+
+static void fair_yielder(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&fair_stop)) {
+        goro_yield();
+        atomic_fetch_add(&fair_yields, 1);
+    }
+    atomic_fetch_add(&fair_done, 1);
+}
+
+Test(sched, chatty_pairs_do_not_starve_others, .timeout = GT_TIMEOUT(30))
+{
+    int npairs = goro_maxprocs(0);
+    goro_chan *chans[GORO_MAX_PROCS][2];
+
+    cr_assert_eq(goro_go(fair_sleeper, NULL), 0);
+    cr_assert_eq(goro_go(fair_yielder, NULL), 0);
+    for (int i = 0; i < npairs; i++) {
+        chans[i][0] = gt_mkchan(sizeof(long), 0);
+        chans[i][1] = gt_mkchan(sizeof(long), 0);
+        cr_assert_eq(goro_go(fair_pong, chans[i]), 0);
+        cr_assert_eq(goro_go(fair_ping, chans[i]), 0);
+    }
+    /* Let the pairs get going (the sleeper and yielder then sit in local
+     * queues behind them), then count for a second. */
+    goro_sleep(50 * GORO_MILLISECOND);
+    long s0 = atomic_load(&fair_sleeps), y0 = atomic_load(&fair_yields);
+    goro_sleep(GORO_SECOND);
+    long s = atomic_load(&fair_sleeps) - s0, y = atomic_load(&fair_yields) - y0;
+    long r = atomic_load(&fair_rounds);
+    atomic_store(&fair_stop, 1);
+    cr_assert(gt_wait_count(&fair_done, 2 + 2 * npairs, gt_ms(10000)),
+              "goroutines did not stop: %ld of %d", atomic_load(&fair_done), 2 + 2 * npairs);
+    for (int i = 0; i < npairs; i++) {
+        goro_chan_release(chans[i][0]);
+        goro_chan_release(chans[i][1]);
+    }
+    /* With 10 ms slices, about 90 of each; far fewer on a loaded machine. */
+    cr_assert_geq(s, 10, "1 ms sleeper woke %ld times in 1 s beside %d pairs (%ld round trips)",
+                  s, npairs, r);
+    cr_assert_geq(y, 10, "yielder ran %ld times in 1 s beside %d pairs (%ld round trips)", y,
+                  npairs, r);
+    gt_quiesce();
+}

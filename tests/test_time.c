@@ -11,6 +11,8 @@
 #define _GNU_SOURCE
 #include "common.h"
 
+#include <sys/socket.h>
+
 /* ---- helpers ------------------------------------------------------------ */
 
 static goro_timer *mktimer(int64_t ns)
@@ -520,5 +522,78 @@ Test(time, ticker_reset_changes_period, .timeout = GT_TIMEOUT(20))
     cr_assert_eq(recv_within(goro_ticker_chan(t), &v, gt_ms(3000)), 0);
     cr_assert_geq(v, t0 + 300 * GORO_MILLISECOND);
     goro_ticker_free(t);
+    gt_quiesce();
+}
+
+/* ---- timers armed from a plain thread while the runtime idles ------------ */
+
+/* A plain thread that has spawned no goroutine arms a timer after the
+ * runtime has idled long enough for sysmon to go into its long sleep: the
+ * timer must wake it on time, not when sysmon next looks (up to a second
+ * later).  Each test starts a fresh process with no M yet. */
+#define IDLE_WAIT 20 /* ms */
+
+static void idle_runtime(void)
+{
+    goro_maxprocs(0); /* starts the runtime: sysmon, no M */
+    usleep(300 * 1000);
+}
+
+static void assert_prompt(const char *what, int64_t t0)
+{
+    int64_t d = goro_now() - t0;
+    cr_assert_geq(d, IDLE_WAIT * GORO_MILLISECOND, "%s returned early: %.1f ms", what, d / 1e6);
+    cr_assert_lt(d, gt_ms(200), "%s of %d ms from an idle plain thread took %.1f ms", what,
+                 IDLE_WAIT, d / 1e6);
+}
+
+Test(time, idle_thread_select_timeout, .timeout = GT_TIMEOUT(10))
+{
+    goro_chan *c = gt_mkchan(0, 0);
+    idle_runtime();
+    int64_t t0 = goro_now();
+    goro_case cs[] = {goro_case_recv(c, NULL), goro_case_timeout(IDLE_WAIT * GORO_MILLISECOND)};
+    cr_assert_eq(goro_select(cs, 2), 1);
+    assert_prompt("select timeout", t0);
+    goro_chan_release(c);
+    gt_quiesce();
+}
+
+Test(time, idle_thread_timer, .timeout = GT_TIMEOUT(10))
+{
+    idle_runtime();
+    int64_t t0 = goro_now();
+    goro_timer *t = mktimer(IDLE_WAIT * GORO_MILLISECOND);
+    cr_assert_eq(goro_chan_recv(goro_timer_chan(t), NULL), 0);
+    assert_prompt("goro_timer", t0);
+    goro_timer_free(t);
+    gt_quiesce();
+}
+
+Test(time, idle_thread_ctx_timeout, .timeout = GT_TIMEOUT(10))
+{
+    idle_runtime();
+    int64_t t0 = goro_now();
+    goro_ctx *ctx = goro_ctx_with_timeout(NULL, IDLE_WAIT * GORO_MILLISECOND);
+    cr_assert_not_null(ctx);
+    cr_assert_eq(goro_chan_recv(goro_ctx_done(ctx), NULL), EPIPE);
+    assert_prompt("context timeout", t0);
+    cr_assert_eq(goro_ctx_err(ctx), ETIMEDOUT);
+    goro_ctx_release(ctx);
+    gt_quiesce();
+}
+
+Test(time, idle_thread_read_deadline, .timeout = GT_TIMEOUT(10))
+{
+    int sv[2];
+    char b;
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    idle_runtime();
+    int64_t t0 = goro_now();
+    ssize_t n = goro_read_deadline(sv[0], &b, 1, t0 + IDLE_WAIT * GORO_MILLISECOND);
+    cr_assert_eq(n, -ETIMEDOUT);
+    assert_prompt("goro_read_deadline", t0);
+    goro_close(sv[0]);
+    close(sv[1]);
     gt_quiesce();
 }

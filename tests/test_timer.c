@@ -370,3 +370,122 @@ Test(timer, short_timer_from_thread_not_rounded_up, .timeout = GT_TIMEOUT(30))
                  best / 1e3);
     gt_quiesce();
 }
+
+/* ---- far timers are not a deadlock ---------------------------------------- */
+
+/* Every goroutine waits on a timer that is very far away (INT64_MAX ns of
+ * sleep, a select timeout, a goro_timer, a context deadline), and the main
+ * thread waits on a channel that a thread unknown to goro sends on after a
+ * while.  A timer, however far, is a way to wake up: the deadlock detector
+ * must not abort (Go does not report it either).  Run in a child process:
+ * the goroutines never end, and the old failure is an abort. */
+#define CHILD_ENV "GT_TIMER_CHILD"
+
+static goro_chan *far_done;
+
+static void far_sleep(void *arg)
+{
+    (void)arg;
+    goro_sleep(INT64_MAX);
+}
+
+static void far_select(void *arg)
+{
+    goro_chan *never = goro_chan_make(0, 0);
+    (void)arg;
+    goro_case cs[] = {goro_case_recv(never, NULL), goro_case_timeout(INT64_MAX)};
+    goro_select(cs, 2);
+}
+
+static void far_select_deadline(void *arg)
+{
+    goro_chan *never = goro_chan_make(0, 0);
+    (void)arg;
+    goro_case cs[] = {goro_case_recv(never, NULL), goro_case_deadline(INT64_MAX)};
+    goro_select(cs, 2);
+}
+
+static void far_timer(void *arg)
+{
+    goro_timer *t = goro_timer_make(INT64_MAX);
+    (void)arg;
+    goro_chan_recv(goro_timer_chan(t), NULL);
+}
+
+static void far_ctx(void *arg)
+{
+    goro_ctx *c = goro_ctx_with_deadline(NULL, INT64_MAX);
+    (void)arg;
+    goro_chan_recv(goro_ctx_done(c), NULL);
+}
+
+/* The detector needs its picture to hold for 250 ms after 100 ms of
+ * idleness, and looks once a second after that: 3 s is past it. */
+static void *far_waker(void *arg)
+{
+    (void)arg;
+    usleep(3000 * 1000);
+    goro_chan_close(far_done);
+    return NULL;
+}
+
+static void child_far(void (*fn)(void *))
+{
+    pthread_t t;
+    far_done = goro_chan_make(0, 0);
+    if (!far_done || goro_go(fn, NULL) != 0 || pthread_create(&t, NULL, far_waker, NULL) != 0)
+        _exit(2);
+    goro_chan_recv(far_done, NULL);
+    pthread_join(t, NULL);
+    _exit(0);
+}
+
+static void child_far_sleep(void) { child_far(far_sleep); }
+static void child_far_select(void) { child_far(far_select); }
+static void child_far_select_deadline(void) { child_far(far_select_deadline); }
+static void child_far_timer(void) { child_far(far_timer); }
+static void child_far_ctx(void) { child_far(far_ctx); }
+
+static const gt_child_body child_bodies[] = {
+    {"far_sleep", child_far_sleep},
+    {"far_select", child_far_select},
+    {"far_select_deadline", child_far_select_deadline},
+    {"far_timer", child_far_timer},
+    {"far_ctx", child_far_ctx},
+    {NULL, NULL},
+};
+
+__attribute__((constructor)) static void child_entry(void)
+{
+    gt_child_dispatch(CHILD_ENV, child_bodies);
+}
+
+static void assert_no_deadlock(const char *body)
+{
+    char out[4096];
+    int status;
+    gt_run_child(CHILD_ENV, body, out, sizeof out, &status);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: child status %#x, stderr:\n%s",
+              body, status, out);
+}
+
+Test(timer, far_sleep_is_not_deadlock, .timeout = GT_TIMEOUT(30))
+{
+    assert_no_deadlock("far_sleep");
+}
+
+Test(timer, far_select_timeout_is_not_deadlock, .timeout = GT_TIMEOUT(30))
+{
+    assert_no_deadlock("far_select");
+    assert_no_deadlock("far_select_deadline");
+}
+
+Test(timer, far_timer_is_not_deadlock, .timeout = GT_TIMEOUT(30))
+{
+    assert_no_deadlock("far_timer");
+}
+
+Test(timer, far_ctx_deadline_is_not_deadlock, .timeout = GT_TIMEOUT(30))
+{
+    assert_no_deadlock("far_ctx");
+}
