@@ -1258,8 +1258,10 @@ static void finish(goro__m *m, goro__g *g, goro__p *p)
     case GA_YIELD:
         atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
         /* Behind the local queue, or behind the global one when that holds
-         * work, so a yielding loop cannot starve it (Go: goschedImpl). */
-        if (p && !goro__s.debug_migrate && !m->lockedg &&
+         * work, so a yielding loop cannot starve it (Go: goschedImpl).
+         * GORO_DEBUG=migrate sends it to the global queue for another M to
+         * take, when there is another P for one. */
+        if (p && (!goro__s.debug_migrate || atomic_load(&goro__s.nprocs) == 1) && !m->lockedg &&
             atomic_load_explicit(&goro__s.runqsize, memory_order_relaxed) == 0) {
             runq_put_tail(p, g, memory_order_release); /* p stays busy: no wakep */
         } else {
