@@ -21,8 +21,9 @@
 #               tests/install_consumer/race.c
 #   deb         cpack: libgoro0 and libgoro-dev; `apt-get install ./*.deb`,
 #               the consumer against /usr (pkg-config, find_package, no
-#               rpath), then `apt-get purge`.  With --no-system (or without
-#               root) the packages are built and inspected, not installed.
+#               rpath), then `apt-get purge` (as root or through sudo).  With
+#               --no-system the packages are built and inspected, not
+#               installed.
 #
 # Environment: GORO_BUILD_DIR (default build/release), GORO_KEEP=1 keeps the
 # scratch directory.
@@ -63,6 +64,8 @@ consumer=$GORO_ROOT/tests/install_consumer
 cc=${CC:-cc}
 cflags=(-std=c11 -Wall -Wextra -Werror)
 is_root() { [ "$(id -u)" -eq 0 ]; }
+can_root() { is_root || sudo -n true 2>/dev/null; }
+root_apt() { goro_as_root env DEBIAN_FRONTEND=noninteractive apt-get "$@"; }
 
 say() { echo "install-test: $*"; }
 fail() { echo "install-test: FAILED: $*" >&2; exit 1; }
@@ -150,6 +153,7 @@ step_usrlocal() {
   export -f usrlocal_inside expect_ok cmake_consumer say fail
   export work build consumer cc
   # Arrays do not cross `export`: pass the flags as a string.
+  # shellcheck disable=SC2016 # expanded by the inner bash
   GORO_CFLAGS="${cflags[*]}" unshare -m --propagation private \
     bash -c 'set -euo pipefail; read -ra cflags <<<"$GORO_CFLAGS"; usrlocal_inside'
 }
@@ -213,7 +217,7 @@ step_deb() {
   v=$(sed -n 's/^set(CPACK_PACKAGE_VERSION "\(.*\)")$/\1/p' "$build/CPackConfig.cmake")
   rt=$(echo "$debs"/libgoro0_"$v"_*.deb)
   dev=$(echo "$debs"/libgoro-dev_"$v"_*.deb)
-  [ -f "$rt" ] && [ -f "$dev" ] || fail "cpack made: $(ls "$debs")"
+  if [ ! -f "$rt" ] || [ ! -f "$dev" ]; then fail "cpack made: $(ls "$debs")"; fi
   # (Listings in variables: grep -q would cut dpkg-deb's pipe short.)
   local rt_files dev_files f
   rt_files=$(dpkg-deb -c "$rt")
@@ -228,8 +232,8 @@ step_deb() {
   dpkg-deb -f "$rt" Depends | grep -q libc6 || fail "libgoro0 has no libc6 dependency (dpkg-shlibdeps)"
   say "packages: $(basename "$rt") $(basename "$dev")"
 
-  if [ $system = 0 ] || ! is_root; then
-    say "deb: not installed (--no-system or not root)"
+  if [ $system = 0 ] || ! can_root; then
+    say "deb: not installed (--no-system, or neither root nor sudo)"
     return 0
   fi
   if dpkg-query -W libgoro0 libgoro-dev >/dev/null 2>&1; then
@@ -237,14 +241,14 @@ step_deb() {
     return 0
   fi
   # Whatever happens from here on, the packages go again.
-  trap 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q libgoro0 libgoro-dev >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$rt" "$dev" \
+  trap 'root_apt purge -y -q libgoro0 libgoro-dev >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+  root_apt install -y -q --no-install-recommends "$rt" "$dev" \
     >"$debs.apt" 2>&1 || fail "apt-get install: $(cat "$debs.apt")"
   # shellcheck disable=SC2046
   $cc "${cflags[@]}" "$consumer/main.c" $(pkg-config --cflags --libs goro) -o "$work/deb_consumer"
   expect_ok "$work/deb_consumer"
   cmake_consumer "$work/cmake-deb"
-  DEBIAN_FRONTEND=noninteractive apt-get purge -y -q libgoro0 libgoro-dev >/dev/null
+  root_apt purge -y -q libgoro0 libgoro-dev >/dev/null
   if dpkg-query -W -f='${Status}' libgoro0 2>/dev/null | grep -q installed || [ -e /usr/include/goro.h ]; then
     fail "apt-get purge left goro behind"
   fi
