@@ -21,7 +21,8 @@ check() {
         fail=1
     fi
 }
-check '^goroutine 1 \[chan receive\] worker created by main at .*gdb_target\.c:[0-9]+'
+# Relative to the source root (-fmacro-prefix-map), not the build machine's path.
+check '^goroutine 1 \[chan receive\] worker created by main at tests/gdb_target\.c:[0-9]+'
 check '^goroutine 3 \[chan receive\] worker'
 check '^3 goroutines$'
 check '^goroutine 3:$'
