@@ -14,9 +14,11 @@ empty=$(mktemp "${TMPDIR:-/tmp}/goro-nohosts.XXXXXX")
 trap 'rm -f "$empty"' EXIT
 : >"$empty"
 # shellcheck disable=SC2016 # expanded by the inner shell
-exec unshare -rm bash -c '
+unshare -rm bash -c '
     mount --bind "$1" /etc/hosts || { echo "no_hosts: cannot bind-mount /etc/hosts"; exit 1; }
     if getent ahostsv4 localhost >/dev/null 2>&1; then
         echo "no_hosts: note: localhost resolves even without /etc/hosts here"
     fi
     exec "$2" --filter "io/address_parsing"' no_hosts "$empty" "$test_io"
+rc=$?
+exit $rc
