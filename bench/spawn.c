@@ -1,4 +1,4 @@
-/* spawn (not in BENCHMARKS.md): spawn and complete 1,000,000 goroutines.
+/* spawn (not in docs/benchmarks.md's list): spawn and complete 1,000,000 goroutines.
  * Argument "waves" (default): from a goroutine, 100 waves of 10,000, each
  * wave waited for before the next; "all": one goroutine spawns all
  * 1,000,000, then waits.  Each goroutine adds its index to a sum and

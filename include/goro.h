@@ -40,6 +40,24 @@ extern "C" {
 #endif
 
 /* ------------------------------------------------------------------------
+ * Version.  0.x: a minor release may change the API; patch releases do not.
+ * ------------------------------------------------------------------------ */
+
+#define GORO_VERSION_MAJOR 0
+#define GORO_VERSION_MINOR 2
+#define GORO_VERSION_PATCH 0
+/* The version this header belongs to as one number, major * 10000 +
+ * minor * 100 + patch (0.2.0 is 200), for #if GORO_VERSION >= ... */
+#define GORO_VERSION                                                           \
+    (GORO_VERSION_MAJOR * 10000 + GORO_VERSION_MINOR * 100 + GORO_VERSION_PATCH)
+
+/* Returns the version of the goro library running the program, encoded as
+ * GORO_VERSION is.  It differs from GORO_VERSION when a program compiled
+ * against one version's header runs on another version's shared library:
+ *   if (goro_version() / 100 != GORO_VERSION / 100) ... (another 0.x) */
+GORO_API int goro_version(void);
+
+/* ------------------------------------------------------------------------
  * Durations (Go: package time).  All times are int64_t nanoseconds.
  * ------------------------------------------------------------------------ */
 

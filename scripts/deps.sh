@@ -1,12 +1,14 @@
 # shellcheck shell=bash
-# deps.sh - shared by scripts/test.sh, scripts/demo.sh and .ci/run (sourced,
-# not run).  Installs what a preset needs through apt, only when missing,
-# as root or through sudo.
+# deps.sh - used by scripts/test.sh, scripts/demo.sh, scripts/install-test.sh
+# and .ci/run (sourced, not run).  Installs what a preset needs through apt,
+# only when missing, as root or through sudo.
 
 # Debian packages each preset needs beyond gcc, make and cmake.
 # libhttp-parser-dev: examples/http_hello (optional; skipped without it).
 GORO_DEPS_COMMON="pkg-config libcriterion-dev valgrind libhttp-parser-dev"
 GORO_DEPS_AARCH64="qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
+# scripts/install-test.sh: cpack's DEB generator (dpkg-shlibdeps, file).
+GORO_DEPS_PACKAGE="dpkg-dev file"
 # scripts/fuzz.sh: clang with libFuzzer and the sanitizer runtimes.
 GORO_DEPS_FUZZ="clang libclang-rt-14-dev"
 
@@ -50,6 +52,9 @@ goro_deps() {
       ;;
     fuzz)
       goro_apt_install $GORO_DEPS_FUZZ
+      ;;
+    package)
+      goro_apt_install $GORO_DEPS_COMMON $GORO_DEPS_PACKAGE
       ;;
     *)
       goro_apt_install $GORO_DEPS_COMMON

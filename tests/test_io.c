@@ -1235,6 +1235,13 @@ static void *gai_probe_thread(void *arg)
     return NULL;
 }
 
+/* Says which part of address_parsing this machine cannot run.  Not
+ * cr_log_warn: a Criterion warning makes the whole run exit 1. */
+static void address_parsing_skips(const char *what)
+{
+    fprintf(stderr, "[SKIP] io::address_parsing: %s\n", what);
+}
+
 Test(io, address_parsing, .timeout = GT_TIMEOUT(30))
 {
     char addr[64];
@@ -1249,15 +1256,25 @@ Test(io, address_parsing, .timeout = GT_TIMEOUT(30))
     }
     cr_assert_eq(goro_listen_tcp(NULL), -EINVAL);
 
-    /* "localhost:<port>" resolves (dial and listen). */
-    int lfd = listen_loopback(addr, sizeof addr);
-    char name[64];
-    snprintf(name, sizeof name, "localhost:%d", local_port(lfd));
-    echo_once(lfd, name);
-    cr_assert_eq(goro_close(lfd), 0);
-    lfd = goro_listen_tcp("localhost:0");
-    cr_assert_geq(lfd, 0, "listen localhost:0: %s", err_str(lfd));
-    cr_assert_eq(goro_close(lfd), 0);
+    /* "localhost:<port>" resolves (dial and listen), where "localhost" is
+     * 127.0.0.1 at all: a system without /etc/hosts may not know the name
+     * (tests/no_hosts.sh runs this test so). */
+    int lfd;
+    struct addrinfo lh_hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *lh;
+    if (getaddrinfo("localhost", NULL, &lh_hints, &lh) != 0) {
+        address_parsing_skips("\"localhost\" does not resolve to IPv4 here (no "
+                              "/etc/hosts?): localhost part skipped");
+    } else {
+        freeaddrinfo(lh);
+        lfd = listen_loopback(addr, sizeof addr);
+        char name[64];
+        snprintf(name, sizeof name, "localhost:%d", local_port(lfd));
+        echo_once(lfd, name);
+        cr_assert_eq(goro_close(lfd), 0);
+        lfd = goro_listen_tcp("localhost:0");
+        cr_assert_geq(lfd, 0, "listen localhost:0: %s", err_str(lfd));
+        cr_assert_eq(goro_close(lfd), 0);
+    }
 
     /* ":port": every interface, loopback included. */
     lfd = goro_listen_tcp(":0");
@@ -1274,7 +1291,7 @@ Test(io, address_parsing, .timeout = GT_TIMEOUT(30))
         echo_once(lfd, addr);
         cr_assert_eq(goro_close(lfd), 0);
     } else {
-        cr_log_warn("no IPv6 loopback: [::1] part skipped");
+        address_parsing_skips("no IPv6 loopback: [::1] part skipped");
     }
 
     /* An unknown name: ENOENT, but only where the lookup cannot wait on
@@ -1287,10 +1304,10 @@ Test(io, address_parsing, .timeout = GT_TIMEOUT(30))
     until.tv_sec += 1;
     if (pthread_timedjoin_np(t, NULL, &until) != 0) {
         pthread_detach(t);
-        cr_log_warn("name lookup does not answer at once: unknown-host part skipped");
+        address_parsing_skips("name lookup does not answer at once: unknown-host part skipped");
     } else if (probe.rc == 0) {
         freeaddrinfo(probe.res);
-        cr_log_warn("nonexistent.invalid resolves here: unknown-host part skipped");
+        address_parsing_skips("nonexistent.invalid resolves here: unknown-host part skipped");
     } else {
         int r = goro_dial_tcp(NULL, "nonexistent.invalid:80");
         cr_assert_eq(r, -ENOENT, "dial unknown host: %s", err_str(r));

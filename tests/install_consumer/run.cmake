@@ -1,9 +1,15 @@
-# run.cmake - the install_consumer and install_pkgconfig ctest tests.
-#   cmake -DMODE=cmake|pkgconfig -DGORO_BUILD_DIR=... -DCONFIG=... -DLIBDIR=lib
-#         -DCONSUMER_DIR=... -DWORK_DIR=... -DC_COMPILER=... -DGENERATOR=...
-#         -P run.cmake
+# run.cmake - the install_consumer, install_pkgconfig and install_exports
+# ctest tests.
+#   cmake -DMODE=cmake|pkgconfig|exports -DGORO_BUILD_DIR=... -DCONFIG=...
+#         -DLIBDIR=lib -DCONSUMER_DIR=... -DWORK_DIR=... -DC_COMPILER=...
+#         -DGENERATOR=... [-DNM=nm] -P run.cmake
 # Installs the build tree into WORK_DIR/prefix, builds the consumer against
 # it and runs it; every step must succeed and each program must print "ok".
+#   cmake:     find_package(goro): goro::goro (shared) and goro::goro_static
+#   pkgconfig: pkg-config --cflags --libs goro with an rpath to the prefix,
+#              and the static library through pkg-config's libdir
+#   exports:   the installed libgoro.so exports goro_* functions and nothing
+#              else: no goro__ internals, no test hooks
 cmake_minimum_required(VERSION 3.20)
 
 function(run what)
@@ -48,6 +54,41 @@ elseif(MODE STREQUAL "pkgconfig")
   run("compiling main.c" ${C_COMPILER} -std=c11 -Wall -Wextra ${CONSUMER_DIR}/main.c ${flags}
       -Wl,-rpath,${prefix}/${LIBDIR} -o ${WORK_DIR}/consumer_pc)
   expect_ok(${WORK_DIR}/consumer_pc)
+  # Static: the archive itself, so the shared library beside it is not used.
+  run("pkg-config" ${PKG_CONFIG} --cflags goro)
+  separate_arguments(cflags UNIX_COMMAND "${run_out}")
+  run("pkg-config" ${PKG_CONFIG} --variable=libdir goro)
+  string(STRIP "${run_out}" libdir)
+  run("compiling main.c (static)" ${C_COMPILER} -std=c11 -Wall -Wextra ${CONSUMER_DIR}/main.c
+      ${cflags} ${libdir}/libgoro.a -lpthread -o ${WORK_DIR}/consumer_pc_static)
+  expect_ok(${WORK_DIR}/consumer_pc_static)
+elseif(MODE STREQUAL "exports")
+  if(NOT NM)
+    set(NM nm)
+  endif()
+  run("nm" ${NM} -D --defined-only ${prefix}/${LIBDIR}/libgoro.so)
+  string(REGEX MATCHALL "[^\n]+" lines "${run_out}")
+  set(count 0)
+  set(bad "")
+  foreach(line IN LISTS lines)
+    # "ADDRESS TYPE NAME[@VERSION]"
+    if(NOT line MATCHES "^[0-9a-fA-F]+ +[A-Za-z] +([^ @]+)")
+      continue()
+    endif()
+    set(sym ${CMAKE_MATCH_1})
+    if(sym MATCHES "^goro_[a-z0-9]" AND NOT sym MATCHES "^goro__")
+      math(EXPR count "${count} + 1")
+    elseif(NOT sym MATCHES "^(_init|_fini|_edata|_end|__bss_start)$")
+      string(APPEND bad " ${sym}")
+    endif()
+  endforeach()
+  if(bad)
+    message(FATAL_ERROR "libgoro.so exports more than goro_* functions:${bad}")
+  endif()
+  if(count LESS 50)
+    message(FATAL_ERROR "libgoro.so exports only ${count} goro_* symbols:\n${run_out}")
+  endif()
+  message(STATUS "libgoro.so: ${count} goro_* symbols, nothing else")
 else()
-  message(FATAL_ERROR "MODE must be cmake or pkgconfig")
+  message(FATAL_ERROR "MODE must be cmake, pkgconfig or exports")
 endif()

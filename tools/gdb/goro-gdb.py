@@ -10,8 +10,8 @@
 # How it finds goroutines: every default-size stack is a slot of a chunk in
 # the list 'stack.c'::pool.chunks, with the G at the top of the slot; the Gs
 # of stacks of other sizes are headers in the slabs of pool.slabs, free ones
-# idle (src/stack.c).  The library needs its
-# debug information (the default RelWithDebInfo build has it).
+# idle (src/stack.c).  The library needs its debug information (every build
+# of goro has it: it is compiled with -g).
 #
 # How "goro bt" works: it loads the G's saved callee-saved registers, stack
 # pointer and return address (src/arch/switch_*.S) into the selected
@@ -34,12 +34,46 @@ def _cstr(v):
         return None
 
 
+def _has_chunks(t):
+    t = t.strip_typedefs()
+    return t.code == gdb.TYPE_CODE_STRUCT and any(f.name == "chunks" for f in t.fields())
+
+
+def _usable(v):
+    try:
+        v.fetch_lazy()
+        return not v.is_optimized_out and _has_chunks(v.type)
+    except gdb.error:
+        return False
+
+
 def _pool():
     for expr in ("'stack.c'::pool", "pool"):
         try:
-            return gdb.parse_and_eval(expr)
+            v = gdb.parse_and_eval(expr)
         except gdb.error:
             continue
+        if _usable(v):
+            return v
+    # Link-time optimisation renames file statics (pool.lto_priv.N) and may
+    # lose their location in the debug information while keeping the type:
+    # take the type from the debug information and the address from the
+    # ELF symbol, and keep the candidate that looks like the stack pool.
+    ptypes = [s.type for s in gdb.lookup_static_symbols("pool") if _has_chunks(s.type)]
+    for ptype in ptypes:
+        for n in range(32):
+            try:
+                addr = gdb.parse_and_eval("&'pool.lto_priv.%d'" % n)
+            except gdb.error:
+                continue
+            v = addr.cast(ptype.pointer()).dereference()
+            try:
+                page = int(v["page"])
+                slot = int(v["slot_size"])
+            except gdb.error:
+                continue
+            if page >= 4096 and page & (page - 1) == 0 and slot > 0 and slot % page == 0:
+                return v
     raise gdb.GdbError("goro: cannot find the stack pool (is libgoro built with -g?)")
 
 
