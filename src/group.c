@@ -82,7 +82,8 @@ static void task_run(void *arg)
     goro_waitgroup_done(&g->wg);
 }
 
-int goro_group_go(goro_group *g, int (*fn)(goro_ctx *, void *), void *arg)
+int goro_group_go_at(goro_group *g, int (*fn)(goro_ctx *, void *), void *arg, const char *entry,
+                     const char *file, int line, const char *func)
 {
     struct task *t;
     int e;
@@ -101,7 +102,9 @@ int goro_group_go(goro_group *g, int (*fn)(goro_ctx *, void *), void *arg)
         return e;
     }
     goro_waitgroup_add(&g->wg, 1);
-    e = goro_go(task_run, t);
+    /* Dumps show the task's own function and the caller's site, not
+     * task_run and this file. */
+    e = goro_go_at(NULL, task_run, t, entry, file, line, func);
     if (e) {
         goro__free(t);
         if (g->limit.size)
@@ -109,6 +112,12 @@ int goro_group_go(goro_group *g, int (*fn)(goro_ctx *, void *), void *arg)
         goro_waitgroup_done(&g->wg);
     }
     return e;
+}
+
+/* The exported symbol behind the goro_group_go() macro. */
+int(goro_group_go)(goro_group *g, int (*fn)(goro_ctx *, void *), void *arg)
+{
+    return goro_group_go_at(g, fn, arg, NULL, NULL, 0, NULL);
 }
 
 int goro_group_wait(goro_group *g)

