@@ -104,7 +104,11 @@ typedef struct goro_attr {
  * same pointer argument registers on every ABI goro supports. */
 #ifndef __cplusplus
 #define GORO__CHECK_CALL(R, call)                                              \
-    ((void)sizeof(char[__builtin_types_compatible_p(__typeof__(call), R) ? 1 : -1]))
+    ((void)sizeof(struct {                                                     \
+        _Static_assert(__builtin_types_compatible_p(__typeof__(call), R),      \
+                       "goro: the function must return " #R);                  \
+        int goro__unused;                                                      \
+    }))
 #else
 #define GORO__CHECK_CALL(R, call)                                              \
     ((void)sizeof(goro__returns<R, decltype(call)>::ok))
