@@ -514,7 +514,11 @@ typedef struct goro_ticker goro_ticker;
 /* Starts a timer that fires once, ns nanoseconds from now (ns <= 0: at once).
  * Returns: the timer, or NULL with errno ENOMEM.
  * Ownership: free with goro_timer_free.  Go: time.NewTimer(ns). */
-GORO_API goro_timer *goro_timer_make(int64_t ns);
+#define goro_timer_make(ns) goro_timer_make_at((ns), __FILE__, __LINE__)
+GORO_API goro_timer *(goro_timer_make)(int64_t ns);
+/* The function behind goro_timer_make(), with the creation site that
+ * lifetime errors print (see goro_chan_make_at). */
+GORO_API goro_timer *goro_timer_make_at(int64_t ns, const char *file, int line);
 
 /* Stops the timer; its channel will deliver nothing until a reset.
  * Returns: true if this call stopped the timer before it fired (or before
@@ -531,13 +535,18 @@ GORO_API bool goro_timer_reset(goro_timer *t, int64_t ns);
 GORO_API goro_chan *goro_timer_chan(goro_timer *t);
 
 /* Stops and frees the timer (NULL is ignored).  Goroutines blocked on its
- * channel must be gone or hold a reference to the channel. */
+ * channel must be gone or hold a reference to the channel.  Any later use
+ * of the timer, a second free included, is a fatal error ("use of released
+ * timer (made at file:line)"). */
 GORO_API void goro_timer_free(goro_timer *t);
 
 /* Starts a ticker that fires every ns nanoseconds.
  * Returns: the ticker, or NULL with errno EINVAL (ns <= 0) or ENOMEM.
  * Go: time.NewTicker(ns). */
-GORO_API goro_ticker *goro_ticker_make(int64_t ns);
+#define goro_ticker_make(ns) goro_ticker_make_at((ns), __FILE__, __LINE__)
+GORO_API goro_ticker *(goro_ticker_make)(int64_t ns);
+/* The function behind goro_ticker_make(), with the creation site. */
+GORO_API goro_ticker *goro_ticker_make_at(int64_t ns, const char *file, int line);
 
 /* Stops the ticker.  Returns: true if it was running (false for NULL).
  * Go: t.Stop(). */
@@ -552,7 +561,8 @@ GORO_API bool goro_ticker_reset(goro_ticker *t, int64_t ns);
  * Go: t.C. */
 GORO_API goro_chan *goro_ticker_chan(goro_ticker *t);
 
-/* Stops and frees the ticker (NULL is ignored). */
+/* Stops and frees the ticker (NULL is ignored).  A later use, or a second
+ * free, is a fatal error, as for timers. */
 GORO_API void goro_ticker_free(goro_ticker *t);
 
 /* ------------------------------------------------------------------------
@@ -572,6 +582,13 @@ GORO_API void goro_ticker_free(goro_ticker *t);
  * it only when canceling is what it wants.
  *
  * Wherever goro takes a goro_ctx *, NULL stands for the background context.
+ *
+ * The constructors are macros that record their call site, which a use of
+ * a context after its last release (or a release too many) prints as it
+ * dies: "fatal error: use of released context (made at app.c:12)".  Each
+ * has an _at function taking the site (file kept by pointer: a literal),
+ * and the plain names remain exported functions for callers that cannot
+ * use the macros.
  * ------------------------------------------------------------------------ */
 
 typedef struct goro_ctx goro_ctx;
@@ -585,25 +602,39 @@ GORO_API goro_ctx *goro_ctx_background(void);
  * parent is.  parent NULL means background.
  * Returns: the context, or NULL with errno ENOMEM.
  * Ownership: one reference for the caller.  Go: context.WithCancel(parent). */
-GORO_API goro_ctx *goro_ctx_with_cancel(goro_ctx *parent);
+#define goro_ctx_with_cancel(parent) goro_ctx_with_cancel_at((parent), __FILE__, __LINE__)
+GORO_API goro_ctx *(goro_ctx_with_cancel)(goro_ctx *parent);
+GORO_API goro_ctx *goro_ctx_with_cancel_at(goro_ctx *parent, const char *file, int line);
 
 /* Like goro_ctx_with_cancel, and also canceled with ETIMEDOUT ns from now
  * (ns <= 0: at once, before it is returned).
  * Returns: the context, or NULL with errno ENOMEM.
  * Go: context.WithTimeout(parent, ns). */
-GORO_API goro_ctx *goro_ctx_with_timeout(goro_ctx *parent, int64_t ns);
+#define goro_ctx_with_timeout(parent, ns)                                      \
+    goro_ctx_with_timeout_at((parent), (ns), __FILE__, __LINE__)
+GORO_API goro_ctx *(goro_ctx_with_timeout)(goro_ctx *parent, int64_t ns);
+GORO_API goro_ctx *goro_ctx_with_timeout_at(goro_ctx *parent, int64_t ns, const char *file,
+                                            int line);
 
 /* Like goro_ctx_with_cancel, and also canceled with ETIMEDOUT at the
  * absolute goro_now() time when (at once if that has passed).  A child's
  * deadline never exceeds its parent's.
  * Returns: the context, or NULL with errno ENOMEM.
  * Go: context.WithDeadline(parent, t). */
-GORO_API goro_ctx *goro_ctx_with_deadline(goro_ctx *parent, int64_t when);
+#define goro_ctx_with_deadline(parent, when)                                   \
+    goro_ctx_with_deadline_at((parent), (when), __FILE__, __LINE__)
+GORO_API goro_ctx *(goro_ctx_with_deadline)(goro_ctx *parent, int64_t when);
+GORO_API goro_ctx *goro_ctx_with_deadline_at(goro_ctx *parent, int64_t when, const char *file,
+                                             int line);
 
 /* Returns a context carrying value under key (compared by address), that
  * is canceled when parent is.  Returns: NULL with errno ENOMEM or EINVAL
  * (NULL key).  Go: context.WithValue(parent, key, value). */
-GORO_API goro_ctx *goro_ctx_with_value(goro_ctx *parent, const void *key, void *value);
+#define goro_ctx_with_value(parent, key, value)                                \
+    goro_ctx_with_value_at((parent), (key), (value), __FILE__, __LINE__)
+GORO_API goro_ctx *(goro_ctx_with_value)(goro_ctx *parent, const void *key, void *value);
+GORO_API goro_ctx *goro_ctx_with_value_at(goro_ctx *parent, const void *key, void *value,
+                                          const char *file, int line);
 
 /* Returns a context canceled (ECANCELED) when the process receives any of
  * the listed signals; the list ends with 0.  While the context lives, those
@@ -613,7 +644,12 @@ GORO_API goro_ctx *goro_ctx_with_value(goro_ctx *parent, const void *key, void *
  * is SIGKILL or SIGSTOP, or is kept by the C library), ENOMEM, or EAGAIN
  * (the thread that watches for signals could not be started).
  * Go: signal.NotifyContext(parent, sig...). */
-GORO_API goro_ctx *goro_ctx_with_signals(goro_ctx *parent, int sig, ...);
+#define goro_ctx_with_signals(parent, ...)                                     \
+    goro_ctx_with_signals_at(__FILE__, __LINE__, (parent), __VA_ARGS__)
+GORO_API goro_ctx *(goro_ctx_with_signals)(goro_ctx *parent, int sig, ...);
+/* The site comes first here, before the variadic signal list. */
+GORO_API goro_ctx *goro_ctx_with_signals_at(const char *file, int line, goro_ctx *parent, int sig,
+                                            ...);
 
 /* Cancels ctx and all contexts derived from it: their done channels close
  * and their err becomes ECANCELED (unless they already ended).  Idempotent;
@@ -641,7 +677,9 @@ GORO_API void *goro_ctx_value(goro_ctx *ctx, const void *key);
 GORO_API goro_ctx *goro_ctx_retain(goro_ctx *ctx);
 
 /* Cancels ctx (see above) and drops one reference; the last one frees it
- * and drops its reference to the parent.  NULL is ignored; never blocks. */
+ * and drops its reference to the parent.  NULL is ignored; never blocks.
+ * Releasing a context whose last reference is gone is a fatal error
+ * ("double release of context (made at file:line)"). */
 GORO_API void goro_ctx_release(goro_ctx *ctx);
 
 /* ------------------------------------------------------------------------
@@ -780,7 +818,11 @@ typedef struct goro_group goro_group;
  * Returns: the group, or NULL with errno ENOMEM.
  * Ownership: free with goro_group_free after goro_group_wait.
  * Go: errgroup.WithContext(parent). */
-GORO_API goro_group *goro_group_make(goro_ctx *parent);
+#define goro_group_make(parent) goro_group_make_at((parent), __FILE__, __LINE__)
+GORO_API goro_group *(goro_group_make)(goro_ctx *parent);
+/* The function behind goro_group_make(), with the creation site that
+ * lifetime errors print; the group's context records the same site. */
+GORO_API goro_group *goro_group_make_at(goro_ctx *parent, const char *file, int line);
 
 /* Returns the group's context (borrowed: valid until goro_group_free),
  * canceled by the first task error or when goro_group_wait returns; NULL
@@ -817,7 +859,9 @@ GORO_API int goro_group_go_at(goro_group *g, int (*fn)(goro_ctx *ctx, void *arg)
  * else 0; EINVAL for a NULL group.  Go: g.Wait(). */
 GORO_API int goro_group_wait(goro_group *g);
 
-/* Frees the group (NULL is ignored).  Call it after goro_group_wait. */
+/* Frees the group (NULL is ignored).  Call it after goro_group_wait.  A
+ * later use of the group, a second free included, is a fatal error ("use
+ * of released group (made at file:line)"). */
 GORO_API void goro_group_free(goro_group *g);
 
 /* ------------------------------------------------------------------------

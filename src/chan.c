@@ -113,11 +113,11 @@ static struct {
     } ring[LIFE_QUARANTINE];
 } quarantine = {.lock = GORO_LOCK_INIT};
 
-void goro__life_fail(const goro__life *l, const char *what, const char *kind)
+void goro__life_fail(const goro__life *l, const char *what)
 {
     if (l->file)
-        goro__throw("%s %s (made at %s:%d)", what, kind, l->file, l->line);
-    goro__throw("%s %s", what, kind);
+        goro__throw("%s %s (made at %s:%d)", what, l->kind, l->file, l->line);
+    goro__throw("%s %s", what, l->kind);
 }
 
 void goro__life_free(void *p, size_t size)
@@ -180,7 +180,7 @@ goro_chan *goro_chan_make_at(size_t elem_size, size_t cap, const char *file, int
         return NULL;
     }
     memset(c, 0, sizeof *c);
-    c->life = (goro__life)GORO_LIFE_INIT(file, line);
+    c->life = (goro__life)GORO_LIFE_INIT("channel", file, line);
     atomic_init(&c->refs, 1);
     c->elemsize = elem_size;
     c->cap = cap;
@@ -198,7 +198,7 @@ goro_chan *(goro_chan_make)(size_t elem_size, size_t cap)
 goro_chan *goro_chan_retain(goro_chan *c)
 {
     if (c) {
-        goro__life_check(&c->life, "channel");
+        goro__life_check(&c->life);
         atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
     }
     return c;
@@ -208,7 +208,7 @@ void goro_chan_release(goro_chan *c)
 {
     if (!c)
         return;
-    goro__life_check_release(&c->life, "channel");
+    goro__life_check_release(&c->life);
     if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) {
         size_t bufsize = c->elemsize * c->cap;
         if (bufsize > CHAN_INLINE_BUF) {
@@ -223,7 +223,7 @@ size_t goro_chan_len(goro_chan *c)
 {
     if (!c)
         return 0;
-    goro__life_check(&c->life, "channel");
+    goro__life_check(&c->life);
     return atomic_load_explicit(&c->count, memory_order_relaxed);
 }
 
@@ -231,7 +231,7 @@ size_t goro_chan_cap(goro_chan *c)
 {
     if (!c)
         return 0;
-    goro__life_check(&c->life, "channel");
+    goro__life_check(&c->life);
     return c->cap;
 }
 
@@ -239,7 +239,7 @@ size_t goro_chan_elem_size(goro_chan *c)
 {
     if (!c)
         return 0;
-    goro__life_check(&c->life, "channel");
+    goro__life_check(&c->life);
     return c->elemsize;
 }
 
@@ -360,7 +360,7 @@ static int chan_send(goro_chan *c, const void *elem, bool block)
 
     if (unlikely(!c))
         return EINVAL;
-    goro__life_check(&c->life, "channel");
+    goro__life_check(&c->life);
     if (unlikely(!elem && c->elemsize))
         return EINVAL;
 
@@ -409,7 +409,7 @@ static int chan_recv(goro_chan *c, void *elem, bool block)
 
     if (unlikely(!c))
         return EINVAL;
-    goro__life_check(&c->life, "channel");
+    goro__life_check(&c->life);
 
     /* Lock-free early-out for try_recv on an empty channel (Go's argument
      * again): "empty" then "not closed" means there was a moment when the
@@ -518,7 +518,7 @@ int goro_chan_close(goro_chan *c)
 
     if (!c)
         return EINVAL;
-    goro__life_check(&c->life, "channel");
+    goro__life_check(&c->life);
     goro__lock_acquire(&c->lock);
     if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
         goro__lock_release(&c->lock);

@@ -31,26 +31,26 @@ typedef struct goro__life {
     _Atomic uint32_t state;     /* GORO_LIFE_LIVE or GORO_LIFE_DEAD */
     int line;                   /* creation site; file NULL: unknown */
     const char *file;
+    const char *kind;           /* "channel", "context", ...: what errors say */
 } goro__life;
 
-#define GORO_LIFE_INIT(file, line) {GORO_LIFE_LIVE, (line), (file)}
+#define GORO_LIFE_INIT(kind, file, line) {GORO_LIFE_LIVE, (line), (file), (kind)}
 
 /* Prints "fatal error: <what> <kind> (made at file:line)" and aborts. */
-GORO_HIDDEN GORO_NORETURN void goro__life_fail(const goro__life *l, const char *what,
-                                               const char *kind);
+GORO_HIDDEN GORO_NORETURN void goro__life_fail(const goro__life *l, const char *what);
 
 /* The check at the top of every public call: "use of released <kind>". */
-static inline void goro__life_check(const goro__life *l, const char *kind)
+static inline void goro__life_check(const goro__life *l)
 {
     if (unlikely(atomic_load_explicit(&l->state, memory_order_relaxed) != GORO_LIFE_LIVE))
-        goro__life_fail(l, "use of released", kind);
+        goro__life_fail(l, "use of released");
 }
 
 /* The check at the top of a release or free: "double release of <kind>". */
-static inline void goro__life_check_release(const goro__life *l, const char *kind)
+static inline void goro__life_check_release(const goro__life *l)
 {
     if (unlikely(atomic_load_explicit(&l->state, memory_order_relaxed) != GORO_LIFE_LIVE))
-        goro__life_fail(l, "double release of", kind);
+        goro__life_fail(l, "double release of");
 }
 
 /* Marks the object at p (size bytes, starting with its goro__life) dead

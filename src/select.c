@@ -299,7 +299,7 @@ int goro_select(goro_case *cases, size_t n)
             break;
         case CASE_SEND:
             if (cs->c) {
-                goro__life_check(&cs->c->life, "channel");
+                goro__life_check(&cs->c->life);
                 if (cs->c->elemsize && !cs->elem) {
                     ret = -EINVAL;
                     goto out;
@@ -309,7 +309,7 @@ int goro_select(goro_case *cases, size_t n)
         case CASE_RECV:
             if (!cs->c)
                 continue; /* never ready */
-            goro__life_check(&cs->c->life, "channel");
+            goro__life_check(&cs->c->life);
             break;
         default:
             ret = -EINVAL; /* not built by goro_case_* */

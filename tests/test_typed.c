@@ -269,3 +269,327 @@ Test(typed, sized_mismatch_einval_copies_nothing, .timeout = GT_TIMEOUT(10))
     goro_chan_release(c);
     gt_quiesce();
 }
+
+/* ---- typed goroutines and group tasks ------------------------------------- */
+
+struct job {
+    int n;
+    int_chan *out;
+};
+
+/* Started as goro_go(square, &job): no cast, no void * in sight. */
+static void square(struct job *j)
+{
+    gt_check(int_chan_send(j->out, j->n * j->n) == 0, "send");
+}
+
+Test(typed, go_typed_argument, .timeout = GT_TIMEOUT(10))
+{
+    int_chan *out = goro_make(int_chan, 0);
+    struct job jobs[10];
+    for (int i = 0; i < 10; i++) {
+        jobs[i] = (struct job){i, out};
+        cr_assert_eq(goro_go(square, &jobs[i]), 0);
+    }
+    goro_attr a = {.name = "square"};
+    struct job last = {10, out};
+    cr_assert_eq(goro_go_attr(&a, square, &last), 0);
+    int sum = 0, v;
+    for (int i = 0; i < 11; i++) {
+        cr_assert_eq(int_chan_recv(out, &v), 0);
+        sum += v;
+    }
+    cr_assert_eq(sum, 385);
+    gt_quiesce();
+    int_chan_release(out);
+}
+
+/* A goroutine or group task parked on gate, so that a dump shows it. */
+static goro_chan *gate;
+
+static void parked_worker(struct job *j)
+{
+    (void)j;
+    goro_chan_recv(gate, NULL);
+}
+
+static int parked_task(goro_ctx *ctx, struct job *j)
+{
+    (void)ctx;
+    parked_worker(j);
+    return j->n;
+}
+
+struct dump_goal {
+    const char *needle;
+};
+
+static bool dump_has(void *arg)
+{
+    struct dump_goal *d = arg;
+    static char buf[65536];
+    FILE *f = tmpfile(); /* goro_dump writes to the stream's fd */
+    if (!f)
+        return false;
+    goro_dump(f);
+    rewind(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return strstr(buf, d->needle) != NULL;
+}
+
+/* Dumps name a group task by its own function and the caller's file and
+ * line, not by the library's task_run in group.c. */
+Test(typed, group_task_named_in_dump, .timeout = GT_TIMEOUT(10))
+{
+    char want[512];
+    struct job j = {5, NULL};
+    gate = gt_mkchan(0, 0);
+    goro_group *g = goro_group_make(NULL);
+    cr_assert_not_null(g);
+    int line = __LINE__ + 1;
+    cr_assert_eq(goro_group_go(g, parked_task, &j), 0);
+    snprintf(want, sizeof want, "\tparked_task(0x");
+    cr_assert(gt_wait_until(dump_has, &(struct dump_goal){want}, gt_ms(5000)),
+              "no parked_task entry in the dump");
+    snprintf(want, sizeof want, "created by %s at %s:%d\n", __func__, __FILE__, line);
+    cr_assert(gt_wait_until(dump_has, &(struct dump_goal){want}, gt_ms(5000)),
+              "the dump does not show \"%s\"", want);
+    cr_assert(!dump_has(&(struct dump_goal){"task_run"}), "the dump shows task_run");
+    goro_chan_close(gate);
+    cr_assert_eq(goro_group_wait(g), 5);
+    goro_group_free(g);
+    goro_chan_release(gate);
+    gt_quiesce();
+}
+
+/* ---- lifetime checks (death tests) ------------------------------------------ */
+
+#define CHILD_ENV "GT_TYPED_CHILD"
+
+/* Each object is made on a line of its own, whose number the test (in the
+ * parent process) knows from the enum after it. */
+static goro_chan *mk_chan(void) { return goro_chan_make(sizeof(int), 0); }
+enum { MK_CHAN_LINE = __LINE__ - 1 };
+static int_chan *mk_int_chan(void) { return goro_make(int_chan, 1); }
+enum { MK_INT_CHAN_LINE = __LINE__ - 1 };
+static goro_ctx *mk_ctx(void) { return goro_ctx_with_cancel(NULL); }
+enum { MK_CTX_LINE = __LINE__ - 1 };
+static goro_ctx *mk_ctx_timeout(void) { return goro_ctx_with_timeout(NULL, GORO_HOUR); }
+enum { MK_CTX_TIMEOUT_LINE = __LINE__ - 1 };
+static goro_timer *mk_timer(void) { return goro_timer_make(GORO_HOUR); }
+enum { MK_TIMER_LINE = __LINE__ - 1 };
+static goro_ticker *mk_ticker(void) { return goro_ticker_make(GORO_HOUR); }
+enum { MK_TICKER_LINE = __LINE__ - 1 };
+static goro_group *mk_group(void) { return goro_group_make(NULL); }
+enum { MK_GROUP_LINE = __LINE__ - 1 };
+
+/* A send on a released unbuffered channel: without the check it would
+ * wait forever on freed memory. */
+static void child_chan_send(void)
+{
+    goro_chan *c = mk_chan();
+    goro_chan_release(c);
+    goro_chan_send(c, &(int){1});
+}
+
+static void child_chan_double_release(void)
+{
+    goro_chan *c = mk_chan();
+    goro_chan_release(c);
+    goro_chan_release(c);
+}
+
+static void child_chan_select(void)
+{
+    goro_chan *c = mk_chan();
+    int v;
+    goro_chan_release(c);
+    GORO_SELECT(goro_case_recv(c, &v), goro_case_default());
+}
+
+static void recv_released(void *arg)
+{
+    int v;
+    int_chan_recv(arg, &v);
+}
+
+/* The typed layer, from a goroutine. */
+static void child_typed_recv(void)
+{
+    int_chan *c = mk_int_chan();
+    int_chan_release(c);
+    goro_go(recv_released, c);
+    goro_sleep(GORO_HOUR);
+}
+
+static void child_ctx_use(void)
+{
+    goro_ctx *c = mk_ctx();
+    goro_ctx_release(c);
+    goro_ctx_err(c);
+}
+
+static void child_ctx_double_release(void)
+{
+    goro_ctx *c = mk_ctx_timeout();
+    goro_ctx_release(c);
+    goro_ctx_release(c);
+}
+
+static void child_timer_use(void)
+{
+    goro_timer *t = mk_timer();
+    goro_timer_free(t);
+    goro_timer_reset(t, GORO_SECOND);
+}
+
+static void child_timer_double_free(void)
+{
+    goro_timer *t = mk_timer();
+    goro_timer_free(t);
+    goro_timer_free(t);
+}
+
+static void child_ticker_use(void)
+{
+    goro_ticker *t = mk_ticker();
+    goro_ticker_free(t);
+    goro_ticker_chan(t);
+}
+
+static void child_ticker_double_free(void)
+{
+    goro_ticker *t = mk_ticker();
+    goro_ticker_free(t);
+    goro_ticker_free(t);
+}
+
+static int nothing(goro_ctx *ctx, void *arg)
+{
+    (void)ctx;
+    (void)arg;
+    return 0;
+}
+
+static void child_group_use(void)
+{
+    goro_group *g = mk_group();
+    goro_group_wait(g);
+    goro_group_free(g);
+    goro_group_go(g, nothing, NULL);
+}
+
+static void child_group_double_free(void)
+{
+    goro_group *g = mk_group();
+    goro_group_wait(g);
+    goro_group_free(g);
+    goro_group_free(g);
+}
+
+static const gt_child_body child_bodies[] = {
+    {"chan_send", child_chan_send},
+    {"chan_double_release", child_chan_double_release},
+    {"chan_select", child_chan_select},
+    {"typed_recv", child_typed_recv},
+    {"ctx_use", child_ctx_use},
+    {"ctx_double_release", child_ctx_double_release},
+    {"timer_use", child_timer_use},
+    {"timer_double_free", child_timer_double_free},
+    {"ticker_use", child_ticker_use},
+    {"ticker_double_free", child_ticker_double_free},
+    {"group_use", child_group_use},
+    {"group_double_free", child_group_double_free},
+    {NULL, NULL},
+};
+
+__attribute__((constructor)) static void child_entry(void)
+{
+    gt_child_dispatch(CHILD_ENV, child_bodies);
+}
+
+/* Runs body in a child; asserts that it died of SIGABRT after printing
+ * "fatal error: <what> <kind> (made at <this file>:<line>)" as its first
+ * line. */
+static void expect_death(const char *body, const char *what, const char *kind, int line)
+{
+    static char out[16384];
+    char want[512];
+    int status;
+
+    gt_run_child(CHILD_ENV, body, out, sizeof out, &status);
+    snprintf(want, sizeof want, "fatal error: %s %s (made at %s:%d)\n", what, kind, __FILE__,
+             line);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+              "%s: status %#x, not SIGABRT; stderr:\n%s", body, status, out);
+    cr_assert(strncmp(out, want, strlen(want)) == 0, "%s: stderr does not start with\n%s\nbut:\n%s",
+              body, want, out);
+}
+
+Test(typed, released_chan_send_dies, .timeout = GT_TIMEOUT(30))
+{
+    expect_death("chan_send", "use of released", "channel", MK_CHAN_LINE);
+}
+
+Test(typed, released_chan_double_release_dies, .timeout = GT_TIMEOUT(30))
+{
+    expect_death("chan_double_release", "double release of", "channel", MK_CHAN_LINE);
+}
+
+Test(typed, released_chan_select_dies, .timeout = GT_TIMEOUT(30))
+{
+    expect_death("chan_select", "use of released", "channel", MK_CHAN_LINE);
+}
+
+Test(typed, released_typed_chan_recv_dies, .timeout = GT_TIMEOUT(30))
+{
+    expect_death("typed_recv", "use of released", "channel", MK_INT_CHAN_LINE);
+}
+
+Test(typed, released_ctx_use_dies, .timeout = GT_TIMEOUT(30))
+{
+    expect_death("ctx_use", "use of released", "context", MK_CTX_LINE);
+}
+
+Test(typed, released_ctx_double_release_dies, .timeout = GT_TIMEOUT(30))
+{
+    expect_death("ctx_double_release", "double release of", "context", MK_CTX_TIMEOUT_LINE);
+}
+
+Test(typed, released_timer_use_dies, .timeout = GT_TIMEOUT(30))
+{
+    expect_death("timer_use", "use of released", "timer", MK_TIMER_LINE);
+}
+
+Test(typed, released_timer_double_free_dies, .timeout = GT_TIMEOUT(30))
+{
+    expect_death("timer_double_free", "double release of", "timer", MK_TIMER_LINE);
+}
+
+Test(typed, released_ticker_use_dies, .timeout = GT_TIMEOUT(30))
+{
+    expect_death("ticker_use", "use of released", "ticker", MK_TICKER_LINE);
+}
+
+Test(typed, released_ticker_double_free_dies, .timeout = GT_TIMEOUT(30))
+{
+    expect_death("ticker_double_free", "double release of", "ticker", MK_TICKER_LINE);
+}
+
+Test(typed, released_group_use_dies, .timeout = GT_TIMEOUT(30))
+{
+    expect_death("group_use", "use of released", "group", MK_GROUP_LINE);
+}
+
+Test(typed, released_group_double_free_dies, .timeout = GT_TIMEOUT(30))
+{
+    expect_death("group_double_free", "double release of", "group", MK_GROUP_LINE);
+}
+
+/* The same as a plain Criterion death test: the abort is the test's end. */
+Test(typed, released_chan_send_aborts, .signal = SIGABRT, .timeout = GT_TIMEOUT(10))
+{
+    child_chan_send();
+}
