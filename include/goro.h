@@ -102,13 +102,16 @@ typedef struct goro_attr {
  * through void (*)(void), which compilers accept without
  * -Wcast-function-type; the call through the converted pointer passes the
  * same pointer argument registers on every ABI goro supports. */
-#ifndef __cplusplus
+#if !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 #define GORO__CHECK_CALL(R, call)                                              \
     ((void)sizeof(struct {                                                     \
         _Static_assert(__builtin_types_compatible_p(__typeof__(call), R),      \
                        "goro: the function must return " #R);                  \
         int goro__unused;                                                      \
     }))
+#elif !defined(__cplusplus) /* C99: a negative array size instead */
+#define GORO__CHECK_CALL(R, call)                                              \
+    ((void)sizeof(char[__builtin_types_compatible_p(__typeof__(call), R) ? 1 : -1]))
 #else
 #define GORO__CHECK_CALL(R, call)                                              \
     ((void)sizeof(goro__returns<R, decltype(call)>::ok))
@@ -369,7 +372,8 @@ GORO_API goro_case goro_case_send_sized(goro_chan *c, const void *elem, size_t s
 /* ------------------------------------------------------------------------
  * Typed channels (Go: chan T).
  *
- * GORO_CHAN_TYPE(name, T) declares a channel type of elements of type T
+ * GORO_CHAN_TYPE(name, T); (at file scope, with its semicolon) declares a
+ * channel type of elements of type T
  * (any complete object type written as one type name: use a typedef for
  * arrays and function pointers) and its operations, each a static inline
  * call of the untyped function with sizeof(T) filled in, so it costs
@@ -378,7 +382,7 @@ GORO_API goro_case goro_case_send_sized(goro_chan *c, const void *elem, size_t s
  * the wrong element type, is a compile error (incompatible pointer types:
  * an error in C++ and in C with -Werror, which goro's builds use).
  *
- *   GORO_CHAN_TYPE(int_chan, int)
+ *   GORO_CHAN_TYPE(int_chan, int);
  *
  *   int_chan *c = goro_make(int_chan, 16);
  *   int_chan_send(c, j * 2);               // by value
@@ -494,7 +498,8 @@ GORO_API goro_case goro_case_send_sized(goro_chan *c, const void *elem, size_t s
         name *c, const T *v)                                                   \
     {                                                                          \
         return goro_case_send((goro_chan *)c, v);                              \
-    }
+    }                                                                          \
+    struct name
 
 /* Private: c when its element size is size (or c is NULL), else NULL with
  * errno EINVAL.  Behind n_from. */
