@@ -93,8 +93,8 @@ typedef struct goro_attr {
  * Returns: as goro_go(), and EINVAL for a stack_size above 1 GiB. */
 #define goro_go_attr(attr, fn, arg)                                            \
     (GORO__CHECK_CALL(void, (fn)(arg)),                                        \
-     goro_go_at((attr), GORO__FN_CAST(void (*)(void *), fn), (void *)(arg), #fn, __FILE__,       \
-                __LINE__, __func__))
+     goro_go_at((attr), GORO__FN_CAST(void (*)(void *), fn), (void *)(arg),   \
+                #fn, __FILE__, __LINE__, __func__))
 
 /* Private: compile-time checks behind goro_go and goro_group_go.
  * GORO__CHECK_CALL(R, call) fails to compile unless call (never evaluated)
@@ -849,8 +849,8 @@ GORO_API void goro_group_set_limit(goro_group *g, int n);
  * fn does not run); EINVAL for a NULL group or fn.  Go: g.Go(f). */
 #define goro_group_go(g, fn, arg)                                              \
     (GORO__CHECK_CALL(int, (fn)((goro_ctx *)0, (arg))),                        \
-     goro_group_go_at((g), GORO__FN_CAST(int (*)(goro_ctx *, void *), fn), (void *)(arg), #fn,  \
-                      __FILE__, __LINE__, __func__))
+     goro_group_go_at((g), GORO__FN_CAST(int (*)(goro_ctx *, void *), fn),    \
+                      (void *)(arg), #fn, __FILE__, __LINE__, __func__))
 GORO_API int(goro_group_go)(goro_group *g, int (*fn)(goro_ctx *ctx, void *arg), void *arg);
 
 /* The function behind goro_group_go(): entry, file, line and func are what
