@@ -204,19 +204,25 @@ goro_chan *goro_chan_retain(goro_chan *c)
     return c;
 }
 
+/* The last release.  Out of line, so that goro_chan_release, which every
+ * wait calls for its own reference, stays a leaf without a stack frame. */
+static GORO_NOINLINE void chan_free(goro_chan *c)
+{
+    size_t bufsize = c->elemsize * c->cap;
+    if (bufsize > CHAN_INLINE_BUF) {
+        goro__free(c->buf);
+        bufsize = 0;
+    }
+    goro__life_free(c, sizeof *c + bufsize);
+}
+
 void goro_chan_release(goro_chan *c)
 {
     if (!c)
         return;
     goro__life_check_release(&c->life);
-    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) {
-        size_t bufsize = c->elemsize * c->cap;
-        if (bufsize > CHAN_INLINE_BUF) {
-            goro__free(c->buf);
-            bufsize = 0;
-        }
-        goro__life_free(c, sizeof *c + bufsize);
-    }
+    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+        chan_free(c);
 }
 
 size_t goro_chan_len(goro_chan *c)

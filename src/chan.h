@@ -37,7 +37,8 @@ typedef struct goro__life {
 #define GORO_LIFE_INIT(kind, file, line) {GORO_LIFE_LIVE, (line), (file), (kind)}
 
 /* Prints "fatal error: <what> <kind> (made at file:line)" and aborts. */
-GORO_HIDDEN GORO_NORETURN void goro__life_fail(const goro__life *l, const char *what);
+GORO_HIDDEN GORO_NORETURN __attribute__((cold)) void goro__life_fail(const goro__life *l,
+                                                                      const char *what);
 
 /* The check at the top of every public call: "use of released <kind>". */
 static inline void goro__life_check(const goro__life *l)
