@@ -138,6 +138,54 @@ Test(typed, retain_release_from, .timeout = GT_TIMEOUT(10))
     gt_quiesce();
 }
 
+static int group_task_void(goro_ctx *ctx, void *arg)
+{
+    (void)ctx;
+    atomic_fetch_add((_Atomic long *)arg, 1);
+    return 0;
+}
+
+/* The constructors are macros recording the call site; the functions of
+ * the same names stay exported for callers that cannot use the macros
+ * (bindings, function pointers), and work without a site. */
+Test(typed, constructor_functions_exported, .timeout = GT_TIMEOUT(10))
+{
+    goro_chan *(*mk)(size_t, size_t) = goro_chan_make;
+    goro_chan *c = mk(sizeof(int), 1);
+    cr_assert_not_null(c);
+    cr_assert_eq(goro_chan_elem_size(c), sizeof(int));
+    goro_chan_release(c);
+    c = (goro_chan_make)(0, 0);
+    cr_assert_not_null(c);
+    goro_chan_release(c);
+
+    goro_ctx *ctx = (goro_ctx_with_cancel)(NULL);
+    goro_ctx *tmo = (goro_ctx_with_timeout)(ctx, GORO_HOUR);
+    goro_ctx *dl = (goro_ctx_with_deadline)(tmo, goro_now() + GORO_HOUR);
+    goro_ctx *val = (goro_ctx_with_value)(dl, &c, &c);
+    cr_assert(val && dl && tmo && ctx);
+    cr_assert_eq(goro_ctx_value(val, &c), &c);
+    goro_ctx_release(val);
+    goro_ctx_release(dl);
+    goro_ctx_release(tmo);
+    goro_ctx_release(ctx);
+
+    goro_timer *t = (goro_timer_make)(GORO_HOUR);
+    goro_ticker *tk = (goro_ticker_make)(GORO_HOUR);
+    cr_assert(t && tk);
+    goro_timer_free(t);
+    goro_ticker_free(tk);
+
+    static _Atomic long ran;
+    goro_group *g = (goro_group_make)(NULL);
+    cr_assert_not_null(g);
+    cr_assert_eq((goro_group_go)(g, group_task_void, (void *)&ran), 0);
+    cr_assert_eq(goro_group_wait(g), 0);
+    cr_assert_eq(atomic_load(&ran), 1);
+    goro_group_free(g);
+    gt_quiesce();
+}
+
 /* ---- typed select cases --------------------------------------------------- */
 
 Test(typed, select_mixed_cases, .timeout = GT_TIMEOUT(10))
