@@ -15,17 +15,18 @@
 #define VALUES 5
 #define QUIET (250 * GORO_MILLISECOND)
 
+GORO_CHAN_TYPE(int_chan, int);
+
 struct producer {
     int id;
     int64_t every;              /* time between values */
-    goro_chan *out;             /* of int */
+    int_chan *out;
     goro_ctx *ctx;              /* borrowed: main outlives the producers */
     goro_waitgroup *wg;
 };
 
-static void producer(void *arg)
+static void producer(struct producer *p)
 {
-    struct producer *p = arg;
     goro_chan *done = goro_ctx_done(p->ctx);
 
     for (int i = 1; i <= VALUES; i++) {
@@ -33,7 +34,7 @@ static void producer(void *arg)
         /* Sleep, then send, unless canceled meanwhile. */
         if (GORO_SELECT(goro_case_recv(done, NULL), goro_case_timeout(p->every)) == 0)
             goto out;
-        if (GORO_SELECT(goro_case_recv(done, NULL), goro_case_send(p->out, &v)) == 0)
+        if (GORO_SELECT(goro_case_recv(done, NULL), int_chan_case_send(p->out, &v)) == 0)
             goto out;
     }
     /* Now slow: nothing more for a long time, or until canceled. */
@@ -56,11 +57,11 @@ int main(void)
     for (int i = 0; i < PRODUCERS; i++) {
         ps[i] = (struct producer){.id = i + 1,
                                   .every = (i + 1) * 10 * GORO_MILLISECOND,
-                                  .out = goro_chan_make(sizeof(int), 0),
+                                  .out = goro_make(int_chan, 0),
                                   .ctx = ctx,
                                   .wg = &wg};
         if (!ps[i].out) {
-            perror("goro_chan_make");
+            perror("goro_make");
             return 1;
         }
         goro_waitgroup_add(&wg, 1);
@@ -69,8 +70,8 @@ int main(void)
 
     for (;;) {
         int v;
-        int r = GORO_SELECT(goro_case_recv(ps[0].out, &v), goro_case_recv(ps[1].out, &v),
-                            goro_case_recv(ps[2].out, &v), goro_case_timeout(QUIET));
+        int r = GORO_SELECT(int_chan_case_recv(ps[0].out, &v), int_chan_case_recv(ps[1].out, &v),
+                            int_chan_case_recv(ps[2].out, &v), goro_case_timeout(QUIET));
         if (r == PRODUCERS) {
             printf("timeout: nothing for %lld ms\n", (long long)(QUIET / GORO_MILLISECOND));
             break;
@@ -83,7 +84,7 @@ int main(void)
     printf("received %d values from %d producers\n", received, PRODUCERS);
 
     for (int i = 0; i < PRODUCERS; i++)
-        goro_chan_release(ps[i].out);
+        int_chan_release(ps[i].out);
     goro_ctx_release(ctx);
     return received == PRODUCERS * VALUES ? 0 : 1;
 }

@@ -22,9 +22,8 @@ struct worker {
     int steps;
 };
 
-static void worker(void *arg)
+static void worker(struct worker *w)
 {
-    struct worker *w = arg;
     goro_ticker *tick = goro_ticker_make(200 * GORO_MILLISECOND);
 
     for (;;) {

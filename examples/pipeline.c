@@ -15,32 +15,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+GORO_CHAN_TYPE(long_chan, long);
+
 struct stage {
     const char *name;
     goro_ctx *ctx;              /* borrowed: main outlives the stages */
-    goro_chan *in;              /* of long; NULL for the generator */
-    goro_chan *out;             /* of long */
+    long_chan *in;              /* NULL for the generator */
+    long_chan *out;
     goro_waitgroup *wg;
     long handled;
 };
 
 /* Sends v on out unless ctx is canceled first.  Returns: false if canceled. */
-static bool send_or_done(goro_ctx *ctx, goro_chan *out, long v)
+static bool send_or_done(goro_ctx *ctx, long_chan *out, long v)
 {
-    return GORO_SELECT(goro_case_send(out, &v), goro_case_recv(goro_ctx_done(ctx), NULL)) == 0;
+    return GORO_SELECT(long_chan_case_send(out, &v), goro_case_recv(goro_ctx_done(ctx), NULL)) == 0;
 }
 
 static void stage_exit(struct stage *s)
 {
-    goro_chan_close(s->out); /* downstream's loop ends */
+    long_chan_close(s->out); /* downstream's loop ends */
     printf("%s: stopped after %ld values (%s)\n", s->name, s->handled,
            goro_ctx_err(s->ctx) == ECANCELED ? "context canceled" : "input closed");
     goro_waitgroup_done(s->wg);
 }
 
-static void generator(void *arg)
+static void generator(struct stage *s)
 {
-    struct stage *s = arg;
     for (long n = 1;; n++) {
         if (!send_or_done(s->ctx, s->out, n))
             break;
@@ -49,13 +50,12 @@ static void generator(void *arg)
     stage_exit(s);
 }
 
-static void square(void *arg)
+static void square(struct stage *s)
 {
-    struct stage *s = arg;
     for (;;) {
         long v;
         bool ok;
-        int r = GORO_SELECT(goro_case_recv_ok(s->in, &v, &ok),
+        int r = GORO_SELECT(long_chan_case_recv_ok(s->in, &v, &ok),
                             goro_case_recv(goro_ctx_done(s->ctx), NULL));
         if (r != 0 || !ok) /* canceled, or the input is closed */
             break;
@@ -71,8 +71,8 @@ int main(int argc, char **argv)
     long n = argc > 1 ? atol(argv[1]) : 10, sum = 0, v;
     goro_waitgroup wg = GORO_WAITGROUP_INIT;
     goro_ctx *ctx = goro_ctx_with_cancel(NULL);
-    goro_chan *numbers = goro_chan_make(sizeof(long), 0);
-    goro_chan *squares = goro_chan_make(sizeof(long), 0);
+    long_chan *numbers = goro_make(long_chan, 0);
+    long_chan *squares = goro_make(long_chan, 0);
 
     if (!ctx || !numbers || !squares || n < 1) {
         fprintf(stderr, "usage: %s [N > 0]\n", argv[0]);
@@ -85,14 +85,14 @@ int main(int argc, char **argv)
     goro_go(square, &sq);
 
     /* The sink: take n squares, then cancel everything upstream. */
-    for (long i = 0; i < n && goro_chan_recv(squares, &v) == 0; i++)
+    for (long i = 0; i < n && long_chan_recv(squares, &v) == 0; i++)
         sum += v;
     goro_ctx_cancel(ctx);
     goro_waitgroup_wait(&wg); /* every stage has returned */
     printf("sum of the first %ld squares: %ld\n", n, sum);
 
-    goro_chan_release(numbers);
-    goro_chan_release(squares);
+    long_chan_release(numbers);
+    long_chan_release(squares);
     goro_ctx_release(ctx);
     return sum == n * (n + 1) * (2 * n + 1) / 6 ? 0 : 1;
 }

@@ -54,18 +54,16 @@ static void start_together(struct worker *w)
         ;
 }
 
-static void racy(void *arg)
+static void racy(struct worker *w)
 {
-    struct worker *w = arg;
     start_together(w);
     for (long i = 0; i < INCREMENTS; i++)
         racy_counter++; /* data race */
     goro_waitgroup_done(w->wg);
 }
 
-static void with_mutex(void *arg)
+static void with_mutex(struct worker *w)
 {
-    struct worker *w = arg;
     start_together(w);
     for (long i = 0; i < INCREMENTS; i++) {
         goro_mutex_lock(&mu);
@@ -75,9 +73,8 @@ static void with_mutex(void *arg)
     goro_waitgroup_done(w->wg);
 }
 
-static void with_atomic(void *arg)
+static void with_atomic(struct worker *w)
 {
-    struct worker *w = arg;
     start_together(w);
     for (long i = 0; i < INCREMENTS; i++)
         atomic_fetch_add_explicit(&atomic_counter, 1, memory_order_relaxed);
@@ -85,7 +82,7 @@ static void with_atomic(void *arg)
 }
 
 /* Runs fn in two goroutines at once and waits for both. */
-static void run_two(void (*fn)(void *))
+static void run_two(void (*fn)(struct worker *))
 {
     goro_waitgroup wg = GORO_WAITGROUP_INIT;
     struct worker w = {goro_chan_make(0, 0), 0, &wg};

@@ -11,37 +11,37 @@
 #define NUM_JOBS 5
 #define NUM_WORKERS 3
 
+GORO_CHAN_TYPE(int_chan, int);
+
 struct worker {
     int id;
-    goro_chan *jobs;            /* of int: job numbers */
-    goro_chan *results;         /* of int: job * 2 */
+    int_chan *jobs;             /* job numbers */
+    int_chan *results;          /* job * 2 */
 };
 
-static void worker(void *arg)
+static void worker(struct worker *w)
 {
-    struct worker *w = arg;
     int j;
 
     /* for j := range jobs */
-    while (goro_chan_recv(w->jobs, &j) == 0) {
+    while (int_chan_recv(w->jobs, &j) == 0) {
         printf("worker %d started  job %d\n", w->id, j);
         goro_sleep(GORO_SECOND);
         printf("worker %d finished job %d\n", w->id, j);
-        int r = j * 2;
-        goro_chan_send(w->results, &r);
+        int_chan_send(w->results, j * 2);
     }
 }
 
 int main(void)
 {
-    goro_chan *jobs = goro_chan_make(sizeof(int), NUM_JOBS);
-    goro_chan *results = goro_chan_make(sizeof(int), NUM_JOBS);
+    int_chan *jobs = goro_make(int_chan, NUM_JOBS);
+    int_chan *results = goro_make(int_chan, NUM_JOBS);
     struct worker workers[NUM_WORKERS];
     int64_t start = goro_now();
     int sum = 0;
 
     if (!jobs || !results) {
-        perror("goro_chan_make");
+        perror("goro_make");
         return 1;
     }
     for (int w = 0; w < NUM_WORKERS; w++) {
@@ -52,17 +52,17 @@ int main(void)
         }
     }
     for (int j = 1; j <= NUM_JOBS; j++)
-        goro_chan_send(jobs, &j);
-    goro_chan_close(jobs); /* the workers' loops end once the jobs are drained */
+        int_chan_send(jobs, j);
+    int_chan_close(jobs); /* the workers' loops end once the jobs are drained */
 
     for (int i = 0; i < NUM_JOBS; i++) {
         int r;
-        goro_chan_recv(results, &r);
+        int_chan_recv(results, &r);
         printf("result %d\n", r);
         sum += r;
     }
     printf("sum of results %d, took %.1f s\n", sum, (double)(goro_now() - start) / GORO_SECOND);
-    goro_chan_release(jobs);
-    goro_chan_release(results);
+    int_chan_release(jobs);
+    int_chan_release(results);
     return sum == 30 ? 0 : 1;
 }

@@ -20,10 +20,8 @@ struct job {
     int result;                 /* written by the task, read after wait */
 };
 
-static int work(goro_ctx *ctx, void *arg)
+static int work(goro_ctx *ctx, struct job *j)
 {
-    struct job *j = arg;
-
     printf("job %d started\n", j->id);
     /* A second of work, unless the group is canceled first. */
     if (GORO_SELECT(goro_case_recv(goro_ctx_done(ctx), NULL), goro_case_timeout(GORO_SECOND)) == 0)

@@ -114,9 +114,14 @@ typedef struct goro_attr {
     const char *name;
 } goro_attr;
 
-/* Starts fn(arg) in a new goroutine and returns at once.  This is a macro
- * that records the call site (file, line, function) for goro_dump() and
- * crash messages.
+/* Starts fn(arg) in a new goroutine and returns at once.  fn returns void
+ * and takes one pointer, of any pointer type: arg is checked against it as
+ * in the call fn(arg), so a worker may be declared void worker(struct job *)
+ * and started as goro_go(worker, &job) without casts, and an argument of
+ * another pointer type is a compile error (incompatible pointer types: an
+ * error in C++ and with -Werror).  Neither fn nor arg is evaluated twice.
+ * This is a macro that also records the call site (file, line, function)
+ * for goro_dump() and crash messages.
  * Returns: 0; ENOMEM when no stack could be mapped; EINVAL when fn is NULL.
  * A goroutine goro_go() accepted always runs: when no OS thread can be
  * created to run it (RLIMIT_NPROC, a seccomp filter), it waits queued while
@@ -124,12 +129,36 @@ typedef struct goro_attr {
  * goroutines wait with no thread to run them for 10 s, the process aborts
  * with "fatal error: cannot create an OS thread to run goroutines: ...".
  * Go: go fn(arg) (Go aborts at the first failed thread creation). */
-#define goro_go(fn, arg) goro_go_at(NULL, (fn), (arg), #fn, __FILE__, __LINE__, __func__)
+#define goro_go(fn, arg) goro_go_attr(NULL, fn, arg)
 
 /* goro_go() with attributes; attr may be NULL.
  * Returns: as goro_go(), and EINVAL for a stack_size above 1 GiB. */
 #define goro_go_attr(attr, fn, arg)                                            \
-    goro_go_at((attr), (fn), (arg), #fn, __FILE__, __LINE__, __func__)
+    (GORO__CHECK_CALL(void, (fn)(arg)),                                        \
+     goro_go_at((attr), GORO__FN_CAST(void (*)(void *), fn), (void *)(arg),   \
+                #fn, __FILE__, __LINE__, __func__))
+
+/* Private: compile-time checks behind goro_go and goro_group_go.
+ * GORO__CHECK_CALL(R, call) fails to compile unless call (never evaluated)
+ * is a valid call returning R.  GORO__FN_CAST converts a function pointer
+ * through void (*)(void), which compilers accept without
+ * -Wcast-function-type; the call through the converted pointer passes the
+ * same pointer argument registers on every ABI goro supports. */
+#if !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define GORO__CHECK_CALL(R, call)                                              \
+    ((void)sizeof(struct {                                                     \
+        _Static_assert(__builtin_types_compatible_p(__typeof__(call), R),      \
+                       "goro: the function must return " #R);                  \
+        int goro__unused;                                                      \
+    }))
+#elif !defined(__cplusplus) /* C99: a negative array size instead */
+#define GORO__CHECK_CALL(R, call)                                              \
+    ((void)sizeof(char[__builtin_types_compatible_p(__typeof__(call), R) ? 1 : -1]))
+#else
+#define GORO__CHECK_CALL(R, call)                                              \
+    ((void)sizeof(goro__returns<R, decltype(call)>::ok))
+#endif
+#define GORO__FN_CAST(type, fn) ((type)(void (*)(void))(fn))
 
 /* The function behind goro_go() and goro_go_attr(); call it directly to pass
  * a call site of your own: entry is fn's name as dumps show it, file, line
@@ -200,6 +229,24 @@ GORO_API void goro_unlock_thread(void);
  * reference, goro_chan_retain adds one, goro_chan_release drops one, and the
  * last release frees the channel.  A goroutine blocked on a channel holds a
  * reference of its own while it waits.  Closing is not releasing.
+ *
+ * Who holds a reference (the borrow-or-retain rule):
+ *   1. goro_chan_make (goro_make for typed channels) returns one reference,
+ *      owned by the caller; every reference is dropped by exactly one
+ *      goro_chan_release.
+ *   2. A goroutine handed a channel borrows the creator's reference when
+ *      the creator outlives its use of it (the creator waits for it through
+ *      a waitgroup, a group or a done channel before releasing).
+ *   3. Otherwise retain before handing it over (goro_chan_retain, then
+ *      goro_go), and the goroutine releases that reference when done.
+ *   4. Channels borrowed from timers, tickers and contexts (goro_timer_chan,
+ *      goro_ctx_done, ...) are owned by them; retain to keep one longer.
+ * Using a channel after its last reference is gone, or releasing it once
+ * more, is a fatal error naming where it was made:
+ *   fatal error: use of released channel (made at app.c:12)
+ * (checked on every call; the memory of a released channel stays readable
+ * for a while to make the check possible, so the check is reliable for a
+ * use soon after the release and best effort after that).
  * ------------------------------------------------------------------------ */
 
 typedef struct goro_chan goro_chan;
@@ -211,7 +258,17 @@ typedef struct goro_chan goro_chan;
  * overflows) or ENOMEM.
  * Ownership: the caller holds one reference; drop it with goro_chan_release.
  * Go: make(chan T, cap). */
-GORO_API goro_chan *goro_chan_make(size_t elem_size, size_t cap);
+#define goro_chan_make(elem_size, cap) goro_chan_make_at((elem_size), (cap), __FILE__, __LINE__)
+GORO_API goro_chan *(goro_chan_make)(size_t elem_size, size_t cap);
+
+/* The function behind goro_chan_make(): file and line are the creation site
+ * that lifetime errors print (kept by pointer: pass a literal; NULL for
+ * none).  Returns: as goro_chan_make. */
+GORO_API goro_chan *goro_chan_make_at(size_t elem_size, size_t cap, const char *file, int line);
+
+/* Returns the element size c was made with (0 for NULL).  No Go
+ * equivalent: Go's channels are typed. */
+GORO_API size_t goro_chan_elem_size(goro_chan *c);
 
 /* Sends the element at elem (elem_size bytes are copied), blocking until a
  * receiver takes it or there is room in the buffer.
@@ -256,8 +313,26 @@ GORO_API goro_chan *goro_chan_retain(goro_chan *c);
 /* Drops a reference; the last one frees the channel (NULL is ignored).
  * Never blocks.  Releasing does not close: goroutines still blocked on the
  * channel keep it alive, and stay blocked until someone closes it through a
- * reference of their own. */
+ * reference of their own.  Releasing a channel whose last reference is
+ * already gone is a fatal error ("double release of channel"). */
 GORO_API void goro_chan_release(goro_chan *c);
+
+/* Size-checked forms: as the calls without _sized, but first check that
+ * size is the channel's element size.  Returns: as those calls, and EINVAL
+ * (nothing copied, nothing waited for) when size differs.  The macros
+ * below pass sizeof *(p), so an untyped call cannot copy the wrong number
+ * of bytes:
+ *   int v; GORO_SEND(c, &v); GORO_RECV(c, &v);
+ * Typed channels (GORO_CHAN_TYPE) need none of this; these are for code
+ * that keeps untyped channels. */
+GORO_API int goro_chan_send_sized(goro_chan *c, const void *elem, size_t size);
+GORO_API int goro_chan_recv_sized(goro_chan *c, void *elem, size_t size);
+GORO_API int goro_chan_try_send_sized(goro_chan *c, const void *elem, size_t size);
+GORO_API int goro_chan_try_recv_sized(goro_chan *c, void *elem, size_t size);
+#define GORO_SEND(c, p) goro_chan_send_sized((c), (p), sizeof *(p))
+#define GORO_RECV(c, p) goro_chan_recv_sized((c), (p), sizeof *(p))
+#define GORO_TRY_SEND(c, p) goro_chan_try_send_sized((c), (p), sizeof *(p))
+#define GORO_TRY_RECV(c, p) goro_chan_try_recv_sized((c), (p), sizeof *(p))
 
 /* ------------------------------------------------------------------------
  * Select (Go: the select statement).
@@ -321,10 +396,162 @@ GORO_API goro_case goro_case_default(void);
  * not there. */
 GORO_API int goro_select(goro_case *cases, size_t n);
 
-/* goro_select over a compound literal: GORO_SELECT(case0, case1, ...). */
+/* goro_select over the listed cases: GORO_SELECT(case0, case1, ...).  In C
+ * a compound literal array; in C++ (which has none) a function template
+ * that copies the cases into a local array. */
+#ifndef __cplusplus
 #define GORO_SELECT(...)                                                       \
     goro_select((goro_case[]){__VA_ARGS__},                                    \
                 sizeof((goro_case[]){__VA_ARGS__}) / sizeof(goro_case))
+#else
+#define GORO_SELECT(...) goro__select_cxx(__VA_ARGS__)
+#endif
+
+/* Size-checked cases: when c is not NULL and size is not its element size,
+ * the case is built invalid and goro_select returns -EINVAL before touching
+ * any channel.  The macros pass sizeof *(p). */
+GORO_API goro_case goro_case_recv_sized(goro_chan *c, void *elem, size_t size);
+GORO_API goro_case goro_case_recv_ok_sized(goro_chan *c, void *elem, bool *ok, size_t size);
+GORO_API goro_case goro_case_send_sized(goro_chan *c, const void *elem, size_t size);
+#define GORO_CASE_RECV(c, p) goro_case_recv_sized((c), (p), sizeof *(p))
+#define GORO_CASE_RECV_OK(c, p, ok) goro_case_recv_ok_sized((c), (p), (ok), sizeof *(p))
+#define GORO_CASE_SEND(c, p) goro_case_send_sized((c), (p), sizeof *(p))
+
+/* ------------------------------------------------------------------------
+ * Typed channels (Go: chan T).
+ *
+ * GORO_CHAN_TYPE(name, T); (at file scope, with its semicolon) declares a
+ * channel type of elements of type T
+ * (any complete object type written as one type name: use a typedef for
+ * arrays and function pointers) and its operations, each a static inline
+ * call of the untyped function with sizeof(T) filled in, so it costs
+ * nothing over the untyped call.  Channels of different types are distinct
+ * pointer types: passing one where another is expected, or a pointer to
+ * the wrong element type, is a compile error (incompatible pointer types:
+ * an error in C++ and in C with -Werror, which goro's builds use).
+ *
+ *   GORO_CHAN_TYPE(int_chan, int);
+ *
+ *   int_chan *c = goro_make(int_chan, 16);
+ *   int_chan_send(c, j * 2);               // by value
+ *   int v;
+ *   while (int_chan_recv(c, &v) == 0) ...  // for v := range c
+ *   switch (GORO_SELECT(int_chan_case_recv(c, &v),
+ *                       goro_case_recv(goro_ctx_done(ctx), NULL))) ...
+ *   int_chan_release(c);
+ *
+ * It defines, for name (n) and element type T:
+ *   typedef struct n n;                     the channel type (opaque)
+ *   n *n_make_at(size_t cap, const char *file, int line);
+ *                                    goro_chan_make_at(sizeof(T), cap, ...);
+ *                                    call it as goro_make(n, cap), which
+ *                                    records the caller's file and line
+ *   int n_send(n *c, T v);           goro_chan_send of v (converted to T as
+ *                                    an assignment would)
+ *   int n_recv(n *c, T *v);          goro_chan_recv (v may be NULL)
+ *   bool n_recv_ok(n *c, T *v);      true when a value was received, false
+ *                                    once c is closed and drained (or on
+ *                                    any error): Go's v, ok := <-c
+ *   int n_try_send(n *c, T v);       goro_chan_try_send
+ *   int n_try_recv(n *c, T *v);      goro_chan_try_recv
+ *   int n_close(n *c);               goro_chan_close
+ *   size_t n_len(n *c), n_cap(n *c); goro_chan_len, goro_chan_cap
+ *   n *n_retain(n *c);               goro_chan_retain
+ *   void n_release(n *c);            goro_chan_release
+ *   goro_case n_case_recv(n *c, T *v);
+ *   goro_case n_case_recv_ok(n *c, T *v, bool *ok);
+ *   goro_case n_case_send(n *c, const T *v);
+ *                                    goro_case_recv/_recv_ok/_send; they
+ *                                    mix with any other goro_case
+ *   goro_chan *n_chan(n *c);         the untyped channel (the same object,
+ *                                    no reference added)
+ *   n *n_from(goro_chan *c);         the typed view of an untyped channel
+ *                                    (no reference added); NULL with errno
+ *                                    EINVAL when c's element size is not
+ *                                    sizeof(T); NULL for NULL
+ * Every function takes and returns what the untyped one does (see there).
+ * A NULL n * is Go's nil channel: never ready in a select.
+ * ------------------------------------------------------------------------ */
+
+/* Makes a channel of the type declared as name by GORO_CHAN_TYPE, with a
+ * buffer of cap elements, recording the call site.  Go: make(chan T, cap). */
+#define goro_make(name, cap) name##_make_at((cap), __FILE__, __LINE__)
+
+#define GORO_CHAN_TYPE(name, T)                                                \
+    typedef struct name name;                                                  \
+    static inline __attribute__((unused)) name *name##_make_at(                \
+        size_t cap, const char *file, int line)                                \
+    {                                                                          \
+        return (name *)goro_chan_make_at(sizeof(T), cap, file, line);          \
+    }                                                                          \
+    static inline __attribute__((unused)) goro_chan *name##_chan(name *c)      \
+    {                                                                          \
+        return (goro_chan *)c;                                                 \
+    }                                                                          \
+    static inline __attribute__((unused)) name *name##_from(goro_chan *c)      \
+    {                                                                          \
+        return (name *)goro__chan_check_size(c, sizeof(T));                    \
+    }                                                                          \
+    static inline __attribute__((unused)) int name##_send(name *c, T v)        \
+    {                                                                          \
+        return goro_chan_send((goro_chan *)c, &v);                             \
+    }                                                                          \
+    static inline __attribute__((unused)) int name##_recv(name *c, T *v)       \
+    {                                                                          \
+        return goro_chan_recv((goro_chan *)c, v);                              \
+    }                                                                          \
+    static inline __attribute__((unused)) bool name##_recv_ok(name *c, T *v)   \
+    {                                                                          \
+        return goro_chan_recv((goro_chan *)c, v) == 0;                         \
+    }                                                                          \
+    static inline __attribute__((unused)) int name##_try_send(name *c, T v)    \
+    {                                                                          \
+        return goro_chan_try_send((goro_chan *)c, &v);                         \
+    }                                                                          \
+    static inline __attribute__((unused)) int name##_try_recv(name *c, T *v)   \
+    {                                                                          \
+        return goro_chan_try_recv((goro_chan *)c, v);                          \
+    }                                                                          \
+    static inline __attribute__((unused)) int name##_close(name *c)            \
+    {                                                                          \
+        return goro_chan_close((goro_chan *)c);                                \
+    }                                                                          \
+    static inline __attribute__((unused)) size_t name##_len(name *c)           \
+    {                                                                          \
+        return goro_chan_len((goro_chan *)c);                                  \
+    }                                                                          \
+    static inline __attribute__((unused)) size_t name##_cap(name *c)           \
+    {                                                                          \
+        return goro_chan_cap((goro_chan *)c);                                  \
+    }                                                                          \
+    static inline __attribute__((unused)) name *name##_retain(name *c)         \
+    {                                                                          \
+        return (name *)goro_chan_retain((goro_chan *)c);                       \
+    }                                                                          \
+    static inline __attribute__((unused)) void name##_release(name *c)         \
+    {                                                                          \
+        goro_chan_release((goro_chan *)c);                                     \
+    }                                                                          \
+    static inline __attribute__((unused)) goro_case name##_case_recv(          \
+        name *c, T *v)                                                         \
+    {                                                                          \
+        return goro_case_recv((goro_chan *)c, v);                              \
+    }                                                                          \
+    static inline __attribute__((unused)) goro_case name##_case_recv_ok(       \
+        name *c, T *v, bool *ok)                                               \
+    {                                                                          \
+        return goro_case_recv_ok((goro_chan *)c, v, ok);                       \
+    }                                                                          \
+    static inline __attribute__((unused)) goro_case name##_case_send(          \
+        name *c, const T *v)                                                   \
+    {                                                                          \
+        return goro_case_send((goro_chan *)c, v);                              \
+    }                                                                          \
+    struct name
+
+/* Private: c when its element size is size (or c is NULL), else NULL with
+ * errno EINVAL.  Behind n_from. */
+GORO_API goro_chan *goro__chan_check_size(goro_chan *c, size_t size);
 
 /* ------------------------------------------------------------------------
  * Timers and tickers (Go: time.Timer, time.Ticker, with Go 1.23 semantics:
@@ -340,7 +567,11 @@ typedef struct goro_ticker goro_ticker;
 /* Starts a timer that fires once, ns nanoseconds from now (ns <= 0: at once).
  * Returns: the timer, or NULL with errno ENOMEM.
  * Ownership: free with goro_timer_free.  Go: time.NewTimer(ns). */
-GORO_API goro_timer *goro_timer_make(int64_t ns);
+#define goro_timer_make(ns) goro_timer_make_at((ns), __FILE__, __LINE__)
+GORO_API goro_timer *(goro_timer_make)(int64_t ns);
+/* The function behind goro_timer_make(), with the creation site that
+ * lifetime errors print (see goro_chan_make_at). */
+GORO_API goro_timer *goro_timer_make_at(int64_t ns, const char *file, int line);
 
 /* Stops the timer; its channel will deliver nothing until a reset.
  * Returns: true if this call stopped the timer before it fired (or before
@@ -357,13 +588,18 @@ GORO_API bool goro_timer_reset(goro_timer *t, int64_t ns);
 GORO_API goro_chan *goro_timer_chan(goro_timer *t);
 
 /* Stops and frees the timer (NULL is ignored).  Goroutines blocked on its
- * channel must be gone or hold a reference to the channel. */
+ * channel must be gone or hold a reference to the channel.  Any later use
+ * of the timer, a second free included, is a fatal error ("use of released
+ * timer (made at file:line)"). */
 GORO_API void goro_timer_free(goro_timer *t);
 
 /* Starts a ticker that fires every ns nanoseconds.
  * Returns: the ticker, or NULL with errno EINVAL (ns <= 0) or ENOMEM.
  * Go: time.NewTicker(ns). */
-GORO_API goro_ticker *goro_ticker_make(int64_t ns);
+#define goro_ticker_make(ns) goro_ticker_make_at((ns), __FILE__, __LINE__)
+GORO_API goro_ticker *(goro_ticker_make)(int64_t ns);
+/* The function behind goro_ticker_make(), with the creation site. */
+GORO_API goro_ticker *goro_ticker_make_at(int64_t ns, const char *file, int line);
 
 /* Stops the ticker.  Returns: true if it was running (false for NULL).
  * Go: t.Stop(). */
@@ -378,7 +614,8 @@ GORO_API bool goro_ticker_reset(goro_ticker *t, int64_t ns);
  * Go: t.C. */
 GORO_API goro_chan *goro_ticker_chan(goro_ticker *t);
 
-/* Stops and frees the ticker (NULL is ignored). */
+/* Stops and frees the ticker (NULL is ignored).  A later use, or a second
+ * free, is a fatal error, as for timers. */
 GORO_API void goro_ticker_free(goro_ticker *t);
 
 /* ------------------------------------------------------------------------
@@ -398,6 +635,13 @@ GORO_API void goro_ticker_free(goro_ticker *t);
  * it only when canceling is what it wants.
  *
  * Wherever goro takes a goro_ctx *, NULL stands for the background context.
+ *
+ * The constructors are macros that record their call site, which a use of
+ * a context after its last release (or a release too many) prints as it
+ * dies: "fatal error: use of released context (made at app.c:12)".  Each
+ * has an _at function taking the site (file kept by pointer: a literal),
+ * and the plain names remain exported functions for callers that cannot
+ * use the macros.
  * ------------------------------------------------------------------------ */
 
 typedef struct goro_ctx goro_ctx;
@@ -411,25 +655,39 @@ GORO_API goro_ctx *goro_ctx_background(void);
  * parent is.  parent NULL means background.
  * Returns: the context, or NULL with errno ENOMEM.
  * Ownership: one reference for the caller.  Go: context.WithCancel(parent). */
-GORO_API goro_ctx *goro_ctx_with_cancel(goro_ctx *parent);
+#define goro_ctx_with_cancel(parent) goro_ctx_with_cancel_at((parent), __FILE__, __LINE__)
+GORO_API goro_ctx *(goro_ctx_with_cancel)(goro_ctx *parent);
+GORO_API goro_ctx *goro_ctx_with_cancel_at(goro_ctx *parent, const char *file, int line);
 
 /* Like goro_ctx_with_cancel, and also canceled with ETIMEDOUT ns from now
  * (ns <= 0: at once, before it is returned).
  * Returns: the context, or NULL with errno ENOMEM.
  * Go: context.WithTimeout(parent, ns). */
-GORO_API goro_ctx *goro_ctx_with_timeout(goro_ctx *parent, int64_t ns);
+#define goro_ctx_with_timeout(parent, ns)                                      \
+    goro_ctx_with_timeout_at((parent), (ns), __FILE__, __LINE__)
+GORO_API goro_ctx *(goro_ctx_with_timeout)(goro_ctx *parent, int64_t ns);
+GORO_API goro_ctx *goro_ctx_with_timeout_at(goro_ctx *parent, int64_t ns, const char *file,
+                                            int line);
 
 /* Like goro_ctx_with_cancel, and also canceled with ETIMEDOUT at the
  * absolute goro_now() time when (at once if that has passed).  A child's
  * deadline never exceeds its parent's.
  * Returns: the context, or NULL with errno ENOMEM.
  * Go: context.WithDeadline(parent, t). */
-GORO_API goro_ctx *goro_ctx_with_deadline(goro_ctx *parent, int64_t when);
+#define goro_ctx_with_deadline(parent, when)                                   \
+    goro_ctx_with_deadline_at((parent), (when), __FILE__, __LINE__)
+GORO_API goro_ctx *(goro_ctx_with_deadline)(goro_ctx *parent, int64_t when);
+GORO_API goro_ctx *goro_ctx_with_deadline_at(goro_ctx *parent, int64_t when, const char *file,
+                                             int line);
 
 /* Returns a context carrying value under key (compared by address), that
  * is canceled when parent is.  Returns: NULL with errno ENOMEM or EINVAL
  * (NULL key).  Go: context.WithValue(parent, key, value). */
-GORO_API goro_ctx *goro_ctx_with_value(goro_ctx *parent, const void *key, void *value);
+#define goro_ctx_with_value(parent, key, value)                                \
+    goro_ctx_with_value_at((parent), (key), (value), __FILE__, __LINE__)
+GORO_API goro_ctx *(goro_ctx_with_value)(goro_ctx *parent, const void *key, void *value);
+GORO_API goro_ctx *goro_ctx_with_value_at(goro_ctx *parent, const void *key, void *value,
+                                          const char *file, int line);
 
 /* Returns a context canceled (ECANCELED) when the process receives any of
  * the listed signals; the list ends with 0.  While the context lives, those
@@ -441,7 +699,12 @@ GORO_API goro_ctx *goro_ctx_with_value(goro_ctx *parent, const void *key, void *
  * is SIGKILL or SIGSTOP, or is kept by the C library), ENOMEM, or EAGAIN
  * (the thread that watches for signals could not be started).
  * Go: signal.NotifyContext(parent, sig...). */
-GORO_API goro_ctx *goro_ctx_with_signals(goro_ctx *parent, int sig, ...);
+#define goro_ctx_with_signals(parent, ...)                                     \
+    goro_ctx_with_signals_at(__FILE__, __LINE__, (parent), __VA_ARGS__)
+GORO_API goro_ctx *(goro_ctx_with_signals)(goro_ctx *parent, int sig, ...);
+/* The site comes first here, before the variadic signal list. */
+GORO_API goro_ctx *goro_ctx_with_signals_at(const char *file, int line, goro_ctx *parent, int sig,
+                                            ...);
 
 /* Cancels ctx and all contexts derived from it: their done channels close
  * and their err becomes ECANCELED (unless they already ended).  When it
@@ -475,7 +738,9 @@ GORO_API goro_ctx *goro_ctx_retain(goro_ctx *ctx);
 /* Cancels ctx (see above; a value context is not canceled) and drops one
  * reference; the last one frees it and drops its reference to the parent.
  * NULL is ignored; never parks (it may wait for a concurrent cancel of the
- * same subtree to finish, as goro_ctx_cancel does). */
+ * same subtree to finish, as goro_ctx_cancel does).  Releasing a context
+ * whose last reference is gone is a fatal error ("double release of
+ * context (made at file:line)"). */
 GORO_API void goro_ctx_release(goro_ctx *ctx);
 
 /* ------------------------------------------------------------------------
@@ -614,7 +879,11 @@ typedef struct goro_group goro_group;
  * Returns: the group, or NULL with errno ENOMEM.
  * Ownership: free with goro_group_free after goro_group_wait.
  * Go: errgroup.WithContext(parent). */
-GORO_API goro_group *goro_group_make(goro_ctx *parent);
+#define goro_group_make(parent) goro_group_make_at((parent), __FILE__, __LINE__)
+GORO_API goro_group *(goro_group_make)(goro_ctx *parent);
+/* The function behind goro_group_make(), with the creation site that
+ * lifetime errors print; the group's context records the same site. */
+GORO_API goro_group *goro_group_make_at(goro_ctx *parent, const char *file, int line);
 
 /* Returns the group's context (borrowed: valid until goro_group_free),
  * canceled by the first task error or when goro_group_wait returns; NULL
@@ -627,17 +896,33 @@ GORO_API goro_ctx *goro_group_ctx(goro_group *g);
 GORO_API void goro_group_set_limit(goro_group *g, int n);
 
 /* Runs fn(ctx, arg) in a new goroutine, first waiting for a free slot when
- * a limit is set.  fn returns 0 or an error number.
+ * a limit is set.  fn returns int, 0 or an error number, and takes the
+ * group's context and one pointer of any pointer type, checked against arg
+ * as in goro_go (int task(goro_ctx *ctx, struct job *j) is started as
+ * goro_group_go(g, task, &job)).  A macro: dumps show the task as fn,
+ * created at the caller's file and line.
  * Returns: 0; ENOMEM/EAGAIN when the goroutine could not be started (then
  * fn does not run); EINVAL for a NULL group or fn.  Go: g.Go(f). */
-GORO_API int goro_group_go(goro_group *g, int (*fn)(goro_ctx *ctx, void *arg), void *arg);
+#define goro_group_go(g, fn, arg)                                              \
+    (GORO__CHECK_CALL(int, (fn)((goro_ctx *)0, (arg))),                        \
+     goro_group_go_at((g), GORO__FN_CAST(int (*)(goro_ctx *, void *), fn),    \
+                      (void *)(arg), #fn, __FILE__, __LINE__, __func__))
+GORO_API int(goro_group_go)(goro_group *g, int (*fn)(goro_ctx *ctx, void *arg), void *arg);
+
+/* The function behind goro_group_go(): entry, file, line and func are what
+ * dumps show for the task, as for goro_go_at (kept by pointer; may be NULL).
+ * Returns: as goro_group_go. */
+GORO_API int goro_group_go_at(goro_group *g, int (*fn)(goro_ctx *ctx, void *arg), void *arg,
+                              const char *entry, const char *file, int line, const char *func);
 
 /* Waits for every task started with goro_group_go, then cancels the
  * group's context.  Returns: the first non-zero error a task returned,
  * else 0; EINVAL for a NULL group.  Go: g.Wait(). */
 GORO_API int goro_group_wait(goro_group *g);
 
-/* Frees the group (NULL is ignored).  Call it after goro_group_wait. */
+/* Frees the group (NULL is ignored).  Call it after goro_group_wait.  A
+ * later use of the group, a second free included, is a fatal error ("use
+ * of released group (made at file:line)"). */
 GORO_API void goro_group_free(goro_group *g);
 
 /* ------------------------------------------------------------------------
@@ -800,6 +1085,21 @@ typedef struct goro_stats {
 GORO_API int goro_stats_get(goro_stats *st);
 
 #ifdef __cplusplus
+}
+
+/* GORO__CHECK_CALL in C++: goro__returns<R, T>::ok exists only when T is R. */
+template <class R, class T> struct goro__returns;
+template <class R> struct goro__returns<R, R> {
+    static const int ok = 1;
+};
+
+/* GORO_SELECT in C++: the cases are copied into a local array (one more
+ * element than there are cases, so that no case gives no zero-length
+ * array).  Templates cannot have C linkage, hence outside extern "C". */
+template <class... Cases> inline int goro__select_cxx(Cases... cases)
+{
+    goro_case a[sizeof...(Cases) + 1] = {cases...};
+    return goro_select(a, sizeof...(Cases));
 }
 #endif
 

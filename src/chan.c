@@ -13,6 +13,10 @@
  * success, and readies the G after unlocking.  Nothing is allocated on any
  * path but goro_chan_make.
  *
+ * Lifetimes: every public call checks c->life first (chan.h), so a use of
+ * a released channel, a send included, dies at once with the channel's
+ * creation site instead of hanging or corrupting memory.
+ *
  * Lock order: channel locks by address (select.c), then scheduler locks.
  *
  * Happens-before edges for ThreadSanitizer (the Go memory model):
@@ -31,6 +35,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(GORO_ASAN)
+void __asan_poison_memory_region(void const volatile *addr, size_t size);
+#endif
 
 /* ---- wait queues -------------------------------------------------------- */
 
@@ -85,12 +93,69 @@ goro__sudog *goro__waitq_dequeue(goro__waitq *q)
     return NULL;
 }
 
+/* ---- object lifetimes (see chan.h) ------------------------------------------
+ * The quarantine is a ring under one lock, touched only when an object is
+ * freed, never on a channel operation.  It holds at most LIFE_QUARANTINE
+ * objects of bounded size: a channel's buffer above CHAN_INLINE_BUF bytes
+ * is allocated apart and freed at once, so a ring of channels holds a few
+ * hundred KiB at most.  Objects still in the ring at exit are reachable
+ * from it, so leak checkers do not count them. */
+
+#define LIFE_QUARANTINE 256
+#define CHAN_INLINE_BUF 256
+
+static struct {
+    goro__lock lock;
+    size_t next;                /* protected by lock, as the ring */
+    struct {
+        void *p;
+        size_t size;
+    } ring[LIFE_QUARANTINE];
+} quarantine = {.lock = GORO_LOCK_INIT};
+
+void goro__life_fail(const goro__life *l, const char *what)
+{
+    if (l->file)
+        goro__throw("%s %s (made at %s:%d)", what, l->kind, l->file, l->line);
+    goro__throw("%s %s", what, l->kind);
+}
+
+void goro__life_free(void *p, size_t size)
+{
+    goro__life *l = p;
+    void *old;
+    size_t oldsize;
+
+    atomic_store_explicit(&l->state, GORO_LIFE_DEAD, memory_order_relaxed);
+#if defined(GORO_ASAN)
+    /* The state word stays readable for the check; the rest is poisoned,
+     * so a stray read of the object inside goro is still reported. */
+    __asan_poison_memory_region((char *)p + sizeof *l, size - sizeof *l);
+#endif
+    goro__lock_acquire(&quarantine.lock);
+    size_t i = quarantine.next;
+    old = quarantine.ring[i].p;
+    oldsize = quarantine.ring[i].size;
+    quarantine.ring[i].p = p;
+    quarantine.ring[i].size = size;
+    quarantine.next = (i + 1) % LIFE_QUARANTINE;
+    goro__lock_release(&quarantine.lock);
+    if (old) {
+#if defined(GORO_ASAN)
+        __asan_unpoison_memory_region(old, oldsize);
+#endif
+        (void)oldsize;
+        goro__free(old);
+    }
+}
+
 /* ---- construction and references ---------------------------------------- */
 
-goro_chan *goro_chan_make(size_t elem_size, size_t cap)
+goro_chan *goro_chan_make_at(size_t elem_size, size_t cap, const char *file, int line)
 {
     size_t bufsize;
     goro_chan *c;
+    char *buf = NULL;
 
     goro__note_thread();
 
@@ -99,42 +164,98 @@ goro_chan *goro_chan_make(size_t elem_size, size_t cap)
         return NULL;
     }
     bufsize = elem_size * cap;
-    c = goro__malloc(sizeof *c + bufsize);
+    if (bufsize > CHAN_INLINE_BUF) {
+        buf = goro__malloc(bufsize);
+        if (!buf) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        c = goro__malloc(sizeof *c);
+    } else {
+        c = goro__malloc(sizeof *c + bufsize);
+    }
     if (!c) {
+        goro__free(buf);
         errno = ENOMEM;
         return NULL;
     }
     memset(c, 0, sizeof *c);
+    c->life = (goro__life)GORO_LIFE_INIT("channel", file, line);
     atomic_init(&c->refs, 1);
     c->elemsize = elem_size;
     c->cap = cap;
-    c->buf = (char *)(c + 1);
+    c->buf = buf ? buf : (char *)(c + 1);
     return c;
+}
+
+/* The exported symbol behind the goro_chan_make() macro, for callers built
+ * against it as a function (bindings, older objects). */
+goro_chan *(goro_chan_make)(size_t elem_size, size_t cap)
+{
+    return goro_chan_make_at(elem_size, cap, NULL, 0);
 }
 
 goro_chan *goro_chan_retain(goro_chan *c)
 {
-    if (c)
+    if (c) {
+        goro__life_check(&c->life);
         atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    }
     return c;
+}
+
+/* The last release.  Out of line, so that goro_chan_release, which every
+ * wait calls for its own reference, stays a leaf without a stack frame. */
+static GORO_NOINLINE void chan_free(goro_chan *c)
+{
+    size_t bufsize = c->elemsize * c->cap;
+    if (bufsize > CHAN_INLINE_BUF) {
+        goro__free(c->buf);
+        bufsize = 0;
+    }
+    goro__life_free(c, sizeof *c + bufsize);
 }
 
 void goro_chan_release(goro_chan *c)
 {
     if (!c)
         return;
+    goro__life_check_release(&c->life);
     if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
-        goro__free(c);
+        chan_free(c);
 }
 
 size_t goro_chan_len(goro_chan *c)
 {
-    return c ? atomic_load_explicit(&c->count, memory_order_relaxed) : 0;
+    if (!c)
+        return 0;
+    goro__life_check(&c->life);
+    return atomic_load_explicit(&c->count, memory_order_relaxed);
 }
 
 size_t goro_chan_cap(goro_chan *c)
 {
-    return c ? c->cap : 0;
+    if (!c)
+        return 0;
+    goro__life_check(&c->life);
+    return c->cap;
+}
+
+size_t goro_chan_elem_size(goro_chan *c)
+{
+    if (!c)
+        return 0;
+    goro__life_check(&c->life);
+    return c->elemsize;
+}
+
+goro_chan *goro__chan_check_size(goro_chan *c, size_t size)
+{
+    if (c && goro_chan_elem_size(c) != size) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return c;
 }
 
 /* ---- transfers ---------------------------------------------------------- */
@@ -243,7 +364,10 @@ static int chan_send(goro_chan *c, const void *elem, bool block)
 
     goro__note_thread();
 
-    if (unlikely(!c || (!elem && c->elemsize)))
+    if (unlikely(!c))
+        return EINVAL;
+    goro__life_check(&c->life);
+    if (unlikely(!elem && c->elemsize))
         return EINVAL;
 
     /* Lock-free early-out for try_send on a full channel.  We read closed,
@@ -291,6 +415,7 @@ static int chan_recv(goro_chan *c, void *elem, bool block)
 
     if (unlikely(!c))
         return EINVAL;
+    goro__life_check(&c->life);
 
     /* Lock-free early-out for try_recv on an empty channel (Go's argument
      * again): "empty" then "not closed" means there was a moment when the
@@ -365,6 +490,32 @@ int goro_chan_try_recv(goro_chan *c, void *elem)
     return chan_recv(c, elem, false);
 }
 
+/* The size-checked forms: EINVAL before anything is copied or waited for. */
+static inline bool size_ok(goro_chan *c, size_t size)
+{
+    return !c || goro_chan_elem_size(c) == size;
+}
+
+int goro_chan_send_sized(goro_chan *c, const void *elem, size_t size)
+{
+    return size_ok(c, size) ? chan_send(c, elem, true) : EINVAL;
+}
+
+int goro_chan_try_send_sized(goro_chan *c, const void *elem, size_t size)
+{
+    return size_ok(c, size) ? chan_send(c, elem, false) : EINVAL;
+}
+
+int goro_chan_recv_sized(goro_chan *c, void *elem, size_t size)
+{
+    return size_ok(c, size) ? chan_recv(c, elem, true) : EINVAL;
+}
+
+int goro_chan_try_recv_sized(goro_chan *c, void *elem, size_t size)
+{
+    return size_ok(c, size) ? chan_recv(c, elem, false) : EINVAL;
+}
+
 int goro_chan_close(goro_chan *c)
 {
     goro__sudog *wake = NULL, *sg;
@@ -373,6 +524,7 @@ int goro_chan_close(goro_chan *c)
 
     if (!c)
         return EINVAL;
+    goro__life_check(&c->life);
     goro__lock_acquire(&c->lock);
     if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
         goro__lock_release(&c->lock);

@@ -12,12 +12,61 @@ typedef struct goro__waitq {
     goro__sudog *last;
 } goro__waitq;
 
+/* ---- object lifetimes ----------------------------------------------------
+ * Channels, contexts, timers, tickers and groups start with a goro__life:
+ * a state word, live until the object is freed, and the creation site.
+ * Every public call on such an object checks the state word first (one
+ * load of a line the call reads anyway, and a predicted branch), so a use
+ * after the last release, or a second release, is a fatal error naming the
+ * object and its creation site (Go throws for a close of a closed channel
+ * the same way).  For the check to read valid memory, goro__life_free does
+ * not free at once: the object is marked dead and kept in a quarantine
+ * ring of the last LIFE_QUARANTINE freed objects, poisoned for ASan except
+ * the goro__life itself, and freed when it leaves the ring.  So the check
+ * is certain for a use soon after the release (what a test or a typical
+ * bug does) and best effort later, when the memory may have been reused. */
+enum { GORO_LIFE_LIVE = 0x6576696cu /* "live" */, GORO_LIFE_DEAD = 0x64616564u /* "dead" */ };
+
+typedef struct goro__life {
+    _Atomic uint32_t state;     /* GORO_LIFE_LIVE or GORO_LIFE_DEAD */
+    int line;                   /* creation site; file NULL: unknown */
+    const char *file;
+    const char *kind;           /* "channel", "context", ...: what errors say */
+} goro__life;
+
+#define GORO_LIFE_INIT(kind, file, line) {GORO_LIFE_LIVE, (line), (file), (kind)}
+
+/* Prints "fatal error: <what> <kind> (made at file:line)" and aborts. */
+GORO_HIDDEN GORO_NORETURN __attribute__((cold)) void goro__life_fail(const goro__life *l,
+                                                                      const char *what);
+
+/* The check at the top of every public call: "use of released <kind>". */
+static inline void goro__life_check(const goro__life *l)
+{
+    if (unlikely(atomic_load_explicit(&l->state, memory_order_relaxed) != GORO_LIFE_LIVE))
+        goro__life_fail(l, "use of released");
+}
+
+/* The check at the top of a release or free: "double release of <kind>". */
+static inline void goro__life_check_release(const goro__life *l)
+{
+    if (unlikely(atomic_load_explicit(&l->state, memory_order_relaxed) != GORO_LIFE_LIVE))
+        goro__life_fail(l, "double release of");
+}
+
+/* Marks the object at p (size bytes, starting with its goro__life) dead
+ * and frees it later (see above).  In place of goro__free. */
+GORO_HIDDEN void goro__life_free(void *p, size_t size);
+
 struct goro_chan {
+    goro__life life;            /* first: see above */
     goro__lock lock;
     _Atomic size_t refs;
     size_t elemsize;
     size_t cap;
-    char *buf;                  /* cap * elemsize bytes, after the struct */
+    char *buf;                  /* cap * elemsize bytes: after the struct up
+                                 * to CHAN_INLINE_BUF bytes, else its own
+                                 * allocation, freed at the last release */
 
     /* protected by lock (atomic for the lock-free early-outs and len) */
     _Atomic size_t count;       /* elements in buf */

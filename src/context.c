@@ -21,6 +21,9 @@
  * context leaves its canceler's list when canceled, so a long-lived parent's
  * list holds only live children.  The timer of a deadline context is
  * deleted (waiting out a running callback) before the context is freed.
+ * Every public entry checks c->life first (chan.h): a use after the last
+ * release dies naming the context's creation site; the freed memory goes
+ * through goro__life_free's quarantine.
  *
  * Signals: an async-signal-safe handler records the signal in a pending
  * mask and wakes a watcher thread with a futex; the watcher cancels every
@@ -31,7 +34,7 @@
  * pthread_exit.  Each signal's previous disposition is saved on its first
  * registration and restored when its last registration goes.
  */
-#include "runtime.h"
+#include "chan.h"
 #include "sanitizer.h"
 
 #include <signal.h>
@@ -45,6 +48,7 @@ enum ctx_kind { CTX_BACKGROUND, CTX_CANCEL, CTX_VALUE };
 struct sigreg;
 
 struct goro_ctx {
+    goro__life life;            /* first: see chan.h */
     _Atomic size_t refs;
     enum ctx_kind kind;
     goro_ctx *parent;           /* holds a reference; NULL for background */
@@ -69,7 +73,17 @@ struct goro_ctx {
     void *value;
 };
 
-static goro_ctx background = {.kind = CTX_BACKGROUND};
+static goro_ctx background = {
+    .life = GORO_LIFE_INIT("context", NULL, 0),
+    .kind = CTX_BACKGROUND,
+};
+
+/* The lifetime check of every public entry; NULL is background. */
+static inline void check(goro_ctx *c)
+{
+    if (c)
+        goro__life_check(&c->life);
+}
 
 goro_ctx *goro_ctx_background(void)
 {
@@ -101,7 +115,7 @@ static void ctx_unref(goro_ctx *c)
             goro_chan_release(c->done);
         }
         goro_ctx *parent = c->parent;
-        goro__free(c);
+        goro__life_free(c, sizeof *c);
         c = parent;
     }
 }
@@ -120,6 +134,7 @@ static bool ctx_tryref(goro_ctx *c)
 
 goro_ctx *goro_ctx_retain(goro_ctx *c)
 {
+    check(c);
     if (c && c->kind != CTX_BACKGROUND)
         atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
     return c;
@@ -242,13 +257,17 @@ static void cancel_tree(goro_ctx *root, int err, bool skip_timer)
 
 void goro_ctx_cancel(goro_ctx *c)
 {
+    check(c);
     if (c)
         cancel_tree(c, ECANCELED, false);
 }
 
 void goro_ctx_release(goro_ctx *c)
 {
-    if (!c || c->kind == CTX_BACKGROUND)
+    if (!c)
+        return;
+    goro__life_check_release(&c->life);
+    if (c->kind == CTX_BACKGROUND)
         return;
     if (c->kind == CTX_CANCEL) {
         cancel_tree(c, ECANCELED, false);
@@ -285,20 +304,23 @@ static void propagate(goro_ctx *c)
 
 /* ---- construction ------------------------------------------------------- */
 
-static goro_ctx *ctx_new(goro_ctx *parent, enum ctx_kind kind)
+static goro_ctx *ctx_new(goro_ctx *parent, enum ctx_kind kind, const char *file, int line)
 {
-    goro_ctx *c = goro__calloc(1, sizeof *c);
+    goro_ctx *c;
 
     goro__note_thread();
+    check(parent);
+    c = goro__calloc(1, sizeof *c);
     if (!c) {
         errno = ENOMEM;
         return NULL;
     }
+    c->life = (goro__life)GORO_LIFE_INIT("context", file, line);
     atomic_init(&c->refs, 1);
     c->kind = kind;
     c->lock = (goro__lock)GORO_LOCK_INIT;
     if (kind == CTX_CANCEL) {
-        c->done = goro_chan_make(0, 0);
+        c->done = goro_chan_make_at(0, 0, file, line);
         if (!c->done) {
             goro__free(c);
             errno = ENOMEM;
@@ -312,9 +334,9 @@ static goro_ctx *ctx_new(goro_ctx *parent, enum ctx_kind kind)
     return c;
 }
 
-goro_ctx *goro_ctx_with_cancel(goro_ctx *parent)
+goro_ctx *goro_ctx_with_cancel_at(goro_ctx *parent, const char *file, int line)
 {
-    goro_ctx *c = ctx_new(parent, CTX_CANCEL);
+    goro_ctx *c = ctx_new(parent, CTX_CANCEL, file, line);
     if (c)
         propagate(c);
     return c;
@@ -326,7 +348,7 @@ static void deadline_fire(goro__timer *t)
     cancel_tree(c, ETIMEDOUT, true);
 }
 
-goro_ctx *goro_ctx_with_deadline(goro_ctx *parent, int64_t when)
+goro_ctx *goro_ctx_with_deadline_at(goro_ctx *parent, int64_t when, const char *file, int line)
 {
     int64_t pd;
     goro_ctx *c;
@@ -334,8 +356,8 @@ goro_ctx *goro_ctx_with_deadline(goro_ctx *parent, int64_t when)
     /* A child's deadline never exceeds its parent's: if the parent ends
      * first, a plain cancel ctx behaves the same. */
     if (goro_ctx_deadline(parent, &pd) && pd <= when)
-        return goro_ctx_with_cancel(parent);
-    c = ctx_new(parent, CTX_CANCEL);
+        return goro_ctx_with_cancel_at(parent, file, line);
+    c = ctx_new(parent, CTX_CANCEL, file, line);
     if (!c)
         return NULL;
     c->has_deadline = true;
@@ -351,12 +373,13 @@ goro_ctx *goro_ctx_with_deadline(goro_ctx *parent, int64_t when)
     return c;
 }
 
-goro_ctx *goro_ctx_with_timeout(goro_ctx *parent, int64_t ns)
+goro_ctx *goro_ctx_with_timeout_at(goro_ctx *parent, int64_t ns, const char *file, int line)
 {
-    return goro_ctx_with_deadline(parent, goro__deadline_after(ns));
+    return goro_ctx_with_deadline_at(parent, goro__deadline_after(ns), file, line);
 }
 
-goro_ctx *goro_ctx_with_value(goro_ctx *parent, const void *key, void *value)
+goro_ctx *goro_ctx_with_value_at(goro_ctx *parent, const void *key, void *value, const char *file,
+                                 int line)
 {
     goro_ctx *c;
 
@@ -364,7 +387,7 @@ goro_ctx *goro_ctx_with_value(goro_ctx *parent, const void *key, void *value)
         errno = EINVAL;
         return NULL;
     }
-    c = ctx_new(parent, CTX_VALUE);
+    c = ctx_new(parent, CTX_VALUE, file, line);
     if (c) {
         c->key = key;
         c->value = value;
@@ -372,10 +395,32 @@ goro_ctx *goro_ctx_with_value(goro_ctx *parent, const void *key, void *value)
     return c;
 }
 
+/* The exported symbols behind the constructor macros of goro.h. */
+goro_ctx *(goro_ctx_with_cancel)(goro_ctx *parent)
+{
+    return goro_ctx_with_cancel_at(parent, NULL, 0);
+}
+
+goro_ctx *(goro_ctx_with_deadline)(goro_ctx *parent, int64_t when)
+{
+    return goro_ctx_with_deadline_at(parent, when, NULL, 0);
+}
+
+goro_ctx *(goro_ctx_with_timeout)(goro_ctx *parent, int64_t ns)
+{
+    return goro_ctx_with_timeout_at(parent, ns, NULL, 0);
+}
+
+goro_ctx *(goro_ctx_with_value)(goro_ctx *parent, const void *key, void *value)
+{
+    return goro_ctx_with_value_at(parent, key, value, NULL, 0);
+}
+
 /* ---- queries ------------------------------------------------------------ */
 
 goro_chan *goro_ctx_done(goro_ctx *c)
 {
+    check(c);
     c = canceler_of(c);
     return c ? c->done : NULL;
 }
@@ -384,6 +429,7 @@ int goro_ctx_err(goro_ctx *c)
 {
     int err;
 
+    check(c);
     c = canceler_of(c);
     if (!c)
         return 0;
@@ -395,6 +441,7 @@ int goro_ctx_err(goro_ctx *c)
 
 bool goro_ctx_deadline(goro_ctx *c, int64_t *when)
 {
+    check(c);
     for (; c; c = c->parent) {
         if (c->kind == CTX_CANCEL && c->has_deadline) {
             if (when)
@@ -407,6 +454,7 @@ bool goro_ctx_deadline(goro_ctx *c, int64_t *when)
 
 void *goro_ctx_value(goro_ctx *c, const void *key)
 {
+    check(c);
     for (; c; c = c->parent)
         if (c->kind == CTX_VALUE && c->key == key)
             return c->value;
@@ -512,23 +560,19 @@ static void signals_unregister(goro_ctx *c)
     goro__free(r);
 }
 
-goro_ctx *goro_ctx_with_signals(goro_ctx *parent, int sig, ...)
+static goro_ctx *with_signals(const char *file, int line, goro_ctx *parent, int sig, va_list ap)
 {
     uint64_t mask = 0;
     struct sigreg *r;
     goro_ctx *c;
-    va_list ap;
 
-    va_start(ap, sig);
     for (int s = sig; s != 0; s = va_arg(ap, int)) {
         if (s < 1 || s >= MAX_SIG || s == SIGKILL || s == SIGSTOP) {
-            va_end(ap);
             errno = EINVAL;
             return NULL;
         }
         mask |= (uint64_t)1 << s;
     }
-    va_end(ap);
     if (!mask) {
         errno = EINVAL;
         return NULL;
@@ -538,7 +582,7 @@ goro_ctx *goro_ctx_with_signals(goro_ctx *parent, int sig, ...)
         errno = ENOMEM;
         return NULL;
     }
-    c = goro_ctx_with_cancel(parent);
+    c = goro_ctx_with_cancel_at(parent, file, line);
     if (!c) {
         goro__free(r);
         return NULL;
@@ -585,5 +629,24 @@ goro_ctx *goro_ctx_with_signals(goro_ctx *parent, int sig, ...)
     sigs.list = r;
     c->sig = r;
     goro__lock_release(&sigs.lock);
+    return c;
+}
+
+goro_ctx *goro_ctx_with_signals_at(const char *file, int line, goro_ctx *parent, int sig, ...)
+{
+    va_list ap;
+    va_start(ap, sig);
+    goro_ctx *c = with_signals(file, line, parent, sig, ap);
+    va_end(ap);
+    return c;
+}
+
+/* The exported symbol behind the goro_ctx_with_signals() macro. */
+goro_ctx *(goro_ctx_with_signals)(goro_ctx *parent, int sig, ...)
+{
+    va_list ap;
+    va_start(ap, sig);
+    goro_ctx *c = with_signals(NULL, 0, parent, sig, ap);
+    va_end(ap);
     return c;
 }

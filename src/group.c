@@ -9,13 +9,18 @@
  *
  * Each task needs a small record (group, fn, arg) that lives until it
  * returns: one allocation per goro_group_go.
+ *
+ * Lifetimes: every public call checks g->life first (chan.h), so a use
+ * after goro_group_free, a second free included, dies naming where the
+ * group was made.
  */
-#include "runtime.h"
+#include "chan.h"
 #include "sanitizer.h"
 
 #include <stdlib.h>
 
 struct goro_group {
+    goro__life life;            /* first: see chan.h */
     goro_ctx *ctx;
     goro_waitgroup wg;
     goro_sema limit;            /* size 0: no limit */
@@ -29,7 +34,7 @@ struct task {
     void *arg;
 };
 
-goro_group *goro_group_make(goro_ctx *parent)
+goro_group *goro_group_make_at(goro_ctx *parent, const char *file, int line)
 {
     goro_group *g = goro__calloc(1, sizeof *g);
 
@@ -38,7 +43,8 @@ goro_group *goro_group_make(goro_ctx *parent)
         errno = ENOMEM;
         return NULL;
     }
-    g->ctx = goro_ctx_with_cancel(parent);
+    g->life = (goro__life)GORO_LIFE_INIT("group", file, line);
+    g->ctx = goro_ctx_with_cancel_at(parent, file, line);
     if (!g->ctx) {
         goro__free(g);
         errno = ENOMEM;
@@ -50,15 +56,26 @@ goro_group *goro_group_make(goro_ctx *parent)
     return g;
 }
 
+/* The exported symbol behind the goro_group_make() macro. */
+goro_group *(goro_group_make)(goro_ctx *parent)
+{
+    return goro_group_make_at(parent, NULL, 0);
+}
+
 goro_ctx *goro_group_ctx(goro_group *g)
 {
-    return g ? g->ctx : NULL;
+    if (!g)
+        return NULL;
+    goro__life_check(&g->life);
+    return g->ctx;
 }
 
 void goro_group_set_limit(goro_group *g, int n)
 {
-    if (g)
-        g->limit.size = n < 0 ? 0 : n;
+    if (!g)
+        return;
+    goro__life_check(&g->life);
+    g->limit.size = n < 0 ? 0 : n;
 }
 
 static void task_run(void *arg)
@@ -82,12 +99,16 @@ static void task_run(void *arg)
     goro_waitgroup_done(&g->wg);
 }
 
-int goro_group_go(goro_group *g, int (*fn)(goro_ctx *, void *), void *arg)
+int goro_group_go_at(goro_group *g, int (*fn)(goro_ctx *, void *), void *arg, const char *entry,
+                     const char *file, int line, const char *func)
 {
     struct task *t;
     int e;
 
-    if (!g || !fn)
+    if (!g)
+        return EINVAL;
+    goro__life_check(&g->life);
+    if (!fn)
         return EINVAL;
     t = goro__malloc(sizeof *t);
     if (!t)
@@ -101,7 +122,9 @@ int goro_group_go(goro_group *g, int (*fn)(goro_ctx *, void *), void *arg)
         return e;
     }
     goro_waitgroup_add(&g->wg, 1);
-    e = goro_go(task_run, t);
+    /* Dumps show the task's own function and the caller's site, not
+     * task_run and this file. */
+    e = goro_go_at(NULL, task_run, t, entry, file, line, func);
     if (e) {
         goro__free(t);
         if (g->limit.size)
@@ -111,12 +134,19 @@ int goro_group_go(goro_group *g, int (*fn)(goro_ctx *, void *), void *arg)
     return e;
 }
 
+/* The exported symbol behind the goro_group_go() macro. */
+int(goro_group_go)(goro_group *g, int (*fn)(goro_ctx *, void *), void *arg)
+{
+    return goro_group_go_at(g, fn, arg, NULL, NULL, 0, NULL);
+}
+
 int goro_group_wait(goro_group *g)
 {
     int err;
 
     if (!g)
         return EINVAL;
+    goro__life_check(&g->life);
     goro_waitgroup_wait(&g->wg);
     goro_ctx_cancel(g->ctx);
     goro__lock_acquire(&g->lock);
@@ -129,6 +159,7 @@ void goro_group_free(goro_group *g)
 {
     if (!g)
         return;
+    goro__life_check_release(&g->life);
     goro_ctx_release(g->ctx);
-    goro__free(g);
+    goro__life_free(g, sizeof *g);
 }

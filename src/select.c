@@ -2,13 +2,14 @@
  *
  * goro_select(cases, n):
  *   1. Shuffle a poll order (uniform, Fisher-Yates) and sort a lock order by
- *      channel address; disabled cases (NULL channel) take part in neither.
+ *      channel address, ties in poll order; disabled cases (NULL channel)
+ *      take part in neither.
  *   2. Lock every channel in lock order (each once, even when it appears in
  *      several cases) and poll the cases in poll order; run the first ready
  *      one.  An expired timeout counts as ready.  Since every ready case is
  *      equally likely to come first, the choice is uniform among them.
  *   3. Nothing ready: with a default case, unlock and take it.  Otherwise
- *      enqueue one sudog per case (on this stack), arm the timeout (the G's
+ *      enqueue one sudog per case (on this stack) in lock order, arm the timeout (the G's
  *      own embedded timer, so it allocates nothing) and park; the park
  *      unlocks all channels once the G is switched out.
  *   4. Woken: exactly one waker claimed the select by CAS on g->sel_state
@@ -42,6 +43,33 @@ goro_case goro_case_recv_ok(goro_chan *c, void *elem, bool *ok)
 goro_case goro_case_send(goro_chan *c, const void *elem)
 {
     return (goro_case){.kind = CASE_SEND, .c = c, .elem = (void *)elem};
+}
+
+/* A case of this kind makes goro_select return -EINVAL: what the sized
+ * builders return for a size mismatch.  Not CASE_NONE, which is what a
+ * zeroed case holds. */
+#define CASE_BAD_SIZE 99
+
+static goro_case sized(goro_case cs, size_t size)
+{
+    if (cs.c && goro_chan_elem_size(cs.c) != size)
+        cs.kind = CASE_BAD_SIZE;
+    return cs;
+}
+
+goro_case goro_case_recv_sized(goro_chan *c, void *elem, size_t size)
+{
+    return sized(goro_case_recv(c, elem), size);
+}
+
+goro_case goro_case_recv_ok_sized(goro_chan *c, void *elem, bool *ok, size_t size)
+{
+    return sized(goro_case_recv_ok(c, elem, ok), size);
+}
+
+goro_case goro_case_send_sized(goro_chan *c, const void *elem, size_t size)
+{
+    return sized(goro_case_send(c, elem), size);
 }
 
 goro_case goro_case_timeout(int64_t ns)
@@ -142,7 +170,8 @@ static void select_park_unlock(void *arg)
 
 static void sort_lockorder(goro_case *cases, uint16_t *order, size_t n)
 {
-    /* Insertion sort: selects have a handful of cases. */
+    /* Insertion sort (stable, see goro_select): selects have a handful of
+     * cases. */
     for (size_t i = 1; i < n; i++) {
         uint16_t k = order[i];
         size_t j = i;
@@ -272,15 +301,18 @@ int goro_select(goro_case *cases, size_t n)
                 s.when = cs->when;
             break;
         case CASE_SEND:
-            if (cs->c && cs->c->elemsize && !cs->elem) {
-                ret = -EINVAL;
-                goto out;
+            if (cs->c) {
+                goro__life_check(&cs->c->life);
+                if (cs->c->elemsize && !cs->elem) {
+                    ret = -EINVAL;
+                    goto out;
+                }
             }
             /* fallthrough */
         case CASE_RECV:
             if (!cs->c)
                 continue; /* never ready */
-            lockorder[nlock++] = (uint16_t)i;
+            goro__life_check(&cs->c->life);
             break;
         default:
             ret = -EINVAL; /* not built by goro_case_* */
@@ -291,6 +323,16 @@ int goro_select(goro_case *cases, size_t n)
         pollorder[j] = (uint16_t)i;
         npoll++;
     }
+    /* The lock order is the poll order sorted by channel address, stably:
+     * cases on one channel stay in poll order, and step 3 enqueues them in
+     * lock order, so a waker that takes the first waiter of a channel
+     * picks among a select's cases on it at random too (Go: selectgo's
+     * heap sort of lockorder, seeded from pollorder).  Enqueued by index,
+     * two sends on one channel would always deliver the first case. */
+    nlock = 0;
+    for (size_t k = 0; k < npoll; k++)
+        if (cases[pollorder[k]].kind != CASE_TIMEOUT)
+            lockorder[nlock++] = pollorder[k];
     sort_lockorder(cases, lockorder, nlock);
     s.lockorder = lockorder;
     s.nlock = nlock;

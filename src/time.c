@@ -12,13 +12,18 @@
  *
  * The callers of stop/reset/free on one timer must not race each other (as
  * in Go, where only the owner resets a timer); the callback may race them.
+ *
+ * Lifetimes: every public call checks the timer's goro__life first
+ * (chan.h), so a use after goro_timer_free or goro_ticker_free, a second
+ * free included, dies naming where the timer or ticker was made.
  */
-#include "runtime.h"
+#include "chan.h"
 
 #include <stdlib.h>
 
 struct goro_timer {
-    goro__timer t;              /* first: the callback's container */
+    goro__life life;            /* first: see chan.h */
+    goro__timer t;              /* the callback finds us by offsetof */
     goro_chan *c;
     int64_t period;             /* tickers; 0 for a timer */
 };
@@ -29,7 +34,7 @@ struct goro_ticker {
 
 static void fire(goro__timer *t)
 {
-    struct goro_timer *tm = (struct goro_timer *)t;
+    struct goro_timer *tm = (struct goro_timer *)((char *)t - offsetof(struct goro_timer, t));
     int64_t now = goro_now();
 
     goro_chan_try_send(tm->c, &now); /* full: the receiver misses this one */
@@ -41,7 +46,13 @@ static void fire(goro__timer *t)
     }
 }
 
-static struct goro_timer *timer_new(size_t size, int64_t ns, int64_t period)
+static inline void check(struct goro_timer *tm)
+{
+    goro__life_check(&tm->life);
+}
+
+static struct goro_timer *timer_new(size_t size, int64_t ns, int64_t period, const char *file,
+                                    int line)
 {
     struct goro_timer *tm;
 
@@ -53,7 +64,8 @@ static struct goro_timer *timer_new(size_t size, int64_t ns, int64_t period)
         errno = ENOMEM;
         return NULL;
     }
-    tm->c = goro_chan_make(sizeof(int64_t), 1);
+    tm->life = (goro__life)GORO_LIFE_INIT(period ? "ticker" : "timer", file, line);
+    tm->c = goro_chan_make_at(sizeof(int64_t), 1, file, line);
     if (!tm->c) {
         goro__free(tm);
         errno = ENOMEM;
@@ -80,14 +92,23 @@ static bool timer_stop(struct goro_timer *tm)
     return pending || drained;
 }
 
-goro_timer *goro_timer_make(int64_t ns)
+goro_timer *goro_timer_make_at(int64_t ns, const char *file, int line)
 {
-    return timer_new(sizeof(struct goro_timer), ns, 0);
+    return timer_new(sizeof(struct goro_timer), ns, 0, file, line);
+}
+
+/* The exported symbol behind the goro_timer_make() macro. */
+goro_timer *(goro_timer_make)(int64_t ns)
+{
+    return goro_timer_make_at(ns, NULL, 0);
 }
 
 bool goro_timer_stop(goro_timer *t)
 {
-    return t ? timer_stop(t) : false;
+    if (!t)
+        return false;
+    check(t);
+    return timer_stop(t);
 }
 
 bool goro_timer_reset(goro_timer *t, int64_t ns)
@@ -96,6 +117,7 @@ bool goro_timer_reset(goro_timer *t, int64_t ns)
 
     if (!t)
         return false;
+    check(t);
     was = timer_stop(t);
     t->t.when = goro__deadline_after(ns);
     if (goro__timer_add(&t->t) != 0)
@@ -105,31 +127,46 @@ bool goro_timer_reset(goro_timer *t, int64_t ns)
 
 goro_chan *goro_timer_chan(goro_timer *t)
 {
-    return t ? t->c : NULL;
+    if (!t)
+        return NULL;
+    check(t);
+    return t->c;
+}
+
+static void timer_free(struct goro_timer *t, size_t size)
+{
+    goro__life_check_release(&t->life);
+    goro__timer_del(&t->t);
+    goro_chan_release(t->c);
+    goro__life_free(t, size);
 }
 
 void goro_timer_free(goro_timer *t)
 {
-    if (!t)
-        return;
-    goro__timer_del(&t->t);
-    goro_chan_release(t->c);
-    goro__free(t);
+    if (t)
+        timer_free(t, sizeof *t);
 }
 
-goro_ticker *goro_ticker_make(int64_t ns)
+goro_ticker *goro_ticker_make_at(int64_t ns, const char *file, int line)
 {
     if (ns <= 0) {
         errno = EINVAL;
         return NULL;
     }
-    return (goro_ticker *)timer_new(sizeof(goro_ticker), ns, ns);
+    return (goro_ticker *)timer_new(sizeof(goro_ticker), ns, ns, file, line);
+}
+
+/* The exported symbol behind the goro_ticker_make() macro. */
+goro_ticker *(goro_ticker_make)(int64_t ns)
+{
+    return goro_ticker_make_at(ns, NULL, 0);
 }
 
 bool goro_ticker_stop(goro_ticker *t)
 {
     if (!t)
         return false;
+    check(&t->tm);
     bool was = goro__timer_del(&t->tm.t);
     goro_chan_try_recv(t->tm.c, NULL);
     return was;
@@ -137,7 +174,10 @@ bool goro_ticker_stop(goro_ticker *t)
 
 bool goro_ticker_reset(goro_ticker *t, int64_t ns)
 {
-    if (!t || ns <= 0)
+    if (!t)
+        return false;
+    check(&t->tm);
+    if (ns <= 0)
         return false;
     bool was = goro_ticker_stop(t);
     t->tm.period = ns;
@@ -148,10 +188,14 @@ bool goro_ticker_reset(goro_ticker *t, int64_t ns)
 
 goro_chan *goro_ticker_chan(goro_ticker *t)
 {
-    return t ? t->tm.c : NULL;
+    if (!t)
+        return NULL;
+    check(&t->tm);
+    return t->tm.c;
 }
 
 void goro_ticker_free(goro_ticker *t)
 {
-    goro_timer_free(t ? &t->tm : NULL);
+    if (t)
+        timer_free(&t->tm, sizeof *t);
 }

@@ -312,9 +312,9 @@ static void go_body(void)
     goro_attr a = {0};
     long before = atomic_load(&ran);
 
-    EXPECT(goro_go(NULL, NULL), EINVAL);
-    EXPECT(goro_go_attr(NULL, NULL, NULL), EINVAL);
-    EXPECT(goro_go_attr(&a, NULL, &wg), EINVAL);
+    EXPECT(goro_go((void (*)(void *))NULL, NULL), EINVAL);
+    EXPECT(goro_go_attr(NULL, (void (*)(void *))NULL, NULL), EINVAL);
+    EXPECT(goro_go_attr(&a, (void (*)(void *))NULL, &wg), EINVAL);
     EXPECT(goro_go_at(NULL, NULL, NULL, "entry", "file", 1, "func"), EINVAL);
     a.stack_size = ((size_t)1 << 30) + 1;
     EXPECT(goro_go_attr(&a, bump, &wg), EINVAL);
@@ -1245,7 +1245,7 @@ static void group_body(void)
     gt_check(g != NULL, "goro_group_make(NULL): errno %d", gt_errno());
     if (!g)
         return;
-    EXPECT(goro_group_go(g, NULL, NULL), EINVAL);
+    EXPECT(goro_group_go(g, (int (*)(goro_ctx *, void *))NULL, NULL), EINVAL);
     EXPECT(goro_group_ctx(g) != NULL, true);
     EXPECT(goro_group_wait(g), 0); /* nothing started */
     goro_group_free(g);

@@ -316,7 +316,7 @@ Test(group, null_arguments, .timeout = GT_TIMEOUT(10))
     goro_group *g = mkgroup(NULL);
 
     cr_assert_eq(goro_group_go(NULL, ok_task, NULL), EINVAL);
-    cr_assert_eq(goro_group_go(g, NULL, NULL), EINVAL);
+    cr_assert_eq(goro_group_go(g, (int (*)(goro_ctx *, void *))NULL, NULL), EINVAL);
     cr_assert_eq(goro_group_wait(NULL), EINVAL);
     cr_assert_null(goro_group_ctx(NULL));
     goro_group_set_limit(NULL, 3); /* ignored */

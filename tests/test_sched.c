@@ -629,9 +629,9 @@ Test(sched, goro_main_in_goroutine, .timeout = GT_TIMEOUT(10))
 Test(sched, go_invalid_args, .timeout = GT_TIMEOUT(10))
 {
     goro_attr big = {.stack_size = (size_t)2 << 30};
-    cr_assert_eq(goro_go(NULL, NULL), EINVAL);
+    cr_assert_eq(goro_go((void (*)(void *))NULL, NULL), EINVAL);
     cr_assert_eq(goro_go_attr(&big, pt_inc, NULL), EINVAL);
-    cr_assert_eq(goro_go_attr(NULL, NULL, NULL), EINVAL);
+    cr_assert_eq(goro_go_attr(NULL, (void (*)(void *))NULL, NULL), EINVAL);
     gt_quiesce();
 }
 

@@ -394,6 +394,54 @@ Test(select, duplicate_recv_ready, .timeout = GT_TIMEOUT(10))
     gt_quiesce();
 }
 
+/* Two send cases on one unbuffered channel, the select parked before the
+ * receiver comes, every round: both cases must win about half the time
+ * (Go: TestPseudoRandomSend).  A select that enqueued its cases in index
+ * order delivered case 0 every time.  The receiver (this thread) waits for
+ * the sender's park through the park counter before each receive, so the
+ * poll path, which is random anyway, is never what decides.  1,000 rounds:
+ * case 1's count must be within 5 sigma (79) of 500. */
+#define PRS_N 1000
+static goro_chan *prs_c;
+
+static void prs_sender(void *unused)
+{
+    (void)unused;
+    for (int i = 0; i < PRS_N; i++) {
+        int zero = 0, one = 1;
+        int r = GORO_SELECT(goro_case_send(prs_c, &zero), goro_case_send(prs_c, &one));
+        gt_check(r == 0 || r == 1, "round %d: select returned %d", i, r);
+    }
+}
+
+static uint64_t prs_parks(void)
+{
+    goro_stats st;
+    goro_stats_get(&st);
+    return st.parks;
+}
+
+Test(select, duplicate_send_parked_random, .timeout = GT_TIMEOUT(30))
+{
+    long ones = 0;
+    prs_c = gt_mkchan(sizeof(int), 0);
+    uint64_t parks = prs_parks();
+    gt_spawn(prs_sender, NULL);
+    for (int i = 0; i < PRS_N; i++) {
+        int v = -1;
+        while (prs_parks() == parks)
+            sched_yield();
+        parks = prs_parks();
+        cr_assert_eq(goro_chan_recv(prs_c, &v), 0);
+        cr_assert(v == 0 || v == 1, "received %d", v);
+        ones += v;
+    }
+    cr_assert(ones >= 500 - 79 && ones <= 500 + 79, "case 1 won %ld of %d parked rounds", ones,
+              PRS_N);
+    goro_chan_release(prs_c);
+    gt_quiesce();
+}
+
 /* Send and receive on the same buffered channel in one select: only the
  * send is ready when it is empty, only the receive when it is full, both
  * in between. */
