@@ -12,6 +12,15 @@
  *
  * The callers of stop/reset/free on one timer must not race each other (as
  * in Go, where only the owner resets a timer); the callback may race them.
+ *
+ * A func timer (goro_after_func, Go: time.AfterFunc) has no channel: its
+ * callback starts fn(arg) in a goroutine of its own, so fn may block and
+ * the timer callback stays non-blocking.  The goroutine gets fn and arg, not
+ * the timer, so the owner may free the timer while fn runs.  Stop's result
+ * is then exactly goro__timer_del's: true when the callback had not yet
+ * started fn.  Without memory for the goroutine the callback re-arms the
+ * timer a millisecond later rather than drop the call (a stop in between
+ * still prevents it, and returns true).
  */
 #include "runtime.h"
 
@@ -21,6 +30,8 @@ struct goro_timer {
     goro__timer t;              /* first: the callback's container */
     goro_chan *c;
     int64_t period;             /* tickers; 0 for a timer */
+    void (*fn)(void *);         /* func timers: started in a goroutine; else NULL */
+    void *arg;
 };
 
 struct goro_ticker {
@@ -32,6 +43,15 @@ static void fire(goro__timer *t)
     struct goro_timer *tm = (struct goro_timer *)t;
     int64_t now = goro_now();
 
+    if (tm->fn) {
+        /* Go: goFunc.  goro_go_at only queues the new G: it never parks. */
+        if (goro_go_at(NULL, tm->fn, tm->arg, "goro_after_func", NULL, 0, NULL) == 0)
+            return;
+        t->when = now + GORO_MILLISECOND; /* no memory for a goroutine: retry */
+        if (goro__timer_add(t) != 0)
+            goro__throw("goro: out of memory starting a goro_after_func goroutine");
+        return;
+    }
     goro_chan_try_send(tm->c, &now); /* full: the receiver misses this one */
     if (tm->period) {
         t->when += tm->period;
@@ -41,7 +61,8 @@ static void fire(goro__timer *t)
     }
 }
 
-static struct goro_timer *timer_new(size_t size, int64_t ns, int64_t period)
+static struct goro_timer *timer_new(size_t size, int64_t ns, int64_t period,
+                                    void (*fn)(void *), void *arg)
 {
     struct goro_timer *tm;
 
@@ -53,8 +74,11 @@ static struct goro_timer *timer_new(size_t size, int64_t ns, int64_t period)
         errno = ENOMEM;
         return NULL;
     }
-    tm->c = goro_chan_make(sizeof(int64_t), 1);
-    if (!tm->c) {
+    tm->fn = fn;
+    tm->arg = arg;
+    if (!fn)
+        tm->c = goro_chan_make(sizeof(int64_t), 1);
+    if (!fn && !tm->c) {
         goro__free(tm);
         errno = ENOMEM;
         return NULL;
@@ -72,7 +96,8 @@ static struct goro_timer *timer_new(size_t size, int64_t ns, int64_t period)
 }
 
 /* Stops tm and drains its channel.  True if it stopped a pending timer or
- * took back a value nobody had received. */
+ * took back a value nobody had received.  A func timer has no channel
+ * (try_recv of NULL is EINVAL): true if fn had not been started. */
 static bool timer_stop(struct goro_timer *tm)
 {
     bool pending = goro__timer_del(&tm->t);
@@ -82,7 +107,16 @@ static bool timer_stop(struct goro_timer *tm)
 
 goro_timer *goro_timer_make(int64_t ns)
 {
-    return timer_new(sizeof(struct goro_timer), ns, 0);
+    return timer_new(sizeof(struct goro_timer), ns, 0, NULL, NULL);
+}
+
+goro_timer *goro_after_func(int64_t ns, void (*fn)(void *), void *arg)
+{
+    if (!fn) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return timer_new(sizeof(struct goro_timer), ns, 0, fn, arg);
 }
 
 bool goro_timer_stop(goro_timer *t)
@@ -123,7 +157,7 @@ goro_ticker *goro_ticker_make(int64_t ns)
         errno = EINVAL;
         return NULL;
     }
-    return (goro_ticker *)timer_new(sizeof(goro_ticker), ns, ns);
+    return (goro_ticker *)timer_new(sizeof(goro_ticker), ns, ns, NULL, NULL);
 }
 
 bool goro_ticker_stop(goro_ticker *t)
