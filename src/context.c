@@ -489,6 +489,7 @@ static void after_start(goro_ctx *c)
     if (!atomic_compare_exchange_strong_explicit(&c->after_state, &armed, AFTER_STARTED,
                                                  memory_order_acq_rel, memory_order_acquire))
         return;
+    goro__hb_acquire(c); /* pairs with the release in goro_ctx_after_func */
     c->timer.fn = after_retry;
     after_spawn(c);
 }
@@ -506,6 +507,7 @@ goro_ctx_stop *goro_ctx_after_func(goro_ctx *ctx, void (*fn)(void *), void *arg)
         return NULL;
     c->after_fn = fn;
     c->after_arg = arg;
+    goro__hb_release(c); /* registering happens before fn: after_start */
     /* A context that can end gets the registration reference, dropped by
      * whoever leaves ARMED; one that never ends (background, below a
      * without-cancel) would only leak it: there, the handle's own

@@ -20,9 +20,13 @@
  * is then exactly goro__timer_del's: true when the callback had not yet
  * started fn.  Without memory for the goroutine the callback re-arms the
  * timer a millisecond later rather than drop the call (a stop in between
- * still prevents it, and returns true).
+ * still prevents it, and returns true).  Arming a func timer (make, reset)
+ * happens before the fn it starts, as in Go: a release on the timer when
+ * armed, paired with an acquire in the callback, since the timer heap's
+ * locks are invisible to ThreadSanitizer.
  */
 #include "runtime.h"
+#include "sanitizer.h"
 
 #include <stdlib.h>
 
@@ -45,6 +49,7 @@ static void fire(goro__timer *t)
 
     if (tm->fn) {
         /* Go: goFunc.  goro_go_at only queues the new G: it never parks. */
+        goro__hb_acquire(tm); /* pairs with those in timer_new, reset */
         if (goro_go_at(NULL, tm->fn, tm->arg, "goro_after_func", NULL, 0, NULL) == 0)
             return;
         t->when = now + GORO_MILLISECOND; /* no memory for a goroutine: retry */
@@ -76,6 +81,8 @@ static struct goro_timer *timer_new(size_t size, int64_t ns, int64_t period,
     }
     tm->fn = fn;
     tm->arg = arg;
+    if (fn)
+        goro__hb_release(tm); /* the caller's writes happen before fn */
     if (!fn)
         tm->c = goro_chan_make(sizeof(int64_t), 1);
     if (!fn && !tm->c) {
@@ -131,6 +138,8 @@ bool goro_timer_reset(goro_timer *t, int64_t ns)
     if (!t)
         return false;
     was = timer_stop(t);
+    if (t->fn)
+        goro__hb_release(t); /* as in timer_new */
     t->t.when = goro__deadline_after(ns);
     if (goro__timer_add(&t->t) != 0)
         fire(&t->t); /* no memory for the heap: fire now rather than never */
