@@ -1277,3 +1277,33 @@ Test(context, stress_after_func_stop_vs_cancel, .timeout = GT_TIMEOUT(60))
                  atomic_load(&after_stopped), AFTER_ROUNDS);
     assert_no_leaks();
 }
+
+#ifdef GORO_TESTING
+/* GORO_TESTING builds: the nth following runtime allocation or stack
+ * mapping fails once (see test_faults.c). */
+extern void goro__test_fail_alloc(long nth);
+
+/* No memory for fn's goroutine when the context ends: the start is retried
+ * from the handle's timer, fn runs once all the same, and the handle,
+ * freed before the retry, is freed by it (ASan: no use after free, no
+ * leak).  This process has started no goroutine yet, so the spawn must map
+ * a fresh stack, and that is the first allocation the cancel makes. */
+Test(context, after_func_spawn_without_memory_retries, .timeout = GT_TIMEOUT(10))
+{
+    goro_ctx *c = mk_cancel(NULL);
+    struct after_arg a = {.ctx = NULL, .c = goro_chan_make(sizeof(uint64_t), 0)};
+    cr_assert_not_null(a.c);
+    goro_ctx_stop *h = mk_after(c, &a);
+    goro__test_fail_alloc(0);
+    goro_ctx_cancel(c);
+    goro__test_fail_alloc(-1);
+    cr_assert(!goro_ctx_after_func_stop(h), "stop after the (retried) start returned true");
+    goro_ctx_after_func_free(h);
+    goro_ctx_release(c);
+    cr_assert(after_called(&a, gt_ms(5000)), "fn lost when its goroutine found no memory");
+    gt_quiesce();
+    cr_assert_eq(atomic_load(&a.calls), 1);
+    goro_chan_release(a.c);
+    assert_no_leaks();
+}
+#endif
