@@ -471,13 +471,16 @@ static void after_spawn(goro_ctx *c)
         return;
     }
     c->timer.when = goro_now() + GORO_MILLISECOND;
+    goro__hb_release(c); /* the retry may run on another thread */
     if (goro__timer_add(&c->timer) != 0)
         goro__throw("goro: out of memory starting a goro_ctx_after_func goroutine");
 }
 
 static void after_retry(goro__timer *t)
 {
-    after_spawn((goro_ctx *)((char *)t - offsetof(goro_ctx, timer)));
+    goro_ctx *c = (goro_ctx *)((char *)t - offsetof(goro_ctx, timer));
+    goro__hb_acquire(c); /* pairs with the release in after_spawn */
+    after_spawn(c);
 }
 
 /* c was just canceled (by cancel_tree, which holds a reference): start fn

@@ -53,6 +53,7 @@ static void fire(goro__timer *t)
         if (goro_go_at(NULL, tm->fn, tm->arg, "goro_after_func", NULL, 0, NULL) == 0)
             return;
         t->when = now + GORO_MILLISECOND; /* no memory for a goroutine: retry */
+        goro__hb_release(tm);                /* maybe on another thread */
         if (goro__timer_add(t) != 0)
             goro__throw("goro: out of memory starting a goro_after_func goroutine");
         return;
