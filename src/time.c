@@ -84,7 +84,7 @@ static struct goro_timer *timer_new(size_t size, int64_t ns, int64_t period,
     tm->arg = arg;
     if (fn)
         goro__hb_release(tm); /* the caller's writes happen before fn */
-    if (!fn)
+    else
         tm->c = goro_chan_make(sizeof(int64_t), 1);
     if (!fn && !tm->c) {
         goro__free(tm);
