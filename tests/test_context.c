@@ -5,7 +5,8 @@
  *
  * Derived from Go's context/context_test.go (TestWithCancel,
  * TestParentFinishesChild, TestChildFinishesFirst, TestDeadline,
- * TestTimeout, TestValues, TestCancelRemoves, TestSimultaneousCancels) and
+ * TestTimeout, TestValues, TestCancelRemoves, TestSimultaneousCancels,
+ * TestCause, TestCauseRace, TestWithoutCancel, TestAfterFunc*) and
  * os/signal's TestNotifyContext*.  Cancellation is synchronous in goro as
  * in Go: when goro_ctx_cancel returns, every descendant's done is closed,
  * so those checks need no waiting.  Memory bounds read RSS from
