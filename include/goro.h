@@ -584,7 +584,8 @@ GORO_API bool goro_timer_stop(goro_timer *t);
 GORO_API bool goro_timer_reset(goro_timer *t, int64_t ns);
 
 /* Returns the timer's channel (of int64_t), borrowed: valid until
- * goro_timer_free; NULL for NULL.  Go: t.C. */
+ * goro_timer_free; NULL for NULL and for a goro_after_func timer.
+ * Go: t.C. */
 GORO_API goro_chan *goro_timer_chan(goro_timer *t);
 
 /* Stops and frees the timer (NULL is ignored).  Goroutines blocked on its
@@ -592,6 +593,24 @@ GORO_API goro_chan *goro_timer_chan(goro_timer *t);
  * of the timer, a second free included, is a fatal error ("use of released
  * timer (made at file:line)"). */
 GORO_API void goro_timer_free(goro_timer *t);
+
+/* Starts a func timer: ns nanoseconds from now (ns <= 0: at once) it starts
+ * fn(arg) in a goroutine of its own, so fn may block.  It has no channel
+ * (goro_timer_chan returns NULL); goro_timer_stop, goro_timer_reset and
+ * goro_timer_free work on it as on any timer:
+ *   - goro_timer_stop returns true if it prevented the call, false if fn
+ *     was already started (stop does not wait for fn to return) or the
+ *     timer was already stopped;
+ *   - goro_timer_reset re-arms it, true if fn had not been started yet;
+ *     after fn was started, a reset arms it to start fn once more.
+ * As for every timer, calls of stop, reset and free on one timer must not
+ * race each other: fn may reset its own timer only while its owner does
+ * not call those at the same time.
+ * Returns: the timer, or NULL with errno EINVAL (fn is NULL) or ENOMEM.
+ * Ownership: free with goro_timer_free, which may be called while fn runs
+ * (fn gets arg, not the timer); arg is the caller's to keep alive until fn
+ * has used it.  Go: time.AfterFunc(ns, f). */
+GORO_API goro_timer *goro_after_func(int64_t ns, void (*fn)(void *), void *arg);
 
 /* Starts a ticker that fires every ns nanoseconds.
  * Returns: the ticker, or NULL with errno EINVAL (ns <= 0) or ENOMEM.
@@ -742,6 +761,66 @@ GORO_API goro_ctx *goro_ctx_retain(goro_ctx *ctx);
  * whose last reference is gone is a fatal error ("double release of
  * context (made at file:line)"). */
 GORO_API void goro_ctx_release(goro_ctx *ctx);
+
+/* Returns a new context like goro_ctx_with_cancel's, meant to be canceled
+ * with a cause by goro_ctx_cancel_cause (every cancelable context takes
+ * one; this is Go's name for the pair).
+ * Returns: the context, or NULL with errno ENOMEM.
+ * Ownership: one reference for the caller.
+ * Go: context.WithCancelCause(parent). */
+GORO_API goro_ctx *goro_ctx_with_cancel_cause(goro_ctx *parent);
+
+/* Cancels ctx like goro_ctx_cancel (its err becomes ECANCELED) and records
+ * cause, an errno-style number, as the cause of ctx and of every context it
+ * cancels; cause 0 records none (the cause is then the err).  If ctx has
+ * already ended, nothing changes: the first cancel's cause stays.
+ * Returns: 0; EINVAL when ctx is NULL, is not cancelable (background, a
+ * value or without-cancel context) or cause is negative.
+ * Go: the CancelCauseFunc, cancel(cause). */
+GORO_API int goro_ctx_cancel_cause(goro_ctx *ctx, int cause);
+
+/* Returns why ctx ended: the cause given to the goro_ctx_cancel_cause that
+ * ended it or the ancestor it inherited its end from, else its err
+ * (ECANCELED, ETIMEDOUT); 0 while ctx is live, and for background and
+ * without-cancel contexts.  Go: context.Cause(ctx). */
+GORO_API int goro_ctx_cause(goro_ctx *ctx);
+
+/* Returns a context that carries parent's values but is never canceled:
+ * no deadline, err 0, cause 0, done channel NULL, and contexts derived from
+ * it end only by their own cancel or deadline.
+ * Returns: the context, or NULL with errno ENOMEM.
+ * Ownership: one reference for the caller; it holds one on parent.
+ * Go: context.WithoutCancel(parent). */
+GORO_API goro_ctx *goro_ctx_without_cancel(goro_ctx *parent);
+
+/* The handle of a goro_ctx_after_func registration. */
+typedef struct goro_ctx_stop goro_ctx_stop;
+
+/* Arranges for fn(arg) to be started in a goroutine of its own once ctx is
+ * done (canceled or past its deadline), at once if it already is; never
+ * for a context that cannot end (background, without-cancel).  fn is
+ * started at most once, and after ctx's err is set.
+ * Returns: the stop handle, or NULL with errno EINVAL (fn is NULL) or
+ * ENOMEM.
+ * Ownership: the handle is the caller's, freed with
+ * goro_ctx_after_func_free.  The registration holds a reference to ctx
+ * until the handle is freed and fn was started or stopped, so the caller
+ * need not keep ctx alive for it; arg is the caller's to keep alive until
+ * fn has used it.  Go: context.AfterFunc(ctx, f). */
+GORO_API goro_ctx_stop *goro_ctx_after_func(goro_ctx *ctx, void (*fn)(void *), void *arg);
+
+/* Stops the registration: fn will not be started.  Does not wait for an
+ * fn already started.
+ * Returns: true if this call prevented fn from being started; false if fn
+ * was already started, the registration already stopped, or h is NULL.
+ * Go: the stop function returned by context.AfterFunc. */
+GORO_API bool goro_ctx_after_func_stop(goro_ctx_stop *h);
+
+/* Frees the handle (NULL is ignored); h must not be used after.  Does not
+ * stop the registration: an fn not yet started is still started when ctx
+ * ends (Go: dropping the stop function), so stop first to cancel the call.
+ * Never blocks. */
+GORO_API void goro_ctx_after_func_free(goro_ctx_stop *h);
 
 /* ------------------------------------------------------------------------
  * Sync (Go: package sync, and golang.org/x/sync/semaphore).

@@ -25,6 +25,30 @@
  * release dies naming the context's creation site; the freed memory goes
  * through goro__life_free's quarantine.
  *
+ * Causes (Go: WithCancelCause, Cause): a cancel ctx records a cause beside
+ * its err, written under its lock before err's release store, so a reader
+ * that sees err sees the cause.  A cancel passes one (err, cause) pair down
+ * the whole subtree, and a child of an ended parent inherits the pair, so
+ * a derived context's cause is the one that ended it; with no cause given,
+ * the cause is err.
+ *
+ * Without-cancel contexts (Go: WithoutCancel) are a third kind: like a
+ * value ctx they forward value lookups to their parent, but canceler_of and
+ * the deadline walk stop at them, so nothing above cancels what is below.
+ *
+ * After-funcs (Go: context.AfterFunc): the stop handle is a cancel ctx of
+ * its own, a child of the context, with after_fn set; it is never handed
+ * out as a goro_ctx.  Being a child, it is canceled with its parent by the
+ * ordinary walk, which then starts after_fn in a goroutine of its own.
+ * after_state is the once of Go's afterFuncCtx: the first of that start
+ * and goro_ctx_after_func_stop to move it from ARMED wins.  While armed in
+ * a canceler's list the handle holds a second reference of its own (the
+ * "registration"), dropped by the winner, so freeing the handle before the
+ * context ends does not lose the call: the handle lives on, in the list,
+ * until fn is started.  Without memory for the goroutine, the start is
+ * retried from the handle's (otherwise unused) timer a millisecond later,
+ * the registration reference moving to that timer.
+ *
  * Signals: an async-signal-safe handler records the signal in a pending
  * mask and wakes a watcher thread with a futex; the watcher cancels every
  * registered context that asked for that signal.  The kernel may run the
@@ -43,7 +67,10 @@
 #include <string.h>
 #include <unistd.h>
 
-enum ctx_kind { CTX_BACKGROUND, CTX_CANCEL, CTX_VALUE };
+enum ctx_kind { CTX_BACKGROUND, CTX_CANCEL, CTX_VALUE, CTX_WITHOUT_CANCEL };
+
+/* after_state: the first to leave ARMED starts fn (cancel) or stops it. */
+enum { AFTER_ARMED, AFTER_STARTED, AFTER_STOPPED };
 
 struct sigreg;
 
@@ -71,6 +98,15 @@ struct goro_ctx {
     /* value ctx */
     const void *key;
     void *value;
+
+    /* cancel ctx: the cause, written under lock before err (see above) */
+    _Atomic int cause;
+
+    /* after-func handle (a cancel ctx): fn and arg are set before it joins
+     * a list and never change; after_state is the once. */
+    void (*after_fn)(void *);
+    void *after_arg;
+    _Atomic int after_state;
 };
 
 static goro_ctx background = {
@@ -169,16 +205,21 @@ static void detach(goro_ctx *c)
     goro__lock_release(&p->lock);
 }
 
-/* Ends c (its lock held, its err still 0): err, then done closes. */
-static void end_one(goro_ctx *c, int err)
+static void after_start(goro_ctx *c);
+
+/* Ends c (its lock held, its err still 0): cause and err, then done
+ * closes. */
+static void end_one(goro_ctx *c, int err, int cause)
 {
     goro__hb_release(c);
+    atomic_store_explicit(&c->cause, cause ? cause : err, memory_order_relaxed);
     atomic_store_explicit(&c->err, err, memory_order_release);
     goro_chan_close(c->done);
 }
 
-/* Cancels root and its subtree with err.  skip_timer: called from root's
- * own timer callback, whose timer must not be deleted from inside it.
+/* Cancels root and its subtree with err and cause (0: the cause is err).
+ * skip_timer: called from root's own timer callback, whose timer must not
+ * be deleted from inside it.
  *
  * Like Go's cancelCtx.cancel, a node's lock is held until its whole
  * subtree has ended, so a cancel that finds a node already ended (err set)
@@ -193,7 +234,7 @@ static void end_one(goro_ctx *c, int err)
  * released.  A child whose count already reached zero is being freed and
  * waits in detach() for its parent's lock: nobody can see it, so the walk
  * skips it. */
-static void cancel_tree(goro_ctx *root, int err, bool skip_timer)
+static void cancel_tree_cause(goro_ctx *root, int err, int cause, bool skip_timer)
 {
     goro_ctx *c, *ended = NULL;
 
@@ -209,7 +250,7 @@ static void cancel_tree(goro_ctx *root, int err, bool skip_timer)
         ctx_unref(root);
         return;
     }
-    end_one(root, err);
+    end_one(root, err, cause);
     root->cursor = root->children;
     root->work_next = NULL;
     ended = root;
@@ -221,7 +262,7 @@ static void cancel_tree(goro_ctx *root, int err, bool skip_timer)
             c->cursor = ch->sib_next;
             goro__lock_acquire(&ch->lock);
             if (atomic_load_explicit(&ch->err, memory_order_relaxed) == 0 && ctx_tryref(ch)) {
-                end_one(ch, err);
+                end_one(ch, err, cause);
                 ch->cursor = ch->children;
                 ch->work_next = ended; /* ours alone: we set its err */
                 ended = ch;
@@ -244,15 +285,23 @@ static void cancel_tree(goro_ctx *root, int err, bool skip_timer)
     }
     /* No lock held now.  The root was retained at the start, every other
      * ended node by ctx_tryref. */
-    for (c = ended; c; c = c->work_next)
+    for (c = ended; c; c = c->work_next) {
         if (c != root || !skip_timer)
             goro__timer_del(&c->timer);
+        if (c->after_fn)
+            after_start(c); /* our reference keeps c alive */
+    }
     detach(root); /* while our reference keeps it alive */
     while (ended) {
         c = ended;
         ended = c->work_next;
         ctx_unref(c);
     }
+}
+
+static void cancel_tree(goro_ctx *root, int err, bool skip_timer)
+{
+    cancel_tree_cause(root, err, 0, skip_timer);
 }
 
 void goro_ctx_cancel(goro_ctx *c)
@@ -280,12 +329,14 @@ void goro_ctx_release(goro_ctx *c)
 static void propagate(goro_ctx *c)
 {
     goro_ctx *p = canceler_of(c->parent);
-    int err;
+    int err, cause = 0;
 
     if (!p)
         return;
     goro__lock_acquire(&p->lock);
     err = atomic_load_explicit(&p->err, memory_order_relaxed);
+    if (err)
+        cause = atomic_load_explicit(&p->cause, memory_order_relaxed);
     if (!err) {
         c->canceler = p;
         c->sib_prev = NULL;
@@ -298,7 +349,7 @@ static void propagate(goro_ctx *c)
     goro__lock_release(&p->lock);
     if (err) {
         goro__hb_acquire(p);
-        cancel_tree(c, err, false);
+        cancel_tree_cause(c, err, cause, false);
     }
 }
 
@@ -442,7 +493,7 @@ int goro_ctx_err(goro_ctx *c)
 bool goro_ctx_deadline(goro_ctx *c, int64_t *when)
 {
     check(c);
-    for (; c; c = c->parent) {
+    for (; c && c->kind != CTX_WITHOUT_CANCEL; c = c->parent) {
         if (c->kind == CTX_CANCEL && c->has_deadline) {
             if (when)
                 *when = c->deadline;
@@ -459,6 +510,134 @@ void *goro_ctx_value(goro_ctx *c, const void *key)
         if (c->kind == CTX_VALUE && c->key == key)
             return c->value;
     return NULL;
+}
+
+/* ---- causes and without-cancel ------------------------------------------ */
+
+goro_ctx *goro_ctx_with_cancel_cause(goro_ctx *parent)
+{
+    return goro_ctx_with_cancel_at(parent, NULL, 0);
+}
+
+int goro_ctx_cancel_cause(goro_ctx *c, int cause)
+{
+    if (!c || c->kind != CTX_CANCEL || cause < 0)
+        return EINVAL;
+    cancel_tree_cause(c, ECANCELED, cause, false);
+    return 0;
+}
+
+int goro_ctx_cause(goro_ctx *c)
+{
+    int err;
+
+    c = canceler_of(c);
+    if (!c)
+        return 0;
+    err = atomic_load_explicit(&c->err, memory_order_acquire);
+    if (!err)
+        return 0;
+    goro__hb_acquire(c);
+    /* Written before err's release store, which our acquire load saw. */
+    return atomic_load_explicit(&c->cause, memory_order_relaxed);
+}
+
+goro_ctx *goro_ctx_without_cancel(goro_ctx *parent)
+{
+    return ctx_new(parent, CTX_WITHOUT_CANCEL, NULL, 0);
+}
+
+/* ---- after-funcs --------------------------------------------------------- */
+
+/* The handle is the internal context itself; struct goro_ctx_stop is never
+ * defined, so nothing is ever read through that type. */
+static goro_ctx *handle_ctx(goro_ctx_stop *h)
+{
+    return (goro_ctx *)h;
+}
+
+/* Starts c's fn in a goroutine, or arms the retry timer; takes over the
+ * registration reference (dropped once the goroutine exists). */
+static void after_spawn(goro_ctx *c)
+{
+    if (goro_go_at(NULL, c->after_fn, c->after_arg, "goro_ctx_after_func", NULL, 0, NULL) == 0) {
+        /* Maybe the last reference when called from the retry timer's
+         * callback: freeing c deletes that timer from inside its own
+         * callback, which goro__timer_del allows. */
+        ctx_unref(c);
+        return;
+    }
+    c->timer.when = goro_now() + GORO_MILLISECOND;
+    goro__hb_release(c); /* the retry may run on another thread */
+    if (goro__timer_add(&c->timer) != 0)
+        goro__throw("goro: out of memory starting a goro_ctx_after_func goroutine");
+}
+
+static void after_retry(goro__timer *t)
+{
+    goro_ctx *c = (goro_ctx *)((char *)t - offsetof(goro_ctx, timer));
+    goro__hb_acquire(c); /* pairs with the release in after_spawn */
+    after_spawn(c);
+}
+
+/* c was just canceled (by cancel_tree, which holds a reference): start fn
+ * unless a stop came first.  Go: afterFuncCtx.cancel. */
+static void after_start(goro_ctx *c)
+{
+    int armed = AFTER_ARMED;
+
+    if (!atomic_compare_exchange_strong_explicit(&c->after_state, &armed, AFTER_STARTED,
+                                                 memory_order_acq_rel, memory_order_acquire))
+        return;
+    goro__hb_acquire(c); /* pairs with the release in goro_ctx_after_func */
+    c->timer.fn = after_retry;
+    after_spawn(c);
+}
+
+goro_ctx_stop *goro_ctx_after_func(goro_ctx *ctx, void (*fn)(void *), void *arg)
+{
+    goro_ctx *c;
+
+    if (!fn) {
+        errno = EINVAL;
+        return NULL;
+    }
+    c = ctx_new(ctx, CTX_CANCEL, NULL, 0);
+    if (!c)
+        return NULL;
+    c->after_fn = fn;
+    c->after_arg = arg;
+    goro__hb_release(c); /* registering happens before fn: after_start */
+    /* A context that can end gets the registration reference, dropped by
+     * whoever leaves ARMED; one that never ends (background, below a
+     * without-cancel) would only leak it: there, the handle's own
+     * reference is the only one. */
+    if (canceler_of(c->parent))
+        atomic_store_explicit(&c->refs, 2, memory_order_relaxed);
+    propagate(c); /* ctx already done: starts fn now */
+    return (goro_ctx_stop *)c;
+}
+
+bool goro_ctx_after_func_stop(goro_ctx_stop *h)
+{
+    goro_ctx *c = handle_ctx(h);
+    int armed = AFTER_ARMED;
+
+    if (!c || !atomic_compare_exchange_strong_explicit(&c->after_state, &armed, AFTER_STOPPED,
+                                                       memory_order_acq_rel,
+                                                       memory_order_acquire))
+        return false;
+    cancel_tree(c, ECANCELED, false); /* leaves the parent's list */
+    if (canceler_of(c->parent))
+        ctx_unref(c); /* the registration reference; the caller's remains */
+    return true;
+}
+
+void goro_ctx_after_func_free(goro_ctx_stop *h)
+{
+    /* Not a release: that would cancel, and so start fn. */
+    if (h)
+        ctx_unref(handle_ctx(h));
 }
 
 /* ---- signals ------------------------------------------------------------ */

@@ -13,11 +13,24 @@
  * The callers of stop/reset/free on one timer must not race each other (as
  * in Go, where only the owner resets a timer); the callback may race them.
  *
+ * A func timer (goro_after_func, Go: time.AfterFunc) has no channel: its
+ * callback starts fn(arg) in a goroutine of its own, so fn may block and
+ * the timer callback stays non-blocking.  The goroutine gets fn and arg, not
+ * the timer, so the owner may free the timer while fn runs.  Stop's result
+ * is then exactly goro__timer_del's: true when the callback had not yet
+ * started fn.  Without memory for the goroutine the callback re-arms the
+ * timer a millisecond later rather than drop the call (a stop in between
+ * still prevents it, and returns true).  Arming a func timer (make, reset)
+ * happens before the fn it starts, as in Go: a release on the timer when
+ * armed, paired with an acquire in the callback, since the timer heap's
+ * locks are invisible to ThreadSanitizer.
+ *
  * Lifetimes: every public call checks the timer's goro__life first
  * (chan.h), so a use after goro_timer_free or goro_ticker_free, a second
  * free included, dies naming where the timer or ticker was made.
  */
 #include "chan.h"
+#include "sanitizer.h"
 
 #include <stdlib.h>
 
@@ -26,6 +39,8 @@ struct goro_timer {
     goro__timer t;              /* the callback finds us by offsetof */
     goro_chan *c;
     int64_t period;             /* tickers; 0 for a timer */
+    void (*fn)(void *);         /* func timers: started in a goroutine; else NULL */
+    void *arg;
 };
 
 struct goro_ticker {
@@ -37,6 +52,17 @@ static void fire(goro__timer *t)
     struct goro_timer *tm = (struct goro_timer *)((char *)t - offsetof(struct goro_timer, t));
     int64_t now = goro_now();
 
+    if (tm->fn) {
+        /* Go: goFunc.  goro_go_at only queues the new G: it never parks. */
+        goro__hb_acquire(tm); /* pairs with those in timer_new, reset */
+        if (goro_go_at(NULL, tm->fn, tm->arg, "goro_after_func", NULL, 0, NULL) == 0)
+            return;
+        t->when = now + GORO_MILLISECOND; /* no memory for a goroutine: retry */
+        goro__hb_release(tm);                /* maybe on another thread */
+        if (goro__timer_add(t) != 0)
+            goro__throw("goro: out of memory starting a goro_after_func goroutine");
+        return;
+    }
     goro_chan_try_send(tm->c, &now); /* full: the receiver misses this one */
     if (tm->period) {
         t->when += tm->period;
@@ -51,8 +77,8 @@ static inline void check(struct goro_timer *tm)
     goro__life_check(&tm->life);
 }
 
-static struct goro_timer *timer_new(size_t size, int64_t ns, int64_t period, const char *file,
-                                    int line)
+static struct goro_timer *timer_new(size_t size, int64_t ns, int64_t period,
+                                    void (*fn)(void *), void *arg, const char *file, int line)
 {
     struct goro_timer *tm;
 
@@ -65,8 +91,13 @@ static struct goro_timer *timer_new(size_t size, int64_t ns, int64_t period, con
         return NULL;
     }
     tm->life = (goro__life)GORO_LIFE_INIT(period ? "ticker" : "timer", file, line);
-    tm->c = goro_chan_make_at(sizeof(int64_t), 1, file, line);
-    if (!tm->c) {
+    tm->fn = fn;
+    tm->arg = arg;
+    if (fn)
+        goro__hb_release(tm); /* the caller's writes happen before fn */
+    else
+        tm->c = goro_chan_make_at(sizeof(int64_t), 1, file, line);
+    if (!fn && !tm->c) {
         goro__free(tm);
         errno = ENOMEM;
         return NULL;
@@ -84,7 +115,8 @@ static struct goro_timer *timer_new(size_t size, int64_t ns, int64_t period, con
 }
 
 /* Stops tm and drains its channel.  True if it stopped a pending timer or
- * took back a value nobody had received. */
+ * took back a value nobody had received.  A func timer has no channel
+ * (try_recv of NULL is EINVAL): true if fn had not been started. */
 static bool timer_stop(struct goro_timer *tm)
 {
     bool pending = goro__timer_del(&tm->t);
@@ -94,13 +126,22 @@ static bool timer_stop(struct goro_timer *tm)
 
 goro_timer *goro_timer_make_at(int64_t ns, const char *file, int line)
 {
-    return timer_new(sizeof(struct goro_timer), ns, 0, file, line);
+    return timer_new(sizeof(struct goro_timer), ns, 0, NULL, NULL, file, line);
 }
 
 /* The exported symbol behind the goro_timer_make() macro. */
 goro_timer *(goro_timer_make)(int64_t ns)
 {
     return goro_timer_make_at(ns, NULL, 0);
+}
+
+goro_timer *goro_after_func(int64_t ns, void (*fn)(void *), void *arg)
+{
+    if (!fn) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return timer_new(sizeof(struct goro_timer), ns, 0, fn, arg, NULL, 0);
 }
 
 bool goro_timer_stop(goro_timer *t)
@@ -119,6 +160,8 @@ bool goro_timer_reset(goro_timer *t, int64_t ns)
         return false;
     check(t);
     was = timer_stop(t);
+    if (t->fn)
+        goro__hb_release(t); /* as in timer_new */
     t->t.when = goro__deadline_after(ns);
     if (goro__timer_add(&t->t) != 0)
         fire(&t->t); /* no memory for the heap: fire now rather than never */
@@ -153,7 +196,7 @@ goro_ticker *goro_ticker_make_at(int64_t ns, const char *file, int line)
         errno = EINVAL;
         return NULL;
     }
-    return (goro_ticker *)timer_new(sizeof(goro_ticker), ns, ns, file, line);
+    return (goro_ticker *)timer_new(sizeof(goro_ticker), ns, ns, NULL, NULL, file, line);
 }
 
 /* The exported symbol behind the goro_ticker_make() macro. */

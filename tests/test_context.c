@@ -5,7 +5,8 @@
  *
  * Derived from Go's context/context_test.go (TestWithCancel,
  * TestParentFinishesChild, TestChildFinishesFirst, TestDeadline,
- * TestTimeout, TestValues, TestCancelRemoves, TestSimultaneousCancels) and
+ * TestTimeout, TestValues, TestCancelRemoves, TestSimultaneousCancels,
+ * TestCause, TestCauseRace, TestWithoutCancel, TestAfterFunc*) and
  * os/signal's TestNotifyContext*.  Cancellation is synchronous in goro as
  * in Go: when goro_ctx_cancel returns, every descendant's done is closed,
  * so those checks need no waiting.  Memory bounds read RSS from
@@ -823,3 +824,533 @@ Test(context, stress_cancel_vs_release, .timeout = GT_TIMEOUT(120))
     gt_quiesce();
     assert_no_leaks();
 }
+
+/* ---- causes (goro_ctx_cancel_cause, goro_ctx_cause) ------------------------ */
+
+/* Derived from Go's TestCause, TestCauseRace, TestWithCancelCanceledParent
+ * and TestWithCancelSimultaneouslyCanceledParent.  Causes are errno
+ * values; Go's "parentCause" is EPIPE here, "childCause" ECONNRESET,
+ * "finishedEarly" EOVERFLOW. */
+#define P_CAUSE EPIPE
+#define C_CAUSE ECONNRESET
+#define F_CAUSE EOVERFLOW
+
+static void check_cause(const char *name, goro_ctx *c, int err, int cause)
+{
+    cr_expect_eq(goro_ctx_err(c), err, "%s: err %d, want %d", name, goro_ctx_err(c), err);
+    cr_expect_eq(goro_ctx_cause(c), cause, "%s: cause %d, want %d", name, goro_ctx_cause(c),
+                 cause);
+}
+
+static goro_ctx *mk_cause(goro_ctx *parent)
+{
+    goro_ctx *c = goro_ctx_with_cancel_cause(parent);
+    cr_assert_not_null(c, "goro_ctx_with_cancel_cause: errno %d", errno);
+    return c;
+}
+
+Test(context, cause_table, .timeout = GT_TIMEOUT(10))
+{
+    goro_ctx *p, *c, *v;
+
+    check_cause("background", goro_ctx_background(), 0, 0);
+    check_cause("NULL", NULL, 0, 0);
+
+    c = mk_cancel(NULL);
+    check_cause("live", c, 0, 0);
+    goro_ctx_cancel(c);
+    check_cause("with_cancel", c, ECANCELED, ECANCELED);
+    goro_ctx_release(c);
+
+    c = mk_cause(NULL);
+    cr_assert_eq(goro_ctx_cancel_cause(c, P_CAUSE), 0);
+    check_cause("with_cancel_cause", c, ECANCELED, P_CAUSE);
+    cr_assert_eq(goro_ctx_cancel_cause(c, C_CAUSE), 0, "second cancel");
+    check_cause("first cause stays", c, ECANCELED, P_CAUSE);
+    goro_ctx_release(c);
+
+    c = mk_cause(NULL);
+    cr_assert_eq(goro_ctx_cancel_cause(c, 0), 0);
+    check_cause("cause 0", c, ECANCELED, ECANCELED);
+    goro_ctx_release(c);
+
+    p = mk_cause(NULL);
+    c = mk_cause(p);
+    goro_ctx_cancel_cause(p, P_CAUSE);
+    goro_ctx_cancel_cause(c, C_CAUSE);
+    check_cause("parent cause before child", c, ECANCELED, P_CAUSE);
+    goro_ctx_release(c);
+    goro_ctx_release(p);
+
+    p = mk_cause(NULL);
+    c = mk_cause(p);
+    goro_ctx_cancel_cause(c, C_CAUSE);
+    goro_ctx_cancel_cause(p, P_CAUSE);
+    check_cause("parent cause after child", c, ECANCELED, C_CAUSE);
+    check_cause("parent after child: parent", p, ECANCELED, P_CAUSE);
+    goro_ctx_release(c);
+    goro_ctx_release(p);
+
+    p = mk_cause(NULL);
+    c = mk_cancel(p);
+    goro_ctx_cancel_cause(p, P_CAUSE);
+    goro_ctx_cancel(c);
+    check_cause("parent cause before nil", c, ECANCELED, P_CAUSE);
+    goro_ctx_release(c);
+    goro_ctx_release(p);
+
+    p = mk_cause(NULL);
+    c = mk_cancel(p);
+    goro_ctx_cancel(c);
+    goro_ctx_cancel_cause(p, P_CAUSE);
+    check_cause("parent cause after nil", c, ECANCELED, ECANCELED);
+    goro_ctx_release(c);
+    goro_ctx_release(p);
+
+    p = mk_cancel(NULL);
+    c = mk_cause(p);
+    goro_ctx_cancel(p);
+    goro_ctx_cancel_cause(c, C_CAUSE);
+    check_cause("child cause after nil", c, ECANCELED, ECANCELED);
+    goro_ctx_release(c);
+    goro_ctx_release(p);
+
+    p = mk_cancel(NULL);
+    c = mk_cause(p);
+    goro_ctx_cancel_cause(c, C_CAUSE);
+    goro_ctx_cancel(p);
+    check_cause("child cause before nil", c, ECANCELED, C_CAUSE);
+    goro_ctx_release(c);
+    goro_ctx_release(p);
+
+    c = goro_ctx_with_timeout(NULL, 0);
+    cr_assert_not_null(c);
+    check_cause("timeout", c, ETIMEDOUT, ETIMEDOUT);
+    goro_ctx_cancel_cause(c, F_CAUSE);
+    check_cause("timeout, then a cause", c, ETIMEDOUT, ETIMEDOUT);
+    goro_ctx_release(c);
+
+    c = goro_ctx_with_timeout(NULL, GORO_HOUR);
+    cr_assert_not_null(c);
+    goro_ctx_cancel(c);
+    check_cause("timeout canceled", c, ECANCELED, ECANCELED);
+    goro_ctx_release(c);
+
+    p = mk_cause(NULL);
+    c = goro_ctx_with_timeout(p, 0);
+    cr_assert_not_null(c);
+    goro_ctx_cancel_cause(p, F_CAUSE);
+    check_cause("timeout stacked", c, ETIMEDOUT, ETIMEDOUT);
+    goro_ctx_release(c);
+    goro_ctx_release(p);
+
+    p = mk_cause(NULL);
+    c = goro_ctx_with_timeout(p, GORO_HOUR);
+    cr_assert_not_null(c);
+    goro_ctx_cancel_cause(p, F_CAUSE);
+    check_cause("timeout stacked canceled", c, ECANCELED, F_CAUSE);
+    goro_ctx_release(c);
+    goro_ctx_release(p);
+
+    /* A value context answers for the canceler above it. */
+    static int key;
+    p = mk_cause(NULL);
+    v = goro_ctx_with_value(p, &key, NULL);
+    cr_assert_not_null(v);
+    goro_ctx_cancel_cause(p, P_CAUSE);
+    check_cause("value over cause", v, ECANCELED, P_CAUSE);
+
+    /* Go's TestWithCancelCanceledParent: a child made after the parent
+     * ended inherits err and cause, through a value context too. */
+    c = mk_cancel(v);
+    cr_assert(is_done(c), "child of an ended parent not done at once");
+    check_cause("child of canceled parent", c, ECANCELED, P_CAUSE);
+    goro_ctx_release(c);
+    goro_ctx_release(v);
+    goro_ctx_release(p);
+
+    c = goro_ctx_without_cancel(NULL);
+    cr_assert_not_null(c);
+    check_cause("without_cancel", c, 0, 0);
+    goro_ctx_release(c);
+
+    p = mk_cause(NULL);
+    c = goro_ctx_without_cancel(p);
+    cr_assert_not_null(c);
+    goro_ctx_cancel_cause(p, F_CAUSE);
+    check_cause("without_cancel canceled", c, 0, 0);
+    goro_ctx_release(c);
+    goro_ctx_release(p);
+
+    p = goro_ctx_with_timeout(NULL, 0);
+    cr_assert_not_null(p);
+    c = goro_ctx_without_cancel(p);
+    cr_assert_not_null(c);
+    check_cause("without_cancel timeout", c, 0, 0);
+    goro_ctx_release(c);
+    goro_ctx_release(p);
+    gt_quiesce();
+}
+
+Test(context, cancel_cause_bad_input, .timeout = GT_TIMEOUT(10))
+{
+    static int key;
+    goro_ctx *c = mk_cause(NULL);
+    goro_ctx *v = goro_ctx_with_value(c, &key, NULL);
+    goro_ctx *w = goro_ctx_without_cancel(c);
+    cr_assert(v && w);
+
+    cr_assert_eq(goro_ctx_cancel_cause(NULL, P_CAUSE), EINVAL);
+    cr_assert_eq(goro_ctx_cancel_cause(goro_ctx_background(), P_CAUSE), EINVAL);
+    cr_assert_eq(goro_ctx_cancel_cause(v, P_CAUSE), EINVAL, "a value context");
+    cr_assert_eq(goro_ctx_cancel_cause(w, P_CAUSE), EINVAL, "a without-cancel context");
+    cr_assert_eq(goro_ctx_cancel_cause(c, -1), EINVAL, "a negative cause");
+    cr_assert_eq(goro_ctx_err(c), 0, "a refused cancel canceled");
+    /* Every cancelable kind takes a cause. */
+    goro_ctx *t = goro_ctx_with_timeout(c, GORO_HOUR);
+    cr_assert_not_null(t);
+    cr_assert_eq(goro_ctx_cancel_cause(t, C_CAUSE), 0);
+    check_cause("timeout ctx with a cause", t, ECANCELED, C_CAUSE);
+    cr_assert_eq(goro_ctx_err(c), 0, "a child's cancel reached its parent");
+    goro_ctx_release(t);
+    goro_ctx_release(w);
+    goro_ctx_release(v);
+    goro_ctx_release(c);
+    gt_quiesce();
+}
+
+/* Go's TestCauseRace: poll the cause, not done, so that only the cause's
+ * own synchronisation orders the read (TSan checks it). */
+static void cancel_with_cause(void *arg)
+{
+    goro_ctx_cancel_cause(arg, P_CAUSE);
+}
+
+Test(context, cause_race, .timeout = GT_TIMEOUT(20))
+{
+    for (int i = 0; i < 100; i++) {
+        goro_ctx *c = mk_cause(NULL);
+        goro_ctx *child = mk_cancel(c);
+        gt_spawn(cancel_with_cause, c);
+        int cause;
+        while ((cause = goro_ctx_cause(child)) == 0)
+            goro_yield();
+        cr_assert_eq(cause, P_CAUSE, "round %d", i);
+        cr_assert_eq(goro_ctx_err(child), ECANCELED);
+        gt_quiesce();
+        goro_ctx_release(child);
+        goro_ctx_release(c);
+    }
+    gt_quiesce();
+}
+
+/* Go's TestWithCancelSimultaneouslyCanceledParent. */
+Test(context, cause_simultaneous_parent_cancel, .timeout = GT_TIMEOUT(20))
+{
+    for (int i = 0; i < 100; i++) {
+        goro_ctx *p = mk_cause(NULL);
+        gt_spawn(cancel_with_cause, p);
+        goro_ctx *c = mk_cancel(p);
+        cr_assert(wait_done(c, gt_ms(5000)));
+        check_cause("simultaneous", c, ECANCELED, P_CAUSE);
+        gt_quiesce();
+        goro_ctx_release(c);
+        goro_ctx_release(p);
+    }
+}
+
+/* ---- without-cancel ---------------------------------------------------------- */
+
+/* Go's TestWithoutCancel, and what derives from it. */
+Test(context, without_cancel, .timeout = GT_TIMEOUT(10))
+{
+    static int key, val;
+    int64_t when = 7;
+    goro_ctx *p = goro_ctx_with_timeout(NULL, GORO_HOUR);
+    cr_assert_not_null(p);
+    goro_ctx *v = goro_ctx_with_value(p, &key, &val);
+    cr_assert_not_null(v);
+    goro_ctx *w = goro_ctx_without_cancel(v);
+    cr_assert_not_null(w);
+    goro_ctx_release(v); /* w holds v */
+
+    cr_assert(!goro_ctx_deadline(w, &when), "without_cancel has its parent's deadline");
+    cr_assert_eq(when, 7);
+    cr_assert_null(goro_ctx_done(w));
+    cr_assert_eq(goro_ctx_err(w), 0);
+    cr_assert_eq(goro_ctx_value(w, &key), &val, "values do not pass through");
+
+    /* Below it: a child ends by its own cancel, never by p's. */
+    goro_ctx *c = mk_cancel(w);
+    goro_ctx *d = goro_ctx_with_timeout(w, GORO_HOUR);
+    cr_assert_not_null(d);
+    goro_ctx_cancel(p);
+    cr_assert(!is_done(c), "canceling above without_cancel reached below it");
+    cr_assert_eq(goro_ctx_err(w), 0);
+    cr_assert_eq(goro_ctx_value(c, &key), &val);
+    goro_ctx_release(p); /* w keeps the chain alive */
+    cr_assert_eq(goro_ctx_value(w, &key), &val);
+    goro_ctx_cancel(c);
+    cr_assert(is_done(c));
+    cr_assert(!is_done(d));
+    cr_assert(goro_ctx_deadline(d, NULL), "a child's own deadline");
+    goro_ctx_release(d);
+    goro_ctx_release(c);
+    goro_ctx_release(w);
+    /* Over background, and retain/release. */
+    w = goro_ctx_without_cancel(NULL);
+    cr_assert_not_null(w);
+    cr_assert_eq(goro_ctx_retain(w), w);
+    goro_ctx_release(w);
+    goro_ctx_cancel(w); /* ignored */
+    cr_assert_eq(goro_ctx_err(w), 0);
+    goro_ctx_release(w);
+    assert_no_leaks();
+    gt_quiesce();
+}
+
+/* ---- after-funcs (goro_ctx_after_func) ---------------------------------------- */
+
+/* Derived from Go's TestAfterFuncCalledAfterCancel, ...CalledAfterTimeout,
+ * ...CalledImmediately, ...NotCalledAfterStop, ...CalledAsynchronously and
+ * ...MultipleStopCalls. */
+
+struct after_arg {
+    goro_ctx *ctx;              /* borrowed: checked to have ended */
+    goro_chan *c;               /* fn sends (blocking) its goroutine id here */
+    _Atomic long calls;
+};
+
+static void after_fn(void *p)
+{
+    struct after_arg *a = p;
+    uint64_t id = goro_id();
+    atomic_fetch_add(&a->calls, 1);
+    if (a->ctx)
+        gt_check(goro_ctx_err(a->ctx) != 0, "fn started before ctx ended");
+    if (a->c)
+        goro_chan_send(a->c, &id);
+}
+
+static goro_ctx_stop *mk_after(goro_ctx *ctx, struct after_arg *a)
+{
+    goro_ctx_stop *h = goro_ctx_after_func(ctx, after_fn, a);
+    cr_assert_not_null(h, "goro_ctx_after_func: errno %d", errno);
+    return h;
+}
+
+/* Receives fn's goroutine id within limit. */
+static bool after_called(struct after_arg *a, int64_t limit)
+{
+    uint64_t id = 0;
+    int r = GORO_SELECT(goro_case_recv(a->c, &id), goro_case_timeout(limit));
+    return r == 0 && id != 0;
+}
+
+Test(context, after_func_called_after_cancel, .timeout = GT_TIMEOUT(10))
+{
+    goro_ctx *c = mk_cancel(NULL);
+    struct after_arg a = {.ctx = c, .c = goro_chan_make(sizeof(uint64_t), 0)};
+    cr_assert_not_null(a.c);
+    goro_ctx_stop *h = mk_after(c, &a);
+    cr_assert(!after_called(&a, 20 * GORO_MILLISECOND), "fn called before ctx ended");
+    goro_ctx_cancel(c);
+    cr_assert(after_called(&a, gt_ms(5000)), "fn not called after cancel");
+    cr_assert(!goro_ctx_after_func_stop(h), "stop after fn started returned true");
+    goro_ctx_after_func_free(h);
+    goro_ctx_release(c);
+    gt_quiesce();
+    cr_assert_eq(atomic_load(&a.calls), 1);
+    goro_chan_release(a.c);
+    assert_no_leaks();
+}
+
+Test(context, after_func_called_after_timeout, .timeout = GT_TIMEOUT(10))
+{
+    goro_ctx *c = goro_ctx_with_timeout(NULL, 20 * GORO_MILLISECOND);
+    cr_assert_not_null(c);
+    struct after_arg a = {.ctx = c, .c = goro_chan_make(sizeof(uint64_t), 0)};
+    cr_assert_not_null(a.c);
+    goro_ctx_stop *h = mk_after(c, &a);
+    cr_assert(after_called(&a, gt_ms(5000)), "fn not called after the deadline");
+    cr_assert_eq(goro_ctx_err(c), ETIMEDOUT);
+    goro_ctx_after_func_free(h);
+    goro_ctx_release(c);
+    gt_quiesce();
+    goro_chan_release(a.c);
+}
+
+Test(context, after_func_called_immediately, .timeout = GT_TIMEOUT(10))
+{
+    static int key;
+    goro_ctx *c = mk_cancel(NULL);
+    goro_ctx_cancel(c);
+    goro_ctx *v = goro_ctx_with_value(c, &key, NULL); /* through a value ctx */
+    cr_assert_not_null(v);
+    struct after_arg a = {.ctx = v, .c = goro_chan_make(sizeof(uint64_t), 0)};
+    cr_assert_not_null(a.c);
+    goro_ctx_stop *h = mk_after(v, &a);
+    cr_assert(after_called(&a, gt_ms(5000)), "fn not called for an ended context");
+    cr_assert(!goro_ctx_after_func_stop(h));
+    goro_ctx_after_func_free(h);
+    goro_ctx_release(v);
+    goro_ctx_release(c);
+    gt_quiesce();
+    goro_chan_release(a.c);
+}
+
+Test(context, after_func_not_called_after_stop, .timeout = GT_TIMEOUT(10))
+{
+    goro_ctx *c = mk_cancel(NULL);
+    struct after_arg a = {.ctx = c, .c = goro_chan_make(sizeof(uint64_t), 0)};
+    cr_assert_not_null(a.c);
+    goro_ctx_stop *h = mk_after(c, &a);
+    cr_assert(goro_ctx_after_func_stop(h), "stop before ctx ended returned false");
+    goro_ctx_cancel(c);
+    cr_assert(!after_called(&a, 50 * GORO_MILLISECOND), "fn called after stop");
+    cr_assert(!goro_ctx_after_func_stop(h), "stop returned true twice");
+    goro_ctx_after_func_free(h);
+    goro_ctx_release(c);
+    gt_quiesce();
+    cr_assert_eq(atomic_load(&a.calls), 0);
+    goro_chan_release(a.c);
+    assert_no_leaks();
+}
+
+/* Canceling does not wait for fn: fn blocks in an unbuffered send that
+ * only this goroutine, after its cancel returned, receives. */
+Test(context, after_func_called_asynchronously, .timeout = GT_TIMEOUT(10))
+{
+    goro_ctx *c = mk_cancel(NULL);
+    struct after_arg a = {.ctx = c, .c = goro_chan_make(sizeof(uint64_t), 0)};
+    cr_assert_not_null(a.c);
+    goro_ctx_stop *h = mk_after(c, &a);
+    goro_ctx_cancel(c);
+    cr_assert(after_called(&a, gt_ms(5000)));
+    goro_ctx_after_func_free(h);
+    goro_ctx_release(c);
+    gt_quiesce();
+    goro_chan_release(a.c);
+}
+
+/* Contexts that never end never call fn; stop then returns true. */
+Test(context, after_func_never_ending_context, .timeout = GT_TIMEOUT(10))
+{
+    struct after_arg a = {0};
+    goro_ctx_stop *h = mk_after(NULL, &a);
+    goro_ctx_stop *hb = mk_after(goro_ctx_background(), &a);
+    goro_ctx *p = mk_cancel(NULL);
+    goro_ctx *w = goro_ctx_without_cancel(p);
+    cr_assert_not_null(w);
+    goro_ctx_stop *hw = mk_after(w, &a);
+    goro_ctx_release(p); /* cancels p, not w */
+    goro_ctx_release(w);
+    goro_sleep(20 * GORO_MILLISECOND);
+    cr_assert_eq(atomic_load(&a.calls), 0);
+    cr_assert(goro_ctx_after_func_stop(h));
+    cr_assert(goro_ctx_after_func_stop(hw));
+    goro_ctx_after_func_free(h);
+    goro_ctx_after_func_free(hw);
+    goro_ctx_after_func_free(hb); /* never stopped: freed all the same */
+    assert_no_leaks();
+    gt_quiesce();
+}
+
+Test(context, after_func_bad_input, .timeout = GT_TIMEOUT(10))
+{
+    goro_ctx *c = mk_cancel(NULL);
+    gt_set_errno(0);
+    cr_assert_null(goro_ctx_after_func(c, NULL, NULL));
+    cr_assert_eq(gt_errno(), EINVAL);
+    cr_assert(!goro_ctx_after_func_stop(NULL));
+    goro_ctx_after_func_free(NULL);
+    goro_ctx_release(c);
+    gt_quiesce();
+}
+
+/* The retain rule: the registration holds the context, so the caller may
+ * drop its own reference (here a value context's, which does not cancel)
+ * and free the handle at once; fn still runs when the context ends, and
+ * everything is freed then (ASan: no use after free, no leak). */
+Test(context, after_func_outlives_caller_references, .timeout = GT_TIMEOUT(10))
+{
+    static int key;
+    goro_ctx *p = mk_cancel(NULL);
+    goro_ctx *v = goro_ctx_with_value(p, &key, NULL);
+    cr_assert_not_null(v);
+    struct after_arg a = {.c = goro_chan_make(sizeof(uint64_t), 0)};
+    cr_assert_not_null(a.c);
+    goro_ctx_stop *h = mk_after(v, &a);
+    goro_ctx_release(v);
+    goro_ctx_after_func_free(h); /* not a stop: fn is still due */
+    cr_assert(!after_called(&a, 20 * GORO_MILLISECOND), "freeing the handle called fn");
+    goro_ctx_release(p); /* cancels */
+    cr_assert(after_called(&a, gt_ms(5000)), "fn not called after its handle was freed");
+    gt_quiesce();
+    goro_chan_release(a.c);
+    assert_no_leaks();
+}
+
+/* Stop racing with cancel from another goroutine: exactly one wins each
+ * round, so calls + successful stops == rounds; freeing the handle right
+ * after, while the cancel may still be walking, is safe. */
+#define AFTER_ROUNDS 2000
+static _Atomic long after_stopped;
+
+static void cancel_and_release(void *arg)
+{
+    goro_ctx_release(arg); /* cancels, and drops the reference it was given */
+}
+
+Test(context, stress_after_func_stop_vs_cancel, .timeout = GT_TIMEOUT(60))
+{
+    struct after_arg a = {0};
+    uint64_t rng = 0x3c6ef372ULL;
+    for (int i = 0; i < AFTER_ROUNDS; i++) {
+        goro_ctx *c = mk_cancel(NULL);
+        goro_ctx_stop *h = mk_after(c, &a);
+        gt_spawn(cancel_and_release, goro_ctx_retain(c));
+        gt_spin((int64_t)(gt_rand(&rng) % 20) * GORO_MICROSECOND);
+        if (goro_ctx_after_func_stop(h))
+            atomic_fetch_add(&after_stopped, 1);
+        goro_ctx_after_func_free(h);
+        goro_ctx_release(c);
+        if (i % 64 == 0)
+            gt_quiesce();
+    }
+    gt_quiesce();
+    cr_assert_eq(atomic_load(&a.calls) + atomic_load(&after_stopped), AFTER_ROUNDS,
+                 "%ld calls + %ld stops != %d rounds", atomic_load(&a.calls),
+                 atomic_load(&after_stopped), AFTER_ROUNDS);
+    assert_no_leaks();
+}
+
+#ifdef GORO_TESTING
+/* GORO_TESTING builds: the nth following runtime allocation or stack
+ * mapping fails once (see test_faults.c). */
+extern void goro__test_fail_alloc(long nth);
+
+/* No memory for fn's goroutine when the context ends: the start is retried
+ * from the handle's timer, fn runs once all the same, and the handle,
+ * freed before the retry, is freed by it (ASan: no use after free, no
+ * leak).  This process has started no goroutine yet, so the spawn must map
+ * a fresh stack, and that is the first allocation the cancel makes. */
+Test(context, after_func_spawn_without_memory_retries, .timeout = GT_TIMEOUT(10))
+{
+    goro_ctx *c = mk_cancel(NULL);
+    struct after_arg a = {.ctx = NULL, .c = goro_chan_make(sizeof(uint64_t), 0)};
+    cr_assert_not_null(a.c);
+    goro_ctx_stop *h = mk_after(c, &a);
+    goro__test_fail_alloc(0);
+    goro_ctx_cancel(c);
+    goro__test_fail_alloc(-1);
+    cr_assert(!goro_ctx_after_func_stop(h), "stop after the (retried) start returned true");
+    goro_ctx_after_func_free(h);
+    goro_ctx_release(c);
+    cr_assert(after_called(&a, gt_ms(5000)), "fn lost when its goroutine found no memory");
+    gt_quiesce();
+    cr_assert_eq(atomic_load(&a.calls), 1);
+    goro_chan_release(a.c);
+    assert_no_leaks();
+}
+#endif

@@ -2,7 +2,7 @@
  * time.Ticker with Go 1.23 semantics): firing once with a sane time, stop
  * and reset before, during and after the fire (no stale value after either
  * returns), tickers' period, dropped ticks for slow receivers, stop, reset
- * and invalid arguments.
+ * and invalid arguments; func timers (goro_after_func).
  *
  * Derived from Go's time/sleep_test.go and time/tick_test.go.  Lower time
  * bounds are exact (a timer never fires early); upper bounds are generous
@@ -596,4 +596,202 @@ Test(time, idle_thread_read_deadline, .timeout = GT_TIMEOUT(10))
     goro_close(sv[0]);
     close(sv[1]);
     gt_quiesce();
+}
+
+/* ---- func timers (goro_after_func) ---------------------------------------- */
+
+/* Derived from Go's TestAfterFunc, TestAfterStop, TestTimerStopStress and
+ * BenchmarkSimultaneousAfterFunc: fn runs in a goroutine of its own, stop
+ * returns true exactly when it prevented the call, reset re-arms. */
+
+static goro_timer *mkfunc(int64_t ns, void (*fn)(void *), void *arg)
+{
+    goro_timer *t = goro_after_func(ns, fn, arg);
+    cr_assert_not_null(t, "goro_after_func(%lld): errno %d", (long long)ns, errno);
+    return t;
+}
+
+/* Sends the goroutine id it runs on (never 0: a goroutine) to arg. */
+static void send_id(void *arg)
+{
+    uint64_t id = goro_id();
+    goro_chan_send(arg, &id);
+}
+
+Test(time, after_func_runs_in_goroutine, .timeout = GT_TIMEOUT(10))
+{
+    goro_chan *c = goro_chan_make(sizeof(uint64_t), 0);
+    cr_assert_not_null(c);
+    int64_t t0 = goro_now();
+    goro_timer *t = mkfunc(20 * GORO_MILLISECOND, send_id, c);
+    cr_assert_null(goro_timer_chan(t), "a func timer has a channel");
+    uint64_t id = 0;
+    /* An unbuffered send: fn blocks until this receive, which it could not
+     * do on the thread that fires timers. */
+    cr_assert_eq(goro_chan_recv(c, &id), 0);
+    cr_assert_geq(goro_now() - t0, 20 * GORO_MILLISECOND, "fn started early");
+    cr_assert_neq(id, 0, "fn did not run in a goroutine");
+    cr_assert(!goro_timer_stop(t), "stop after fn started returned true");
+    goro_timer_free(t);
+    goro_chan_release(c);
+    gt_quiesce();
+}
+
+/* Go's TestAfterFunc: each call arms the next with delay 0 and then
+ * blocks; the chain only completes if every fn has a goroutine of its own. */
+#define CHAIN 10
+static goro_timer *chain_timers[CHAIN + 1];
+static _Atomic int chain_left = CHAIN;
+static goro_chan *chain_done, *chain_release;
+
+static void chain_step(void *arg)
+{
+    (void)arg;
+    int i = atomic_fetch_sub(&chain_left, 1) - 1;
+    if (i >= 0) {
+        chain_timers[i] = goro_after_func(0, chain_step, NULL);
+        gt_check(chain_timers[i] != NULL, "goro_after_func: %d", gt_errno());
+        goro_chan_recv(chain_release, NULL); /* blocks until the end */
+    } else {
+        goro_chan_send(chain_done, NULL);
+    }
+}
+
+Test(time, after_func_chain, .timeout = GT_TIMEOUT(10))
+{
+    chain_done = goro_chan_make(0, 0);
+    chain_release = goro_chan_make(0, 0);
+    cr_assert(chain_done && chain_release);
+    chain_timers[CHAIN] = mkfunc(0, chain_step, NULL);
+    int r = GORO_SELECT(goro_case_recv(chain_done, NULL), goro_case_timeout(gt_ms(5000)));
+    cr_assert_eq(r, 0, "the chain of after-funcs stalled at %d", atomic_load(&chain_left));
+    goro_chan_close(chain_release);
+    for (int i = 0; i <= CHAIN; i++)
+        goro_timer_free(chain_timers[i]);
+    gt_quiesce();
+    goro_chan_release(chain_done);
+    goro_chan_release(chain_release);
+}
+
+static void count_call(void *arg)
+{
+    atomic_fetch_add((_Atomic long *)arg, 1);
+}
+
+/* Go's TestAfterStop. */
+Test(time, after_func_stop_before_fire, .timeout = GT_TIMEOUT(10))
+{
+    _Atomic long calls = 0;
+    goro_timer *t = mkfunc(50 * GORO_MILLISECOND, count_call, &calls);
+    cr_assert(goro_timer_stop(t), "stop of a pending func timer returned false");
+    goro_sleep(100 * GORO_MILLISECOND);
+    cr_assert_eq(atomic_load(&calls), 0, "fn ran after stop");
+    cr_assert(!goro_timer_stop(t), "stop returned true twice");
+    goro_timer_free(t);
+    gt_quiesce();
+}
+
+Test(time, after_func_reset, .timeout = GT_TIMEOUT(20))
+{
+    _Atomic long calls = 0;
+    goro_timer *t = mkfunc(GORO_HOUR, count_call, &calls);
+
+    /* Pending: reset moves the call and says it was pending. */
+    int64_t t0 = goro_now();
+    cr_assert(goro_timer_reset(t, 30 * GORO_MILLISECOND), "reset of a pending func timer");
+    cr_assert(gt_wait_count(&calls, 1, gt_ms(5000)), "fn never ran after reset");
+    cr_assert_geq(goro_now() - t0, 30 * GORO_MILLISECOND, "fn ran before the reset deadline");
+
+    /* Started: reset says so, and arms it to run fn again. */
+    cr_assert(!goro_timer_reset(t, 0), "reset after fn started returned true");
+    cr_assert(gt_wait_count(&calls, 2, gt_ms(5000)), "reset after the call did not re-arm");
+    cr_assert(!goro_timer_stop(t));
+    goro_sleep(20 * GORO_MILLISECOND);
+    cr_assert_eq(atomic_load(&calls), 2, "fn ran more than once per arming");
+    goro_timer_free(t);
+    gt_quiesce();
+}
+
+Test(time, after_func_bad_input, .timeout = GT_TIMEOUT(10))
+{
+    gt_set_errno(0);
+    cr_assert_null(goro_after_func(GORO_MILLISECOND, NULL, NULL));
+    cr_assert_eq(gt_errno(), EINVAL);
+    gt_quiesce();
+}
+
+/* The timer may be freed while fn runs: fn gets arg, not the timer. */
+static void wait_then_count(void *arg)
+{
+    void **a = arg;
+    goro_chan_recv(a[0], NULL);
+    goro_chan_recv(a[0], NULL);
+    atomic_fetch_add((_Atomic long *)a[1], 1);
+}
+
+Test(time, after_func_free_while_running, .timeout = GT_TIMEOUT(10))
+{
+    _Atomic long calls = 0;
+    goro_chan *go = goro_chan_make(0, 0);
+    cr_assert_not_null(go);
+    void *args[2] = {go, (void *)&calls};
+    goro_timer *t = mkfunc(0, wait_then_count, args);
+    goro_chan_send(go, NULL); /* fn is running: it took this value */
+    goro_timer_free(t);
+    goro_chan_send(go, NULL);
+    cr_assert(gt_wait_count(&calls, 1, gt_ms(5000)));
+    goro_chan_release(go);
+    gt_quiesce();
+}
+
+/* Go's BenchmarkSimultaneousAfterFunc as a test: many calls due at once. */
+#define SIMULTANEOUS 1000
+Test(time, after_func_simultaneous, .timeout = GT_TIMEOUT(30))
+{
+    static goro_timer *ts[SIMULTANEOUS];
+    _Atomic long calls = 0;
+    for (int i = 0; i < SIMULTANEOUS; i++)
+        ts[i] = mkfunc(0, count_call, &calls);
+    cr_assert(gt_wait_count(&calls, SIMULTANEOUS, gt_ms(20000)), "%ld of %d calls",
+              atomic_load(&calls), SIMULTANEOUS);
+    for (int i = 0; i < SIMULTANEOUS; i++)
+        goro_timer_free(ts[i]);
+    gt_quiesce();
+}
+
+/* Stop racing with the fire (Go's TestTimerStopStress, tightened): a stop
+ * that returns true must have prevented the call, one that returns false
+ * must not have, so calls + successful stops == timers, and no call comes
+ * after everything settled. */
+static _Atomic long stress_calls, stress_stopped;
+
+static void stop_func_racer(void *arg)
+{
+    uint64_t rng = 0x7f4a7c15ULL * ((uint64_t)(uintptr_t)arg + 1);
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        goro_timer *t =
+            goro_after_func((int64_t)(gt_rand(&rng) % 100) * GORO_MICROSECOND, count_call, &stress_calls);
+        if (!gt_check(t != NULL, "goro_after_func: %d", gt_errno()))
+            break;
+        gt_spin((int64_t)(gt_rand(&rng) % 100) * GORO_MICROSECOND);
+        if (goro_timer_stop(t))
+            atomic_fetch_add(&stress_stopped, 1);
+        if (i % 2 == 0)
+            goro_yield();
+        goro_timer_free(t);
+    }
+    atomic_fetch_add(&race_done, 1);
+}
+
+Test(time, stress_after_func_stop_race, .timeout = GT_TIMEOUT(60))
+{
+    for (long i = 0; i < RACE_WORKERS; i++)
+        gt_spawn(stop_func_racer, (void *)(intptr_t)i);
+    cr_assert(gt_wait_count(&race_done, RACE_WORKERS, gt_ms(50000)));
+    long want = RACE_WORKERS * RACE_ROUNDS - atomic_load(&stress_stopped);
+    cr_assert(gt_wait_count(&stress_calls, want, gt_ms(10000)), "%ld calls, want %ld",
+              atomic_load(&stress_calls), want);
+    gt_quiesce();
+    cr_assert_eq(atomic_load(&stress_calls), want, "a stopped fn ran (%ld calls, want %ld)",
+                 atomic_load(&stress_calls), want);
 }
