@@ -490,7 +490,7 @@ GORO_API goro_case goro_case_send_sized(goro_chan *c, const void *elem, size_t s
     }                                                                          \
     static inline __attribute__((unused)) name *name##_from(goro_chan *c)      \
     {                                                                          \
-        return (name *)goro__chan_check_size(c, sizeof(T));                    \
+        return (name *)goro_chan_check_size(c, sizeof(T));                    \
     }                                                                          \
     static inline __attribute__((unused)) int name##_send(name *c, T v)        \
     {                                                                          \
@@ -549,9 +549,10 @@ GORO_API goro_case goro_case_send_sized(goro_chan *c, const void *elem, size_t s
     }                                                                          \
     struct name
 
-/* Private: c when its element size is size (or c is NULL), else NULL with
- * errno EINVAL.  Behind n_from. */
-GORO_API goro_chan *goro__chan_check_size(goro_chan *c, size_t size);
+/* Returns c when its element size is size (or c is NULL), else NULL with
+ * errno EINVAL: an untyped channel checked before it is used as a channel
+ * of size-byte elements.  The typed layer's NAME_from() is built on it. */
+GORO_API goro_chan *goro_chan_check_size(goro_chan *c, size_t size);
 
 /* ------------------------------------------------------------------------
  * Timers and tickers (Go: time.Timer, time.Ticker, with Go 1.23 semantics:

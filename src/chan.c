@@ -249,7 +249,7 @@ size_t goro_chan_elem_size(goro_chan *c)
     return c->elemsize;
 }
 
-goro_chan *goro__chan_check_size(goro_chan *c, size_t size)
+goro_chan *goro_chan_check_size(goro_chan *c, size_t size)
 {
     if (c && goro_chan_elem_size(c) != size) {
         errno = EINVAL;
