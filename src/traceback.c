@@ -37,8 +37,22 @@ const char *const goro__wait_reason_str[WR_COUNT] = {
     [WR_LOCKED_THREAD] = "locked to thread",
 };
 
-static void write_all(int fd, const char *s, size_t n)
+/* Where a dump goes: a file descriptor (write(2), async-signal-safe), or,
+ * for a FILE with none (open_memstream, fopencookie), the FILE itself. */
+struct sink {
+    int fd;
+    FILE *f;
+};
+
+static void write_all(const struct sink *k, const char *s, size_t n)
 {
+    int fd = k->fd;
+
+    if (fd < 0) {
+        if (k->f)
+            fwrite(s, 1, n, k->f);
+        return;
+    }
     while (n > 0) {
         ssize_t w = write(fd, s, n);
         if (w <= 0)
@@ -61,7 +75,7 @@ static const char *state_str(uint32_t st)
 
 static void dump_one(goro__g *g, void *arg)
 {
-    int fd = *(int *)arg;
+    const struct sink *fd = arg;
     char line[512];
     uint32_t st = atomic_load_explicit(&g->status, memory_order_relaxed);
     int n;
@@ -99,7 +113,7 @@ static void dump_one(goro__g *g, void *arg)
 
 void goro__dump_fd(int fd)
 {
-    goro__stack_each_g(dump_one, &fd);
+    goro__stack_each_g(dump_one, &(struct sink){fd, NULL});
 }
 
 static void dump_thread(goro__g *g, void *arg);
@@ -117,9 +131,10 @@ void goro__throw(const char *fmt, ...)
         n = (int)sizeof buf - 3;
     buf[n++] = '\n';
     buf[n++] = '\n';
-    write_all(2, buf, (size_t)n);
+    const struct sink err = {2, NULL};
+    write_all(&err, buf, (size_t)n);
     goro__dump_fd(2);
-    goro__each_thread_g(dump_thread, &(int){2});
+    goro__each_thread_g(dump_thread, (void *)&err);
     abort();
 }
 
@@ -134,7 +149,7 @@ void goro__stack_overflow(goro__g *g)
                      g->name ? ")" : "", g->func ? g->func : "?", g->file ? g->file : "?", g->line,
                      size >> 10, g->guarded ? "guarded" : "canary-checked");
     if (n > 0)
-        write_all(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+        write_all(&(struct sink){2, NULL}, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
     /* abort() must not re-enter a handler that would hide the message. */
     signal(SIGABRT, SIG_DFL);
     abort();
@@ -144,7 +159,7 @@ void goro__stack_overflow(goro__g *g)
 
 static void dump_thread(goro__g *g, void *arg)
 {
-    int fd = *(int *)arg;
+    const struct sink *fd = arg;
     char line[256];
     uint32_t st = atomic_load_explicit(&g->status, memory_order_relaxed);
     int n;
@@ -163,8 +178,9 @@ void goro_dump(FILE *out)
     if (!out)
         return;
     fflush(out);
-    goro__stack_each_g(dump_one, &(int){fileno(out)});
-    goro__each_thread_g(dump_thread, &(int){fileno(out)});
+    struct sink k = {fileno(out), out};
+    goro__stack_each_g(dump_one, &k);
+    goro__each_thread_g(dump_thread, &k);
 }
 
 /* ---- stats --------------------------------------------------------------- */

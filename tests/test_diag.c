@@ -219,7 +219,11 @@ Test(diag, dump_and_stats, .timeout = GT_TIMEOUT(30))
         cr_assert_eq(goro_go_attr(&a, dump_waiter, NULL), 0);
     while (goro_num_goroutine() < 3)
         goro_sleep(GORO_MILLISECOND);
-    goro_sleep(20 * GORO_MILLISECOND); /* all three parked */
+    /* All three parked: wait for their parks to show (bounded). */
+    for (int64_t end = goro_now() + 5 * GORO_SECOND;
+         goro_stats_get(&st) == 0 && st.parks < 3 && goro_now() < end;)
+        goro_sleep(GORO_MILLISECOND);
+    goro_sleep(5 * GORO_MILLISECOND);
 
     cr_assert_eq(goro_stats_get(&st), 0);
     cr_assert_eq(st.goroutines, 3);
@@ -249,6 +253,30 @@ Test(diag, dump_and_stats, .timeout = GT_TIMEOUT(30))
     cr_assert_eq(st2.goroutines, 0);
     cr_assert_geq(st2.parks, st.parks);
     cr_assert_geq(st2.stacks_cached, 1);
+    goro_chan_release(dump_c);
+}
+
+/* A FILE with no file descriptor (open_memstream) gets the dump too: it
+ * used to be written with write(2) to fileno(out), which is -1 there. */
+Test(diag, dump_to_memstream, .timeout = GT_TIMEOUT(30))
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    cr_assert_not_null(f);
+    cr_assert_lt(fileno(f), 0);
+    dump_c = goro_chan_make(0, 0);
+    goro_attr a = {.name = "memstream"};
+    cr_assert_eq(goro_go_attr(&a, dump_waiter, NULL), 0);
+    while (goro_num_goroutine() < 1)
+        goro_sleep(GORO_MILLISECOND);
+    goro_dump(f);
+    fclose(f);
+    cr_assert_not_null(strstr(text, "\tdump_waiter(0x0) \"memstream\""), "dump:\n%s", text);
+    free(text);
+    goro_chan_close(dump_c);
+    gt_quiesce();
     goro_chan_release(dump_c);
 }
 
