@@ -27,6 +27,7 @@
 #include "runtime.h"
 #include "sanitizer.h"
 
+#include <limits.h>
 #include <stdlib.h>
 
 #define DEFAULT_THREADS 128
@@ -108,10 +109,8 @@ int goro_blocking(void (*fn)(void *), void *arg)
     r.g = m->curg;
 
     goro__lock_acquire(&pool.lock);
-    if (!pool.max) {
-        const char *env = getenv("GORO_BLOCKING_THREADS");
-        pool.max = env && atoi(env) > 0 ? atoi(env) : DEFAULT_THREADS;
-    }
+    if (!pool.max)
+        pool.max = (int)goro__env_int("GORO_BLOCKING_THREADS", DEFAULT_THREADS, 1, INT_MAX);
     /* Keep queued <= nfree below the limit (see the top of the file). */
     if (pool.queued + 1 > pool.nfree && pool.threads < pool.max) {
         if (goro__thread_start(worker, NULL, 0) == 0) {

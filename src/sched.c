@@ -1590,29 +1590,19 @@ static goro__p *p_new(int id)
     return p;
 }
 
-static int env_int(const char *name, int dflt)
-{
-    const char *v = getenv(name);
-    if (!v || !*v)
-        return dflt;
-    long n = strtol(v, NULL, 10);
-    return n > 0 && n <= GORO_MAX_PROCS ? (int)n : dflt;
-}
-
 static void init(void)
 {
-    const char *dbg = getenv("GORO_DEBUG");
     int n;
 
     goro__s.ncpu = goro__ncpu();
-    n = env_int("GORO_MAXPROCS", goro__s.ncpu);
+    n = (int)goro__env_int("GORO_MAXPROCS", goro__s.ncpu, 1, GORO_MAX_PROCS);
 
     if (n > GORO_MAX_PROCS)
         n = GORO_MAX_PROCS;
     pthread_key_create(&thread_g_key, thread_g_free);
     goro__stack_init();
     goro__signals_init();
-    goro__s.debug_migrate = dbg && strstr(dbg, "migrate");
+    goro__s.debug_migrate = goro__env_contains("GORO_DEBUG", "migrate");
     atomic_store(&goro__s.timer_m_until, INT64_MAX);
     atomic_store(&goro__s.coarse_now, goro_now());
     goro__lock_acquire(&goro__s.lock);
