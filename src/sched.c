@@ -63,6 +63,7 @@
  */
 #include "runtime.h"
 #include "arch/frame.h"
+#include "list.h"
 #include "sanitizer.h"
 
 #include <pthread.h>
@@ -1740,7 +1741,7 @@ void goro_yield(void)
 
 static void sleep_wake(goro__timer *t)
 {
-    goro__g *g = (goro__g *)((char *)t - offsetof(goro__g, timer));
+    goro__g *g = goro__container_of(t, goro__g, timer);
     goro__timer_release(t); /* g may exit and free its stack once readied */
     goro__ready(g);
 }
