@@ -24,9 +24,11 @@
  * queued <= nfree.  Each free thread takes a queued request before it
  * sleeps; a submission wakes a sleeper whenever one is counted.
  */
+#include "list.h"
 #include "runtime.h"
 #include "sanitizer.h"
 
+#include <limits.h>
 #include <stdlib.h>
 
 #define DEFAULT_THREADS 128
@@ -35,12 +37,12 @@ struct request {
     void (*fn)(void *);
     void *arg;
     goro__g *g;
-    struct request *next;
+    goro__list node;            /* on pool.queue */
 };
 
 static struct {
     goro__lock lock;            /* protects everything down to max */
-    struct request *head, *tail;
+    goro__list queue;           /* of struct request, FIFO */
     int queued;                 /* requests in the queue */
     int threads;                /* threads started */
     int nfree;                  /* threads not running a request */
@@ -48,18 +50,18 @@ static struct {
     int max;                    /* GORO_BLOCKING_THREADS */
     _Atomic uint32_t wake;      /* futex the idle threads sleep on */
     _Atomic int outstanding;    /* requests queued or running (diagnostics) */
-} pool = {.lock = GORO_LOCK_INIT};
+} pool = {.lock = GORO_LOCK_INIT, .queue = GORO_LIST_INIT(pool.queue)};
 
 static void *worker(void *arg)
 {
     (void)arg;
     goro__lock_acquire(&pool.lock);
     for (;;) {
-        struct request *r;
+        goro__list *n;
 
         /* The wake count is read under the lock: a submission after the
          * release bumps it, so futex_wait then returns at once. */
-        while (!(r = pool.head)) {
+        while (!(n = goro__list_pop_front(&pool.queue))) {
             uint32_t seen = atomic_load(&pool.wake);
             pool.sleeping++;
             goro__lock_release(&pool.lock);
@@ -67,9 +69,7 @@ static void *worker(void *arg)
             goro__lock_acquire(&pool.lock);
             pool.sleeping--;
         }
-        pool.head = r->next;
-        if (!pool.head)
-            pool.tail = NULL;
+        struct request *r = goro__container_of(n, struct request, node);
         pool.queued--;
         pool.nfree--;
         goro__lock_release(&pool.lock);
@@ -108,10 +108,8 @@ int goro_blocking(void (*fn)(void *), void *arg)
     r.g = m->curg;
 
     goro__lock_acquire(&pool.lock);
-    if (!pool.max) {
-        const char *env = getenv("GORO_BLOCKING_THREADS");
-        pool.max = env && atoi(env) > 0 ? atoi(env) : DEFAULT_THREADS;
-    }
+    if (!pool.max)
+        pool.max = (int)goro__env_int("GORO_BLOCKING_THREADS", DEFAULT_THREADS, 1, INT_MAX);
     /* Keep queued <= nfree below the limit (see the top of the file). */
     if (pool.queued + 1 > pool.nfree && pool.threads < pool.max) {
         if (goro__thread_start(worker, NULL, 0) == 0) {
@@ -122,11 +120,7 @@ int goro_blocking(void (*fn)(void *), void *arg)
             return EAGAIN; /* no thread is free and none can start */
         }
     }
-    if (pool.tail)
-        pool.tail->next = &r;
-    else
-        pool.head = &r;
-    pool.tail = &r;
+    goro__list_push_back(&pool.queue, &r.node);
     pool.queued++;
     atomic_fetch_add(&pool.outstanding, 1);
     if (pool.sleeping > 0) {

@@ -434,20 +434,18 @@ static void quit_handler(int sig)
 
 void goro__signals_init(void)
 {
-    const char *env = getenv("GORO_SIGSEGV");
-    const char *tb = getenv("GORO_TRACEBACK");
     struct sigaction sa;
 
     proc_init();
 
-    if (tb && strcmp(tb, "0") != 0 && *tb) {
+    if (goro__env_bool("GORO_TRACEBACK", false)) {
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = quit_handler;
         sigemptyset(&sa.sa_mask);
         sigaction(SIGQUIT, &sa, NULL);
     }
 
-    if (env && strcmp(env, "0") == 0)
+    if (!goro__env_bool("GORO_SIGSEGV", true))
         return;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = fault_handler;

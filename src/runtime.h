@@ -569,6 +569,19 @@ GORO_HIDDEN void goro__stack_each_g(void (*fn)(goro__g *, void *), void *arg);
 GORO_HIDDEN size_t goro__stack_default_size(void);
 GORO_HIDDEN void goro__stack_init(void);
 
+/* ---- environment (env.c) ------------------------------------------------ */
+
+/* The runtime's environment variables (all listed in docs/internals.md,
+ * "Environment").  Unset or empty: def.  See env.c for each syntax. */
+/* Base-10 integer; def when it is outside [min, max]. */
+GORO_HIDDEN long long goro__env_int(const char *name, long long def, long long min, long long max);
+/* Byte count, optionally with a k/K or m/M suffix; def outside [min, max]. */
+GORO_HIDDEN size_t goro__env_size(const char *name, size_t def, size_t min, size_t max);
+/* "0" is false, any other value true. */
+GORO_HIDDEN bool goro__env_bool(const char *name, bool def);
+/* Whether the value contains word. */
+GORO_HIDDEN bool goro__env_contains(const char *name, const char *word);
+
 /* ---- diagnostics -------------------------------------------------------- */
 
 /* Sysmon's deadlock check (traceback.c); aborts with Go's message when no

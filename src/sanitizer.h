@@ -12,12 +12,21 @@
  *
  * For ASan, every switch is bracketed by __sanitizer_start_switch_fiber /
  * __sanitizer_finish_switch_fiber, and a recycled stack is unpoisoned before
- * reuse.  For Valgrind, every stack is registered.
+ * reuse.  For Valgrind, every stack is registered.  The switch code calls
+ * the static inline helpers below, which are empty in a normal build, so it
+ * carries no sanitizer #if of its own.
  */
 #ifndef GORO_SANITIZER_H
 #define GORO_SANITIZER_H
 
 #include <stddef.h>
+
+#if defined(GORO_TSAN)
+#include <errno.h>
+#endif
+#if defined(GORO_ASAN)
+#include <pthread.h> /* pthread_getattr_np: the library builds with _GNU_SOURCE */
+#endif
 
 #if defined(GORO_TSAN)
 void *__tsan_get_current_fiber(void);
@@ -56,6 +65,67 @@ void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_
                                      size_t *size_old);
 void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 #endif
+
+/* ---- switches ------------------------------------------------------------
+ *
+ * What the sanitizers must hear around every goro__switch; empty (and the
+ * arguments unevaluated in effect: plain loads) in a normal build.
+ *
+ *   goro__san_switch_begin(fiber, fake_save, lo, size);
+ *   goro__switch(&from->sp, to->sp);
+ *   goro__san_switch_end(fake);     -- in the context that resumes
+ *
+ * fiber is the TSan fiber of the context switched to, [lo, lo + size) its
+ * stack; fake_save is where ASan keeps the fake stack of the context left
+ * (NULL when that context never resumes: it exits); fake is the value saved
+ * there when the resumed context left (NULL in a new one). */
+static inline void goro__san_switch_begin(void *fiber, void **fake_save, const void *lo,
+                                          size_t size)
+{
+#if defined(GORO_TSAN)
+    __tsan_switch_to_fiber(fiber, GORO_TSAN_NOSYNC);
+#endif
+#if defined(GORO_ASAN)
+    __sanitizer_start_switch_fiber(fake_save, lo, size);
+#endif
+    (void)fiber;
+    (void)fake_save;
+    (void)lo;
+    (void)size;
+}
+
+static inline void goro__san_switch_end(void *fake)
+{
+#if defined(GORO_ASAN)
+    __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#endif
+    (void)fake;
+}
+
+/* At the start of an M's thread: its g0's TSan fiber (the thread's own)
+ * and, for ASan, g0's stack bounds (the thread's stack). */
+static inline void goro__san_thread_start(void **fiber, char **g0_lo, size_t *g0_size)
+{
+#if defined(GORO_TSAN)
+    *fiber = __tsan_get_current_fiber();
+    /* errno is per goroutine (saved and restored at every switch), but to
+     * TSan it is one thread-local word that unordered goroutines share. */
+    AnnotateBenignRaceSized(__FILE__, __LINE__, &errno, sizeof errno,
+                            "goro: errno is saved and restored per goroutine");
+#endif
+#if defined(GORO_ASAN)
+    pthread_attr_t attr;
+    void *lo;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, &lo, g0_size);
+        *g0_lo = lo;
+        pthread_attr_destroy(&attr);
+    }
+#endif
+    (void)fiber;
+    (void)g0_lo;
+    (void)g0_size;
+}
 
 #if defined(GORO_HAVE_VALGRIND)
 #include <valgrind/valgrind.h>

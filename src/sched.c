@@ -63,6 +63,7 @@
  */
 #include "runtime.h"
 #include "arch/frame.h"
+#include "list.h"
 #include "sanitizer.h"
 
 #include <pthread.h>
@@ -1108,17 +1109,12 @@ stop:
 /* g0 -> g.  Returns when g switches back to g0. */
 static void switch_to_g(goro__m *m, goro__g *g)
 {
-#if defined(GORO_TSAN)
-    __tsan_switch_to_fiber(g->tsan_fiber, GORO_TSAN_NOSYNC);
-#endif
-#if defined(GORO_ASAN)
     void *fake = NULL;
-    __sanitizer_start_switch_fiber(&fake, g->stack_lo, (size_t)(g->stack_hi - g->stack_lo));
+
+    goro__san_switch_begin(g->tsan_fiber, &fake, g->stack_lo,
+                           (size_t)(g->stack_hi - g->stack_lo));
     goro__switch(&m->g0_sp, g->sp);
-    __sanitizer_finish_switch_fiber(fake, NULL, NULL);
-#else
-    goro__switch(&m->g0_sp, g->sp);
-#endif
+    goro__san_switch_end(fake);
 }
 
 static void finish(goro__m *m, goro__g *g, goro__p *p);
@@ -1193,30 +1189,18 @@ static void switch_away(goro__g *g, int action)
         next->last_m = m;
         m->curg = next;
         m->finish_g = g;
-#if defined(GORO_TSAN)
-        __tsan_switch_to_fiber(next->tsan_fiber, GORO_TSAN_NOSYNC);
-#endif
-#if defined(GORO_ASAN)
-        __sanitizer_start_switch_fiber(action == GA_EXIT ? NULL : &g->asan_fake_stack,
-                                       next->stack_lo, (size_t)(next->stack_hi - next->stack_lo));
-#endif
+        goro__san_switch_begin(next->tsan_fiber, action == GA_EXIT ? NULL : &g->asan_fake_stack,
+                               next->stack_lo, (size_t)(next->stack_hi - next->stack_lo));
         goro__switch(&g->sp, next->sp);
     } else {
         if (p)
             p_exit(m, p);
-#if defined(GORO_TSAN)
-        __tsan_switch_to_fiber(m->tsan_fiber, GORO_TSAN_NOSYNC);
-#endif
-#if defined(GORO_ASAN)
-        __sanitizer_start_switch_fiber(action == GA_EXIT ? NULL : &g->asan_fake_stack,
-                                       m->g0_stack_lo, m->g0_stack_size);
-#endif
+        goro__san_switch_begin(m->tsan_fiber, action == GA_EXIT ? NULL : &g->asan_fake_stack,
+                               m->g0_stack_lo, m->g0_stack_size);
         goro__switch(&g->sp, m->g0_sp);
     }
     /* Resumed, by g0 or directly by another G, on this or another M. */
-#if defined(GORO_ASAN)
-    __sanitizer_finish_switch_fiber(g->asan_fake_stack, NULL, NULL);
-#endif
+    goro__san_switch_end(g->asan_fake_stack);
     finish_direct(goro__getm());
 }
 
@@ -1226,9 +1210,7 @@ static void gmain(void *arg)
 {
     goro__g *g = arg;
 
-#if defined(GORO_ASAN)
-    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
-#endif
+    goro__san_switch_end(NULL);
     finish_direct(goro__getm());
     goro__hb_acquire(g); /* the spawn happens before the goroutine starts */
     g->fn(g->arg);
@@ -1395,23 +1377,8 @@ static void *mstart(void *arg)
 
     tls_m = m;
     goro__sigaltstack_init();
-#if defined(GORO_TSAN)
-    m->tsan_fiber = __tsan_get_current_fiber();
-    /* errno is per goroutine (saved and restored at every switch), but to
-     * TSan it is one thread-local word that unordered goroutines share. */
-    AnnotateBenignRaceSized(__FILE__, __LINE__, &errno, sizeof errno,
-                            "goro: errno is saved and restored per goroutine");
-#endif
+    goro__san_thread_start(&m->tsan_fiber, &m->g0_stack_lo, &m->g0_stack_size);
     goro__hb_release(&m->tls_sync); /* once: see finish_direct */
-#if defined(GORO_ASAN)
-    pthread_attr_t attr;
-    void *lo;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-        pthread_attr_getstack(&attr, &lo, &m->g0_stack_size);
-        m->g0_stack_lo = lo;
-        pthread_attr_destroy(&attr);
-    }
-#endif
     p = m->nextp;
     m->nextp = NULL;
     acquirep(m, p);
@@ -1590,29 +1557,19 @@ static goro__p *p_new(int id)
     return p;
 }
 
-static int env_int(const char *name, int dflt)
-{
-    const char *v = getenv(name);
-    if (!v || !*v)
-        return dflt;
-    long n = strtol(v, NULL, 10);
-    return n > 0 && n <= GORO_MAX_PROCS ? (int)n : dflt;
-}
-
 static void init(void)
 {
-    const char *dbg = getenv("GORO_DEBUG");
     int n;
 
     goro__s.ncpu = goro__ncpu();
-    n = env_int("GORO_MAXPROCS", goro__s.ncpu);
+    n = (int)goro__env_int("GORO_MAXPROCS", goro__s.ncpu, 1, GORO_MAX_PROCS);
 
     if (n > GORO_MAX_PROCS)
         n = GORO_MAX_PROCS;
     pthread_key_create(&thread_g_key, thread_g_free);
     goro__stack_init();
     goro__signals_init();
-    goro__s.debug_migrate = dbg && strstr(dbg, "migrate");
+    goro__s.debug_migrate = goro__env_contains("GORO_DEBUG", "migrate");
     atomic_store(&goro__s.timer_m_until, INT64_MAX);
     atomic_store(&goro__s.coarse_now, goro_now());
     goro__lock_acquire(&goro__s.lock);
@@ -1784,7 +1741,7 @@ void goro_yield(void)
 
 static void sleep_wake(goro__timer *t)
 {
-    goro__g *g = (goro__g *)((char *)t - offsetof(goro__g, timer));
+    goro__g *g = goro__container_of(t, goro__g, timer);
     goro__timer_release(t); /* g may exit and free its stack once readied */
     goro__ready(g);
 }

@@ -156,22 +156,10 @@ static bool light_guards_work(void)
 
 void goro__stack_init(void)
 {
-    const char *env = getenv("GORO_STACK_SIZE");
-    const char *guard = getenv("GORO_STACK_GUARD");
-    size_t size = DEFAULT_STACK;
+    size_t size = goro__env_size("GORO_STACK_SIZE", DEFAULT_STACK, MIN_STACK, MAX_STACK);
     long left;
 
     pool.page = (size_t)sysconf(_SC_PAGESIZE);
-    if (env && *env) {
-        char *end;
-        unsigned long long v = strtoull(env, &end, 0);
-        if (*end == 'k' || *end == 'K')
-            v <<= 10;
-        else if (*end == 'm' || *end == 'M')
-            v <<= 20;
-        if (v >= MIN_STACK && v <= MAX_STACK)
-            size = (size_t)v;
-    }
     pool.slot_size = round_page(size);
 
     /* Each guarded slot costs two mappings (guard + stack).  Leave three
@@ -179,7 +167,7 @@ void goro__stack_init(void)
     left = goro__map_count_max() - goro__map_count();
     pool.guard_budget = left > 0 ? left / 4 / 2 : 0;
     pool.light_guards = light_guards_work();
-    if (guard && strcmp(guard, "0") == 0) {
+    if (!goro__env_bool("GORO_STACK_GUARD", true)) {
         pool.guard_budget = 0;
         pool.light_guards = false;
     }

@@ -231,10 +231,8 @@ void goro__deadlock_check(void)
     uint64_t parks;
     bool dead;
 
-    if (enabled < 0) {
-        const char *env = getenv("GORO_DEADLOCK");
-        enabled = !(env && strcmp(env, "0") == 0);
-    }
+    if (enabled < 0)
+        enabled = goro__env_bool("GORO_DEADLOCK", true);
     if (!enabled)
         return;
     int threads = 0, waiting = 0;

@@ -25,6 +25,17 @@
  * A new context is a frame built by goro__frame_init() (frame.h) whose x30 is
  * goro__trampoline, with the entry function in x19 and its argument in x20.
  */
+#include "frame.h"
+
+/* Registers are saved in pairs (stp/ldp): each pair must be adjacent. */
+#if GORO_FRAME_X20 != GORO_FRAME_X19 + 8 || GORO_FRAME_X22 != GORO_FRAME_X21 + 8 || \
+    GORO_FRAME_X24 != GORO_FRAME_X23 + 8 || GORO_FRAME_X26 != GORO_FRAME_X25 + 8 || \
+    GORO_FRAME_X28 != GORO_FRAME_X27 + 8 || GORO_FRAME_X30 != GORO_FRAME_X29 + 8 || \
+    GORO_FRAME_D9 != GORO_FRAME_D8 + 8 || GORO_FRAME_D11 != GORO_FRAME_D10 + 8 || \
+    GORO_FRAME_D13 != GORO_FRAME_D12 + 8 || GORO_FRAME_D15 != GORO_FRAME_D14 + 8
+#error "switch_aarch64.S: a register pair is not adjacent in frame.h"
+#endif
+
     .text
     .globl  goro__switch
     .hidden goro__switch
@@ -32,39 +43,39 @@
     .p2align 4
 goro__switch:
     .cfi_startproc
-    sub     sp, sp, #176            /* room for the frame */
-    stp     x19, x20, [sp, #0]      /* callee-saved general registers */
-    stp     x21, x22, [sp, #16]
-    stp     x23, x24, [sp, #32]
-    stp     x25, x26, [sp, #48]
-    stp     x27, x28, [sp, #64]
-    stp     x29, x30, [sp, #80]     /* frame pointer and return address */
-    stp     d8, d9, [sp, #96]       /* callee-saved FP registers */
-    stp     d10, d11, [sp, #112]
-    stp     d12, d13, [sp, #128]
-    stp     d14, d15, [sp, #144]
-    mrs     x10, fpcr               /* FP control register, kept in x10 ... */
-    str     x10, [sp, #160]
-    mov     x9, sp                  /* *save_sp = our frame */
+    sub     sp, sp, #GORO_FRAME_SIZE    /* room for the frame */
+    stp     x19, x20, [sp, #GORO_FRAME_X19] /* callee-saved general registers */
+    stp     x21, x22, [sp, #GORO_FRAME_X21]
+    stp     x23, x24, [sp, #GORO_FRAME_X23]
+    stp     x25, x26, [sp, #GORO_FRAME_X25]
+    stp     x27, x28, [sp, #GORO_FRAME_X27]
+    stp     x29, x30, [sp, #GORO_FRAME_X29] /* frame pointer and return address */
+    stp     d8, d9, [sp, #GORO_FRAME_D8] /* callee-saved FP registers */
+    stp     d10, d11, [sp, #GORO_FRAME_D10]
+    stp     d12, d13, [sp, #GORO_FRAME_D12]
+    stp     d14, d15, [sp, #GORO_FRAME_D14]
+    mrs     x10, fpcr                   /* FP control register, kept in x10 ... */
+    str     x10, [sp, #GORO_FRAME_FPCR]
+    mov     x9, sp                      /* *save_sp = our frame */
     str     x9, [x0]
-    mov     sp, x1                  /* switch stacks: now on the next context */
-    ldr     x9, [sp, #160]          /* ... to write its FPCR only when it */
-    cmp     x9, x10                 /* differs: msr fpcr may serialise */
+    mov     sp, x1                      /* switch stacks: now on the next context */
+    ldr     x9, [sp, #GORO_FRAME_FPCR]  /* ... to write its FPCR only when it */
+    cmp     x9, x10                     /* differs: msr fpcr may serialise */
     b.eq    1f
     msr     fpcr, x9
 1:
-    ldp     x19, x20, [sp, #0]      /* its callee-saved registers */
-    ldp     x21, x22, [sp, #16]
-    ldp     x23, x24, [sp, #32]
-    ldp     x25, x26, [sp, #48]
-    ldp     x27, x28, [sp, #64]
-    ldp     x29, x30, [sp, #80]
-    ldp     d8, d9, [sp, #96]
-    ldp     d10, d11, [sp, #112]
-    ldp     d12, d13, [sp, #128]
-    ldp     d14, d15, [sp, #144]
-    add     sp, sp, #176            /* drop the frame */
-    ret                             /* resume at x30 */
+    ldp     x19, x20, [sp, #GORO_FRAME_X19] /* its callee-saved registers */
+    ldp     x21, x22, [sp, #GORO_FRAME_X21]
+    ldp     x23, x24, [sp, #GORO_FRAME_X23]
+    ldp     x25, x26, [sp, #GORO_FRAME_X25]
+    ldp     x27, x28, [sp, #GORO_FRAME_X27]
+    ldp     x29, x30, [sp, #GORO_FRAME_X29]
+    ldp     d8, d9, [sp, #GORO_FRAME_D8]
+    ldp     d10, d11, [sp, #GORO_FRAME_D10]
+    ldp     d12, d13, [sp, #GORO_FRAME_D12]
+    ldp     d14, d15, [sp, #GORO_FRAME_D14]
+    add     sp, sp, #GORO_FRAME_SIZE    /* drop the frame */
+    ret                                 /* resume at x30 */
     .cfi_endproc
     .size   goro__switch, .-goro__switch
 
@@ -78,9 +89,9 @@ goro__switch:
 goro__trampoline:
     .cfi_startproc
     .cfi_undefined x30
-    mov     x29, #0                 /* a zero frame pointer ends frame walks */
-    mov     x0, x20                 /* fn's argument */
-    blr     x19                     /* fn(arg): does not return */
+    mov     x29, #0                     /* a zero frame pointer ends frame walks */
+    mov     x0, x20                     /* fn's argument */
+    blr     x19                         /* fn(arg): does not return */
     brk     #0
     .cfi_endproc
     .size   goro__trampoline, .-goro__trampoline

@@ -26,6 +26,12 @@
  * address is goro__trampoline, with the entry function in r12 and its
  * argument in r13.
  */
+#include "frame.h"
+
+#if GORO_FRAME_RET + 8 != GORO_FRAME_SIZE
+#error "switch_x86_64.S: the return address must end the frame (ret pops it)"
+#endif
+
     .text
     .globl  goro__switch
     .hidden goro__switch
@@ -33,35 +39,35 @@
     .p2align 4
 goro__switch:
     .cfi_startproc
-    pushq   %rbp                /* callee-saved registers, in frame order */
-    pushq   %rbx
-    pushq   %r12
-    pushq   %r13
-    pushq   %r14
-    pushq   %r15
-    subq    $8, %rsp            /* room for the FP control words */
-    stmxcsr (%rsp)              /* SSE control/status word */
-    fnstcw  4(%rsp)             /* x87 control word */
-    movl    (%rsp), %eax        /* keep ours in scratch registers ... */
-    movzwl  4(%rsp), %ecx
-    movq    %rsp, (%rdi)        /* *save_sp = our frame */
-    movq    %rsi, %rsp          /* switch stacks: now on the next context */
-    cmpl    (%rsp), %eax        /* ... to load its FP control state only when */
-    jne     1f                  /* it differs: ldmxcsr and fldcw are slow */
-    cmpw    4(%rsp), %cx
+    subq    $GORO_FRAME_RET, %rsp       /* the frame, below the return address */
+    movq    %rbp, GORO_FRAME_RBP(%rsp)  /* callee-saved registers */
+    movq    %rbx, GORO_FRAME_RBX(%rsp)
+    movq    %r12, GORO_FRAME_R12(%rsp)
+    movq    %r13, GORO_FRAME_R13(%rsp)
+    movq    %r14, GORO_FRAME_R14(%rsp)
+    movq    %r15, GORO_FRAME_R15(%rsp)
+    stmxcsr GORO_FRAME_MXCSR(%rsp)      /* SSE control/status word */
+    fnstcw  GORO_FRAME_FPCW(%rsp)       /* x87 control word */
+    movl    GORO_FRAME_MXCSR(%rsp), %eax /* keep ours in scratch registers ... */
+    movzwl  GORO_FRAME_FPCW(%rsp), %ecx
+    movq    %rsp, (%rdi)                /* *save_sp = our frame */
+    movq    %rsi, %rsp                  /* switch stacks: now on the next context */
+    cmpl    GORO_FRAME_MXCSR(%rsp), %eax /* ... to load its FP control state only */
+    jne     1f                          /* when it differs: ldmxcsr and fldcw are slow */
+    cmpw    GORO_FRAME_FPCW(%rsp), %cx
     jne     1f
 2:
-    addq    $8, %rsp            /* drop the FP slot */
-    popq    %r15                /* its callee-saved registers */
-    popq    %r14
-    popq    %r13
-    popq    %r12
-    popq    %rbx
-    popq    %rbp
-    ret                         /* resume where it called goro__switch */
+    movq    GORO_FRAME_R15(%rsp), %r15  /* its callee-saved registers */
+    movq    GORO_FRAME_R14(%rsp), %r14
+    movq    GORO_FRAME_R13(%rsp), %r13
+    movq    GORO_FRAME_R12(%rsp), %r12
+    movq    GORO_FRAME_RBX(%rsp), %rbx
+    movq    GORO_FRAME_RBP(%rsp), %rbp
+    addq    $GORO_FRAME_RET, %rsp       /* drop the frame but the return address */
+    ret                                 /* resume where it called goro__switch */
 1:
-    ldmxcsr (%rsp)              /* its SSE control/status word */
-    fldcw   4(%rsp)             /* its x87 control word */
+    ldmxcsr GORO_FRAME_MXCSR(%rsp)      /* its SSE control/status word */
+    fldcw   GORO_FRAME_FPCW(%rsp)       /* its x87 control word */
     jmp     2b
     .cfi_endproc
     .size   goro__switch, .-goro__switch

@@ -14,7 +14,7 @@
 # of goro has it: it is compiled with -g).
 #
 # How "goro bt" works: it loads the G's saved callee-saved registers, stack
-# pointer and return address (src/arch/switch_*.S) into the selected
+# pointer and return address (src/arch/frame.h) into the selected
 # thread, prints the backtrace, and restores the thread's registers.  So it
 # needs a live process (not a core file).
 
@@ -145,14 +145,30 @@ class GoroGoroutines(gdb.Command):
         print("%d goroutine%s" % (n, "" if n == 1 else "s"))
 
 
-# Saved-frame layouts: register name -> offset from the saved sp, the
-# offset of the return address, and the frame size (src/arch/frame.h).
+# Saved-frame layouts (src/arch/frame.h): the callee-saved registers the
+# frame holds, then the registers that take the resume address and the
+# stack pointer.  Each register's offset, and the frame's size, come from
+# the debug information's struct goro__frame (field names are register
+# names, "ret" is the resume address), which frame.h pins to the offsets the
+# assembly uses.
 FRAMES = {
-    "x86_64": ({"r15": 8, "r14": 16, "r13": 24, "r12": 32, "rbx": 40, "rbp": 48},
-               "rip", 56, "rsp", 64),
-    "aarch64": (dict([("x%d" % (19 + i), 8 * i) for i in range(10)] + [("x29", 80)]),
-                "pc", 88, "sp", 176),
+    "x86_64": (("r15", "r14", "r13", "r12", "rbx", "rbp"), "rip", "rsp"),
+    "aarch64": (tuple("x%d" % r for r in range(19, 30)), "pc", "sp"),
 }
+
+
+def _frame_layout(regs):
+    """Returns ({register: offset}, offset of the resume address, size)."""
+    try:
+        ftype = gdb.lookup_type("struct goro__frame")
+    except gdb.error:
+        raise gdb.GdbError("goro: no struct goro__frame in the debug information "
+                           "(is libgoro built with -g?)")
+    offs = {f.name: f.bitpos // 8 for f in ftype.fields()}
+    missing = [r for r in regs + ("ret",) if r not in offs]
+    if missing:
+        raise gdb.GdbError("goro: struct goro__frame lacks %s" % ", ".join(missing))
+    return {r: offs[r] for r in regs}, offs["ret"], ftype.sizeof
 
 
 class GoroBt(gdb.Command):
@@ -174,7 +190,8 @@ class GoroBt(gdb.Command):
             return
         arch = gdb.selected_frame().architecture().name()
         key = "aarch64" if "aarch64" in arch else "x86_64"
-        regs, pcreg, pcoff, spreg, size = FRAMES[key]
+        names, pcreg, spreg = FRAMES[key]
+        regs, pcoff, size = _frame_layout(names)
         sp = int(g["sp"])
         u64 = gdb.lookup_type("unsigned long").pointer()
 
