@@ -35,6 +35,7 @@
 #include "goro.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -569,13 +570,31 @@ GORO_HIDDEN void goro__stack_each_g(void (*fn)(goro__g *, void *), void *arg);
 GORO_HIDDEN size_t goro__stack_default_size(void);
 GORO_HIDDEN void goro__stack_init(void);
 
+/* ---- signals (signal.c) ------------------------------------------------ */
+
+/* Parses a 0-terminated list of signal numbers (sig, then ap) into *mask
+ * (bit s: signal s).  Returns: 0; EINVAL for an empty list or a number that
+ * is not 1..63 or is SIGKILL or SIGSTOP. */
+GORO_HIDDEN int goro__signal_mask(uint64_t *mask, int sig, va_list ap);
+/* Registers signal context c (a cancel ctx) for the signals in mask: the
+ * watcher cancels it when one arrives.  Returns: 0; ENOMEM; EAGAIN (no
+ * watcher thread); EINVAL (a number the C library keeps).  c must call
+ * goro__signal_unwatch_ctx before it is freed (a no-op if never watched). */
+GORO_HIDDEN int goro__signal_watch_ctx(goro_ctx *c, uint64_t mask);
+GORO_HIDDEN void goro__signal_unwatch_ctx(goro_ctx *c);
+/* For the watcher (context.c): takes a reference to c unless c is being
+ * freed; cancels c with ECANCELED and drops that reference. */
+GORO_HIDDEN bool goro__ctx_tryref(goro_ctx *c);
+GORO_HIDDEN void goro__ctx_signaled(goro_ctx *c);
+
 /* ---- diagnostics -------------------------------------------------------- */
 
 /* Sysmon's deadlock check (traceback.c); aborts with Go's message when no
  * goroutine or known thread can ever run again. */
 GORO_HIDDEN void goro__deadlock_check(void);
-/* Live signal contexts (context.c): a signal may still cancel one. */
-GORO_HIDDEN int goro__signal_ctx_count(void);
+/* Registrations with signal.c (signal contexts, notified channels): while
+ * there is one, a signal may still wake a goroutine. */
+GORO_HIDDEN int goro__signal_watch_count(void);
 /* Calls fn for each thread G (dumps). */
 GORO_HIDDEN void goro__each_thread_g(void (*fn)(goro__g *, void *), void *arg);
 /* Stack statistics (stack.c). */
