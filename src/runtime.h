@@ -466,6 +466,10 @@ GORO_HIDDEN void goro__wakep(void);
  * it first calls goro): read through goro__getm/getg, except below. */
 extern __thread goro__m *goro__tls_m __attribute__((tls_model("initial-exec")));
 extern __thread goro__g *goro__tls_thread_g __attribute__((tls_model("initial-exec")));
+/* Set by goro's own plain threads that call public functions which never
+ * park (the signal watcher's sends and cancels): they stay unknown to the
+ * deadlock detector, which would otherwise wait for them forever. */
+extern __thread bool goro__tls_runtime_thread __attribute__((tls_model("initial-exec")));
 
 /* Starts the runtime if needed (idempotent, thread-safe). */
 GORO_HIDDEN void goro__init(void);
@@ -481,7 +485,7 @@ GORO_HIDDEN GORO_NOINLINE goro__g *goro__getg(void);
  * the public entry points; one thread-local read when already known. */
 static inline void goro__note_thread(void)
 {
-    if (unlikely(!goro__tls_m && !goro__tls_thread_g))
+    if (unlikely(!goro__tls_m && !goro__tls_thread_g && !goro__tls_runtime_thread))
         (void)goro__getg();
 }
 /* The M of the calling thread, NULL on a plain thread.  Not inlined either. */

@@ -91,6 +91,10 @@ static void *sig_watcher(void *arg)
     uint64_t round = 0;
 
     (void)arg;
+    /* Its sends and cancels never park: it needs no thread G, and with
+     * one it would count as a thread that never waits in goro, hiding
+     * every later deadlock. */
+    goro__tls_runtime_thread = true;
     for (;;) {
         while (!atomic_exchange(&sigs.wake, 0))
             goro__futex_wait(&sigs.wake, 0, -1);

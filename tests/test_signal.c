@@ -424,3 +424,33 @@ Test(signal, waiting_for_a_signal_is_no_deadlock, .timeout = GT_TIMEOUT(30))
     goro_chan_release(l.done);
     gt_quiesce();
 }
+
+/* The watcher thread that delivered a signal is no thread the deadlock
+ * detector waits for: once nothing is registered, a real deadlock after a
+ * delivery is still reported. */
+Test(signal, deadlock_reported_after_a_delivery, .signal = SIGABRT, .timeout = GT_TIMEOUT(30))
+{
+    goro_chan *c = sigchan(1);
+    goro_chan *never = gt_mkchan(0, 0);
+
+    cr_assert_eq(goro_signal_notify(c, SIGUSR1, 0), 0);
+    kill(getpid(), SIGUSR1);
+    wait_sig(c, SIGUSR1);
+    cr_assert_eq(goro_signal_stop(c), 0);
+    goro_chan_recv(never, NULL); /* nobody will ever send */
+}
+
+/* The same after a signal context fired (the watcher closed its done
+ * channel). */
+Test(signal, deadlock_reported_after_a_signal_context_fired, .signal = SIGABRT,
+     .timeout = GT_TIMEOUT(30))
+{
+    goro_chan *never = gt_mkchan(0, 0);
+    goro_ctx *ctx = goro_ctx_with_signals(NULL, SIGUSR1, 0);
+
+    cr_assert_not_null(ctx);
+    kill(getpid(), SIGUSR1);
+    cr_assert_eq(goro_chan_recv(goro_ctx_done(ctx), NULL), EPIPE);
+    goro_ctx_release(ctx);
+    goro_chan_recv(never, NULL); /* nobody will ever send */
+}
