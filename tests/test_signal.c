@@ -4,7 +4,10 @@
  * full buffer coalescing.  Signals are sent with kill(getpid(), sig) or
  * pthread_kill, so any of the process's threads may take them.  Each test
  * runs in its own process (Criterion's workers), so the dispositions one
- * test leaves do not reach another.
+ * test leaves do not reach another.  Beyond Go's tests: the deadlock
+ * detector neither fires while a goroutine waits for a signal nor misses a
+ * deadlock after one was delivered, and ENOMEM/EAGAIN leave nothing
+ * changed (GORO_TESTING builds).
  */
 #define _GNU_SOURCE
 #include "common.h"
@@ -454,3 +457,44 @@ Test(signal, deadlock_reported_after_a_signal_context_fired, .signal = SIGABRT,
     goro_ctx_release(ctx);
     goro_chan_recv(never, NULL); /* nobody will ever send */
 }
+
+#ifdef GORO_TESTING
+/* GORO_TESTING fault injection: the nth following runtime allocation
+ * fails once (-1: off); while on, every thread start fails. */
+extern void goro__test_fail_alloc(long nth);
+extern void goro__test_fail_threads(bool on);
+
+static void send_one(void *arg)
+{
+    goro_chan_send(arg, NULL);
+}
+
+/* ENOMEM and EAGAIN leave nothing changed; the next call works. */
+Test(signal, notify_reports_enomem_and_eagain, .timeout = GT_TIMEOUT(20))
+{
+    goro_chan *c = sigchan(1), *up = gt_mkchan(0, 0);
+
+    gt_spawn(send_one, up); /* the runtime and its threads are up */
+    cr_assert_eq(goro_chan_recv(up, NULL), 0);
+
+    goro__test_fail_threads(true); /* the watcher cannot start */
+    int e = goro_signal_notify(c, SIGUSR1, 0);
+    goro__test_fail_threads(false);
+    cr_assert_eq(e, EAGAIN);
+    cr_assert_eq(handler_of(SIGUSR1), SIG_DFL);
+
+    goro__test_fail_alloc(0);
+    e = goro_signal_notify(c, SIGUSR1, 0);
+    goro__test_fail_alloc(-1);
+    cr_assert_eq(e, ENOMEM);
+    cr_assert_eq(handler_of(SIGUSR1), SIG_DFL);
+
+    cr_assert_eq(goro_signal_notify(c, SIGUSR1, 0), 0);
+    kill(getpid(), SIGUSR1);
+    wait_sig(c, SIGUSR1);
+    cr_assert_eq(goro_signal_stop(c), 0);
+    goro_chan_release(c);
+    goro_chan_release(up);
+    gt_quiesce();
+}
+#endif /* GORO_TESTING */
