@@ -16,8 +16,8 @@
  *     thread; where that finds no memory, a call that can return an error
  *     number returns ENOMEM.
  *
- * Sections: durations, goroutines, channels, select, timers, context, sync,
- * groups, I/O, diagnostics.
+ * Sections: durations, goroutines, channels, select, timers, context,
+ * signals, sync, groups, I/O, diagnostics.
  */
 #ifndef GORO_H
 #define GORO_H
@@ -712,7 +712,8 @@ GORO_API goro_ctx *goro_ctx_with_value_at(goro_ctx *parent, const void *key, voi
 /* Returns a context canceled (ECANCELED) when the process receives any of
  * the listed signals; the list ends with 0.  While the context lives, those
  * signals no longer have their previous effect (SIGINT no longer kills the
- * process); releasing it restores the previous dispositions.  The signal is
+ * process); releasing it restores the previous dispositions of those no
+ * notified channel wants (see Signals).  The signal is
  * caught on any thread that does not block it, goro's included (see
  * Goroutines: they run with the application's mask).
  * Returns: NULL with errno EINVAL (no signal, or a number that is not 1..63,
@@ -822,6 +823,51 @@ GORO_API bool goro_ctx_after_func_stop(goro_ctx_stop *h);
  * ends (Go: dropping the stop function), so stop first to cancel the call.
  * Never blocks. */
 GORO_API void goro_ctx_after_func_free(goro_ctx_stop *h);
+
+/* ------------------------------------------------------------------------
+ * Signals (Go: package os/signal).
+ *
+ * goro_signal_notify relays signals to a channel of int, as Go's
+ * signal.Notify does to a chan os.Signal; goro_ctx_with_signals (Context)
+ * cancels a context instead.  Both share one handler: it records the
+ * signal and wakes a watcher thread, which delivers.  A signal is caught on
+ * any thread that does not block it, goro's included (see Goroutines: they
+ * run with the application's mask).  While any channel or signal context
+ * wants a signal, that signal no longer has its previous effect (SIGINT no
+ * longer kills the process); once none wants it, its previous disposition
+ * is restored.
+ *
+ *   goro_chan *sigc = goro_chan_make(sizeof(int), 1);
+ *   goro_signal_notify(sigc, SIGINT, SIGTERM, 0);
+ *   int sig;
+ *   goro_chan_recv(sigc, &sig);          ... sig is SIGINT or SIGTERM ...
+ *   goro_signal_stop(sigc);
+ *   goro_chan_release(sigc);
+ * ------------------------------------------------------------------------ */
+
+/* Relays the listed signals (the list ends with 0) to ch, whose elements
+ * are ints: each arrival sends the signal's number.  Sending never blocks:
+ * when ch has no room (a full buffer, or no receiver waiting on an
+ * unbuffered one) the signal is dropped for ch, so give ch a buffer of at
+ * least 1, as Go advises; a signal that arrives again before the first was
+ * delivered is delivered once.  Several channels may be notified of one
+ * signal, each gets it; calling again with the same ch adds signals to
+ * those it gets.  A closed ch receives nothing.
+ * Returns: 0; EINVAL for a NULL ch, a ch whose element size is not
+ * sizeof(int), an empty list (Go relays every signal then), or a number
+ * that is not 1..63, is SIGKILL or SIGSTOP, or is kept by the C library
+ * (then nothing changed); ENOMEM; EAGAIN (the thread that watches for
+ * signals could not be started).
+ * Ownership: keeps a reference to ch until goro_signal_stop(ch).
+ * Go: signal.Notify(c, sig...). */
+GORO_API int goro_signal_notify(goro_chan *ch, int sig, ...);
+
+/* Stops relaying signals to ch: when it returns, ch receives no more
+ * signals, and each signal no channel or signal context wants any more
+ * gets its previous disposition back.  Drops the reference
+ * goro_signal_notify kept; a ch never notified is ignored.
+ * Returns: 0; EINVAL for a NULL ch.  Go: signal.Stop(c). */
+GORO_API int goro_signal_stop(goro_chan *ch);
 
 /* ------------------------------------------------------------------------
  * Sync (Go: package sync, and golang.org/x/sync/semaphore).
@@ -1130,9 +1176,9 @@ GORO_API int goro_blocking(void (*fn)(void *), void *arg);
 /* ------------------------------------------------------------------------
  * Diagnostics (Go: runtime.Stack, the deadlock detector, GOTRACEBACK).
  *
- * When every goroutine is blocked, no timer, fd wait, blocking call or
- * signal context can wake one, and every thread known to goro (one that
- * called into it) waits in goro, the process prints
+ * When every goroutine is blocked, no timer, fd wait, blocking call,
+ * signal context or notified channel can wake one, and every thread known
+ * to goro (one that called into it) waits in goro, the process prints
  * "fatal error: all goroutines are asleep - deadlock!" and the dump, and
  * aborts, once that has held for a quarter of a second (about a second in
  * practice: the monitor looks less often once the runtime is idle).  A

@@ -49,14 +49,9 @@
  * retried from the handle's (otherwise unused) timer a millisecond later,
  * the registration reference moving to that timer.
  *
- * Signals: an async-signal-safe handler records the signal in a pending
- * mask and wakes a watcher thread with a futex; the watcher cancels every
- * registered context that asked for that signal.  The kernel may run the
- * handler on any thread that does not block the signal: the application's
- * own, or any of goro's, which run with the application's mask
- * (os_linux.c), so the signal is caught even after main has called
- * pthread_exit.  Each signal's previous disposition is saved on its first
- * registration and restored when its last registration goes.
+ * Signals: a signal context is a cancel ctx registered with signal.c,
+ * whose watcher thread cancels it when one of its signals arrives; the
+ * context unregisters before it is freed.
  */
 #include "chan.h"
 #include "sanitizer.h"
@@ -71,8 +66,6 @@ enum ctx_kind { CTX_BACKGROUND, CTX_CANCEL, CTX_VALUE, CTX_WITHOUT_CANCEL };
 
 /* after_state: the first to leave ARMED starts fn (cancel) or stops it. */
 enum { AFTER_ARMED, AFTER_STARTED, AFTER_STOPPED };
-
-struct sigreg;
 
 struct goro_ctx {
     goro__life life;            /* first: see chan.h */
@@ -93,7 +86,6 @@ struct goro_ctx {
     bool has_deadline;
     int64_t deadline;
     goro__timer timer;
-    struct sigreg *sig;
 
     /* value ctx */
     const void *key;
@@ -133,7 +125,6 @@ static goro_ctx *or_background(goro_ctx *c)
 
 /* ---- references --------------------------------------------------------- */
 
-static void signals_unregister(goro_ctx *c);
 static void detach(goro_ctx *c);
 
 /* Drops a reference; the last one frees c and drops c's reference to its
@@ -146,7 +137,7 @@ static void ctx_unref(goro_ctx *c)
             return;
         if (c->kind == CTX_CANCEL) {
             goro__timer_del(&c->timer);
-            signals_unregister(c);
+            goro__signal_unwatch_ctx(c);
             detach(c);
             goro_chan_release(c->done);
         }
@@ -320,7 +311,7 @@ void goro_ctx_release(goro_ctx *c)
         return;
     if (c->kind == CTX_CANCEL) {
         cancel_tree(c, ECANCELED, false);
-        signals_unregister(c);
+        goro__signal_unwatch_ctx(c);
     }
     ctx_unref(c);
 }
@@ -640,174 +631,38 @@ void goro_ctx_after_func_free(goro_ctx_stop *h)
         ctx_unref(handle_ctx(h));
 }
 
-/* ---- signals ------------------------------------------------------------ */
+/* ---- signals (watched by signal.c) ------------------------------------- */
 
-#define MAX_SIG 64
-
-struct sigreg {
-    goro_ctx *ctx;
-    uint64_t mask;              /* bit s: signal s */
-    uint64_t round;             /* last watcher round that canceled it */
-    struct sigreg *next;
-};
-
-static struct {
-    goro__lock lock;            /* protects all but the atomics */
-    struct sigreg *list;
-    int users[MAX_SIG];
-    struct sigaction old[MAX_SIG];
-    bool watcher;
-    _Atomic uint64_t pending;
-    _Atomic uint32_t wake;
-} sigs = {.lock = GORO_LOCK_INIT};
-
-static void sig_handler(int sig)
+bool goro__ctx_tryref(goro_ctx *c)
 {
-    int e = errno;
-    atomic_fetch_or(&sigs.pending, (uint64_t)1 << sig);
-    atomic_store(&sigs.wake, 1);
-    goro__futex_wake(&sigs.wake, 1);
-    errno = e;
+    return ctx_tryref(c);
 }
 
-static void *sig_watcher(void *arg)
+void goro__ctx_signaled(goro_ctx *c)
 {
-    uint64_t round = 0;
-
-    (void)arg;
-    for (;;) {
-        while (!atomic_exchange(&sigs.wake, 0))
-            goro__futex_wait(&sigs.wake, 0, -1);
-        uint64_t pending = atomic_exchange(&sigs.pending, 0);
-        round++;
-        /* One context at a time, never holding sigs.lock while canceling:
-         * registrations are few. */
-        for (;;) {
-            goro_ctx *c = NULL;
-            goro__lock_acquire(&sigs.lock);
-            for (struct sigreg *r = sigs.list; r && !c; r = r->next) {
-                if ((r->mask & pending) && r->round != round && ctx_tryref(r->ctx)) {
-                    r->round = round;
-                    c = r->ctx;
-                }
-            }
-            goro__lock_release(&sigs.lock);
-            if (!c)
-                break;
-            cancel_tree(c, ECANCELED, false);
-            ctx_unref(c);
-        }
-    }
-    return NULL;
-}
-
-int goro__signal_ctx_count(void)
-{
-    int n = 0;
-    goro__lock_acquire(&sigs.lock);
-    for (struct sigreg *r = sigs.list; r; r = r->next)
-        n++;
-    goro__lock_release(&sigs.lock);
-    return n;
-}
-
-/* Drops one use of each signal in mask, restoring the previous disposition
- * of those nobody uses any more; sigs.lock held. */
-static void signals_put(uint64_t mask)
-{
-    for (int s = 1; s < MAX_SIG; s++)
-        if ((mask >> s & 1) && --sigs.users[s] == 0)
-            sigaction(s, &sigs.old[s], NULL);
-}
-
-static void signals_unregister(goro_ctx *c)
-{
-    struct sigreg *r = NULL;
-
-    goro__lock_acquire(&sigs.lock);
-    for (struct sigreg **pp = &sigs.list; *pp; pp = &(*pp)->next) {
-        if ((*pp)->ctx == c) {
-            r = *pp;
-            *pp = r->next;
-            break;
-        }
-    }
-    if (r)
-        signals_put(r->mask);
-    c->sig = NULL;
-    goro__lock_release(&sigs.lock);
-    goro__free(r);
+    cancel_tree(c, ECANCELED, false);
+    ctx_unref(c);
 }
 
 static goro_ctx *with_signals(const char *file, int line, goro_ctx *parent, int sig, va_list ap)
 {
-    uint64_t mask = 0;
-    struct sigreg *r;
+    uint64_t mask;
     goro_ctx *c;
+    int e = goro__signal_mask(&mask, sig, ap);
 
-    for (int s = sig; s != 0; s = va_arg(ap, int)) {
-        if (s < 1 || s >= MAX_SIG || s == SIGKILL || s == SIGSTOP) {
-            errno = EINVAL;
-            return NULL;
-        }
-        mask |= (uint64_t)1 << s;
-    }
-    if (!mask) {
-        errno = EINVAL;
-        return NULL;
-    }
-    r = goro__calloc(1, sizeof *r);
-    if (!r) {
-        errno = ENOMEM;
+    if (e) {
+        errno = e;
         return NULL;
     }
     c = goro_ctx_with_cancel_at(parent, file, line);
-    if (!c) {
-        goro__free(r);
+    if (!c)
+        return NULL;
+    e = goro__signal_watch_ctx(c, mask);
+    if (e) {
+        goro_ctx_release(c);
+        errno = e;
         return NULL;
     }
-    r->ctx = c;
-    r->mask = mask;
-
-    goro__init(); /* the watcher gets the application's signal mask from it */
-    goro__lock_acquire(&sigs.lock);
-    if (!sigs.watcher) {
-        if (goro__thread_start(sig_watcher, NULL, 64 * 1024) != 0) {
-            goro__lock_release(&sigs.lock);
-            goro__free(r);
-            goro_ctx_release(c);
-            errno = EAGAIN;
-            return NULL;
-        }
-        sigs.watcher = true;
-    }
-    for (int s = 1; s < MAX_SIG; s++) {
-        if (!(mask >> s & 1) || sigs.users[s]++ > 0)
-            continue;
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = sig_handler;
-        /* SA_ONSTACK: it may interrupt a goroutine, on whatever thread the
-         * kernel picks; the M's alternate stack spares the goroutine's. */
-        sa.sa_flags = SA_RESTART | SA_ONSTACK;
-        sigemptyset(&sa.sa_mask);
-        if (sigaction(s, &sa, &sigs.old[s]) != 0) {
-            /* A number the C library keeps for itself (glibc: 32 and 33,
-             * below SIGRTMIN): refuse the whole list, giving back what
-             * this call took. */
-            sigs.users[s]--;
-            signals_put(mask & (((uint64_t)1 << s) - 1));
-            goro__lock_release(&sigs.lock);
-            goro__free(r);
-            goro_ctx_release(c);
-            errno = EINVAL;
-            return NULL;
-        }
-    }
-    r->next = sigs.list;
-    sigs.list = r;
-    c->sig = r;
-    goro__lock_release(&sigs.lock);
     return c;
 }
 

@@ -35,6 +35,7 @@
 #include "goro.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -465,6 +466,10 @@ GORO_HIDDEN void goro__wakep(void);
  * it first calls goro): read through goro__getm/getg, except below. */
 extern __thread goro__m *goro__tls_m __attribute__((tls_model("initial-exec")));
 extern __thread goro__g *goro__tls_thread_g __attribute__((tls_model("initial-exec")));
+/* Set by goro's own plain threads that call public functions which never
+ * park (the signal watcher's sends and cancels): they stay unknown to the
+ * deadlock detector, which would otherwise wait for them forever. */
+extern __thread bool goro__tls_runtime_thread __attribute__((tls_model("initial-exec")));
 
 /* Starts the runtime if needed (idempotent, thread-safe). */
 GORO_HIDDEN void goro__init(void);
@@ -480,7 +485,7 @@ GORO_HIDDEN GORO_NOINLINE goro__g *goro__getg(void);
  * the public entry points; one thread-local read when already known. */
 static inline void goro__note_thread(void)
 {
-    if (unlikely(!goro__tls_m && !goro__tls_thread_g))
+    if (unlikely(!goro__tls_m && !goro__tls_thread_g && !goro__tls_runtime_thread))
         (void)goro__getg();
 }
 /* The M of the calling thread, NULL on a plain thread.  Not inlined either. */
@@ -582,13 +587,31 @@ GORO_HIDDEN bool goro__env_bool(const char *name, bool def);
 /* Whether the value contains word. */
 GORO_HIDDEN bool goro__env_contains(const char *name, const char *word);
 
+/* ---- signals (signal.c) ------------------------------------------------ */
+
+/* Parses a 0-terminated list of signal numbers (sig, then ap) into *mask
+ * (bit s: signal s).  Returns: 0; EINVAL for an empty list or a number that
+ * is not 1..63 or is SIGKILL or SIGSTOP. */
+GORO_HIDDEN int goro__signal_mask(uint64_t *mask, int sig, va_list ap);
+/* Registers signal context c (a cancel ctx) for the signals in mask: the
+ * watcher cancels it when one arrives.  Returns: 0; ENOMEM; EAGAIN (no
+ * watcher thread); EINVAL (a number the C library keeps).  c must call
+ * goro__signal_unwatch_ctx before it is freed (a no-op if never watched). */
+GORO_HIDDEN int goro__signal_watch_ctx(goro_ctx *c, uint64_t mask);
+GORO_HIDDEN void goro__signal_unwatch_ctx(goro_ctx *c);
+/* For the watcher (context.c): takes a reference to c unless c is being
+ * freed; cancels c with ECANCELED and drops that reference. */
+GORO_HIDDEN bool goro__ctx_tryref(goro_ctx *c);
+GORO_HIDDEN void goro__ctx_signaled(goro_ctx *c);
+
 /* ---- diagnostics -------------------------------------------------------- */
 
 /* Sysmon's deadlock check (traceback.c); aborts with Go's message when no
  * goroutine or known thread can ever run again. */
 GORO_HIDDEN void goro__deadlock_check(void);
-/* Live signal contexts (context.c): a signal may still cancel one. */
-GORO_HIDDEN int goro__signal_ctx_count(void);
+/* Registrations with signal.c (signal contexts, notified channels): while
+ * there is one, a signal may still wake a goroutine. */
+GORO_HIDDEN int goro__signal_watch_count(void);
 /* Calls fn for each thread G (dumps). */
 GORO_HIDDEN void goro__each_thread_g(void (*fn)(goro__g *, void *), void *arg);
 /* Stack statistics (stack.c). */

@@ -78,6 +78,7 @@ goro__sched goro__s = {.lock = GORO_LOCK_INIT};
 
 __thread goro__m *goro__tls_m __attribute__((tls_model("initial-exec")));
 __thread goro__g *goro__tls_thread_g __attribute__((tls_model("initial-exec")));
+__thread bool goro__tls_runtime_thread __attribute__((tls_model("initial-exec")));
 #define tls_m goro__tls_m
 #define tls_thread_g goro__tls_thread_g
 

@@ -247,7 +247,7 @@ void goro__deadlock_check(void)
     dead = threads > 0 && waiting == threads && goro__runqs_empty() &&
            goro__timers_next() == INT64_MAX && !goro__timers_running() &&
            !goro__netpoll_pending() && goro__blocking_outstanding() == 0 &&
-           goro__signal_ctx_count() == 0;
+           goro__signal_watch_count() == 0;
     parks = atomic_load(&goro__s.nparks);
     for (goro__m *m = atomic_load(&goro__s.allm); dead && m; m = m->alllink) {
         if (m->curg)
