@@ -818,6 +818,7 @@ GORO_API int goro_peername(int fd, char *buf, size_t len);
 
 /* Formats socket address sa (of length len, as from goro_recvfrom or
  * goro_accept) as goro_sockname does.
+ * A len of 0 (recvfrom's length for an unnamed unix sender) gives "".
  * Returns: as goro_sockname; -EINVAL also for a NULL sa or a len too
  * short for its family.  Go: net.Addr's String. */
 GORO_API int goro_addr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t bufsz);

@@ -720,7 +720,12 @@ int goro_addr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t
     char tmp[INET6_ADDRSTRLEN + IF_NAMESIZE + 16], ip[INET6_ADDRSTRLEN];
     int n;
 
-    if (!sa || !buf || bufsz == 0 || len < (socklen_t)sizeof(sa_family_t))
+    if (!sa || !buf || bufsz == 0)
+        return (int)fail(EINVAL);
+    /* No address at all: recvfrom's word for an unnamed unix sender. */
+    if (len == 0)
+        return put_str(buf, bufsz, "", 0);
+    if (len < (socklen_t)sizeof(sa_family_t))
         return (int)fail(EINVAL);
     switch (sa->sa_family) {
     case AF_INET: {
