@@ -792,7 +792,8 @@ GORO_API int goro_listen(const char *network, const char *addr);
  * TCP_NODELAY set, as Go's.  "" is no address to dial (-EINVAL).
  * Returns: the connected fd (non-blocking, close-on-exec), or a negative
  * errno value (as goro_listen, and as goro_connect: -ECONNREFUSED,
- * -ENOENT for a unix path with no socket, -ECANCELED, -ETIMEDOUT, ...).
+ * -ENOENT for a unix path with no socket, -EAGAIN for a unix listener
+ * whose backlog is full (as Go), -ECANCELED, -ETIMEDOUT, ...).
  * Go: net.Dialer.DialContext(ctx, network, addr). */
 GORO_API int goro_dial(goro_ctx *ctx, const char *network, const char *addr);
 

@@ -423,6 +423,61 @@ Test(net, ipv6_loopback, .timeout = GT_TIMEOUT(30))
     goro_close(fd);
 }
 
+/* Many goroutine clients, each on a socket of its own, parked in
+ * recvfrom on few threads while one server answers them all. */
+#define MANY_CLIENTS 64
+#define MANY_ROUNDS 10
+
+static _Atomic long many_ok;
+static char many_server[64];
+
+static void many_client(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    struct sockaddr_storage to;
+    socklen_t tolen;
+    int fd = goro_listen("udp", "127.0.0.1:0");
+    if (!gt_check(fd >= 0, "client listen: %s", err_str(fd)))
+        return;
+    int e = goro_addr_resolve("udp", many_server, &to, &tolen);
+    if (!gt_check(e == 0, "resolve: %s", err_str(e)))
+        goto out;
+    for (int i = 0; i < MANY_ROUNDS; i++) {
+        char out[32], in[32];
+        int n = snprintf(out, sizeof out, "%d/%d", id, i);
+        ssize_t r = goro_sendto(fd, out, (size_t)n, (struct sockaddr *)&to, tolen);
+        if (!gt_check(r == n, "sendto: %s", err_str(r)))
+            goto out;
+        r = goro_recvfrom_deadline(fd, in, sizeof in, NULL, NULL, goro_now() + gt_ms(20000));
+        if (!gt_check(r == n && memcmp(in, out, (size_t)n) == 0, "client %d round %d: %s", id,
+                      i, err_str(r)))
+            goto out;
+    }
+    atomic_fetch_add(&many_ok, 1);
+out:
+    goro_close(fd);
+}
+
+Test(net, udp_many_clients, .timeout = GT_TIMEOUT(60))
+{
+    int s = goro_listen("udp", "127.0.0.1:0");
+    cr_assert_geq(s, 0);
+    cr_assert_geq(goro_sockname(s, many_server, sizeof many_server), 0);
+    goro_maxprocs(2);
+    spawn(udp_echo_server, (void *)(intptr_t)s);
+    for (int i = 0; i < MANY_CLIENTS; i++)
+        spawn(many_client, (void *)(intptr_t)i);
+    bool all = gt_wait_count(&many_ok, MANY_CLIENTS, gt_ms(30000));
+    gt_assert_no_failures();
+    cr_assert(all, "%ld of %d clients done", atomic_load(&many_ok), MANY_CLIENTS);
+    int c = goro_dial(NULL, "udp", many_server);
+    cr_assert_geq(c, 0);
+    cr_assert_eq(goro_write(c, "quit", 4), 4);
+    join();
+    goro_close(c);
+    goro_close(s);
+}
+
 /* Go: TestUDPZeroBytePayload and TestUDPZeroByteBuffer.  An empty
  * datagram reads as 0 (no end of file: the next datagram follows), and a
  * zero-length read takes a whole datagram. */
