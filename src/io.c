@@ -19,6 +19,17 @@
  * on goro's threads as on plain ones: goro's threads run with the
  * application's signal mask (os_linux.c), which children inherit, so they
  * cannot simply keep SIGPIPE blocked.
+ *
+ * Networks: goro_listen and goro_dial map Go's network names (a table,
+ * `networks`) to a family and socket type; IP networks resolve through
+ * getaddrinfo on the blocking pool and try each address in turn, unix ones
+ * build a sockaddr_un Go's way (unix_addr: '@' for abstract names, the
+ * 108-byte limit).  Datagrams move with one recvfrom or sendto each, never
+ * in pieces.  Addresses print as Go's net.Addr String methods do
+ * (goro_addr_format), so the text goes back through goro_addr_resolve.
+ * Shortcut: "tcp"/"udp" on ":port" binds the first address getaddrinfo
+ * gives (0.0.0.0 in glibc's default order), where Go binds a dual-stack
+ * [::]; pass "[::]:port" for IPv6.
  */
 #include "netpoll.h"
 #include "sanitizer.h"
