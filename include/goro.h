@@ -675,8 +675,9 @@ GORO_API void goro_group_free(goro_group *g);
  * Networks and addresses (goro_listen, goro_dial, goro_addr_resolve), as
  * Go's net.Dial and net.Listen take them:
  *   - "tcp", "tcp4", "tcp6" (stream) and "udp", "udp4", "udp6" (datagram):
- *     "host:port", "[v6addr]:port" or ":port" (listen: all interfaces;
- *     dial: this host); a port is 1 to 5 decimal digits with a value up
+ *     "host:port", "[v6addr]:port" or ":port" (listen: every interface,
+ *     through the first address getaddrinfo gives, 0.0.0.0 with glibc,
+ *     where Go binds a dual-stack [::]; dial: this host); a port is 1 to 5 decimal digits with a value up
  *     to 65535 (no sign, no space, no service name), else -EINVAL.  An IP
  *     literal of the other family than "tcp4"/"tcp6"/"udp4"/"udp6" asks
  *     for is -EAFNOSUPPORT.  Names resolve through goro_blocking.
