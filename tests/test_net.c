@@ -478,6 +478,24 @@ Test(net, udp_many_clients, .timeout = GT_TIMEOUT(60))
     goro_close(s);
 }
 
+/* A connected udp socket whose peer has no socket: the kernel's port
+ * unreachable comes back as -ECONNREFUSED from the next receive, as Go's
+ * Read returns "connection refused". */
+Test(net, udp_connected_refused, .timeout = GT_TIMEOUT(30))
+{
+    char name[64], buf[8];
+    int s = goro_listen("udp", "127.0.0.1:0");
+    cr_assert_geq(s, 0);
+    cr_assert_geq(goro_sockname(s, name, sizeof name), 0);
+    cr_assert_eq(goro_close(s), 0);
+    int c = goro_dial(NULL, "udp", name);
+    cr_assert_geq(c, 0, "%s", err_str(c));
+    cr_assert_eq(goro_write(c, "x", 1), 1);
+    ssize_t r = goro_recvfrom_deadline(c, buf, sizeof buf, NULL, NULL, goro_now() + gt_ms(10000));
+    cr_assert_eq(r, -ECONNREFUSED, "%s", err_str(r));
+    goro_close(c);
+}
+
 /* Go: TestUDPZeroBytePayload and TestUDPZeroByteBuffer.  An empty
  * datagram reads as 0 (no end of file: the next datagram follows), and a
  * zero-length read takes a whole datagram. */
