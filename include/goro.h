@@ -1083,10 +1083,22 @@ GORO_API void goro_group_free(goro_group *g);
  * background).  A _deadline call tries its system call before it waits,
  * so one that can complete at once does, even past its deadline.
  *
- * Addresses (goro_listen_tcp, goro_dial_tcp) are "host:port",
- * "[v6addr]:port" or, to listen, ":port"; a port is 1 to 5 decimal digits
- * with a value up to 65535 (no sign, no space, no service name), else
- * -EINVAL.
+ * Networks and addresses (goro_listen, goro_dial, goro_addr_resolve), as
+ * Go's net.Dial and net.Listen take them:
+ *   - "tcp", "tcp4", "tcp6" (stream) and "udp", "udp4", "udp6" (datagram):
+ *     "host:port", "[v6addr]:port" or ":port" (listen: every interface,
+ *     through the first address getaddrinfo gives, 0.0.0.0 with glibc,
+ *     where Go binds a dual-stack [::]; dial: this host); a port is 1 to 5 decimal digits with a value up
+ *     to 65535 (no sign, no space, no service name), else -EINVAL.  An IP
+ *     literal of the other family than "tcp4"/"tcp6"/"udp4"/"udp6" asks
+ *     for is -EAFNOSUPPORT.  Names resolve through goro_blocking.
+ *   - "unix" (stream), "unixgram" (datagram), "unixpacket" (seqpacket): a
+ *     filesystem path, or "@name" for a Linux abstract socket (no file).
+ *     A name of 108 bytes (sizeof sun_path) or more is -EINVAL, as in Go.
+ *     goro_listen("unix*", "") binds a fresh abstract name (autobind).
+ *     The socket file of a path stays after goro_close: unlink it (Go's
+ *     UnixListener removes it on Close).
+ * Any other network, or a NULL one, is -EINVAL.
  * ------------------------------------------------------------------------ */
 
 #define GORO_READ 1             /* goro_fd_wait: readable */
@@ -1140,21 +1152,100 @@ GORO_API int goro_fd_wait(int fd, int events, int64_t deadline);
  * Go: conn.Close. */
 GORO_API int goro_close(int fd);
 
-/* Creates a TCP socket listening on addr: "host:port", "[v6addr]:port" or
- * ":port" (all interfaces); port 0 picks a free one (see getsockname).
- * Names are resolved through goro_blocking.
- * Returns: the listening fd (non-blocking, close-on-exec), or a negative
- * errno value: -EINVAL for a malformed address or port, -EADDRINUSE, ...;
- * a failed name lookup gives -ENOENT, or the lookup's own system error
- * (-EMFILE, ...).  Go: net.Listen("tcp", addr). */
+/* Receives one datagram (or, on a stream socket, some bytes) and, when
+ * from is not NULL, its sender: *fromlen is the size of from on entry and
+ * the sender address's length on return, as recvfrom's.  A datagram
+ * longer than n is cut to n (the rest is lost, as Go's ReadFrom); an
+ * empty datagram returns 0, which is not an end of file.
+ * Returns: bytes received, or a negative errno value: -EINVAL (from
+ * without fromlen, n above SSIZE_MAX), -EBADF, -EBUSY, -ETIMEDOUT,
+ * -ECANCELED, recvfrom's errors (-ECONNREFUSED on a connected datagram
+ * socket whose peer is gone).  Go: PacketConn.ReadFrom. */
+GORO_API ssize_t goro_recvfrom(int fd, void *buf, size_t n, struct sockaddr *from,
+                               socklen_t *fromlen);
+GORO_API ssize_t goro_recvfrom_deadline(int fd, void *buf, size_t n, struct sockaddr *from,
+                                        socklen_t *fromlen, int64_t deadline);
+GORO_API ssize_t goro_recvfrom_ctx(goro_ctx *ctx, int fd, void *buf, size_t n,
+                                   struct sockaddr *from, socklen_t *fromlen);
+
+/* Sends one datagram of n bytes to address to (NULL with tolen 0: the
+ * connected peer, as goro_dial gives), waiting while the socket's buffer
+ * is full.  Never raises SIGPIPE.  One system call: on a stream socket
+ * the count may be short (use goro_write there).
+ * Returns: bytes sent, or a negative errno value: -EINVAL (to NULL with a
+ * tolen, tolen too short for a family, n above SSIZE_MAX), -EMSGSIZE,
+ * -EBADF, -EBUSY, -ETIMEDOUT, -ECANCELED, sendto's errors.
+ * Go: PacketConn.WriteTo. */
+GORO_API ssize_t goro_sendto(int fd, const void *buf, size_t n, const struct sockaddr *to,
+                             socklen_t tolen);
+GORO_API ssize_t goro_sendto_deadline(int fd, const void *buf, size_t n,
+                                      const struct sockaddr *to, socklen_t tolen,
+                                      int64_t deadline);
+GORO_API ssize_t goro_sendto_ctx(goro_ctx *ctx, int fd, const void *buf, size_t n,
+                                 const struct sockaddr *to, socklen_t tolen);
+
+/* Creates a socket for network (see "Networks and addresses" above) bound
+ * to addr: listening for the stream kinds ("tcp*", "unix", "unixpacket"),
+ * only bound for the datagram kinds ("udp*", "unixgram"), whose fd then
+ * takes goro_recvfrom and goro_sendto.  Port 0 picks a free port (see
+ * goro_sockname).
+ * Returns: the fd (non-blocking, close-on-exec), or a negative errno
+ * value: -EINVAL (NULL or unknown network, NULL or malformed address,
+ * unix name too long), -EAFNOSUPPORT, -EADDRINUSE, ...; a failed name
+ * lookup gives -ENOENT, or the lookup's own system error (-EMFILE, ...).
+ * Go: net.Listen(network, addr), net.ListenPacket(network, addr). */
+GORO_API int goro_listen(const char *network, const char *addr);
+
+/* Connects a socket of network to addr, trying each address the name
+ * resolves to until one connects, bounded by ctx (NULL: background).  For
+ * "udp*" and "unixgram" the socket is a connected datagram socket (no
+ * packet is sent): goro_read/goro_write or goro_recvfrom/goro_sendto with
+ * no address then talk to that peer only.  TCP connections have
+ * TCP_NODELAY set, as Go's.  "" is no address to dial (-EINVAL).
+ * Returns: the connected fd (non-blocking, close-on-exec), or a negative
+ * errno value (as goro_listen, and as goro_connect: -ECONNREFUSED,
+ * -ENOENT for a unix path with no socket, -EAGAIN for a unix listener
+ * whose backlog is full (as Go), -ECANCELED, -ETIMEDOUT, ...).
+ * Go: net.Dialer.DialContext(ctx, network, addr). */
+GORO_API int goro_dial(goro_ctx *ctx, const char *network, const char *addr);
+
+/* goro_listen("tcp", addr).  Go: net.Listen("tcp", addr). */
 GORO_API int goro_listen_tcp(const char *addr);
 
-/* Connects to addr ("host:port" or "[v6addr]:port"), trying each address
- * the name resolves to, bounded by ctx (NULL: background).
- * Returns: the connected fd (non-blocking, close-on-exec), or a negative
- * errno value (as goro_listen_tcp, and as goro_connect).
- * Go: net.Dialer.DialContext(ctx, "tcp", addr). */
+/* goro_dial(ctx, "tcp", addr).  Go: net.Dialer.DialContext(ctx, "tcp", addr). */
 GORO_API int goro_dial_tcp(goro_ctx *ctx, const char *addr);
+
+/* Writes fd's local (goro_sockname) or remote (goro_peername) address to
+ * buf as text, NUL-terminated: "127.0.0.1:43567", "[::1]:80" (an
+ * IPv4-mapped IPv6 address as IPv4; a zone as "[fe80::1%eth0]:80"), a
+ * unix path, "@name" for an abstract unix socket, "" for an unnamed one.
+ * The text goes back through goro_addr_resolve and goro_dial.
+ * Returns: the text's length (without the NUL), or a negative errno
+ * value: -EINVAL (NULL buf, len 0), -ERANGE (buf too small; 64 bytes hold
+ * any IP address, 110 any unix one), -EAFNOSUPPORT (another family),
+ * getsockname's or getpeername's errors (-EBADF, -ENOTSOCK, -ENOTCONN).
+ * Go: conn.LocalAddr().String(), conn.RemoteAddr().String(),
+ * listener.Addr().String(). */
+GORO_API int goro_sockname(int fd, char *buf, size_t len);
+GORO_API int goro_peername(int fd, char *buf, size_t len);
+
+/* Formats socket address sa (of length len, as from goro_recvfrom or
+ * goro_accept) as goro_sockname does.
+ * A len of 0 (recvfrom's length for an unnamed unix sender) gives "".
+ * Returns: as goro_sockname; -EINVAL also for a NULL sa or a len too
+ * short for its family.  Go: net.Addr's String. */
+GORO_API int goro_addr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t bufsz);
+
+/* Resolves addr for network (see "Networks and addresses") to a socket
+ * address in *ss and its length in *len, for goro_sendto, goro_connect or
+ * bind: the first address a name resolves to; ":port" gives the
+ * unspecified address (0.0.0.0 or ::); a unix name as goro_dial takes it.
+ * Returns: 0, or a negative errno value: -EINVAL (NULL argument, unknown
+ * network, malformed address, unix name too long or empty),
+ * -EAFNOSUPPORT, -ENOENT (no such host), the lookup's system errors.
+ * Go: net.ResolveTCPAddr, ResolveUDPAddr, ResolveUnixAddr. */
+GORO_API int goro_addr_resolve(const char *network, const char *addr,
+                               struct sockaddr_storage *ss, socklen_t *len);
 
 /* Runs fn(arg) on a thread of goro's blocking-call pool and parks the
  * caller until it returns: for calls that block their thread (file I/O,

@@ -19,6 +19,17 @@
  * on goro's threads as on plain ones: goro's threads run with the
  * application's signal mask (os_linux.c), which children inherit, so they
  * cannot simply keep SIGPIPE blocked.
+ *
+ * Networks: goro_listen and goro_dial map Go's network names (a table,
+ * `networks`) to a family and socket type; IP networks resolve through
+ * getaddrinfo on the blocking pool and try each address in turn, unix ones
+ * build a sockaddr_un Go's way (unix_addr: '@' for abstract names, the
+ * 108-byte limit).  Datagrams move with one recvfrom or sendto each, never
+ * in pieces.  Addresses print as Go's net.Addr String methods do
+ * (goro_addr_format), so the text goes back through goro_addr_resolve.
+ * Shortcut: "tcp"/"udp" on ":port" binds the first address getaddrinfo
+ * gives (0.0.0.0 in glibc's default order), where Go binds a dual-stack
+ * [::]; pass "[::]:port" for IPv6.
  */
 #include "netpoll.h"
 #include "sanitizer.h"
@@ -29,6 +40,10 @@
 #include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <stddef.h>
+#include <sys/un.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -362,7 +377,142 @@ int goro_close(int fd)
     return e ? (int)fail(e) : 0;
 }
 
-/* ---- TCP helpers ----------------------------------------------------------- */
+/* ---- datagrams: recvfrom, sendto ----------------------------------------- */
+
+/* One datagram (or, on a stream socket, some bytes) and its sender.  A
+ * datagram longer than n is cut to n, as Go's ReadFrom does; a zero-length
+ * datagram returns 0, which is no end of file here. */
+static ssize_t recvfrom_until(goro_ctx *ctx, int fd, void *buf, size_t n, struct sockaddr *from,
+                              socklen_t *fromlen, int64_t deadline, goro_chan *done)
+{
+    int e;
+
+    if (n > (size_t)SSIZE_MAX || (from && !fromlen))
+        return fail(EINVAL);
+    if ((e = goro__fd_prepare(fd)))
+        return fail(e);
+    for (;;) {
+        if (ctx && (e = goro_ctx_err(ctx)))
+            return fail(e);
+        /* fromlen is value-result: a retry after EAGAIN passes it on
+         * untouched (the kernel writes it only on success). */
+        ssize_t r = recvfrom(fd, buf, n, 0, from, from ? fromlen : NULL);
+        io_done(fd);
+        if (r >= 0)
+            return r;
+        e = goro__errno_get();
+        if (e == EINTR)
+            continue;
+        if (e != EAGAIN && e != EWOULDBLOCK)
+            return fail(e);
+        e = goro__fd_wait(fd, GORO_PD_READ, deadline, done);
+        if (e)
+            return fail(wait_err(ctx, e));
+    }
+}
+
+ssize_t goro_recvfrom(int fd, void *buf, size_t n, struct sockaddr *from, socklen_t *fromlen)
+{
+    return recvfrom_until(NULL, fd, buf, n, from, fromlen, -1, NULL);
+}
+
+ssize_t goro_recvfrom_deadline(int fd, void *buf, size_t n, struct sockaddr *from,
+                               socklen_t *fromlen, int64_t deadline)
+{
+    return recvfrom_until(NULL, fd, buf, n, from, fromlen, deadline, NULL);
+}
+
+ssize_t goro_recvfrom_ctx(goro_ctx *ctx, int fd, void *buf, size_t n, struct sockaddr *from,
+                          socklen_t *fromlen)
+{
+    int64_t deadline;
+    goro_chan *done;
+    ctx_bounds(ctx, &deadline, &done);
+    return recvfrom_until(ctx, fd, buf, n, from, fromlen, deadline, done);
+}
+
+/* One sendto: a datagram goes whole or not at all, so there is no loop over
+ * partial writes as in write_until (Go's WriteTo is one system call too). */
+static ssize_t sendto_until(goro_ctx *ctx, int fd, const void *buf, size_t n,
+                            const struct sockaddr *to, socklen_t tolen, int64_t deadline,
+                            goro_chan *done)
+{
+    int e;
+
+    if (n > (size_t)SSIZE_MAX || (!to && tolen) ||
+        (to && tolen < (socklen_t)sizeof(sa_family_t)))
+        return fail(EINVAL);
+    if ((e = goro__fd_prepare(fd)))
+        return fail(e);
+    for (;;) {
+        if (ctx && (e = goro_ctx_err(ctx)))
+            return fail(e);
+        ssize_t r = sendto(fd, buf, n, MSG_NOSIGNAL, to, to ? tolen : 0);
+        io_done(fd);
+        if (r >= 0)
+            return r;
+        e = goro__errno_get();
+        if (e == EINTR)
+            continue;
+        if (e != EAGAIN && e != EWOULDBLOCK)
+            return fail(e);
+        e = goro__fd_wait(fd, GORO_PD_WRITE, deadline, done);
+        if (e)
+            return fail(wait_err(ctx, e));
+    }
+}
+
+ssize_t goro_sendto(int fd, const void *buf, size_t n, const struct sockaddr *to, socklen_t tolen)
+{
+    return sendto_until(NULL, fd, buf, n, to, tolen, -1, NULL);
+}
+
+ssize_t goro_sendto_deadline(int fd, const void *buf, size_t n, const struct sockaddr *to,
+                             socklen_t tolen, int64_t deadline)
+{
+    return sendto_until(NULL, fd, buf, n, to, tolen, deadline, NULL);
+}
+
+ssize_t goro_sendto_ctx(goro_ctx *ctx, int fd, const void *buf, size_t n,
+                        const struct sockaddr *to, socklen_t tolen)
+{
+    int64_t deadline;
+    goro_chan *done;
+    ctx_bounds(ctx, &deadline, &done);
+    return sendto_until(ctx, fd, buf, n, to, tolen, deadline, done);
+}
+
+/* ---- networks and addresses ---------------------------------------------- */
+
+/* A network name, as Go's net.Dial and net.Listen take them. */
+struct network {
+    int family;                 /* AF_UNSPEC (tcp, udp), AF_INET, AF_INET6, AF_UNIX */
+    int socktype;               /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
+};
+
+static const struct {
+    const char *name;
+    struct network net;
+} networks[] = {
+    {"tcp", {AF_UNSPEC, SOCK_STREAM}},     {"tcp4", {AF_INET, SOCK_STREAM}},
+    {"tcp6", {AF_INET6, SOCK_STREAM}},     {"udp", {AF_UNSPEC, SOCK_DGRAM}},
+    {"udp4", {AF_INET, SOCK_DGRAM}},       {"udp6", {AF_INET6, SOCK_DGRAM}},
+    {"unix", {AF_UNIX, SOCK_STREAM}},      {"unixgram", {AF_UNIX, SOCK_DGRAM}},
+    {"unixpacket", {AF_UNIX, SOCK_SEQPACKET}},
+};
+
+/* Returns 0 with *net set, or EINVAL for NULL or an unknown name. */
+static int parse_network(const char *name, struct network *net)
+{
+    if (!name)
+        return EINVAL;
+    for (size_t i = 0; i < sizeof networks / sizeof networks[0]; i++)
+        if (strcmp(name, networks[i].name) == 0) {
+            *net = networks[i].net;
+            return 0;
+        }
+    return EINVAL;
+}
 
 /* A port is 1 to 5 decimal digits with a value of at most 65535, and
  * nothing else: no sign, no space, no service name.  getaddrinfo would take
@@ -413,13 +563,47 @@ static int split_hostport(const char *addr, char *host, size_t hostsz, char *por
     return 0;
 }
 
+/* A unix socket address, Go's way (syscall.SockaddrUnix): a leading '@'
+ * names an abstract socket (sun_path[0] is NUL, the rest is the name, no
+ * terminator counted); otherwise a filesystem path, NUL-terminated.  Either
+ * must leave sun_path room to spare: a name of sizeof sun_path (108) bytes
+ * or more is EINVAL, as in Go.  "" is EINVAL, except where empty_ok (a
+ * listener): then the length covers only the family and Linux binds the
+ * socket to a fresh abstract name (autobind). */
+static int unix_addr(const char *addr, bool empty_ok, struct sockaddr_un *sun, socklen_t *len)
+{
+    size_t n;
+
+    if (!addr)
+        return EINVAL;
+    n = strlen(addr);
+    memset(sun, 0, sizeof *sun);
+    sun->sun_family = AF_UNIX;
+    if (n == 0) {
+        if (!empty_ok)
+            return EINVAL;
+        *len = (socklen_t)sizeof(sa_family_t);
+        return 0;
+    }
+    if (n >= sizeof sun->sun_path)
+        return EINVAL;
+    memcpy(sun->sun_path, addr, n);
+    if (addr[0] == '@') {
+        sun->sun_path[0] = 0;
+        *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+    } else {
+        *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+    }
+    return 0;
+}
+
 /* A name lookup, run by goro_blocking on a pool thread (or directly on a
  * plain thread).  getaddrinfo's EAI_SYSTEM leaves the reason in errno, and
  * that is the errno of the thread that ran it, not the caller's: err
  * carries it back.  res is set only when rc is 0. */
 struct lookup {
     const char *host, *port;
-    int flags;
+    int flags, family, socktype;
     struct addrinfo *res;
     int rc;
     int err;                    /* errno after getaddrinfo, for EAI_SYSTEM */
@@ -440,7 +624,7 @@ GORO_API void goro__test_fail_lookup(int err)
 static void do_lookup(void *arg)
 {
     struct lookup *l = arg;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = l->family, .ai_socktype = l->socktype,
                              .ai_flags = l->flags | AI_NUMERICSERV};
 #ifdef GORO_TESTING
     int inject = atomic_exchange(&lookup_fail_errno, 0);
@@ -455,12 +639,25 @@ static void do_lookup(void *arg)
     l->err = errno; /* this thread's: read before anything else runs here */
 }
 
-/* Resolves addr through the blocking pool.  Returns 0 with *res set, or
- * an errno value with *res NULL. */
-static int resolve(const char *addr, int flags, struct addrinfo **res)
+/* An IP literal of the other family than a "tcp4"/"tcp6"-style network
+ * asks for: EAFNOSUPPORT, before any lookup (Go: "no suitable address"). */
+static int literal_family_mismatch(const char *host, int family)
+{
+    struct in6_addr a;
+    if (family == AF_INET && inet_pton(AF_INET6, host, &a) == 1)
+        return EAFNOSUPPORT;
+    if (family == AF_INET6 && inet_pton(AF_INET, host, &a) == 1)
+        return EAFNOSUPPORT;
+    return 0;
+}
+
+/* Resolves addr for an IP network through the blocking pool.  Returns 0
+ * with *res set, or an errno value with *res NULL. */
+static int resolve(const struct network *net, const char *addr, int flags, struct addrinfo **res)
 {
     char host[256], port[32];
-    struct lookup l = {.host = host, .port = port, .flags = flags};
+    struct lookup l = {.host = host, .port = port, .flags = flags, .family = net->family,
+                       .socktype = net->socktype};
     int e = split_hostport(addr, host, sizeof host, port, sizeof port);
 
     *res = NULL;
@@ -468,6 +665,8 @@ static int resolve(const char *addr, int flags, struct addrinfo **res)
         return e;
     if (!host[0])
         l.host = NULL;
+    else if ((e = literal_family_mismatch(host, net->family)))
+        return e;
     e = goro_blocking(do_lookup, &l);
     if (e)
         return e;
@@ -489,59 +688,241 @@ static int resolve(const char *addr, int flags, struct addrinfo **res)
     }
 }
 
-int goro_listen_tcp(const char *addr)
+int goro_addr_resolve(const char *network, const char *addr, struct sockaddr_storage *ss,
+                      socklen_t *len)
 {
-    struct addrinfo *res, *ai;
-    int e = resolve(addr, AI_PASSIVE, &res), fd = -1;
+    struct network net;
+    struct addrinfo *res;
+    int e;
 
-    if (e)
+    if (parse_network(network, &net) || !addr || !ss || !len)
+        return (int)fail(EINVAL);
+    if (net.family == AF_UNIX) {
+        struct sockaddr_un sun;
+        if ((e = unix_addr(addr, false, &sun, len)))
+            return (int)fail(e);
+        memset(ss, 0, sizeof *ss);
+        memcpy(ss, &sun, *len);
+        return 0;
+    }
+    /* AI_PASSIVE: ":port" is the unspecified address, as in Go. */
+    if ((e = resolve(&net, addr, AI_PASSIVE, &res)))
         return (int)fail(e);
-    for (ai = res; ai; ai = ai->ai_next) {
-        int one = 1;
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    ai->ai_protocol);
-        if (fd < 0) {
-            e = goro__errno_get();
-            continue;
+    memset(ss, 0, sizeof *ss);
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+/* Copies s into buf (size sz) and returns its length, or ERANGE negated
+ * when it does not fit with its terminator. */
+static int put_str(char *buf, size_t sz, const char *s, size_t n)
+{
+    if (n >= sz)
+        return (int)fail(ERANGE);
+    memcpy(buf, s, n);
+    buf[n] = 0;
+    return (int)n;
+}
+
+int goro_addr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t bufsz)
+{
+    char tmp[INET6_ADDRSTRLEN + IF_NAMESIZE + 16], ip[INET6_ADDRSTRLEN];
+    int n;
+
+    if (!sa || !buf || bufsz == 0)
+        return (int)fail(EINVAL);
+    /* No address at all: recvfrom's word for an unnamed unix sender. */
+    if (len == 0)
+        return put_str(buf, bufsz, "", 0);
+    if (len < (socklen_t)sizeof(sa_family_t))
+        return (int)fail(EINVAL);
+    switch (sa->sa_family) {
+    case AF_INET: {
+        const struct sockaddr_in *in = (const void *)sa;
+        if (len < (socklen_t)sizeof *in)
+            return (int)fail(EINVAL);
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+        n = snprintf(tmp, sizeof tmp, "%s:%u", ip, (unsigned)ntohs(in->sin_port));
+        return put_str(buf, bufsz, tmp, (size_t)n);
+    }
+    case AF_INET6: {
+        const struct sockaddr_in6 *in6 = (const void *)sa;
+        char zone[IF_NAMESIZE + 1] = "";
+        if (len < (socklen_t)sizeof *in6)
+            return (int)fail(EINVAL);
+        /* Go prints an IPv4-mapped address as IPv4 (net.IP.String). */
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+            inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], ip, sizeof ip);
+            n = snprintf(tmp, sizeof tmp, "%s:%u", ip, (unsigned)ntohs(in6->sin6_port));
+            return put_str(buf, bufsz, tmp, (size_t)n);
         }
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
+        if (in6->sin6_scope_id) {
+            char name[IF_NAMESIZE];
+            zone[0] = '%';
+            if (if_indextoname(in6->sin6_scope_id, name))
+                snprintf(zone + 1, sizeof zone - 1, "%s", name);
+            else
+                snprintf(zone + 1, sizeof zone - 1, "%u", (unsigned)in6->sin6_scope_id);
+        }
+        n = snprintf(tmp, sizeof tmp, "[%s%s]:%u", ip, zone, (unsigned)ntohs(in6->sin6_port));
+        return put_str(buf, bufsz, tmp, (size_t)n);
+    }
+    case AF_UNIX: {
+        const struct sockaddr_un *sun = (const void *)sa;
+        size_t off = offsetof(struct sockaddr_un, sun_path);
+        size_t pl = len > (socklen_t)off ? (size_t)len - off : 0;
+        if (pl > sizeof sun->sun_path)
+            pl = sizeof sun->sun_path;
+        if (pl == 0)
+            return put_str(buf, bufsz, "", 0); /* unnamed */
+        if (sun->sun_path[0] == 0) {
+            /* Abstract: '@' and the name's bytes (Go writes it so). */
+            if (pl >= bufsz)
+                return (int)fail(ERANGE);
+            buf[0] = '@';
+            memcpy(buf + 1, sun->sun_path + 1, pl - 1);
+            buf[pl] = 0;
+            return (int)pl;
+        }
+        return put_str(buf, bufsz, sun->sun_path, strnlen(sun->sun_path, pl));
+    }
+    default:
+        return (int)fail(EAFNOSUPPORT);
+    }
+}
+
+/* getsockname or getpeername, formatted. */
+static int name_of(int fd, char *buf, size_t bufsz,
+                   int (*get)(int, struct sockaddr *, socklen_t *))
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+
+    if (!buf || bufsz == 0)
+        return (int)fail(EINVAL);
+    if (get(fd, (struct sockaddr *)&ss, &len) != 0)
+        return (int)fail(goro__errno_get());
+    return goro_addr_format((struct sockaddr *)&ss, len, buf, bufsz);
+}
+
+int goro_sockname(int fd, char *buf, size_t bufsz)
+{
+    return name_of(fd, buf, bufsz, getsockname);
+}
+
+int goro_peername(int fd, char *buf, size_t bufsz)
+{
+    return name_of(fd, buf, bufsz, getpeername);
+}
+
+/* ---- listen and dial ------------------------------------------------------- */
+
+/* A socket of net's kind bound to sa (and listening, for stream kinds).
+ * Returns the fd, or an errno value negated. */
+static int bind_one(const struct network *net, int family, const struct sockaddr *sa,
+                    socklen_t len, int protocol)
+{
+    int fd = socket(family, net->socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol), e;
+
+    if (fd < 0)
+        return -goro__errno_get();
+    /* As Go: listeners reuse a port in TIME_WAIT; datagram sockets do not
+     * set it (two could then share a port). */
+    if (family != AF_UNIX && net->socktype == SOCK_STREAM) {
+        int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
-            break;
+    }
+    if (bind(fd, sa, len) != 0 ||
+        (net->socktype != SOCK_DGRAM && listen(fd, SOMAXCONN) != 0)) {
         e = goro__errno_get();
         close(fd);
-        fd = -1;
+        return -e;
+    }
+    return fd;
+}
+
+int goro_listen(const char *network, const char *addr)
+{
+    struct network net;
+    struct addrinfo *res, *ai;
+    int e, fd = -EINVAL;
+
+    if (parse_network(network, &net) || !addr)
+        return (int)fail(EINVAL);
+    if (net.family == AF_UNIX) {
+        struct sockaddr_un sun;
+        socklen_t len;
+        if ((e = unix_addr(addr, true, &sun, &len)))
+            return (int)fail(e);
+        fd = bind_one(&net, AF_UNIX, (struct sockaddr *)&sun, len, 0);
+        return fd >= 0 ? fd : (int)fail(-fd);
+    }
+    if ((e = resolve(&net, addr, AI_PASSIVE, &res)))
+        return (int)fail(e);
+    for (ai = res; ai; ai = ai->ai_next)
+        if ((fd = bind_one(&net, ai->ai_family, ai->ai_addr, ai->ai_addrlen, ai->ai_protocol)) >= 0)
+            break;
+    freeaddrinfo(res);
+    return fd >= 0 ? fd : (int)fail(-fd);
+}
+
+/* A socket of net's kind connected to sa, bounded by ctx.  Returns the fd,
+ * or an errno value negated. */
+static int connect_one(goro_ctx *ctx, const struct network *net, int family,
+                       const struct sockaddr *sa, socklen_t len, int protocol)
+{
+    int fd = socket(family, net->socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol), r;
+
+    if (fd < 0)
+        return -goro__errno_get();
+    r = ctx ? goro_connect_ctx(ctx, fd, sa, len) : goro_connect(fd, sa, len);
+    if (r != 0) {
+        goro_close(fd);
+        return r;
+    }
+    if (family != AF_UNIX && net->socktype == SOCK_STREAM) {
+        int one = 1; /* as Go's TCPConn, which sets no delay by default */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    return fd;
+}
+
+int goro_dial(goro_ctx *ctx, const char *network, const char *addr)
+{
+    struct network net;
+    struct addrinfo *res, *ai;
+    int e, fd = -EINVAL;
+
+    if (parse_network(network, &net) || !addr)
+        return (int)fail(EINVAL);
+    if (net.family == AF_UNIX) {
+        struct sockaddr_un sun;
+        socklen_t len;
+        if ((e = unix_addr(addr, false, &sun, &len)))
+            return (int)fail(e);
+        fd = connect_one(ctx, &net, AF_UNIX, (struct sockaddr *)&sun, len, 0);
+        return fd >= 0 ? fd : (int)fail(-fd);
+    }
+    if ((e = resolve(&net, addr, 0, &res)))
+        return (int)fail(e);
+    for (ai = res; ai; ai = ai->ai_next) {
+        fd = connect_one(ctx, &net, ai->ai_family, ai->ai_addr, ai->ai_addrlen, ai->ai_protocol);
+        if (fd >= 0 || fd == -ECANCELED || fd == -ETIMEDOUT)
+            break; /* connected, or the context ended: try no other address */
     }
     freeaddrinfo(res);
-    return fd >= 0 ? fd : (int)fail(e);
+    return fd >= 0 ? fd : (int)fail(-fd);
+}
+
+int goro_listen_tcp(const char *addr)
+{
+    return goro_listen("tcp", addr);
 }
 
 int goro_dial_tcp(goro_ctx *ctx, const char *addr)
 {
-    struct addrinfo *res, *ai;
-    int e = resolve(addr, 0, &res), fd = -1;
-
-    if (e)
-        return (int)fail(e);
-    for (ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    ai->ai_protocol);
-        if (fd < 0) {
-            e = goro__errno_get();
-            continue;
-        }
-        int r = ctx ? goro_connect_ctx(ctx, fd, ai->ai_addr, ai->ai_addrlen)
-                    : goro_connect(fd, ai->ai_addr, ai->ai_addrlen);
-        if (r == 0) {
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            break;
-        }
-        e = -r;
-        goro_close(fd);
-        fd = -1;
-        if (e == ECANCELED || e == ETIMEDOUT)
-            break; /* the context ended: do not try the other addresses */
-    }
-    freeaddrinfo(res);
-    return fd >= 0 ? fd : (int)fail(e);
+    return goro_dial(ctx, "tcp", addr);
 }

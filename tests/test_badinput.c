@@ -74,6 +74,12 @@
  *     _ctx forms
  *   goro_listen_tcp,              tcp_bad_addresses
  *     goro_dial_tcp
+ *   goro_listen, goro_dial,       test_net.c: bad_input, unix_name_length,
+ *     goro_recvfrom, _sendto        addr_format
+ *     and their _deadline and
+ *     _ctx forms, goro_sockname,
+ *     _peername, goro_addr_format,
+ *     _resolve
  *   goro_blocking                 blocking_null_fn
  *   goro_dump, goro_stats_get     diag_null, go_bad_args (a dump of NULL
  *                                   call-site strings)
