@@ -1459,6 +1459,12 @@ static void ctx_cause_body(void)
     expect_ended(child, ECANCELED, "child of a context canceled with a cause");
     EXPECT(goro_ctx_cause(child), EIO);
     goro_ctx_release(child);
+    child = goro_ctx_with_cancel_cause(c);
+    expect_ended(child, ECANCELED, "cancel-cause child of a context canceled with a cause");
+    EXPECT(goro_ctx_cause(child), EIO);
+    EXPECT(goro_ctx_cancel_cause(child, EPERM), 0); /* ended: the first cause stays */
+    EXPECT(goro_ctx_cause(child), EIO);
+    goro_ctx_release(child);
     goro_ctx_release(wo);
     goro_ctx_release(val);
     goro_ctx_release(c);
@@ -1584,6 +1590,16 @@ static void ctx_after_func_body(void)
         gt_check(h != NULL, "goro_ctx_after_func(never ends %zu): errno %d", i, gt_errno());
         goro_ctx_after_func_free(h);
     }
+    goro_ctx_cancel(live); /* wo's parent ends; wo does not */
+    /* A stop still prevents the call, once (Go: stop of an AfterFunc on
+     * context.Background() returns true). */
+    for (size_t i = 0; i < NELEM(never_end); i++) {
+        goro_ctx_stop *h = goro_ctx_after_func(never_end[i], count_never, NULL);
+        gt_check(h != NULL, "goro_ctx_after_func(never ends %zu): errno %d", i, gt_errno());
+        EXPECT(goro_ctx_after_func_stop(h), true);
+        EXPECT(goro_ctx_after_func_stop(h), false);
+        goro_ctx_after_func_free(h);
+    }
 
     /* Ended: started at once; stop then says it was too late, twice. */
     goro_ctx_stop *h = goro_ctx_after_func(ended, count_call, &calls);
@@ -1595,6 +1611,11 @@ static void ctx_after_func_body(void)
 
     /* Live: the first stop prevents fn, the second is false; the context
      * ending afterwards starts nothing. */
+    goro_ctx_release(live);
+    live = goro_ctx_with_cancel(NULL);
+    gt_check(live != NULL, "goro_ctx_with_cancel(NULL): errno %d", gt_errno());
+    if (!live)
+        return;
     h = goro_ctx_after_func(live, count_never, NULL);
     gt_check(h != NULL, "goro_ctx_after_func(live): errno %d", gt_errno());
     EXPECT(goro_ctx_after_func_stop(h), true);
