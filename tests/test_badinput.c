@@ -53,7 +53,7 @@
  *   GORO_CHAN_TYPE's functions,   typed_null_and_closed (NULL typed
  *     goro_make, NAME_from          channels, overflowing and huge caps,
  *                                   closed); chan_check_sizes (NAME_from,
- *                                   NAME_chan)
+ *                                   NAME_chan); enomem_fail_points
  *   goro_select, GORO_SELECT      select_bad_cases, select_closed,
  *                                   select_null_channels, select_durations,
  *                                   select_no_cases_blocks_forever,
@@ -65,7 +65,8 @@
  *   goro_timer_make_at,           at_forms_null_site
  *     goro_ticker_make_at
  *   goro_after_func               after_func_bad_args (NULL fn, any ns;
- *                                   stop, reset, chan of a func timer)
+ *                                   stop, reset, chan of a func timer);
+ *                                   enomem_fail_points
  *   goro_ctx_background           ctx_null (background ignores cancel,
  *                                   retain and release)
  *   goro_ctx_with_cancel          ctx_null, ctx_ended_stays_ended
@@ -83,11 +84,12 @@
  *     _with_signals_at
  *   goro_ctx_with_cancel_cause,   ctx_cause_bad (NULL, background, value
  *     goro_ctx_cancel_cause,        and without-cancel contexts, negative
- *     goro_ctx_cause                causes, ended contexts)
- *   goro_ctx_without_cancel       ctx_without_cancel_bad
+ *     goro_ctx_cause                causes, ended contexts);
+ *                                   enomem_fail_points
+ *   goro_ctx_without_cancel       ctx_without_cancel_bad, enomem_fail_points
  *   goro_ctx_after_func,          ctx_after_func_bad_args (NULL fn and
- *     goro_ctx_after_func_stop,     handles, contexts that cannot end)
- *     goro_ctx_after_func_free
+ *     goro_ctx_after_func_stop,     handles, contexts that cannot end);
+ *     goro_ctx_after_func_free      enomem_fail_points
  *   goro_mutex_lock, _trylock,    mutex_trylock_locked,
  *     _unlock                       mutex_unlock_unlocked_aborts
  *   goro_rwmutex_rlock, _runlock, rwmutex_*_aborts (four death tests)
@@ -2318,6 +2320,46 @@ Test(badinput, enomem_fail_points, .timeout = GT_TIMEOUT(20))
     cr_assert_null(c);
     cr_assert_eq(e, ENOMEM);
     cr_assert_eq(handler_of(SIGUSR2), before);
+
+    /* The constructors added with the typed layer, cancel causes and
+     * after-funcs; a refused after-func never calls fn. */
+    goro_ctx *live = goro_ctx_with_cancel(NULL);
+    cr_assert_not_null(live);
+    goro__test_fail_alloc(0);
+    gt_set_errno(0);
+    c = goro_ctx_with_cancel_cause(live);
+    e = gt_errno();
+    goro__test_fail_alloc(-1);
+    cr_assert(!c && e == ENOMEM, "goro_ctx_with_cancel_cause: %p errno %d", (void *)c, e);
+
+    goro__test_fail_alloc(0);
+    gt_set_errno(0);
+    c = goro_ctx_without_cancel(live);
+    e = gt_errno();
+    goro__test_fail_alloc(-1);
+    cr_assert(!c && e == ENOMEM, "goro_ctx_without_cancel: %p errno %d", (void *)c, e);
+
+    goro__test_fail_alloc(0);
+    gt_set_errno(0);
+    goro_ctx_stop *h = goro_ctx_after_func(live, never_runs, &ran_fn);
+    e = gt_errno();
+    goro__test_fail_alloc(-1);
+    cr_assert(!h && e == ENOMEM, "goro_ctx_after_func: %p errno %d", (void *)h, e);
+    goro_ctx_release(live); /* ends live: nothing registered may run */
+
+    goro__test_fail_alloc(0);
+    gt_set_errno(0);
+    goro_timer *t = goro_after_func(-1, never_runs, &ran_fn);
+    e = gt_errno();
+    goro__test_fail_alloc(-1);
+    cr_assert(!t && e == ENOMEM, "goro_after_func: %p errno %d", (void *)t, e);
+
+    goro__test_fail_alloc(0);
+    gt_set_errno(0);
+    int_chan *ic = goro_make(int_chan, 1);
+    e = gt_errno();
+    goro__test_fail_alloc(-1);
+    cr_assert(!ic && e == ENOMEM, "goro_make(int_chan, 1): %p errno %d", (void *)ic, e);
 
     gt_quiesce();
     cr_assert_eq(atomic_load(&ran_fn), 0, "a function ran after its start failed");
