@@ -1,10 +1,10 @@
 /* test_badinput.c - every public function of goro.h fed bad input: NULL
  * pointers and handles; zero, negative and huge sizes, counts and
  * durations; element sizes that are not the channel's; operations on
- * closed channels; and the misuse the header says
- * is detected (fatal errors run as death tests).  Each check asserts the
- * documented result exactly.  Use after free or release is undefined
- * behaviour and is not tried.
+ * closed channels; and the misuse the header says is detected (fatal
+ * errors run as death tests).  Each check asserts the documented result
+ * exactly.  Use after free or release is undefined behaviour and is not
+ * tried.
  *
  * Most bodies run twice through both(): on the test's plain thread, then
  * in a goroutine, since every call must answer the same from either.  The
