@@ -3,8 +3,9 @@
  * durations; element sizes that are not the channel's; operations on
  * closed channels; and the misuse the header says is detected (fatal
  * errors run as death tests).  Each check asserts the documented result
- * exactly.  Use after free or release is undefined behaviour and is not
- * tried.
+ * exactly.  Use after free or release, a fatal error naming where the
+ * object was made, is tried by test_typed's typed/released_* death tests,
+ * not here.
  *
  * Most bodies run twice through both(): on the test's plain thread, then
  * in a goroutine, since every call must answer the same from either.  The
