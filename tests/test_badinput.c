@@ -1,9 +1,11 @@
 /* test_badinput.c - every public function of goro.h fed bad input: NULL
  * pointers and handles; zero, negative and huge sizes, counts and
- * durations; operations on closed channels; and the misuse the header says
- * is detected (fatal errors run as death tests).  Each check asserts the
- * documented result exactly.  Use after free or release is undefined
- * behaviour and is not tried.
+ * durations; element sizes that are not the channel's; operations on
+ * closed channels; and the misuse the header says is detected (fatal
+ * errors run as death tests).  Each check asserts the documented result
+ * exactly.  Use after free or release, a fatal error naming where the
+ * object was made, is tried by test_typed's typed/released_* death tests,
+ * not here.
  *
  * Most bodies run twice through both(): on the test's plain thread, then
  * in a goroutine, since every call must answer the same from either.  The
@@ -12,6 +14,8 @@
  *
  * Coverage: each public function, and the test that feeds it bad input.
  *
+ *   goro_version                  diag_null (no input: it answers the
+ *                                   header's GORO_VERSION)
  *   goro_now                      no input: nothing to get wrong
  *   goro_go, goro_go_attr,        go_bad_args (NULL fn, stack_size over
  *     goro_go_at                    1 GiB or SIZE_MAX, NULL call-site
@@ -25,6 +29,15 @@
  *   goro_lock_thread,             lock_thread_unbalanced
  *     goro_unlock_thread
  *   goro_chan_make                chan_make_sizes
+ *   goro_chan_make_at             at_forms_null_site (NULL file, any line)
+ *   goro_chan_elem_size,          chan_check_sizes
+ *     goro_chan_check_size
+ *   goro_chan_send_sized,         chan_sized_wrong_size (wrong sizes,
+ *     goro_chan_recv_sized,         NULL, closed, signal channels)
+ *     goro_chan_try_send_sized,
+ *     goro_chan_try_recv_sized,
+ *     GORO_SEND, GORO_RECV,
+ *     GORO_TRY_SEND, GORO_TRY_RECV
  *   goro_chan_send, _recv,        chan_null, chan_null_elem, chan_closed,
  *     _try_send, _try_recv,         chan_close_wakes_waiters
  *     _close, _len, _cap
@@ -34,6 +47,14 @@
  *                                   ones reach goro_select)
  *   goro_case_timeout,            select_durations
  *     goro_case_deadline
+ *   goro_case_recv_sized,         select_sized_wrong_size
+ *     _recv_ok_sized, _send_sized,
+ *     GORO_CASE_RECV, _RECV_OK,
+ *     GORO_CASE_SEND
+ *   GORO_CHAN_TYPE's functions,   typed_null_and_closed (NULL typed
+ *     goro_make, NAME_from          channels, overflowing and huge caps,
+ *                                   closed); chan_check_sizes (NAME_from,
+ *                                   NAME_chan); enomem_fail_points
  *   goro_select, GORO_SELECT      select_bad_cases, select_closed,
  *                                   select_null_channels, select_durations,
  *                                   select_no_cases_blocks_forever,
@@ -42,6 +63,11 @@
  *     _reset, _chan, _free
  *   goro_ticker_make, _stop,      ticker_bad_args
  *     _reset, _chan, _free
+ *   goro_timer_make_at,           at_forms_null_site
+ *     goro_ticker_make_at
+ *   goro_after_func               after_func_bad_args (NULL fn, any ns;
+ *                                   stop, reset, chan of a func timer);
+ *                                   enomem_fail_points
  *   goro_ctx_background           ctx_null (background ignores cancel,
  *                                   retain and release)
  *   goro_ctx_with_cancel          ctx_null, ctx_ended_stays_ended
@@ -52,6 +78,19 @@
  *   goro_ctx_cancel, _done,       ctx_null, ctx_ended_stays_ended
  *     _err, _deadline, _value,
  *     _retain, _release
+ *   goro_ctx_with_cancel_at,      at_forms_null_site (NULL file; the
+ *     _with_timeout_at,             signals form's bad lists)
+ *     _with_deadline_at,
+ *     _with_value_at,
+ *     _with_signals_at
+ *   goro_ctx_with_cancel_cause,   ctx_cause_bad (NULL, background, value
+ *     goro_ctx_cancel_cause,        and without-cancel contexts, negative
+ *     goro_ctx_cause                causes, ended contexts);
+ *                                   enomem_fail_points
+ *   goro_ctx_without_cancel       ctx_without_cancel_bad, enomem_fail_points
+ *   goro_ctx_after_func,          ctx_after_func_bad_args (NULL fn and
+ *     goro_ctx_after_func_stop,     handles, contexts that cannot end);
+ *     goro_ctx_after_func_free      enomem_fail_points
  *   goro_mutex_lock, _trylock,    mutex_trylock_locked,
  *     _unlock                       mutex_unlock_unlocked_aborts
  *   goro_rwmutex_rlock, _runlock, rwmutex_*_aborts (four death tests)
@@ -67,6 +106,8 @@
  *   goro_group_make, _ctx,        group_bad_args, enomem_fail_points
  *     _set_limit, _go, _wait,
  *     _free
+ *   goro_group_make_at            at_forms_null_site
+ *   goro_group_go_at              group_go_at_bad_args
  *   goro_read, goro_write,        io_bad_fds, io_bad_args
  *     goro_accept, goro_connect,
  *     goro_fd_wait, goro_close,
@@ -783,6 +824,248 @@ Test(badinput, select_no_cases_blocks_forever, .timeout = GT_TIMEOUT(60))
               o.out);
 }
 
+/* ---- typed channels and size-checked calls ------------------------------------ */
+
+GORO_CHAN_TYPE(int_chan, int);
+
+/* goro_chan_elem_size, goro_chan_check_size and the typed layer's _from:
+ * NULL answers 0 or NULL; a size that is not the element size is refused
+ * with EINVAL. */
+static void chan_sizes_body(void)
+{
+    goro_chan *c = mkchan(sizeof(int), 1), *z = mkchan(0, 0), *l = mkchan(sizeof(long long), 0);
+
+    EXPECT(goro_chan_elem_size(NULL), 0);
+    EXPECT(goro_chan_elem_size(c), sizeof(int));
+    EXPECT(goro_chan_elem_size(z), 0);
+    EXPECT_PTR(goro_chan_check_size(NULL, 0), NULL);
+    EXPECT_PTR(goro_chan_check_size(NULL, sizeof(int)), NULL);
+    EXPECT_PTR(goro_chan_check_size(NULL, SIZE_MAX), NULL);
+    EXPECT_PTR(goro_chan_check_size(c, sizeof(int)), c);
+    EXPECT_PTR(goro_chan_check_size(z, 0), z);
+    static const size_t wrong[] = {0, 1, sizeof(int) - 1, sizeof(int) + 1, SIZE_MAX};
+    for (size_t i = 0; i < NELEM(wrong); i++)
+        EXPECT_NULL(goro_chan_check_size(c, wrong[i]), EINVAL);
+    EXPECT_NULL(goro_chan_check_size(z, 1), EINVAL);
+    EXPECT_NULL(goro_chan_check_size(z, SIZE_MAX), EINVAL);
+
+    EXPECT_PTR(int_chan_from(NULL), NULL);
+    EXPECT_PTR(int_chan_chan(int_chan_from(c)), c); /* the same object */
+    EXPECT_NULL(int_chan_from(z), EINVAL);
+    EXPECT_NULL(int_chan_from(l), EINVAL);
+    EXPECT_PTR(int_chan_chan(NULL), NULL);
+
+    /* A refused check changed nothing: c still works, one reference. */
+    int v = 5;
+    EXPECT(goro_chan_send(c, &v), 0);
+    EXPECT(goro_chan_len(c), 1);
+    goro_chan_release(c);
+    goro_chan_release(z);
+    goro_chan_release(l);
+}
+
+Test(badinput, chan_check_sizes, .timeout = GT_TIMEOUT(10))
+{
+    both(chan_sizes_body);
+}
+
+/* The _sized calls and the GORO_SEND family: a wrong size is EINVAL before
+ * anything is copied or waited for (an unbuffered channel with no partner
+ * would block otherwise), even on a closed channel; NULL is EINVAL as for
+ * the unsized calls. */
+static void chan_sized_body(void)
+{
+    static const size_t caps[] = {0, 2};
+    static const size_t wrong[] = {0, sizeof(int) - 1, sizeof(int) + 1, SIZE_MAX};
+    int v = 7;
+    char ch = 'x';
+    long long ll = 9;
+
+    for (size_t i = 0; i < NELEM(wrong); i++) {
+        EXPECT(goro_chan_send_sized(NULL, &v, wrong[i]), EINVAL);
+        EXPECT(goro_chan_try_send_sized(NULL, &v, wrong[i]), EINVAL);
+        EXPECT(goro_chan_recv_sized(NULL, &v, wrong[i]), EINVAL);
+        EXPECT(goro_chan_try_recv_sized(NULL, &v, wrong[i]), EINVAL);
+    }
+    EXPECT(goro_chan_send_sized(NULL, NULL, sizeof(int)), EINVAL);
+    EXPECT(goro_chan_recv_sized(NULL, NULL, sizeof(int)), EINVAL);
+    EXPECT(GORO_SEND((goro_chan *)NULL, &v), EINVAL);
+    EXPECT(GORO_RECV((goro_chan *)NULL, &v), EINVAL);
+    EXPECT(GORO_TRY_SEND((goro_chan *)NULL, &v), EINVAL);
+    EXPECT(GORO_TRY_RECV((goro_chan *)NULL, &v), EINVAL);
+    EXPECT(v, 7);
+
+    for (size_t k = 0; k < NELEM(caps); k++) {
+        goro_chan *c = mkchan(sizeof(int), caps[k]);
+        v = 7;
+        for (size_t i = 0; i < NELEM(wrong); i++) {
+            EXPECT(goro_chan_send_sized(c, &v, wrong[i]), EINVAL);
+            EXPECT(goro_chan_try_send_sized(c, &v, wrong[i]), EINVAL);
+            EXPECT(goro_chan_recv_sized(c, &v, wrong[i]), EINVAL);
+            EXPECT(goro_chan_try_recv_sized(c, &v, wrong[i]), EINVAL);
+        }
+        EXPECT(GORO_SEND(c, &ch), EINVAL);
+        EXPECT(GORO_SEND(c, &ll), EINVAL);
+        EXPECT(GORO_TRY_SEND(c, &ll), EINVAL);
+        EXPECT(GORO_RECV(c, &ll), EINVAL);
+        EXPECT(GORO_TRY_RECV(c, &ch), EINVAL);
+        EXPECT(goro_chan_send_sized(c, NULL, sizeof(int)), EINVAL);
+        EXPECT(goro_chan_len(c), 0); /* nothing was sent */
+        EXPECT(GORO_TRY_RECV(c, &v), EAGAIN);
+        if (caps[k]) {
+            /* A buffered element is not taken by a refused receive. */
+            EXPECT(GORO_SEND(c, &v), 0);
+            ll = 9;
+            EXPECT(GORO_RECV(c, &ll), EINVAL);
+            EXPECT(ll, 9);
+            EXPECT(goro_chan_len(c), 1);
+            int r = 0;
+            EXPECT(GORO_RECV(c, &r), 0);
+            EXPECT(r, 7);
+        }
+        /* Closed: the size is checked first. */
+        EXPECT(goro_chan_close(c), 0);
+        EXPECT(GORO_SEND(c, &ll), EINVAL);
+        EXPECT(GORO_RECV(c, &ll), EINVAL);
+        EXPECT(ll, 9);
+        EXPECT(GORO_SEND(c, &v), EPIPE);
+        EXPECT(GORO_TRY_SEND(c, &v), EPIPE);
+        v = 7;
+        EXPECT(GORO_RECV(c, &v), EPIPE);
+        EXPECT(v, 0); /* zero-filled */
+        v = 7;
+        EXPECT(GORO_TRY_RECV(c, &v), EPIPE);
+        EXPECT(v, 0);
+        goro_chan_release(c);
+    }
+
+    /* A signal channel takes size 0 and NULL elements, refuses any other
+     * size. */
+    goro_chan *z = mkchan(0, 1);
+    EXPECT(goro_chan_send_sized(z, NULL, 1), EINVAL);
+    EXPECT(goro_chan_send_sized(z, &v, sizeof v), EINVAL);
+    EXPECT(goro_chan_send_sized(z, NULL, 0), 0);
+    EXPECT(goro_chan_try_send_sized(z, NULL, 0), EAGAIN);
+    EXPECT(goro_chan_recv_sized(z, NULL, 1), EINVAL);
+    EXPECT(goro_chan_len(z), 1);
+    EXPECT(goro_chan_try_recv_sized(z, NULL, 0), 0);
+    goro_chan_release(z);
+}
+
+Test(badinput, chan_sized_wrong_size, .timeout = GT_TIMEOUT(10))
+{
+    both(chan_sized_body);
+}
+
+/* Size-checked cases: a wrong size makes goro_select return -EINVAL before
+ * it touches any channel, even with a default case or another case ready;
+ * a NULL channel's case is never ready, whatever the size. */
+static void select_sized_body(void)
+{
+    goro_chan *c = mkchan(sizeof(int), 1);
+    int v = 4;
+    long long ll = 9;
+    bool ok = true;
+
+    EXPECT(GORO_SELECT(GORO_CASE_RECV((goro_chan *)NULL, &ll),
+                       goro_case_send_sized(NULL, &v, SIZE_MAX),
+                       goro_case_recv_ok_sized(NULL, &v, &ok, 0), goro_case_default()),
+           3);
+    EXPECT(ok, true);
+
+    EXPECT(goro_chan_send(c, &v), 0); /* c's receive is ready */
+    EXPECT(GORO_SELECT(GORO_CASE_RECV(c, &ll)), -EINVAL);
+    EXPECT(GORO_SELECT(GORO_CASE_RECV(c, &ll), goro_case_default()), -EINVAL);
+    EXPECT(GORO_SELECT(goro_case_recv(c, &v), GORO_CASE_RECV_OK(c, &ll, &ok)), -EINVAL);
+    EXPECT(GORO_SELECT(goro_case_recv_sized(c, NULL, 0), goro_case_default()), -EINVAL);
+    EXPECT(GORO_SELECT(goro_case_recv_ok_sized(c, &v, NULL, SIZE_MAX)), -EINVAL);
+    EXPECT(GORO_SELECT(goro_case_timeout(0), GORO_CASE_SEND(c, &ll)), -EINVAL);
+    EXPECT(GORO_SELECT(goro_case_send_sized(c, &v, sizeof v + 1), goro_case_default()),
+           -EINVAL);
+    EXPECT(ll, 9);
+    EXPECT(ok, true);
+    EXPECT(goro_chan_len(c), 1); /* nothing received */
+
+    /* The right size works; the buffered element is still there. */
+    v = 0;
+    EXPECT(GORO_SELECT(GORO_CASE_RECV_OK(c, &v, &ok)), 0);
+    EXPECT(v, 4);
+    EXPECT(ok, true);
+    EXPECT(GORO_SELECT(GORO_CASE_SEND(c, &v)), 0);
+    EXPECT(GORO_SELECT(GORO_CASE_RECV(c, &v)), 0);
+
+    /* Closed: the size is still checked first. */
+    EXPECT(goro_chan_close(c), 0);
+    EXPECT(GORO_SELECT(GORO_CASE_SEND(c, &ll)), -EINVAL);
+    EXPECT(GORO_SELECT(GORO_CASE_SEND(c, &v)), -EPIPE);
+    EXPECT(GORO_SELECT(GORO_CASE_RECV_OK(c, &ll, &ok)), -EINVAL);
+    EXPECT(GORO_SELECT(GORO_CASE_RECV_OK(c, &v, &ok)), 0);
+    EXPECT(ok, false);
+    goro_chan_release(c);
+}
+
+Test(badinput, select_sized_wrong_size, .timeout = GT_TIMEOUT(10))
+{
+    both(select_sized_body);
+}
+
+/* The typed layer answers what the untyped calls do: a NULL typed channel
+ * is EINVAL, 0 or NULL, never ready in a select; goro_make refuses what
+ * goro_chan_make refuses. */
+static void typed_body(void)
+{
+    int v = 7;
+    bool ok = true;
+
+    EXPECT(int_chan_send(NULL, 1), EINVAL);
+    EXPECT(int_chan_try_send(NULL, 1), EINVAL);
+    EXPECT(int_chan_recv(NULL, &v), EINVAL);
+    EXPECT(int_chan_recv(NULL, NULL), EINVAL);
+    EXPECT(int_chan_try_recv(NULL, &v), EINVAL);
+    EXPECT(int_chan_recv_ok(NULL, &v), false);
+    EXPECT(v, 7);
+    EXPECT(int_chan_close(NULL), EINVAL);
+    EXPECT(int_chan_len(NULL), 0);
+    EXPECT(int_chan_cap(NULL), 0);
+    EXPECT_PTR(int_chan_retain(NULL), NULL);
+    int_chan_release(NULL);
+    EXPECT(GORO_SELECT(int_chan_case_recv(NULL, &v), int_chan_case_send(NULL, &v),
+                       int_chan_case_recv_ok(NULL, &v, &ok), goro_case_default()),
+           3);
+    EXPECT(ok, true);
+
+    EXPECT_NULL(goro_make(int_chan, SIZE_MAX), EINVAL); /* sizeof(int) * cap overflows */
+    EXPECT_NULL(goro_make(int_chan, SIZE_MAX / 2), EINVAL);
+    EXPECT_NULL(goro_make(int_chan, (size_t)1 << 48), ENOMEM);
+
+    /* A closed typed channel: EPIPE, a zero-filled element, recv_ok false. */
+    int_chan *c = goro_make(int_chan, 1);
+    gt_check(c != NULL, "goro_make(int_chan, 1): errno %d", gt_errno());
+    if (!c)
+        return;
+    EXPECT(int_chan_send(c, 3), 0);
+    EXPECT(int_chan_close(c), 0);
+    EXPECT(int_chan_close(c), EPIPE);
+    EXPECT(int_chan_send(c, 4), EPIPE);
+    EXPECT(int_chan_try_send(c, 4), EPIPE);
+    EXPECT(int_chan_recv_ok(c, &v), true); /* buffered elements survive close */
+    EXPECT(v, 3);
+    EXPECT(int_chan_recv_ok(c, &v), false);
+    EXPECT(v, 0);
+    v = 7;
+    EXPECT(int_chan_recv(c, &v), EPIPE);
+    EXPECT(v, 0);
+    EXPECT(int_chan_try_recv(c, NULL), EPIPE);
+    EXPECT(GORO_SELECT(int_chan_case_send(c, &v)), -EPIPE);
+    EXPECT(GORO_SELECT(int_chan_case_send(c, NULL)), -EINVAL); /* NULL elem, size 4 */
+    int_chan_release(c);
+}
+
+Test(badinput, typed_null_and_closed, .timeout = GT_TIMEOUT(10))
+{
+    both(typed_body);
+}
+
 /* ---- timers and tickers ----------------------------------------------------------- */
 
 /* Receives the fire time from t's channel; checks it is not in the future. */
@@ -876,6 +1159,79 @@ static void ticker_body(void)
 Test(badinput, ticker_bad_args, .timeout = GT_TIMEOUT(10))
 {
     both(ticker_body);
+}
+
+/* A function that must never run (its argument may be gone by then). */
+static _Atomic long never_count;
+
+static void count_never(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&never_count, 1);
+}
+
+static void count_call(void *arg)
+{
+    atomic_fetch_add((_Atomic long *)arg, 1);
+}
+
+/* goro_after_func: a NULL fn is refused whatever ns is; ns <= 0 starts fn
+ * at once; the largest ns does not overflow into "now"; the timer has no
+ * channel, and stop/reset answer as the header says. */
+static void after_func_body(void)
+{
+    static const int64_t any_ns[] = {0, -1, INT64_MIN, GORO_SECOND, INT64_MAX};
+    _Atomic long calls = 0;
+    long before_never = atomic_load(&never_count);
+
+    for (size_t i = 0; i < NELEM(any_ns); i++) {
+        EXPECT_NULL(goro_after_func(any_ns[i], (void (*)(void *))NULL, NULL), EINVAL);
+        EXPECT_NULL(goro_after_func(any_ns[i], (void (*)(void *))NULL, &calls), EINVAL);
+    }
+
+    for (size_t i = 0; i < NELEM(nonpositive); i++) {
+        long want = atomic_load(&calls) + 1;
+        goro_timer *t = goro_after_func(nonpositive[i], count_call, &calls);
+        gt_check(t != NULL, "goro_after_func(%lld): errno %d", (long long)nonpositive[i],
+                 gt_errno());
+        if (!t)
+            continue;
+        EXPECT_PTR(goro_timer_chan(t), NULL);
+        gt_check(gt_wait_count(&calls, want, gt_ms(5000)), "goro_after_func(%lld): fn not run",
+                 (long long)nonpositive[i]);
+        EXPECT(goro_timer_stop(t), false); /* fn was started */
+        goro_timer_free(t);
+    }
+
+    goro_timer *t = goro_after_func(INT64_MAX, count_never, NULL);
+    gt_check(t != NULL, "goro_after_func(INT64_MAX): errno %d", gt_errno());
+    if (!t)
+        return;
+    EXPECT_PTR(goro_timer_chan(t), NULL);
+    EXPECT(goro_timer_reset(t, INT64_MAX - 1), true); /* not started yet */
+    EXPECT(goro_timer_stop(t), true);
+    EXPECT(goro_timer_stop(t), false); /* already stopped */
+    EXPECT(goro_timer_reset(t, INT64_MAX), false);
+    goro_timer_free(t); /* stops it: fn never runs */
+
+    /* A func timer reset to <= 0 after a stop starts fn at once. */
+    t = goro_after_func(INT64_MAX, count_call, &calls);
+    gt_check(t != NULL, "goro_after_func(INT64_MAX): errno %d", gt_errno());
+    if (!t)
+        return;
+    EXPECT(goro_timer_stop(t), true);
+    long want = atomic_load(&calls) + 1;
+    EXPECT(goro_timer_reset(t, -1), false);
+    gt_check(gt_wait_count(&calls, want, gt_ms(5000)), "goro_timer_reset(-1): fn not run");
+    goro_timer_free(t);
+
+    gt_settle();
+    EXPECT(atomic_load(&never_count), before_never);
+}
+
+Test(badinput, after_func_bad_args, .timeout = GT_TIMEOUT(10))
+{
+    both(after_func_body);
 }
 
 /* ---- context ------------------------------------------------------------------- */
@@ -1056,6 +1412,243 @@ static void ctx_ended_body(void)
 Test(badinput, ctx_ended_stays_ended, .timeout = GT_TIMEOUT(10))
 {
     both(ctx_ended_body);
+}
+
+/* goro_ctx_cancel_cause: EINVAL for NULL, contexts with no cancel of their
+ * own, and negative causes (which leave the context live); on an ended
+ * context it changes nothing.  goro_ctx_cause: 0 for NULL, background,
+ * live and without-cancel contexts. */
+static void ctx_cause_body(void)
+{
+    static const int negative[] = {-1, -EIO, INT_MIN};
+    int v = 1;
+
+    EXPECT(goro_ctx_cause(NULL), 0);
+    EXPECT(goro_ctx_cause(goro_ctx_background()), 0);
+    EXPECT(goro_ctx_cancel_cause(NULL, EIO), EINVAL);
+    EXPECT(goro_ctx_cancel_cause(NULL, 0), EINVAL);
+    EXPECT(goro_ctx_cancel_cause(goro_ctx_background(), EIO), EINVAL);
+    EXPECT(goro_ctx_err(goro_ctx_background()), 0);
+
+    goro_ctx *c = goro_ctx_with_cancel_cause(NULL);
+    gt_check(c != NULL, "goro_ctx_with_cancel_cause(NULL): errno %d", gt_errno());
+    if (!c)
+        return;
+    goro_ctx *val = goro_ctx_with_value(c, &key_a, &v);
+    goro_ctx *wo = goro_ctx_without_cancel(c);
+    gt_check(val && wo, "value or without-cancel child: errno %d", gt_errno());
+    if (!val || !wo)
+        return;
+    EXPECT(goro_ctx_cause(c), 0);
+    for (size_t i = 0; i < NELEM(negative); i++)
+        EXPECT(goro_ctx_cancel_cause(c, negative[i]), EINVAL);
+    EXPECT(goro_ctx_cancel_cause(val, EIO), EINVAL);
+    EXPECT(goro_ctx_cancel_cause(wo, EIO), EINVAL);
+    EXPECT(goro_ctx_err(c), 0); /* none of those canceled anything */
+    EXPECT(goro_chan_try_recv(goro_ctx_done(c), NULL), EAGAIN);
+    EXPECT(goro_ctx_cause(c), 0);
+
+    EXPECT(goro_ctx_cancel_cause(c, EIO), 0);
+    expect_ended(c, ECANCELED, "goro_ctx_cancel_cause(EIO)");
+    EXPECT(goro_ctx_cause(c), EIO);
+    EXPECT(goro_ctx_err(val), ECANCELED);
+    EXPECT(goro_ctx_cause(val), EIO); /* inherited through the value context */
+    /* Ended: nothing changes, the first cause stays. */
+    EXPECT(goro_ctx_cancel_cause(c, EPERM), 0);
+    EXPECT(goro_ctx_cancel_cause(c, 0), 0);
+    EXPECT(goro_ctx_cause(c), EIO);
+    EXPECT(goro_ctx_cancel_cause(c, -1), EINVAL);
+    EXPECT(goro_ctx_cause(c), EIO);
+    goro_ctx_cancel(c);
+    EXPECT(goro_ctx_cause(c), EIO);
+    /* Without-cancel ignores its parent's end. */
+    EXPECT(goro_ctx_err(wo), 0);
+    EXPECT(goro_ctx_cause(wo), 0);
+    goro_ctx *child = goro_ctx_with_cancel(c);
+    expect_ended(child, ECANCELED, "child of a context canceled with a cause");
+    EXPECT(goro_ctx_cause(child), EIO);
+    goro_ctx_release(child);
+    child = goro_ctx_with_cancel_cause(c);
+    expect_ended(child, ECANCELED, "cancel-cause child of a context canceled with a cause");
+    EXPECT(goro_ctx_cause(child), EIO);
+    EXPECT(goro_ctx_cancel_cause(child, EPERM), 0); /* ended: the first cause stays */
+    EXPECT(goro_ctx_cause(child), EIO);
+    goro_ctx_release(child);
+    goro_ctx_release(wo);
+    goro_ctx_release(val);
+    goro_ctx_release(c);
+
+    /* Cause 0 records none: the cause is the err.  A cancel without a
+     * cause, and a deadline, give the err as the cause too. */
+    c = goro_ctx_with_cancel(NULL);
+    EXPECT(goro_ctx_cancel_cause(c, 0), 0);
+    expect_ended(c, ECANCELED, "goro_ctx_cancel_cause(0)");
+    EXPECT(goro_ctx_cause(c), ECANCELED);
+    goro_ctx_release(c);
+    c = goro_ctx_with_cancel(NULL);
+    goro_ctx_cancel(c);
+    EXPECT(goro_ctx_cancel_cause(c, EIO), 0);
+    EXPECT(goro_ctx_cause(c), ECANCELED);
+    goro_ctx_release(c);
+    c = goro_ctx_with_timeout(NULL, -1);
+    EXPECT(goro_ctx_cancel_cause(c, EIO), 0);
+    expect_ended(c, ETIMEDOUT, "timed out, then canceled with a cause");
+    EXPECT(goro_ctx_cause(c), ETIMEDOUT);
+    goro_ctx_release(c);
+
+    /* Every cancelable context takes a cause: a timeout's, a group's. */
+    c = goro_ctx_with_timeout(NULL, INT64_MAX);
+    EXPECT(goro_ctx_cancel_cause(c, INT_MAX), 0);
+    expect_ended(c, ECANCELED, "timeout context canceled with a cause");
+    EXPECT(goro_ctx_cause(c), INT_MAX);
+    goro_ctx_release(c);
+    goro_group *g = goro_group_make(NULL);
+    gt_check(g != NULL, "goro_group_make(NULL): errno %d", gt_errno());
+    if (g) {
+        EXPECT(goro_ctx_cancel_cause(goro_group_ctx(g), EIO), 0);
+        EXPECT(goro_ctx_cause(goro_group_ctx(g)), EIO);
+        EXPECT(goro_group_wait(g), 0);
+        goro_group_free(g);
+    }
+}
+
+Test(badinput, ctx_cause_bad, .timeout = GT_TIMEOUT(10))
+{
+    both(ctx_cause_body);
+}
+
+/* goro_ctx_without_cancel: of NULL, background, live and ended parents, it
+ * is never canceled: no deadline, err and cause 0, done NULL; cancel and
+ * release of it do not reach the parent. */
+static void ctx_without_cancel_body(void)
+{
+    int v = 1;
+    int64_t when = 12345;
+    goro_ctx *ended = goro_ctx_with_timeout(NULL, -1);
+    goro_ctx *dl = goro_ctx_with_deadline(NULL, INT64_MAX);
+    goro_ctx *val = goro_ctx_with_value(ended, &key_a, &v);
+    goro_ctx *parents[] = {NULL, goro_ctx_background(), ended, dl, val};
+
+    gt_check(ended && dl && val, "parents: errno %d", gt_errno());
+    if (!ended || !dl || !val)
+        return;
+    for (size_t i = 0; i < NELEM(parents); i++) {
+        goro_ctx *w = goro_ctx_without_cancel(parents[i]);
+        gt_check(w != NULL, "goro_ctx_without_cancel(parent %zu): errno %d", i, gt_errno());
+        if (!w)
+            continue;
+        EXPECT(goro_ctx_err(w), 0);
+        EXPECT(goro_ctx_cause(w), 0);
+        EXPECT_PTR(goro_ctx_done(w), NULL);
+        EXPECT(goro_ctx_deadline(w, &when), false);
+        EXPECT(when, 12345);
+        EXPECT_PTR(goro_ctx_value(w, &key_a), parents[i] == val ? &v : NULL);
+        EXPECT_PTR(goro_ctx_value(w, NULL), NULL);
+        goro_ctx_cancel(w);
+        EXPECT(goro_ctx_err(w), 0);
+        EXPECT(goro_ctx_cancel_cause(w, EIO), EINVAL);
+        EXPECT(goro_ctx_err(w), 0);
+        /* A child ends by its own cancel only. */
+        goro_ctx *child = goro_ctx_with_cancel(w);
+        gt_check(child != NULL, "goro_ctx_with_cancel(without-cancel): errno %d", gt_errno());
+        EXPECT(goro_ctx_err(child), 0);
+        EXPECT(goro_ctx_deadline(child, NULL), false);
+        goro_ctx_cancel(child);
+        expect_ended(child, ECANCELED, "child of a without-cancel context");
+        goro_ctx_release(child);
+        EXPECT_PTR(goro_ctx_retain(w), w);
+        goro_ctx_release(w);
+        goro_ctx_release(w);
+    }
+    EXPECT(goro_ctx_err(dl), 0); /* untouched by its children */
+    goro_ctx_release(val);
+    goro_ctx_release(dl);
+    goro_ctx_release(ended);
+}
+
+Test(badinput, ctx_without_cancel_bad, .timeout = GT_TIMEOUT(10))
+{
+    both(ctx_without_cancel_body);
+}
+
+/* goro_ctx_after_func: a NULL fn is refused for any context (and starts
+ * nothing); NULL handles are ignored; a context that cannot end never
+ * starts fn; an ended one starts it at once; stop answers once. */
+static void ctx_after_func_body(void)
+{
+    _Atomic long calls = 0;
+    long before_never = atomic_load(&never_count);
+    goro_ctx *live = goro_ctx_with_cancel(NULL);
+    goro_ctx *ended = goro_ctx_with_timeout(NULL, -1);
+    goro_ctx *wo = goro_ctx_without_cancel(live);
+    gt_check(live && ended && wo, "contexts: errno %d", gt_errno());
+    if (!live || !ended || !wo)
+        return;
+    goro_ctx *any[] = {NULL, goro_ctx_background(), live, ended, wo};
+
+    EXPECT(goro_ctx_after_func_stop(NULL), false);
+    goro_ctx_after_func_free(NULL);
+    for (size_t i = 0; i < NELEM(any); i++)
+        EXPECT_NULL(goro_ctx_after_func(any[i], (void (*)(void *))NULL, NULL), EINVAL);
+
+    /* Contexts that cannot end: fn never starts, not even when the handle
+     * is freed without a stop, or the without-cancel's parent ends. */
+    goro_ctx *never_end[] = {NULL, goro_ctx_background(), wo};
+    for (size_t i = 0; i < NELEM(never_end); i++) {
+        goro_ctx_stop *h = goro_ctx_after_func(never_end[i], count_never, NULL);
+        gt_check(h != NULL, "goro_ctx_after_func(never ends %zu): errno %d", i, gt_errno());
+        goro_ctx_after_func_free(h);
+    }
+    goro_ctx_cancel(live); /* wo's parent ends; wo does not */
+    /* A stop still prevents the call, once (Go: stop of an AfterFunc on
+     * context.Background() returns true). */
+    for (size_t i = 0; i < NELEM(never_end); i++) {
+        goro_ctx_stop *h = goro_ctx_after_func(never_end[i], count_never, NULL);
+        gt_check(h != NULL, "goro_ctx_after_func(never ends %zu): errno %d", i, gt_errno());
+        EXPECT(goro_ctx_after_func_stop(h), true);
+        EXPECT(goro_ctx_after_func_stop(h), false);
+        goro_ctx_after_func_free(h);
+    }
+
+    /* Ended: started at once; stop then says it was too late, twice. */
+    goro_ctx_stop *h = goro_ctx_after_func(ended, count_call, &calls);
+    gt_check(h != NULL, "goro_ctx_after_func(ended): errno %d", gt_errno());
+    gt_check(gt_wait_count(&calls, 1, gt_ms(5000)), "ended context: fn not run");
+    EXPECT(goro_ctx_after_func_stop(h), false);
+    EXPECT(goro_ctx_after_func_stop(h), false);
+    goro_ctx_after_func_free(h);
+
+    /* Live: the first stop prevents fn, the second is false; the context
+     * ending afterwards starts nothing. */
+    goro_ctx_release(live);
+    live = goro_ctx_with_cancel(NULL);
+    gt_check(live != NULL, "goro_ctx_with_cancel(NULL): errno %d", gt_errno());
+    if (!live)
+        return;
+    h = goro_ctx_after_func(live, count_never, NULL);
+    gt_check(h != NULL, "goro_ctx_after_func(live): errno %d", gt_errno());
+    EXPECT(goro_ctx_after_func_stop(h), true);
+    EXPECT(goro_ctx_after_func_stop(h), false);
+    goro_ctx_after_func_free(h);
+
+    /* Freed without a stop: fn is still started when the context ends. */
+    h = goro_ctx_after_func(live, count_call, &calls);
+    gt_check(h != NULL, "goro_ctx_after_func(live): errno %d", gt_errno());
+    goro_ctx_after_func_free(h);
+    goro_ctx_cancel(live);
+    gt_check(gt_wait_count(&calls, 2, gt_ms(5000)), "freed handle: fn not run at cancel");
+
+    goro_ctx_release(wo);
+    goro_ctx_release(ended);
+    goro_ctx_release(live);
+    gt_settle();
+    EXPECT(atomic_load(&calls), 2);
+    EXPECT(atomic_load(&never_count), before_never);
+}
+
+Test(badinput, ctx_after_func_bad_args, .timeout = GT_TIMEOUT(10))
+{
+    both(ctx_after_func_body);
 }
 
 /* ---- sync ----------------------------------------------------------------------- */
@@ -1293,6 +1886,107 @@ static void group_body(void)
 Test(badinput, group_bad_args, .timeout = GT_TIMEOUT(20))
 {
     both(group_body);
+}
+
+/* The _at functions behind the constructor macros: a NULL file (no site)
+ * and any line are accepted, and bad arguments get the same answer as
+ * through the macros. */
+static void at_forms_body(void)
+{
+    int v = 1;
+
+    EXPECT_NULL(goro_chan_make_at(SIZE_MAX, 2, NULL, 0), EINVAL);
+    EXPECT_NULL(goro_chan_make_at(1, (size_t)1 << 48, NULL, -1), ENOMEM);
+    EXPECT_NULL(goro_ticker_make_at(0, NULL, 0), EINVAL);
+    EXPECT_NULL(goro_ticker_make_at(INT64_MIN, "f.c", INT_MIN), EINVAL);
+    EXPECT_NULL(goro_ctx_with_value_at(NULL, NULL, &v, NULL, 0), EINVAL);
+    EXPECT_NULL(goro_ctx_with_signals_at(NULL, 0, NULL, 0), EINVAL);
+    EXPECT_NULL(goro_ctx_with_signals_at(NULL, 0, NULL, SIGKILL, 0), EINVAL);
+
+    goro_chan *c = goro_chan_make_at(sizeof(int), 1, NULL, 0);
+    gt_check(c != NULL, "goro_chan_make_at(NULL file): errno %d", gt_errno());
+    EXPECT(goro_chan_send(c, &v), 0);
+    EXPECT(goro_chan_cap(c), 1);
+    goro_chan_release(c);
+    c = goro_chan_make_at(0, 0, NULL, INT_MIN);
+    gt_check(c != NULL, "goro_chan_make_at(0, 0, NULL, INT_MIN): errno %d", gt_errno());
+    goro_chan_release(c);
+
+    goro_timer *t = goro_timer_make_at(-1, NULL, 0);
+    gt_check(t != NULL, "goro_timer_make_at(-1, NULL): errno %d", gt_errno());
+    if (t) {
+        expect_fired(goro_timer_chan(t), "goro_timer_make_at(-1)");
+        goro_timer_free(t);
+    }
+    t = goro_timer_make_at(INT64_MAX, NULL, -1);
+    gt_check(t != NULL, "goro_timer_make_at(INT64_MAX, NULL): errno %d", gt_errno());
+    if (t) {
+        EXPECT(goro_timer_stop(t), true);
+        goro_timer_free(t);
+    }
+    goro_ticker *tk = goro_ticker_make_at(INT64_MAX, NULL, 0);
+    gt_check(tk != NULL, "goro_ticker_make_at(INT64_MAX, NULL): errno %d", gt_errno());
+    if (tk) {
+        EXPECT(goro_ticker_stop(tk), true);
+        goro_ticker_free(tk);
+    }
+
+    goro_ctx *cc = goro_ctx_with_cancel_at(NULL, NULL, 0);
+    gt_check(cc != NULL, "goro_ctx_with_cancel_at(NULL, NULL): errno %d", gt_errno());
+    EXPECT(goro_ctx_err(cc), 0);
+    goro_ctx *to = goro_ctx_with_timeout_at(cc, INT64_MIN, NULL, 0);
+    expect_ended(to, ETIMEDOUT, "goro_ctx_with_timeout_at(INT64_MIN, NULL file)");
+    goro_ctx *dl = goro_ctx_with_deadline_at(cc, -1, NULL, 0);
+    expect_ended(dl, ETIMEDOUT, "goro_ctx_with_deadline_at(-1, NULL file)");
+    goro_ctx *val = goro_ctx_with_value_at(cc, &key_b, &v, NULL, 0);
+    gt_check(val != NULL, "goro_ctx_with_value_at(NULL file): errno %d", gt_errno());
+    EXPECT_PTR(goro_ctx_value(val, &key_b), &v);
+    goro_ctx_release(val);
+    goro_ctx_release(dl);
+    goro_ctx_release(to);
+    goro_ctx_release(cc);
+
+    goro_group *g = goro_group_make_at(NULL, NULL, 0);
+    gt_check(g != NULL, "goro_group_make_at(NULL, NULL): errno %d", gt_errno());
+    if (g) {
+        EXPECT(goro_ctx_err(goro_group_ctx(g)), 0);
+        EXPECT(goro_group_wait(g), 0);
+        goro_group_free(g);
+    }
+}
+
+Test(badinput, at_forms_null_site, .timeout = GT_TIMEOUT(10))
+{
+    both(at_forms_body);
+}
+
+/* goro_group_go_at: EINVAL for a NULL group or fn, whatever the site; NULL
+ * site strings are fine. */
+static void group_go_at_body(void)
+{
+    EXPECT(goro_group_go_at(NULL, fail_task, NULL, "fail_task", "f.c", 1, "f"), EINVAL);
+    EXPECT(goro_group_go_at(NULL, NULL, NULL, NULL, NULL, 0, NULL), EINVAL);
+    goro_group *g = goro_group_make(NULL);
+    gt_check(g != NULL, "goro_group_make(NULL): errno %d", gt_errno());
+    if (!g)
+        return;
+    EXPECT(goro_group_go_at(g, NULL, NULL, "entry", "f.c", 1, "f"), EINVAL);
+    EXPECT(goro_group_go_at(g, NULL, NULL, NULL, NULL, 0, NULL), EINVAL);
+    EXPECT(goro_group_wait(g), 0); /* nothing was started */
+    goro_group_free(g);
+
+    g = goro_group_make(NULL);
+    gt_check(g != NULL, "goro_group_make(NULL): errno %d", gt_errno());
+    if (!g)
+        return;
+    EXPECT(goro_group_go_at(g, fail_task, NULL, NULL, NULL, INT_MIN, NULL), 0);
+    EXPECT(goro_group_wait(g), EIO);
+    goro_group_free(g);
+}
+
+Test(badinput, group_go_at_bad_args, .timeout = GT_TIMEOUT(10))
+{
+    both(group_go_at_body);
 }
 
 /* ---- I/O ----------------------------------------------------------------------- */
@@ -1565,6 +2259,7 @@ static void diag_body(void)
 {
     goro_dump(NULL);
     EXPECT(goro_stats_get(NULL), EINVAL);
+    EXPECT(goro_version(), GORO_VERSION); /* the header this test was built with */
 }
 
 Test(badinput, diag_null, .timeout = GT_TIMEOUT(10))
@@ -1632,6 +2327,46 @@ Test(badinput, enomem_fail_points, .timeout = GT_TIMEOUT(20))
     cr_assert_null(c);
     cr_assert_eq(e, ENOMEM);
     cr_assert_eq(handler_of(SIGUSR2), before);
+
+    /* The constructors added with the typed layer, cancel causes and
+     * after-funcs; a refused after-func never calls fn. */
+    goro_ctx *live = goro_ctx_with_cancel(NULL);
+    cr_assert_not_null(live);
+    goro__test_fail_alloc(0);
+    gt_set_errno(0);
+    c = goro_ctx_with_cancel_cause(live);
+    e = gt_errno();
+    goro__test_fail_alloc(-1);
+    cr_assert(!c && e == ENOMEM, "goro_ctx_with_cancel_cause: %p errno %d", (void *)c, e);
+
+    goro__test_fail_alloc(0);
+    gt_set_errno(0);
+    c = goro_ctx_without_cancel(live);
+    e = gt_errno();
+    goro__test_fail_alloc(-1);
+    cr_assert(!c && e == ENOMEM, "goro_ctx_without_cancel: %p errno %d", (void *)c, e);
+
+    goro__test_fail_alloc(0);
+    gt_set_errno(0);
+    goro_ctx_stop *h = goro_ctx_after_func(live, never_runs, &ran_fn);
+    e = gt_errno();
+    goro__test_fail_alloc(-1);
+    cr_assert(!h && e == ENOMEM, "goro_ctx_after_func: %p errno %d", (void *)h, e);
+    goro_ctx_release(live); /* ends live: nothing registered may run */
+
+    goro__test_fail_alloc(0);
+    gt_set_errno(0);
+    goro_timer *t = goro_after_func(-1, never_runs, &ran_fn);
+    e = gt_errno();
+    goro__test_fail_alloc(-1);
+    cr_assert(!t && e == ENOMEM, "goro_after_func: %p errno %d", (void *)t, e);
+
+    goro__test_fail_alloc(0);
+    gt_set_errno(0);
+    int_chan *ic = goro_make(int_chan, 1);
+    e = gt_errno();
+    goro__test_fail_alloc(-1);
+    cr_assert(!ic && e == ENOMEM, "goro_make(int_chan, 1): %p errno %d", (void *)ic, e);
 
     gt_quiesce();
     cr_assert_eq(atomic_load(&ran_fn), 0, "a function ran after its start failed");
