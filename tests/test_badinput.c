@@ -121,6 +121,9 @@
  *     _ctx forms, goro_sockname,
  *     _peername, goro_addr_format,
  *     _resolve
+ *   goro_signal_notify,           test_signal.c: bad_arguments (NULL
+ *     goro_signal_stop                channel, wrong element size, empty
+ *                                   list, SIGKILL/SIGSTOP/out of range)
  *   goro_blocking                 blocking_null_fn
  *   goro_dump, goro_stats_get     diag_null, go_bad_args (a dump of NULL
  *                                   call-site strings)
