@@ -1341,6 +1341,7 @@ struct errno_case {
     int rfd, lfd;
     long calls, bad_ret, bad_errno;
     long first_bad;             /* the first wrong return value */
+    const char *first_call;     /* and the call that returned it */
 };
 
 static void errno_loop(void *arg)
@@ -1352,14 +1353,18 @@ static void errno_loop(void *arg)
         ssize_t r = goro_read_deadline(c->rfd, &b, 1, goro_now() + 100 * GORO_MICROSECOND);
         if (errno != ETIMEDOUT) /* as compiled: possibly another thread's errno */
             c->bad_errno++;
-        if (r != -ETIMEDOUT && !c->bad_ret++)
+        if (r != -ETIMEDOUT && !c->bad_ret++) {
             c->first_bad = (long)r;
+            c->first_call = "goro_read_deadline";
+        }
         errno = 0;
         int a = goro_accept_deadline(c->lfd, NULL, NULL, goro_now() + 100 * GORO_MICROSECOND);
         if (errno != ETIMEDOUT)
             c->bad_errno++;
-        if (a != -ETIMEDOUT && !c->bad_ret++)
+        if (a != -ETIMEDOUT && !c->bad_ret++) {
             c->first_bad = a;
+            c->first_call = "goro_accept_deadline";
+        }
         c->calls += 2;
     }
 }
@@ -1405,7 +1410,8 @@ Test(io, error_returned_not_errno, .init = errno_migrate_init, .timeout = GT_TIM
     }
     for (int g = 0; g < ERRNO_GS; g++) {
         cr_assert_eq(cs[g].bad_ret, 0, "goroutine %d: %ld of %ld calls returned other than "
-                     "-ETIMEDOUT, first %ld", g, cs[g].bad_ret, cs[g].calls, cs[g].first_bad);
+                     "-ETIMEDOUT, first %ld from %s", g, cs[g].bad_ret, cs[g].calls,
+                     cs[g].first_bad, cs[g].first_call);
         calls += cs[g].calls;
         bad_errno += cs[g].bad_errno;
         cr_assert_eq(goro_close(pipes[g][0]), 0);
