@@ -83,10 +83,21 @@ static int wait_err(goro_ctx *ctx, int e)
     return e;
 }
 
-/* ---- read ---------------------------------------------------------------- */
+/* ---- the I/O loop (Go: internal/poll's FD.Read, FD.Write, FD.Accept) ----- */
 
-static ssize_t read_until(goro_ctx *ctx, int fd, void *buf, size_t n, int64_t deadline,
-                          goro_chan *done)
+/* One attempt of a system call on a non-blocking fd: the call's result
+ * (>= 0), or its errno negated, read on this thread right after the call
+ * (-EINTR asks for another attempt at once).  arg holds the arguments, and
+ * whatever progress the attempt made, for the next attempt. */
+typedef ssize_t io_attempt(int fd, void *arg);
+
+/* The one loop behind every call here that may wait for readiness: tries
+ * attempt, and on EAGAIN parks until fd is ready for mode (GORO_PD_READ or
+ * GORO_PD_WRITE), the deadline (< 0: none) passes or done closes; ctx's
+ * error ends it before each attempt.  Returns: the attempt's result, or a
+ * negative errno value (ETIMEDOUT, ECANCELED, or ctx's error). */
+static ssize_t io_until(goro_ctx *ctx, int fd, int mode, int64_t deadline, goro_chan *done,
+                        io_attempt *attempt, void *arg)
 {
     int e = goro__fd_prepare(fd);
     if (e)
@@ -94,19 +105,45 @@ static ssize_t read_until(goro_ctx *ctx, int fd, void *buf, size_t n, int64_t de
     for (;;) {
         if (ctx && (e = goro_ctx_err(ctx)))
             return fail(e);
-        ssize_t r = read(fd, buf, n);
+        ssize_t r = attempt(fd, arg);
         io_done(fd);
         if (r >= 0)
             return r;
-        e = goro__errno_get();
+        e = (int)-r;
         if (e == EINTR)
             continue;
         if (e != EAGAIN && e != EWOULDBLOCK)
             return fail(e);
-        e = goro__fd_wait(fd, GORO_PD_READ, deadline, done);
+        e = goro__fd_wait(fd, mode, deadline, done);
         if (e)
             return fail(wait_err(ctx, e));
     }
+}
+
+/* The attempt's result, or -errno of the call just made. */
+static ssize_t result(ssize_t r)
+{
+    return r >= 0 ? r : -(ssize_t)goro__errno_get();
+}
+
+/* ---- read ---------------------------------------------------------------- */
+
+struct buf_args {
+    void *buf;
+    size_t n;
+};
+
+static ssize_t read_attempt(int fd, void *arg)
+{
+    struct buf_args *a = arg;
+    return result(read(fd, a->buf, a->n));
+}
+
+static ssize_t read_until(goro_ctx *ctx, int fd, void *buf, size_t n, int64_t deadline,
+                          goro_chan *done)
+{
+    return io_until(ctx, fd, GORO_PD_READ, deadline, done, read_attempt,
+                    &(struct buf_args){buf, n});
 }
 
 ssize_t goro_read(int fd, void *buf, size_t n)
@@ -167,39 +204,36 @@ static ssize_t write_once(int fd, const void *buf, size_t n, int *sock)
     return r;
 }
 
+/* Writes what is left, until all of it is written or a write fails (on
+ * EAGAIN the progress so far is kept for the next attempt). */
+struct write_args {
+    const char *p;
+    size_t left;
+    int sock;                   /* see write_once */
+};
+
+static ssize_t write_attempt(int fd, void *arg)
+{
+    struct write_args *a = arg;
+    while (a->left > 0) {
+        ssize_t r = write_once(fd, a->p, a->left, &a->sock);
+        if (r < 0)
+            return result(r);
+        a->p += r;
+        a->left -= (size_t)r;
+    }
+    return 0;
+}
+
 static ssize_t write_until(goro_ctx *ctx, int fd, const void *buf, size_t n, int64_t deadline,
                            goro_chan *done)
 {
-    const char *p = buf;
-    size_t left = n;
-    int sock = -1;
-    int e;
-
     /* n must fit the return value, or success would read as an error. */
     if (n > (size_t)SSIZE_MAX)
         return fail(EINVAL);
-    if ((e = goro__fd_prepare(fd)))
-        return fail(e);
-    while (left > 0) {
-        if (ctx && (e = goro_ctx_err(ctx)))
-            return fail(e);
-        ssize_t r = write_once(fd, p, left, &sock);
-        io_done(fd);
-        if (r >= 0) {
-            p += r;
-            left -= (size_t)r;
-            continue;
-        }
-        e = goro__errno_get();
-        if (e == EINTR)
-            continue;
-        if (e != EAGAIN && e != EWOULDBLOCK)
-            return fail(e);
-        e = goro__fd_wait(fd, GORO_PD_WRITE, deadline, done);
-        if (e)
-            return fail(wait_err(ctx, e));
-    }
-    return (ssize_t)n;
+    ssize_t r = io_until(ctx, fd, GORO_PD_WRITE, deadline, done, write_attempt,
+                         &(struct write_args){buf, n, -1});
+    return r < 0 ? r : (ssize_t)n;
 }
 
 ssize_t goro_write(int fd, const void *buf, size_t n)
@@ -222,29 +256,24 @@ ssize_t goro_write_ctx(goro_ctx *ctx, int fd, const void *buf, size_t n)
 
 /* ---- accept, connect, wait, close ---------------------------------------- */
 
+struct accept_args {
+    struct sockaddr *addr;
+    socklen_t *len;
+};
+
+static ssize_t accept_attempt(int fd, void *arg)
+{
+    struct accept_args *a = arg;
+    ssize_t r = result(accept4(fd, a->addr, a->len, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    /* The connection went away before we took it: try the next. */
+    return r == -ECONNABORTED ? -EINTR : r;
+}
+
 static int accept_until(goro_ctx *ctx, int fd, struct sockaddr *addr, socklen_t *len,
                         int64_t deadline, goro_chan *done)
 {
-    int e = goro__fd_prepare(fd);
-    if (e)
-        return (int)fail(e);
-    for (;;) {
-        if (ctx && (e = goro_ctx_err(ctx)))
-            return (int)fail(e);
-        int c = accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        io_done(fd);
-        if (c >= 0)
-            return c;
-        e = goro__errno_get();
-        /* The connection went away before we took it: try the next. */
-        if (e == EINTR || e == ECONNABORTED)
-            continue;
-        if (e != EAGAIN && e != EWOULDBLOCK)
-            return (int)fail(e);
-        e = goro__fd_wait(fd, GORO_PD_READ, deadline, done);
-        if (e)
-            return (int)fail(wait_err(ctx, e));
-    }
+    return (int)io_until(ctx, fd, GORO_PD_READ, deadline, done, accept_attempt,
+                         &(struct accept_args){addr, len});
 }
 
 int goro_accept(int fd, struct sockaddr *addr, socklen_t *len)
@@ -382,33 +411,28 @@ int goro_close(int fd)
 /* One datagram (or, on a stream socket, some bytes) and its sender.  A
  * datagram longer than n is cut to n, as Go's ReadFrom does; a zero-length
  * datagram returns 0, which is no end of file here. */
+struct recvfrom_args {
+    void *buf;
+    size_t n;
+    struct sockaddr *from;
+    socklen_t *fromlen;
+};
+
+static ssize_t recvfrom_attempt(int fd, void *arg)
+{
+    struct recvfrom_args *a = arg;
+    /* fromlen is value-result: a retry after EAGAIN passes it on untouched
+     * (the kernel writes it only on success). */
+    return result(recvfrom(fd, a->buf, a->n, 0, a->from, a->from ? a->fromlen : NULL));
+}
+
 static ssize_t recvfrom_until(goro_ctx *ctx, int fd, void *buf, size_t n, struct sockaddr *from,
                               socklen_t *fromlen, int64_t deadline, goro_chan *done)
 {
-    int e;
-
     if (n > (size_t)SSIZE_MAX || (from && !fromlen))
         return fail(EINVAL);
-    if ((e = goro__fd_prepare(fd)))
-        return fail(e);
-    for (;;) {
-        if (ctx && (e = goro_ctx_err(ctx)))
-            return fail(e);
-        /* fromlen is value-result: a retry after EAGAIN passes it on
-         * untouched (the kernel writes it only on success). */
-        ssize_t r = recvfrom(fd, buf, n, 0, from, from ? fromlen : NULL);
-        io_done(fd);
-        if (r >= 0)
-            return r;
-        e = goro__errno_get();
-        if (e == EINTR)
-            continue;
-        if (e != EAGAIN && e != EWOULDBLOCK)
-            return fail(e);
-        e = goro__fd_wait(fd, GORO_PD_READ, deadline, done);
-        if (e)
-            return fail(wait_err(ctx, e));
-    }
+    return io_until(ctx, fd, GORO_PD_READ, deadline, done, recvfrom_attempt,
+                    &(struct recvfrom_args){buf, n, from, fromlen});
 }
 
 ssize_t goro_recvfrom(int fd, void *buf, size_t n, struct sockaddr *from, socklen_t *fromlen)
@@ -433,33 +457,28 @@ ssize_t goro_recvfrom_ctx(goro_ctx *ctx, int fd, void *buf, size_t n, struct soc
 
 /* One sendto: a datagram goes whole or not at all, so there is no loop over
  * partial writes as in write_until (Go's WriteTo is one system call too). */
+struct sendto_args {
+    const void *buf;
+    size_t n;
+    const struct sockaddr *to;
+    socklen_t tolen;
+};
+
+static ssize_t sendto_attempt(int fd, void *arg)
+{
+    struct sendto_args *a = arg;
+    return result(sendto(fd, a->buf, a->n, MSG_NOSIGNAL, a->to, a->to ? a->tolen : 0));
+}
+
 static ssize_t sendto_until(goro_ctx *ctx, int fd, const void *buf, size_t n,
                             const struct sockaddr *to, socklen_t tolen, int64_t deadline,
                             goro_chan *done)
 {
-    int e;
-
     if (n > (size_t)SSIZE_MAX || (!to && tolen) ||
         (to && tolen < (socklen_t)sizeof(sa_family_t)))
         return fail(EINVAL);
-    if ((e = goro__fd_prepare(fd)))
-        return fail(e);
-    for (;;) {
-        if (ctx && (e = goro_ctx_err(ctx)))
-            return fail(e);
-        ssize_t r = sendto(fd, buf, n, MSG_NOSIGNAL, to, to ? tolen : 0);
-        io_done(fd);
-        if (r >= 0)
-            return r;
-        e = goro__errno_get();
-        if (e == EINTR)
-            continue;
-        if (e != EAGAIN && e != EWOULDBLOCK)
-            return fail(e);
-        e = goro__fd_wait(fd, GORO_PD_WRITE, deadline, done);
-        if (e)
-            return fail(wait_err(ctx, e));
-    }
+    return io_until(ctx, fd, GORO_PD_WRITE, deadline, done, sendto_attempt,
+                    &(struct sendto_args){buf, n, to, tolen});
 }
 
 ssize_t goro_sendto(int fd, const void *buf, size_t n, const struct sockaddr *to, socklen_t tolen)
