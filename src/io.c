@@ -841,9 +841,10 @@ int goro_peername(int fd, char *buf, size_t bufsz)
 
 /* A socket of net's kind bound to sa (and listening, for stream kinds).
  * Returns the fd, or an errno value negated. */
-static int bind_one(const struct network *net, int family, const struct sockaddr *sa,
-                    socklen_t len, int protocol)
+static int bind_one(goro_ctx *ctx, const struct network *net, int family,
+                    const struct sockaddr *sa, socklen_t len, int protocol)
 {
+    (void)ctx; /* binding never waits */
     int fd = socket(family, net->socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol), e;
 
     if (fd < 0)
@@ -861,31 +862,6 @@ static int bind_one(const struct network *net, int family, const struct sockaddr
         return -e;
     }
     return fd;
-}
-
-int goro_listen(const char *network, const char *addr)
-{
-    struct network net;
-    struct addrinfo *res, *ai;
-    int e, fd = -EINVAL;
-
-    if (parse_network(network, &net) || !addr)
-        return (int)fail(EINVAL);
-    if (net.family == AF_UNIX) {
-        struct sockaddr_un sun;
-        socklen_t len;
-        if ((e = unix_addr(addr, true, &sun, &len)))
-            return (int)fail(e);
-        fd = bind_one(&net, AF_UNIX, (struct sockaddr *)&sun, len, 0);
-        return fd >= 0 ? fd : (int)fail(-fd);
-    }
-    if ((e = resolve(&net, addr, AI_PASSIVE, &res)))
-        return (int)fail(e);
-    for (ai = res; ai; ai = ai->ai_next)
-        if ((fd = bind_one(&net, ai->ai_family, ai->ai_addr, ai->ai_addrlen, ai->ai_protocol)) >= 0)
-            break;
-    freeaddrinfo(res);
-    return fd >= 0 ? fd : (int)fail(-fd);
 }
 
 /* A socket of net's kind connected to sa, bounded by ctx.  Returns the fd,
@@ -909,7 +885,18 @@ static int connect_one(goro_ctx *ctx, const struct network *net, int family,
     return fd;
 }
 
-int goro_dial(goro_ctx *ctx, const char *network, const char *addr)
+/* One socket for one address: bind_one or connect_one.  Returns the fd,
+ * or an errno value negated. */
+typedef int addr_try(goro_ctx *ctx, const struct network *net, int family,
+                     const struct sockaddr *sa, socklen_t len, int protocol);
+
+/* goro_listen and goro_dial: parses network and addr, then tries each
+ * address addr names, in getaddrinfo's order, until one works (Go: the
+ * dialer's serial fallback).  A try that ends with the context (ECANCELED,
+ * ETIMEDOUT) stops the walk.  passive: a listener's addresses (AI_PASSIVE;
+ * "" for unix picks an abstract name). */
+static int each_addr(goro_ctx *ctx, const char *network, const char *addr, bool passive,
+                     addr_try *try)
 {
     struct network net;
     struct addrinfo *res, *ai;
@@ -920,20 +907,30 @@ int goro_dial(goro_ctx *ctx, const char *network, const char *addr)
     if (net.family == AF_UNIX) {
         struct sockaddr_un sun;
         socklen_t len;
-        if ((e = unix_addr(addr, false, &sun, &len)))
+        if ((e = unix_addr(addr, passive, &sun, &len)))
             return (int)fail(e);
-        fd = connect_one(ctx, &net, AF_UNIX, (struct sockaddr *)&sun, len, 0);
+        fd = try(ctx, &net, AF_UNIX, (struct sockaddr *)&sun, len, 0);
         return fd >= 0 ? fd : (int)fail(-fd);
     }
-    if ((e = resolve(&net, addr, 0, &res)))
+    if ((e = resolve(&net, addr, passive ? AI_PASSIVE : 0, &res)))
         return (int)fail(e);
     for (ai = res; ai; ai = ai->ai_next) {
-        fd = connect_one(ctx, &net, ai->ai_family, ai->ai_addr, ai->ai_addrlen, ai->ai_protocol);
+        fd = try(ctx, &net, ai->ai_family, ai->ai_addr, ai->ai_addrlen, ai->ai_protocol);
         if (fd >= 0 || fd == -ECANCELED || fd == -ETIMEDOUT)
-            break; /* connected, or the context ended: try no other address */
+            break; /* made, or the context ended: try no other address */
     }
     freeaddrinfo(res);
     return fd >= 0 ? fd : (int)fail(-fd);
+}
+
+int goro_listen(const char *network, const char *addr)
+{
+    return each_addr(NULL, network, addr, true, bind_one);
+}
+
+int goro_dial(goro_ctx *ctx, const char *network, const char *addr)
+{
+    return each_addr(ctx, network, addr, false, connect_one);
 }
 
 int goro_listen_tcp(const char *addr)
