@@ -1269,7 +1269,8 @@ GORO_API int goro_blocking(void (*fn)(void *), void *arg);
  *
  * When every goroutine is blocked, no timer, fd wait, blocking call,
  * signal context or notified channel can wake one, and every thread known
- * to goro (one that called into it) waits in goro, the process prints
+ * to goro (one that called into it and has not exited; there may be none
+ * left, as after main's pthread_exit) waits in goro, the process prints
  * "fatal error: all goroutines are asleep - deadlock!" and the dump, and
  * aborts, once that has held for a quarter of a second (about a second in
  * practice: the monitor looks less often once the runtime is idle).  A

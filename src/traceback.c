@@ -244,7 +244,10 @@ void goro__deadlock_check(void)
         threads = tw[0];
         waiting = tw[1];
     }
-    dead = threads > 0 && waiting == threads && goro__runqs_empty() &&
+    /* Goroutines with no known thread left (the threads that started them
+     * have exited, main included, through pthread_exit) deadlock too. */
+    dead = (threads > 0 || goro_num_goroutine() > 0) && waiting == threads &&
+           goro__runqs_empty() &&
            goro__timers_next() == INT64_MAX && !goro__timers_running() &&
            !goro__netpoll_pending() && goro__blocking_outstanding() == 0 &&
            goro__signal_watch_count() == 0;

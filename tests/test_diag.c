@@ -129,6 +129,48 @@ static void child_no_false_positive(void)
     _exit(0);
 }
 
+/* Two goroutines deadlock on two mutexes after the only thread that knew
+ * goro has exited (as when main calls pthread_exit; main here never calls
+ * goro, and exits from a constructor crash glibc): no known thread is left
+ * to wake them, so the detector must still report it. */
+static goro_mutex dl_a = GORO_MUTEX_INIT, dl_b = GORO_MUTEX_INIT;
+
+static void lock_ab(void *arg)
+{
+    (void)arg;
+    goro_mutex_lock(&dl_a);
+    goro_sleep(20 * GORO_MILLISECOND);
+    goro_mutex_lock(&dl_b);
+}
+
+static void lock_ba(void *arg)
+{
+    (void)arg;
+    goro_mutex_lock(&dl_b);
+    goro_sleep(20 * GORO_MILLISECOND);
+    goro_mutex_lock(&dl_a);
+}
+
+static void *spawn_and_exit(void *arg)
+{
+    (void)arg;
+    goro_go(lock_ab, NULL);
+    goro_go(lock_ba, NULL);
+    return NULL;
+}
+
+static void child_deadlock_main_gone(void)
+{
+    pthread_t t;
+
+    alarm(20); /* no report: SIGALRM ends it */
+    if (pthread_create(&t, NULL, spawn_and_exit, NULL) != 0)
+        _exit(4);
+    pthread_join(t, NULL);
+    for (;;)
+        pause();
+}
+
 static void child_sigquit(void)
 {
     setenv("GORO_TRACEBACK", "1", 1);
@@ -145,6 +187,7 @@ static const gt_child_body child_bodies[] = {
     {"deadlock_off", child_deadlock_off},
     {"no_false_positive", child_no_false_positive},
     {"sigquit", child_sigquit},
+    {"deadlock_main_gone", child_deadlock_main_gone},
     {NULL, NULL},
 };
 
@@ -168,6 +211,16 @@ Test(diag, deadlock_aborts_with_go_message, .timeout = GT_TIMEOUT(60))
     cr_assert(matches(o.out, "^\tcreated by child_deadlock at .*test_diag\\.c:[0-9]+$"),
               "stderr:\n%s", o.out);
     cr_assert(matches(o.out, "^thread [0-9]+ \\[chan receive\\]:$"), "stderr:\n%s", o.out);
+}
+
+Test(diag, deadlock_reported_after_main_exits, .timeout = GT_TIMEOUT(60))
+{
+    struct outcome o;
+    run_child("deadlock_main_gone", &o);
+    cr_assert(killed_by(&o, SIGABRT), "child status %#x, stderr:\n%s", o.status, o.out);
+    cr_assert(matches(o.out, "^fatal error: all goroutines are asleep - deadlock!$"),
+              "stderr:\n%s", o.out);
+    cr_assert(matches(o.out, "^\tlock_ab\\(0x0\\)$"), "stderr:\n%s", o.out);
 }
 
 Test(diag, deadlock_detection_off, .timeout = GT_TIMEOUT(60))
