@@ -32,7 +32,7 @@ fail=0
 for s in "${suites[@]}"; do
   echo "valgrind: $s" >&2
   start=$SECONDS
-  GORO_TEST_TIMEOUT_SCALE=20 valgrind --trace-children=yes --fair-sched=yes --error-exitcode=99 \
+  GORO_TEST_VALGRIND=1 GORO_TEST_TIMEOUT_SCALE=20 valgrind --trace-children=yes --fair-sched=yes --error-exitcode=99 \
     --log-file="$logs/$s.%p.log" "$build/tests/$s" --jobs 2 >"$logs/$s.out" 2>&1 || {
     tail -n 40 "$logs/$s.out" >&2
     echo "valgrind: $s: the suite failed" >&2
