@@ -161,6 +161,15 @@ bool goro__fd_pollable(int fd)
     return yes;
 }
 
+bool goro__fd_blocks(int fd)
+{
+    goro__pd *pd = pd_lookup(fd);
+
+    /* pollable is written before the release store of registered. */
+    return pd && __atomic_load_n(&pd->registered, __ATOMIC_ACQUIRE) &&
+           !__atomic_load_n(&pd->pollable, __ATOMIC_RELAXED);
+}
+
 /* Claims g's wait for reason; pd->lock held.  Returns true if we won. */
 static bool claim(goro__g *g, uint64_t seq, uintptr_t reason)
 {
