@@ -559,7 +559,7 @@ static uint32_t runq_grab(goro__p *victim, goro__g **batch, bool steal_next)
              * rounds that up by its timer slack, which is the point. */
             if (atomic_load_explicit(&victim->status, memory_order_relaxed) == P_RUNNING) {
                 struct timespec ts = {0, 3000};
-                nanosleep(&ts, NULL);
+                goro__sys_nanosleep(&ts, NULL);
             }
             if (!atomic_compare_exchange_strong_explicit(&victim->runnext, &next, NULL,
                                                          memory_order_acquire,
@@ -1766,7 +1766,7 @@ void goro_sleep(int64_t ns)
     g = goro__getm() ? goro__getg() : NULL;
     if (!g) {
         struct timespec ts = {.tv_sec = ns / GORO_SECOND, .tv_nsec = ns % GORO_SECOND};
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        while (goro__sys_nanosleep(&ts, &ts) != 0 && errno == EINTR)
             ;
         return;
     }
