@@ -77,7 +77,7 @@ pg_bindir() {
     d=$(pg_config --bindir 2>/dev/null)
     [ -x "$d/initdb" ] && { echo "$d"; return 0; }
   fi
-  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+  for d in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V -r); do
     [ -x "$d/initdb" ] && { echo "$d"; return 0; }
   done
   command -v initdb >/dev/null 2>&1 && { dirname "$(command -v initdb)"; return 0; }
@@ -85,13 +85,13 @@ pg_bindir() {
 }
 
 start_redis() {
-  local dir=$1 envfile=$2 port try
+  local dir=$1 envfile=$2 port
   if ! command -v redis-server >/dev/null 2>&1; then
     say "redis-server not installed (Debian: redis-server): redis left out"
     return 0
   fi
   mkdir -p "$dir/redis"
-  for try in 1 2 3 4 5; do
+  for _ in 1 2 3 4 5; do
     port=$(free_port) || return 1
     redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
       --dir "$dir/redis" --daemonize yes --pidfile "$dir/redis/redis.pid" \
@@ -112,7 +112,8 @@ start_redis() {
 }
 
 start_pg() {
-  local dir=$1 envfile=$2 bin user port try pgdir=$dir/pg
+  local dir=$1 envfile=$2 bin user port pgdir
+  pgdir=$dir/pg
   if ! bin=$(pg_bindir); then
     say "PostgreSQL server not installed (Debian: postgresql): pg left out"
     return 0
@@ -130,16 +131,17 @@ start_pg() {
     cat "$pgdir/initdb.log" >&2
     return 1
   fi
-  for try in 1 2 3 4 5; do
+  for _ in 1 2 3 4 5; do
     port=$(free_port) || return 1
     if run_as "$user" "$bin/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w -t 30 \
         -o "-p $port -k $pgdir/sock -c listen_addresses=127.0.0.1 -c fsync=off \
             -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
         start >"$pgdir/pg_ctl.log" 2>&1; then
-      printf 'PG_BINDIR=%s\nPG_USER=%s\n' "$bin" "$user" >>"$envfile"
-      printf "PG_CONNINFO='host=127.0.0.1 port=%s user=goro dbname=postgres gssencmode=disable sslmode=disable'\n" \
-        "$port" >>"$envfile"
-      printf 'PG_HOST=127.0.0.1\nPG_PORT=%s\nPG_SOCKDIR=%s\n' "$port" "$pgdir/sock" >>"$envfile"
+      {
+        printf 'PG_BINDIR=%s\nPG_USER=%s\n' "$bin" "$user"
+        printf "PG_CONNINFO='host=127.0.0.1 port=%s user=goro dbname=postgres gssencmode=disable sslmode=disable'\n" "$port"
+        printf 'PG_HOST=127.0.0.1\nPG_PORT=%s\nPG_SOCKDIR=%s\n' "$port" "$pgdir/sock"
+      } >>"$envfile"
       say "PostgreSQL on 127.0.0.1:$port (data in $pgdir/data, running as $user)"
       return 0
     fi
@@ -150,7 +152,8 @@ start_pg() {
 }
 
 start_http() {
-  local dir=$1 envfile=$2 nginx port try i root=$dir/http/root
+  local dir=$1 envfile=$2 nginx port i root
+  root=$dir/http/root
   nginx=$(command -v nginx 2>/dev/null || true)
   [ -z "$nginx" ] && [ -x /usr/sbin/nginx ] && nginx=/usr/sbin/nginx
   if [ -z "$nginx" ]; then
@@ -163,7 +166,7 @@ start_http() {
   for ((i = 0; i < 100; i++)); do printf 'file %d\n' "$i" >"$root/f$i.txt"; done
   chmod -R a+rX "$dir/http"
   chmod 755 "$dir"
-  for try in 1 2 3 4 5; do
+  for _ in 1 2 3 4 5; do
     port=$(free_port) || return 1
     cat >"$dir/http/nginx.conf" <<EOF
 worker_processes 1;
