@@ -7,6 +7,7 @@
  * argument 2, "guard": also install each slot's guard page as goro does on
  * Linux 6.13+ (MADV_GUARD_INSTALL, one madvise per slot here; goro batches
  * 64 a call), reported as floor_guard. */
+#define _GNU_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE, madvise */
 #include "bench.h"
 
 #include <errno.h>
