@@ -7,6 +7,12 @@
 # libhttp-parser-dev: examples/http_hello (optional; skipped without it).
 GORO_DEPS_COMMON="pkg-config libcriterion-dev valgrind libhttp-parser-dev"
 GORO_DEPS_AARCH64="qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
+# The C client libraries and their servers: tests/test_libs_*.c, the
+# redis_counter, pg_query and downloader examples, and benchmarks B11-B13
+# (cmake/goro_libs.cmake finds the libraries; scripts/servers.sh starts the
+# servers).  Optional: without them those are skipped.
+GORO_DEPS_LIBS="redis-server redis-tools libhiredis-dev postgresql postgresql-contrib libpq-dev
+  libcurl4-openssl-dev nginx-light"
 # scripts/install-test.sh: cpack's DEB generator (dpkg-shlibdeps, file).
 GORO_DEPS_PACKAGE="dpkg-dev file"
 # scripts/fuzz.sh: clang with libFuzzer and the sanitizer runtimes.
@@ -44,6 +50,23 @@ goro_apt_install() {
     apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 || return 1
 }
 
+# goro_deps_libs: GORO_DEPS_LIBS, saying what they are for when some are
+# missing.  A failure is reported, not fatal: their tests then skip.
+goro_deps_libs() {
+  local p
+  # shellcheck disable=SC2086 # word list on purpose
+  for p in $GORO_DEPS_LIBS; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+      echo "goro: installing the C client libraries and servers for the hiredis, libpq" \
+        "and libcurl tests, examples and benchmarks (GORO_DEPS_LIBS in scripts/deps.sh)" >&2
+      # shellcheck disable=SC2086
+      goro_apt_install $GORO_DEPS_LIBS ||
+        echo "goro: could not install them: those tests will be skipped" >&2
+      return 0
+    fi
+  done
+}
+
 # goro_deps PRESET: everything PRESET needs, the arm64 Criterion included.
 goro_deps() {
   local preset=$1
@@ -64,6 +87,7 @@ goro_deps() {
       ;;
     *)
       goro_apt_install $GORO_DEPS_COMMON
+      goro_deps_libs
       ;;
   esac
 }
