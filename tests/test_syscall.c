@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 void goro__syscall_enter(void);
@@ -31,7 +32,8 @@ static bool flag_set(void *arg)
 static void thread_sleep(int64_t ns)
 {
     struct timespec ts = {.tv_sec = ns / GORO_SECOND, .tv_nsec = ns % GORO_SECOND};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+    /* The raw call: libc's nanosleep in a goroutine would park it (hook.c). */
+    while (syscall(SYS_nanosleep, &ts, &ts) != 0 && errno == EINTR)
         ;
 }
 
