@@ -11,12 +11,13 @@
  * call": io.c's loops retry it and wait again on EAGAIN, and goro_fd_wait,
  * which has no system call of its own, asks poll() (Go: pdReady).
  *
- * A wait is claimed like a select (runtime.h, sel_state): the waiting G
- * gets a fresh sequence number, and whoever wakes it first - the poller
- * (I/O ready), goro_close (EBADF), its deadline's timer (ETIMEDOUT) or the
- * close of a context's done channel (a select-style waiter queued on it) -
- * wins a CAS and leaves the reason in g->param; the losers leave no trace
- * but a ready flag.  A G may wait for both directions at once (fd_wait with
+ * A wait is a claimable wait (runtime.h): the waiting G opens one
+ * (goro__claim_open), and whoever wakes it first - the poller (I/O ready),
+ * goro_close (EBADF), its deadline's timer (ETIMEDOUT,
+ * goro__claim_arm_timeout) or the close of a context's done channel
+ * (goro__chan_close_wait_begin queues a waiter on it) - wins the claim and
+ * leaves the reason in g->param; the losers leave no trace but a ready
+ * flag.  A G may wait for both directions at once (fd_wait with
  * both events): it is then both the read and the write waiter.
  *
  * Locking: pd->lock protects the waiter and ready fields; lock order is pd,
@@ -161,17 +162,6 @@ bool goro__fd_pollable(int fd)
     return yes;
 }
 
-/* Claims g's wait for reason; pd->lock held.  Returns true if we won. */
-static bool claim(goro__g *g, uint64_t seq, uintptr_t reason)
-{
-    uint64_t want = 2 * seq;
-    if (!atomic_compare_exchange_strong_explicit(&g->sel_state, &want, want + 1,
-                                                 memory_order_acq_rel, memory_order_relaxed))
-        return false;
-    g->param = reason;
-    return true;
-}
-
 void goro__netpoll_ready(goro__pd *pd, int mode)
 {
     goro__g *wake[2] = {NULL, NULL};
@@ -181,7 +171,7 @@ void goro__netpoll_ready(goro__pd *pd, int mode)
      * close, its context) and cleans up itself: the readiness is kept. */
     if (mode & GORO_PD_READ) {
         goro__g *g = pd->rg;
-        if (g && claim(g, pd->rseq, GORO_WAKE_IO))
+        if (g && goro__claim(g, pd->rseq, GORO_WAKE_IO))
             wake[0] = g;
         else
             pd->rready = true;
@@ -189,7 +179,7 @@ void goro__netpoll_ready(goro__pd *pd, int mode)
     }
     if (mode & GORO_PD_WRITE) {
         goro__g *g = pd->wg;
-        if (g && g != wake[0] && claim(g, pd->wseq, GORO_WAKE_IO))
+        if (g && g != wake[0] && goro__claim(g, pd->wseq, GORO_WAKE_IO))
             wake[1] = g;
         else
             pd->wready = true; /* incl. a G waiting both ways, just woken */
@@ -212,15 +202,11 @@ struct fd_park {
 static void fd_park_unlock(void *arg)
 {
     struct fd_park *fp = arg;
-    if (fp->deadline >= 0) {
-        fp->g->timer.when = fp->deadline;
-        fp->g->timer.fn = goro__select_timeout_fn;
-        if (goro__timer_add(&fp->g->timer) != 0)
-            goro__select_timeout_fn(&fp->g->timer);
-    }
+    if (fp->deadline >= 0)
+        goro__claim_arm_timeout(fp->g, fp->deadline);
     goro__pd *pd = fp->pd;
     if (fp->done)
-        goro__lock_release(&fp->done->lock);
+        goro__chan_unlock(fp->done);
     atomic_store_explicit(&fp->parked, 1, memory_order_release); /* last touch of fp */
     goro__lock_release(&pd->lock);
 }
@@ -232,6 +218,7 @@ int goro__fd_wait(int fd, int modes, int64_t deadline, goro_chan *done)
     goro__sudog sg;
     struct fd_park fp;
     uintptr_t why;
+    uint64_t seq;
 
     if (!pd)
         return errno;
@@ -264,22 +251,19 @@ int goro__fd_wait(int fd, int modes, int64_t deadline, goro_chan *done)
         goro__lock_release(&pd->lock);
         return ETIMEDOUT;
     }
-    g->sel_seq++;
-    atomic_store_explicit(&g->sel_state, 2 * g->sel_seq, memory_order_relaxed);
-    g->param = GORO_WAKE_TIMEOUT;
+    seq = goro__claim_open(g);
     if (modes & GORO_PD_READ) {
         pd->rg = g;
-        pd->rseq = g->sel_seq;
+        pd->rseq = seq;
     }
     if (modes & GORO_PD_WRITE) {
         pd->wg = g;
-        pd->wseq = g->sel_seq;
+        pd->wseq = seq;
     }
     fp = (struct fd_park){.pd = pd, .g = g, .deadline = deadline};
     if (done) {
-        goro__lock_acquire(&done->lock);
-        if (atomic_load_explicit(&done->closed, memory_order_relaxed)) {
-            goro__lock_release(&done->lock);
+        /* Leaves done locked until the park: see goro__chan_close_wait_begin. */
+        if (!goro__chan_close_wait_begin(done, &sg, g, seq)) {
             if (pd->rg == g)
                 pd->rg = NULL;
             if (pd->wg == g)
@@ -287,10 +271,6 @@ int goro__fd_wait(int fd, int modes, int64_t deadline, goro_chan *done)
             goro__lock_release(&pd->lock);
             return ECANCELED;
         }
-        sg = (goro__sudog){.g = g, .c = done, .sel_seq = g->sel_seq, .index = -1,
-                           .is_select = true};
-        atomic_fetch_add_explicit(&done->refs, 1, memory_order_relaxed);
-        goro__waitq_enqueue(&done->recvq, &sg);
         fp.done = done;
     }
     atomic_fetch_add(&waiters, 1);
@@ -302,12 +282,8 @@ int goro__fd_wait(int fd, int modes, int64_t deadline, goro_chan *done)
     why = g->param;
     if (deadline >= 0)
         goro__timer_del(&g->timer);
-    if (done) {
-        goro__lock_acquire(&done->lock);
-        goro__waitq_remove(&done->recvq, &sg);
-        goro__lock_release(&done->lock);
-        goro_chan_release(done);
-    }
+    if (done)
+        goro__chan_close_wait_end(done, &sg);
     goro__lock_acquire(&pd->lock);
     if (pd->rg == g)
         pd->rg = NULL;
@@ -335,9 +311,9 @@ int goro__fd_close(int fd)
     if (pd && __atomic_load_n(&pd->registered, __ATOMIC_ACQUIRE)) {
         goro__lock_acquire(&pd->lock);
         pd->closing = true;
-        if (pd->rg && claim(pd->rg, pd->rseq, GORO_WAKE_CLOSED))
+        if (pd->rg && goro__claim(pd->rg, pd->rseq, GORO_WAKE_CLOSED))
             wake[0] = pd->rg;
-        if (pd->wg && pd->wg != pd->rg && claim(pd->wg, pd->wseq, GORO_WAKE_CLOSED))
+        if (pd->wg && pd->wg != pd->rg && goro__claim(pd->wg, pd->wseq, GORO_WAKE_CLOSED))
             wake[1] = pd->wg;
         pd->rg = pd->wg = NULL;
         if (pd->pollable)

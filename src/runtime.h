@@ -241,7 +241,7 @@ typedef struct goro__sudog {
     struct goro__sudog *next, *prev;
     void *elem;                 /* data to send, or where to receive */
     struct goro_chan *c;
-    uint64_t sel_seq;           /* select: generation, see goro__g.sel_state */
+    uint64_t sel_seq;           /* select: the wait it belongs to (goro__claim) */
     int index;                  /* select: case index */
     bool is_select;
     bool inq;                   /* linked in c's queue */
@@ -309,11 +309,9 @@ struct goro__g {
     int saved_errno;
     int64_t wait_since;         /* goro_now() when it parked (dumps) */
     uintptr_t param;            /* value a waker leaves for the G */
-    /* select: 2*seq while waiting in select number seq, 2*seq+1 once a
-     * waker (a channel or the timeout) has claimed it.  Wakers CAS it; the
-     * sequence makes a late waker from an earlier select fail. */
-    _Atomic uint64_t sel_state;
-    uint64_t sel_seq;
+    /* Claimable waits (select, fd waits): see "claimable waits" below. */
+    _Atomic uint64_t sel_state; /* 2*seq waiting, 2*seq+1 claimed */
+    uint64_t sel_seq;           /* seq of the current (or last) wait */
 
     /* Scheduling. */
     goro__g *schedlink;         /* global run queue or free lists */
@@ -526,16 +524,66 @@ GORO_HIDDEN void goro__park(void (*unlockf)(void *), void *arg, enum goro__wait_
  * this core), from elsewhere to the global queue.  Go: goready. */
 GORO_HIDDEN void goro__ready(goro__g *g);
 
-/* Why a G parked in a claimable wait (select, fd wait) was woken, as left
- * in g->param by the waker that won the claim; any other value is the
- * sudog of the channel case that won. */
+/* ---- claimable waits ----------------------------------------------------
+ * A G that waits for the first of several events (a select's cases and
+ * timeout; an fd's readiness, its close, its deadline and a context's done
+ * channel) is woken by exactly one of them: each waker claims the wait
+ * before touching the G, and only the winner readies it (Go: selectDone,
+ * the CAS in sudog dequeue).  g->sel_state is 2*seq while the G waits in
+ * its wait number seq (g->sel_seq) and 2*seq+1 once claimed; a waker names
+ * the wait it found (the seq recorded beside the G in its queue: a sudog's
+ * sel_seq, a poll descriptor's rseq/wseq), so a late waker from an earlier
+ * wait fails its CAS and leaves no trace.
+ *
+ *   waiter                               waker
+ *   seq = goro__claim_open(g)
+ *   publish (g, seq) in queues (locked)
+ *   goro__park(unlock the queues)        find (g, seq) in a queue (locked)
+ *                                        if goro__claim(g, seq, why):
+ *                                            unlock, goro__ready(g)
+ *   woken: why = g->param; take (g, seq) out of every other queue
+ *
+ * Only the winner writes g->param and the G's data (after its CAS), and
+ * the G reads them once readied, which orders them (goro__ready).  A claim
+ * never blocks, so it may be made under any lock. */
+
+/* Why a G parked in a claimable wait was woken, as left in g->param by
+ * the waker that won the claim; any other value is the sudog of the
+ * channel case that won. */
 #define GORO_WAKE_TIMEOUT 0
 #define GORO_WAKE_IO 1
 #define GORO_WAKE_CLOSED 2
 
-/* Timer callback for a claimable wait's deadline: claims the G's current
- * wait (sel_seq) with GORO_WAKE_TIMEOUT and readies it. */
-GORO_HIDDEN void goro__select_timeout_fn(goro__timer *t);
+/* Opens a new claimable wait for g (the running G), before it is published
+ * anywhere: returns its sequence number.  g->param starts as
+ * GORO_WAKE_TIMEOUT. */
+static inline uint64_t goro__claim_open(goro__g *g)
+{
+    uint64_t seq = ++g->sel_seq;
+    atomic_store_explicit(&g->sel_state, 2 * seq, memory_order_relaxed);
+    g->param = GORO_WAKE_TIMEOUT;
+    return seq;
+}
+
+/* Claims g's wait number seq for why (left in g->param).  Returns true if
+ * this caller won; the winner, and only it, readies g. */
+static inline bool goro__claim(goro__g *g, uint64_t seq, uintptr_t why)
+{
+    uint64_t want = 2 * seq;
+    if (!atomic_compare_exchange_strong_explicit(&g->sel_state, &want, want + 1,
+                                                 memory_order_acq_rel, memory_order_relaxed))
+        return false;
+    g->param = why;
+    return true;
+}
+
+/* Arms g's own timer (g->timer) to claim g's current wait with
+ * GORO_WAKE_TIMEOUT at when and ready it; without memory for the timer,
+ * claims it at once.  Called from the park's unlock function, with the
+ * wait published, so the G may be readied before this returns.  Once
+ * woken, the G calls goro__timer_del(&g->timer) before its next wait
+ * (timer.c). */
+GORO_HIDDEN void goro__claim_arm_timeout(goro__g *g, int64_t when);
 
 /* ---- network poller (netpoll.c), for the scheduler ---------------------- */
 
