@@ -68,9 +68,9 @@
  * fine for the few mutexes a test holds at once; a hash table if it ever
  * shows in a profile.  With no bubble alive, mutexes pay one relaxed load.
  *
- * Lock order: wait queue locks (channel, waitlist, poller) -> b->lock;
- * held_lock is a leaf.  b->lock is never held while a timer fires or a G
- * is readied.
+ * Lock order (docs/internals.md, "Lock order", 14-16): wait queue locks
+ * (channel, waitlist, poller) -> b->lock; held_lock and pool_lock are
+ * leaves.  b->lock is never held while a timer fires or a G is readied.
  */
 #include "runtime.h"
 
@@ -91,7 +91,7 @@
 #define MAX_IDLE_ROUNDS 100000
 
 struct goro__bubble {
-    goro__lock lock;
+    goro__lock lock;            /* rank 14 in docs/internals.md, "Lock order" */
     /* protected by lock */
     uint64_t id;                /* unique per goro_bubble_run */
     int total;                  /* goroutines in the bubble */

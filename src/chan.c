@@ -17,7 +17,8 @@
  * a released channel, a send included, dies at once with the channel's
  * creation site instead of hanging or corrupting memory.
  *
- * Lock order: channel locks by address (select.c), then scheduler locks.
+ * Lock order: channel locks by address (select.c), then timer heap and
+ * scheduler locks (the table: docs/internals.md, "Lock order").
  *
  * Happens-before edges for ThreadSanitizer (the Go memory model):
  *   - direct hand-off: the waiter releases its sudog before parking and
@@ -100,7 +101,7 @@ goro__sudog *goro__waitq_dequeue(goro__waitq *q)
 #define CHAN_INLINE_BUF 256
 
 static struct {
-    goro__lock lock;
+    goro__lock lock;            /* a leaf: lock order: docs/internals.md, "Lock order" */
     size_t next;                /* protected by lock, as the ring */
     struct {
         void *p;

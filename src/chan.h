@@ -60,7 +60,7 @@ GORO_HIDDEN void goro__life_free(void *p, size_t size);
 
 struct goro_chan {
     goro__life life;            /* first: see above */
-    goro__lock lock;
+    goro__lock lock;            /* lock order: docs/internals.md, "Lock order" */
     _Atomic size_t refs;
     size_t elemsize;
     size_t cap;

@@ -74,7 +74,7 @@ struct goro_ctx {
     goro_ctx *parent;           /* holds a reference; NULL for background */
 
     /* cancel ctx */
-    goro__lock lock;
+    goro__lock lock;            /* lock order: docs/internals.md, "Lock order" */
     goro_chan *done;
     _Atomic int err;
     goro_ctx *children;         /* protected by lock */

@@ -21,7 +21,8 @@
  * both events): it is then both the read and the write waiter.
  *
  * Locking: pd->lock protects the waiter and ready fields; lock order is pd,
- * then a done channel's lock, then scheduler locks.
+ * then a done channel's lock, then timer heap and scheduler locks (the
+ * table: docs/internals.md, "Lock order").
  *
  * Shortcut in place: a fd closed with close(2) instead of goro_close, whose
  * number is then reused, keeps a registration the kernel dropped; goro
@@ -39,7 +40,7 @@
 #include <unistd.h>
 
 struct goro__pd {
-    goro__lock lock;
+    goro__lock lock;            /* lock order: docs/internals.md, "Lock order" */
     int fd;
     bool registered;            /* in the poller (or known unpollable) */
     bool pollable;              /* false: regular file etc., always ready */

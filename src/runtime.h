@@ -7,7 +7,10 @@
  *      "thread G" (is_thread) whose state word doubles as a futex, so every
  *      wait queue holds Gs and every primitive is written once.
  *   M  an OS thread that runs goroutines.  Its own pthread stack is "g0": the
- *      scheduler loop runs there, and every goroutine switch goes G -> g0 -> G.
+ *      scheduler loop runs there.  A goroutine that parks, yields or exits
+ *      switches straight to the next G of its P's queue when there is one
+ *      (G -> G', which then finishes its predecessor's request), else to
+ *      g0 (G -> g0 -> G'); see switch_away in sched.c.
  *   P  the right to run goroutines; goro_maxprocs() of them.  A P owns a
  *      local run queue, a runnext slot and caches.  An M runs user code only
  *      while it holds a P, except after sysmon took the P away from an M whose
@@ -19,7 +22,8 @@
  *   G_RUNNING   executing on an M: that M (and the G's own code).
  *   G_WAITING   parked: the wait queue that holds it; only goro__ready()
  *               moves it on, by CAS from G_WAITING, so one waker wins.
- *   G_DEAD      returned from its function; g0 of its M recycles it.
+ *   G_DEAD      returned from its function; whoever runs next on its M
+ *               (g0 or the next G) recycles it.
  *
  * P ownership: p->owner is (uintptr_t)m for the M that holds it, with bit 0
  * set while that M is inside the runtime using the P (run queue, caches).
@@ -136,6 +140,8 @@ GORO_HIDDEN bool goro__alloc_fails(void);
 typedef struct goro__lock {
     _Atomic uint32_t state; /* 0 free, 1 locked, 2 locked with waiters */
 } goro__lock;
+/* Every goro__lock has a place in one table, docs/internals.md, "Lock
+ * order", with what it protects; each lock's definition points there. */
 
 #define GORO_LOCK_INIT {0}
 
@@ -175,7 +181,7 @@ typedef struct goro__timer {
 /* A P's timers: a 4-ary min-heap of deadlines under its own lock (Go:
  * p.timers).  Each entry keeps its timer's deadline beside the pointer. */
 typedef struct goro__timers {
-    goro__lock lock;
+    goro__lock lock;                /* lock order: docs/internals.md, "Lock order" */
     struct goro__timer_entry *heap; /* heap[0] is the earliest */
     size_t len, cap;
     _Atomic int64_t next;           /* heap[0].when, or INT64_MAX */
@@ -258,7 +264,8 @@ enum goro__gstatus {
     G_DEAD,
 };
 
-/* What a goroutine asks g0 to do after it switched there. */
+/* What a goroutine asks to be done once it is switched out: by g0, or by
+ * the G it switched to directly (finish in sched.c). */
 enum goro__gaction {
     GA_NONE = 0,
     GA_PARK,   /* run unlockf, then leave the G waiting */
@@ -297,13 +304,13 @@ struct goro__g {
     void *sp;                   /* saved stack pointer while switched out */
     _Atomic uint32_t status;    /* enum goro__gstatus; a futex for thread Gs */
     uint8_t is_thread;          /* a plain thread's G: parks on a futex */
-    uint8_t action;             /* enum goro__gaction, read by g0 */
+    uint8_t action;             /* enum goro__gaction, read by finish() */
     uint8_t wait_reason;        /* enum goro__wait_reason */
     uint8_t guarded;            /* stack has a PROT_NONE guard page below it */
     uint64_t id;                /* 0 for thread Gs */
     uint64_t magic;             /* GORO_G_MAGIC; checked at every switch */
 
-    /* Parking: set by the G before switching to g0, used by g0. */
+    /* Parking: set by the G before it switches out, used by finish(). */
     void (*unlockf)(void *);
     void *unlockarg;
     int saved_errno;
@@ -430,7 +437,8 @@ struct goro__m {
 /* ---- scheduler (sched.c) ------------------------------------------------ */
 
 typedef struct goro__sched {
-    goro__lock lock;            /* protects the fields down to runqsize */
+    goro__lock lock;            /* protects the fields down to runqsize;
+                                 * lock order: docs/internals.md, "Lock order" */
     goro__p *pidle;
     goro__m *midle;
     int nmidle;
@@ -453,7 +461,8 @@ typedef struct goro__sched {
     _Atomic uint64_t goidgen;
     _Atomic uint64_t nparks;         /* thread Gs parked (goroutines: per M) */
     _Atomic(goro__m *) allm;         /* list of all Ms */
-    goro__lock threadg_lock;         /* protects threadgs (dumps) */
+    goro__lock threadg_lock;         /* protects threadgs (dumps); a leaf in
+                                        the lock order (docs/internals.md) */
     goro__g *threadgs;               /* thread Gs, linked by alllink */
     _Atomic int64_t nexited_nop;     /* goroutines that exited on an M without P */
     _Atomic int64_t coarse_now;      /* goro_now(), refreshed by sysmon */
@@ -511,8 +520,9 @@ GORO_HIDDEN GORO_NOINLINE void goro__errno_set(int e);
 /* Requests queued or running in goro_blocking's pool. */
 GORO_HIDDEN int goro__blocking_outstanding(void);
 
-/* Parks the calling G: switches to the scheduler, runs unlockf(arg) there
- * (so a waker can never resume a G whose registers are not saved), and
+/* Parks the calling G: switches out, and whoever runs next on the M (g0,
+ * or the next G, first thing) runs unlockf(arg) (so a waker can never
+ * resume a G whose registers are not saved), and
  * returns once goro__ready() was called on it.  Before calling, the G must
  * be published in some wait queue under a lock that unlockf releases.  On a
  * plain thread the G is a thread G: it runs unlockf and sleeps on a futex.

@@ -1,12 +1,14 @@
 /* sched.c - the M:N scheduler (Go: runtime/proc.go).
  *
  * G, M and P are described in runtime.h.  Each M runs schedule() on its own
- * thread stack (g0).  A goroutine gives the CPU back only by switching to g0
- * (park, yield, exit); g0 then finishes what the goroutine asked for (runs
- * the park's unlock function, requeues it, recycles it) and picks the next
- * G.  Every switch is G -> g0 -> G: one extra register swap buys the
- * guarantee that a G's registers are saved before any other thread can see
- * it parked (Go: mcall/park_m).
+ * thread stack (g0).  A goroutine gives the CPU back only by switching out
+ * (park, yield, exit).  When its P's queue has a next G, it switches
+ * straight to it (G -> G', switch_away), and G' first finishes what the
+ * goroutine asked for (runs the park's unlock function, requeues it,
+ * recycles it: finish_direct); otherwise it switches to g0 (G -> g0 -> G'),
+ * which does the same and then runs the scheduler.  Either way the request
+ * is carried out after the switch, so a G's registers are saved before any
+ * other thread can see it parked (Go: mcall/park_m).
  *
  * Finding work (findrunnable), in order: due timers of this P, this P's
  * runnext slot and local run queue (every 61st tick, and at the end of a
@@ -58,7 +60,8 @@
  * retries starting an M while work waits and none could be started
  * (newm_retry).
  *
- * Lock order: channel/primitive locks, then sched.lock, then the timer lock.
+ * Lock order: channel/primitive locks, then sched.lock, then the timer
+ * heap and stack pool locks (the table: docs/internals.md, "Lock order").
  * Nothing is held across a switch.
  */
 #include "runtime.h"
@@ -1866,7 +1869,7 @@ int goro_maxprocs(int n)
 struct main_call {
     void (*fn)(void *);
     void *arg;
-    goro__lock lock;
+    goro__lock lock;            /* a leaf: lock order: docs/internals.md, "Lock order" */
     bool done;
     goro__g *waiter;
 };

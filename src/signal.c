@@ -24,7 +24,8 @@
  *
  * Locking: sigs.lock protects the list, every registration's fields, users
  * and old.  Lock order: sigs.lock, then channel locks (the watcher
- * try-sends under it), then scheduler locks.  Channel deliveries happen
+ * try-sends under it), then scheduler locks (docs/internals.md, "Lock
+ * order").  Channel deliveries happen
  * under sigs.lock, so once goro_signal_stop has unlinked a channel's
  * registration no send to it can follow (Go: "When Stop returns, it is
  * guaranteed that c will receive no more signals").  Contexts are canceled
@@ -52,7 +53,7 @@ struct sigreg {
 };
 
 static struct {
-    goro__lock lock;            /* protects all but the atomics */
+    goro__lock lock;            /* protects all but the atomics; lock order: docs/internals.md, "Lock order" */
     struct sigreg *list;
     int users[MAX_SIG];
     struct sigaction old[MAX_SIG];

@@ -109,7 +109,7 @@ typedef struct goro__g_slab {
 } goro__g_slab;
 
 static struct {
-    goro__lock lock;
+    goro__lock lock;            /* a leaf: lock order: docs/internals.md, "Lock order" */
     goro__g *free;              /* global pool of dead default-size Gs */
     int nfree;
     goro__stack_chunk *cur;     /* chunk being carved */

@@ -268,9 +268,8 @@ void goro__deadlock_check(void)
         last_parks = UINT64_MAX;
         return;
     }
-    /* Declare it only after the same picture at five checks in a row
-     * (about 50 ms): a wake-up in flight between our racy reads, or a
-     * thread that is just starting, gets time to show up. */
+    /* Declare it only after the same picture at five checks in a row,
+     * held for DEADLOCK_HOLD (see above). */
     static int same;
     static int64_t since;
     if (parks != last_parks) {
