@@ -1,7 +1,7 @@
 # shellcheck shell=bash
-# deps.sh - used by scripts/test.sh, scripts/demo.sh, scripts/install-test.sh
-# and .ci/run (sourced, not run).  Installs what a preset needs through apt,
-# only when missing, as root or through sudo.
+# deps.sh - used by scripts/test.sh, scripts/demo.sh, scripts/install-test.sh,
+# scripts/api.sh and .ci/run (sourced, not run).  Installs what a preset
+# needs through apt, only when missing, as root or through sudo.
 
 # Debian packages each preset needs beyond gcc, make and cmake.
 # libhttp-parser-dev: examples/http_hello (optional; skipped without it).
@@ -17,6 +17,9 @@ GORO_DEPS_LIBS="redis-server redis-tools libhiredis-dev postgresql postgresql-co
 GORO_DEPS_PACKAGE="dpkg-dev file"
 # scripts/fuzz.sh: clang with libFuzzer and the sanitizer runtimes.
 GORO_DEPS_FUZZ="clang libclang-rt-14-dev"
+# scripts/api.sh: the API reference (Doxygen) and the doc-comment checks
+# (clang -Wdocumentation).
+GORO_DEPS_DOC="doxygen clang"
 
 goro_as_root() {
   if [ "$(id -u)" -eq 0 ]; then
@@ -75,6 +78,9 @@ goro_deps() {
       ;;
     fuzz)
       goro_apt_install $GORO_DEPS_FUZZ
+      ;;
+    doc)
+      goro_apt_install $GORO_DEPS_DOC
       ;;
     package)
       goro_apt_install $GORO_DEPS_COMMON $GORO_DEPS_PACKAGE

@@ -21,7 +21,8 @@
  *   G_RUNNABLE  in a run queue or a runnext slot: whoever dequeues it.
  *   G_RUNNING   executing on an M: that M (and the G's own code).
  *   G_WAITING   parked: the wait queue that holds it; only goro__ready()
- *               moves it on, by CAS from G_WAITING, so one waker wins.
+ *               moves it on, called by the one waker that took it off its
+ *               queue (or won its claim) under the lock its park released.
  *   G_DEAD      returned from its function; whoever runs next on its M
  *               (g0 or the next G) recycles it.
  *

@@ -459,6 +459,20 @@ static void runq_put_tail(goro__p *p, goro__g *g, memory_order order)
 static void runq_put(goro__p *p, goro__g *g, bool next)
 {
     if (next) {
+        /* One P: the locked exchange guards against thieves, and there is
+         * no other P to steal.  Thieves only ever take runnext (a CAS of the
+         * G they saw to NULL) and only the owner stores a G there, so an
+         * empty runnext stays empty until we fill it: a release store will
+         * do.  With more Ps the exchange stays, for its full fence: it
+         * orders the store before wakep's loads, against a spinning M that
+         * gives up ((A) in findrunnable), as (B) does for the tail.  Should
+         * goro_maxprocs raise the count meanwhile, the G still runs here
+         * next; only its early steal may be missed. */
+        if (atomic_load_explicit(&goro__s.nprocs, memory_order_relaxed) == 1 &&
+            !atomic_load_explicit(&p->runnext, memory_order_relaxed)) {
+            atomic_store_explicit(&p->runnext, g, memory_order_release);
+            return;
+        }
         g = atomic_exchange_explicit(&p->runnext, g, memory_order_acq_rel);
         if (!g)
             return;
@@ -1653,13 +1667,18 @@ static void runq_ready(goro__g *g, bool next)
 
 void goro__ready(goro__g *g)
 {
-    uint32_t st = G_WAITING;
-
-    if (unlikely(!atomic_compare_exchange_strong_explicit(&g->status, &st, G_RUNNABLE,
-                                                          memory_order_acq_rel,
-                                                          memory_order_relaxed)))
+    /* A waiting G has exactly one waker: whoever dequeued its sudog under
+     * the channel (or other) lock, claimed its select, or fired its timer.
+     * G_WAITING was stored before that lock was released (finish), and no
+     * one else writes the status of a waiting G, so a check and a release
+     * store do what a locked compare-and-swap did, at no locked cost.  The
+     * release orders the waker's copy into the G's memory before the G can
+     * be seen runnable (a plain thread reads the status with acquire). */
+    uint32_t st = atomic_load_explicit(&g->status, memory_order_relaxed);
+    if (unlikely(st != G_WAITING))
         goro__throw("goro__ready: goroutine %llu is not waiting (status %u)",
                     (unsigned long long)g->id, st);
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
     if (g->is_thread) {
         goro__futex_wake(&g->status, 1);
         return;
