@@ -54,7 +54,7 @@ static void write_all(const struct sink *k, const char *s, size_t n)
         return;
     }
     while (n > 0) {
-        ssize_t w = write(fd, s, n);
+        ssize_t w = goro__sys_write(fd, s, n);
         if (w <= 0)
             return;
         s += w;
