@@ -37,6 +37,23 @@ static void thread_sleep(int64_t ns)
         ;
 }
 
+/* Whether the machine has more than two runnable threads per CPU: then a
+ * thread waits milliseconds for a core after each wake-up, and bounds of
+ * a millisecond or so measure the machine, not goro.  The timing bounds
+ * below are checked only when it is not; everything else always is. */
+static bool machine_busy(void)
+{
+    double load = 0;
+    FILE *f = fopen("/proc/loadavg", "r");
+    bool busy = f && fscanf(f, "%lf", &load) == 1 && load > 2.0 * sysconf(_SC_NPROCESSORS_ONLN);
+    if (f)
+        fclose(f);
+    if (busy)
+        cr_log_warn("load average %.1f on %ld CPUs: timing bounds not checked", load,
+                    sysconf(_SC_NPROCESSORS_ONLN));
+    return busy;
+}
+
 static void sort3(int64_t *v)
 {
     for (int i = 1; i < 3; i++)
@@ -103,7 +120,8 @@ Test(syscall, blocking_call_lets_others_run, .init = one_proc, .timeout = GT_TIM
                   "the goroutine changed thread inside the bracket");
     }
     sort3(lat);
-    cr_assert_lt(lat[1], gt_ms(8), "the other G ran %.2f, %.2f, %.2f ms into the call",
+    if (!machine_busy())
+        cr_assert_lt(lat[1], gt_ms(8), "the other G ran %.2f, %.2f, %.2f ms into the call",
                  lat[0] / 1e6, lat[1] / 1e6, lat[2] / 1e6);
     gt_quiesce();
 }
@@ -427,14 +445,8 @@ static void read_loop_vs_ticker(int mode)
     /* Beside the reader each late tick waits for two thread wake-ups (the
      * reader's yield and the hand-back), so on a machine with several
      * runnable threads per core the run queue alone costs milliseconds. */
-    double load;
-    FILE *f = fopen("/proc/loadavg", "r");
-    bool loaded = f && fscanf(f, "%lf", &load) == 1 && load > 2.0 * sysconf(_SC_NPROCESSORS_ONLN);
-    if (f)
-        fclose(f);
-    if (loaded)
-        cr_skip_test("load average %.1f on %ld CPUs: too busy to time ticks", load,
-                     sysconf(_SC_NPROCESSORS_ONLN));
+    if (machine_busy())
+        cr_skip_test("the machine is too busy to time ticks");
     int fd = tmp_file(1 << 20);
     cr_assert(fd >= 0, "temporary file: %s", strerror(errno));
     int64_t p90[2], max[2];
@@ -515,7 +527,8 @@ Test(syscall, many_calls_two_procs, .timeout = GT_TIMEOUT(30))
         cr_assert(gt_wait_count(&many_done, MANY, gt_ms(10000)), "%ld of %d finished",
                   atomic_load(&many_done), MANY);
         int64_t took = goro_now() - t0;
-        cr_assert_lt(took, gt_ms(250), "wave %d took %.1f ms", wave, took / 1e6);
+        if (!machine_busy())
+            cr_assert_lt(took, gt_ms(250), "wave %d took %.1f ms", wave, took / 1e6);
         cr_assert(gt_wait_until(gt_no_goroutines, NULL, gt_ms(5000)));
         after[wave] = count_threads();
         cr_assert_leq(after[wave], base + MANY + 8, "threads: %d before, %d after wave %d", base,
