@@ -122,7 +122,7 @@ Test(syscall, blocking_call_lets_others_run, .init = one_proc, .timeout = GT_TIM
     sort3(lat);
     if (!machine_busy())
         cr_assert_lt(lat[1], gt_ms(8), "the other G ran %.2f, %.2f, %.2f ms into the call",
-                 lat[0] / 1e6, lat[1] / 1e6, lat[2] / 1e6);
+                     lat[0] / 1e6, lat[1] / 1e6, lat[2] / 1e6);
     gt_quiesce();
 }
 
