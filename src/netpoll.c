@@ -24,10 +24,16 @@
  * then a done channel's lock, then timer heap and scheduler locks (the
  * table: docs/internals.md, "Lock order").
  *
- * Shortcut in place: a fd closed with close(2) instead of goro_close, whose
- * number is then reused, keeps a registration the kernel dropped; goro
- * re-registers on EEXIST but cannot notice a silent drop, so close fds that
- * goro waited on with goro_close.
+ * A fd closed behind goro's back (a close inside the C library, or any
+ * close with the interposers off, hook.c), whose number is then reused,
+ * keeps a registration the kernel dropped: goro re-registers on EEXIST but
+ * cannot notice a silent drop by itself.  close(2) is goro's own with the
+ * interposers on (it calls goro__fd_close), and hook.c re-registers a
+ * number it meets for the first time (goro__fd_rearm); without them, close
+ * fds that goro waited on with goro_close.
+ *
+ * poll and select (hook.c) wait on many fds at once (goro__fd_wait_many):
+ * the G is the waiter of every pd, under one claim.
  */
 #include "netpoll.h"
 #include "chan.h"
@@ -65,7 +71,7 @@ static void netpoll_init(void)
 {
     goro__init();
     init_err = goro__netpoll_backend_init();
-    atomic_store(&last_poll, goro_now());
+    atomic_store(&last_poll, goro__nanotime());
     if (!init_err)
         atomic_store_explicit(&inited, true, memory_order_release);
 }
@@ -112,7 +118,7 @@ static goro__pd *pd_get(int fd)
         return pd;
     goro__lock_acquire(&pd->lock);
     if (!pd->registered) {
-        int fl = fcntl(fd, F_GETFL);
+        int fl = goro__sys_fcntl(fd, F_GETFL);
         if (fl < 0) {
             e = errno;
             goro__lock_release(&pd->lock);
@@ -127,7 +133,7 @@ static goro__pd *pd_get(int fd)
             return NULL;
         }
         if (pd->pollable && !(fl & O_NONBLOCK))
-            fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+            goro__sys_fcntl(fd, F_SETFL, fl | O_NONBLOCK);
         pd->closing = false;
         pd->rready = pd->wready = false;
         __atomic_store_n(&pd->registered, true, __ATOMIC_RELEASE);
@@ -304,28 +310,194 @@ int goro__fd_wait(int fd, int modes, int64_t deadline, goro_chan *done)
     }
 }
 
-int goro__fd_close(int fd)
+void goro__fd_forget(int fd)
 {
     goro__pd *pd = pd_lookup(fd);
     goro__g *wake[2] = {NULL, NULL};
 
-    if (pd && __atomic_load_n(&pd->registered, __ATOMIC_ACQUIRE)) {
-        goro__lock_acquire(&pd->lock);
-        pd->closing = true;
-        if (pd->rg && goro__claim(pd->rg, pd->rseq, GORO_WAKE_CLOSED))
-            wake[0] = pd->rg;
-        if (pd->wg && pd->wg != pd->rg && goro__claim(pd->wg, pd->wseq, GORO_WAKE_CLOSED))
-            wake[1] = pd->wg;
-        pd->rg = pd->wg = NULL;
-        if (pd->pollable)
-            goro__netpoll_backend_close(fd);
-        __atomic_store_n(&pd->registered, false, __ATOMIC_RELEASE);
-        goro__lock_release(&pd->lock);
-        for (int i = 0; i < 2; i++)
-            if (wake[i])
-                goro__ready(wake[i]);
+    if (!pd || !__atomic_load_n(&pd->registered, __ATOMIC_ACQUIRE))
+        return;
+    goro__lock_acquire(&pd->lock);
+    pd->closing = true;
+    if (pd->rg && goro__claim(pd->rg, pd->rseq, GORO_WAKE_CLOSED))
+        wake[0] = pd->rg;
+    if (pd->wg && pd->wg != pd->rg && goro__claim(pd->wg, pd->wseq, GORO_WAKE_CLOSED))
+        wake[1] = pd->wg;
+    pd->rg = pd->wg = NULL;
+    if (pd->pollable && pd->registered)
+        goro__netpoll_backend_close(fd);
+    __atomic_store_n(&pd->registered, false, __ATOMIC_RELEASE);
+    goro__lock_release(&pd->lock);
+    for (int i = 0; i < 2; i++)
+        if (wake[i])
+            goro__ready(wake[i]);
+}
+
+int goro__fd_close(int fd)
+{
+    goro__fd_forget(fd);
+    return goro__sys_close(fd) == 0 ? 0 : errno;
+}
+
+int goro__fd_rearm(int fd)
+{
+    goro__pd *pd = pd_lookup(fd);
+    int e = 0;
+
+    if (!pd)
+        return errno;
+    if (!__atomic_load_n(&pd->registered, __ATOMIC_ACQUIRE))
+        return pd_get(fd) ? 0 : errno;
+    goro__lock_acquire(&pd->lock);
+    /* Registered before: add it again.  For a live registration this is a
+     * no-op (EEXIST, then a modify); for one the kernel dropped when an
+     * earlier file with this number was closed, it is the registration. */
+    if (pd->registered && pd->pollable)
+        e = goro__netpoll_backend_open(fd, pd);
+    goro__lock_release(&pd->lock);
+    return e;
+}
+
+/* ---- waiting for any of several fds (poll, select) ----------------------- */
+
+struct many_park {
+    goro__pd **pds;
+    int n;
+    goro__g *g;
+    int64_t deadline;
+    _Atomic uint32_t parked;    /* see goro__park_wait_unlocked */
+};
+
+static void many_park_unlock(void *arg)
+{
+    struct many_park *mp = arg;
+    goro__pd **pds = mp->pds;
+    int n = mp->n;
+
+    if (mp->deadline >= 0)
+        goro__claim_arm_timeout(mp->g, mp->deadline);
+    atomic_store_explicit(&mp->parked, 1, memory_order_release); /* last touch of mp */
+    for (int i = n - 1; i >= 0; i--)
+        goro__lock_release(&pds[i]->lock);
+}
+
+static int pd_cmp(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (goro__pd *const *)a, y = (uintptr_t) * (goro__pd *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Locks are taken in address order (the only place that holds more than
+ * one pd lock), so two such waits cannot deadlock; the G is published in
+ * every pd under its lock and parks with all of them held, as select does
+ * with channel locks: a waker that claims it finds it parked.  pds (the
+ * caller's array, sorted here, duplicates merged) must stay valid until
+ * this returns; modes[i] belongs to fds[i]. */
+int goro__fd_wait_many(const int *fds, const int *modes, int n, int64_t deadline)
+{
+    goro__pd *small[16], **pds = small;
+    int *pmodes, m = 0, e = 0;
+    goro__g *g = goro__getg();
+    struct many_park mp;
+    uintptr_t why;
+
+    if (!g)
+        return ENOMEM;
+    if (n > 16 && !(pds = goro__malloc((size_t)n * sizeof *pds)))
+        return ENOMEM;
+    for (int i = 0; i < n; i++) {
+        goro__pd *pd = pd_get(fds[i]);
+        if (!pd) {
+            e = errno;
+            goto out;
+        }
+        if (!pd->pollable)
+            goto out; /* a regular file is always ready */
+        /* The mode rides in the pointer's low bits (pds are aligned). */
+        pds[m++] = (goro__pd *)((uintptr_t)pd | (uintptr_t)modes[i]);
     }
-    return close(fd) == 0 ? 0 : errno;
+    qsort(pds, (size_t)m, sizeof *pds, pd_cmp);
+    /* Merge duplicates (same pd, any modes) and unpack: modes go to a
+     * parallel array on the G's stack, small enough (ints) for n <= 16. */
+    int small_modes[16];
+    pmodes = m > 16 ? goro__malloc((size_t)m * sizeof *pmodes) : small_modes;
+    if (!pmodes) {
+        e = ENOMEM;
+        goto out;
+    }
+    int k = 0;
+    for (int i = 0; i < m; i++) {
+        goro__pd *pd = (goro__pd *)((uintptr_t)pds[i] & ~(uintptr_t)3);
+        int md = (int)((uintptr_t)pds[i] & 3);
+        if (k > 0 && pds[k - 1] == pd) {
+            pmodes[k - 1] |= md;
+            continue;
+        }
+        pds[k] = pd;
+        pmodes[k++] = md;
+    }
+    m = k;
+    if (deadline >= 0 && deadline <= goro_now()) {
+        e = ETIMEDOUT;
+        goto out_modes;
+    }
+
+    for (int i = 0; i < m; i++)
+        goro__lock_acquire(&pds[i]->lock);
+    for (int i = 0; i < m; i++) {
+        goro__pd *pd = pds[i];
+        bool ready = ((pmodes[i] & GORO_PD_READ) && pd->rready) ||
+                     ((pmodes[i] & GORO_PD_WRITE) && pd->wready);
+        if (pd->closing || ready || ((pmodes[i] & GORO_PD_READ) && pd->rg) ||
+            ((pmodes[i] & GORO_PD_WRITE) && pd->wg)) {
+            e = pd->closing ? EBADF : ready ? 0 : EBUSY;
+            if (ready) {
+                if (pmodes[i] & GORO_PD_READ)
+                    pd->rready = false;
+                if (pmodes[i] & GORO_PD_WRITE)
+                    pd->wready = false;
+            }
+            for (int j = m - 1; j >= 0; j--)
+                goro__lock_release(&pds[j]->lock);
+            goto out_modes;
+        }
+    }
+    uint64_t seq = goro__claim_open(g);
+    for (int i = 0; i < m; i++) {
+        if (pmodes[i] & GORO_PD_READ) {
+            pds[i]->rg = g;
+            pds[i]->rseq = seq;
+        }
+        if (pmodes[i] & GORO_PD_WRITE) {
+            pds[i]->wg = g;
+            pds[i]->wseq = seq;
+        }
+    }
+    mp = (struct many_park){.pds = pds, .n = m, .g = g, .deadline = deadline};
+    atomic_fetch_add(&waiters, 1);
+    goro__park(many_park_unlock, &mp, WR_IO);
+    goro__park_wait_unlocked(&mp.parked);
+    atomic_fetch_sub(&waiters, 1);
+
+    why = g->param;
+    if (deadline >= 0)
+        goro__timer_del(&g->timer);
+    for (int i = 0; i < m; i++) {
+        goro__lock_acquire(&pds[i]->lock);
+        if (pds[i]->rg == g)
+            pds[i]->rg = NULL;
+        if (pds[i]->wg == g)
+            pds[i]->wg = NULL;
+        goro__lock_release(&pds[i]->lock);
+    }
+    e = why == GORO_WAKE_IO ? 0 : why == GORO_WAKE_CLOSED ? EBADF : ETIMEDOUT;
+out_modes:
+    if (pmodes != small_modes)
+        goro__free(pmodes);
+out:
+    if (pds != small)
+        goro__free(pds);
+    return e;
 }
 
 /* ---- for the scheduler -------------------------------------------------- */
@@ -352,7 +524,7 @@ int goro__netpoll(int64_t deadline)
     n = goro__netpoll_backend_wait(deadline);
     if (deadline != 0)
         atomic_fetch_sub(&polling, 1);
-    atomic_store_explicit(&last_poll, goro_now(), memory_order_relaxed);
+    atomic_store_explicit(&last_poll, goro__nanotime(), memory_order_relaxed);
     return n;
 }
 

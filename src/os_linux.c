@@ -58,7 +58,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-int64_t goro_now(void)
+int64_t goro__nanotime(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -164,7 +164,7 @@ int goro__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
      * call TSan intercepts, on the way out; the early return is a spurious
      * wake to the caller. */
     bool capped = false;
-    int64_t poll_until = goro_now() + TSAN_SIGNAL_POLL;
+    int64_t poll_until = goro__nanotime() + TSAN_SIGNAL_POLL;
     if (deadline < 0 || deadline > poll_until) {
         deadline = poll_until;
         capped = true;
@@ -258,7 +258,7 @@ void goro__fork_fatal(void)
         "fatal error: goro: runtime used in a child of fork() (only the forking thread is "
         "copied: no goroutine or timer can run here; call exec, or only async-signal-safe "
         "functions, after fork)\n";
-    ssize_t r = write(2, msg, sizeof msg - 1);
+    ssize_t r = goro__sys_write(2, msg, sizeof msg - 1);
     (void)r;
     /* No goroutine dump: it takes locks that a thread the child lacks may
      * hold.  abort() must not re-enter a handler that would hide the line. */
@@ -313,11 +313,11 @@ int goro__thread_start(void *(*fn)(void *), void *arg, size_t stack_size)
 static long read_long_file(const char *path, long dflt)
 {
     char buf[64];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = goro__sys_open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return dflt;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
+    ssize_t n = goro__sys_read(fd, buf, sizeof buf - 1);
+    goro__sys_close(fd);
     if (n <= 0)
         return dflt;
     buf[n] = 0;
@@ -334,13 +334,13 @@ long goro__map_count(void)
     char buf[8192];
     long lines = 0;
     ssize_t n;
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    int fd = goro__sys_open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 1000; /* a generous guess */
-    while ((n = read(fd, buf, sizeof buf)) > 0)
+    while ((n = goro__sys_read(fd, buf, sizeof buf)) > 0)
         for (ssize_t i = 0; i < n; i++)
             lines += buf[i] == '\n';
-    close(fd);
+    goro__sys_close(fd);
     return lines;
 }
 
@@ -349,7 +349,7 @@ uint64_t goro__rand64(void)
     /* splitmix64 over a shared counter: seeds per-P generators. */
     static _Atomic uint64_t state = 0x9e3779b97f4a7c15ULL;
     uint64_t z = atomic_fetch_add_explicit(&state, 0x9e3779b97f4a7c15ULL, memory_order_relaxed);
-    z ^= (uint64_t)goro_now();
+    z ^= (uint64_t)goro__nanotime();
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
@@ -425,7 +425,7 @@ static void fault_handler(int sig, siginfo_t *si, void *uc)
 static void quit_handler(int sig)
 {
     static const char msg[] = "SIGQUIT: quit\n\n";
-    ssize_t r = write(2, msg, sizeof msg - 1);
+    ssize_t r = goro__sys_write(2, msg, sizeof msg - 1);
     (void)r;
     goro__dump_fd(2);
     signal(sig, SIG_DFL);

@@ -38,6 +38,7 @@
 #define GORO_RUNTIME_H
 
 #include "goro.h"
+#include "list.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -45,6 +46,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
 
 #define GORO_HIDDEN __attribute__((visibility("hidden")))
 #define GORO_NOINLINE __attribute__((noinline))
@@ -88,6 +99,10 @@ GORO_HIDDEN int goro__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t d
 /* Wakes up to n threads waiting on addr. */
 GORO_HIDDEN void goro__futex_wake(_Atomic uint32_t *addr, int n);
 GORO_HIDDEN int goro__ncpu(void);
+/* CLOCK_MONOTONIC in nanoseconds: the real clock, for the runtime's own
+ * bookkeeping.  goro_now() is this clock too, except inside a bubble,
+ * where it is the bubble's fake clock (bubble.c). */
+GORO_HIDDEN int64_t goro__nanotime(void);
 /* Starts a detached thread with the given stack size (0: default). */
 GORO_HIDDEN int goro__thread_start(void *(*fn)(void *), void *arg, size_t stack_size);
 /* Captures the application's signal mask (the calling thread's) for the
@@ -288,6 +303,8 @@ enum goro__wait_reason {
     WR_BLOCKING,
     WR_GORO_MAIN,
     WR_LOCKED_THREAD,
+    WR_BUBBLE_RUN,
+    WR_BUBBLE_WAIT,
     WR_COUNT
 };
 
@@ -324,6 +341,13 @@ struct goro__g {
     int migrate_skips;
     goro__timer timer;          /* goro_sleep(), and timed waits */
 
+    /* Bubbles (bubble.c).  bubble is set at spawn and cleared at exit;
+     * bubble_blocked is protected by the bubble's lock; bubble_foreign is
+     * written by the G itself before it parks. */
+    struct goro__bubble *bubble;
+    bool bubble_blocked;        /* counted durably blocked */
+    bool bubble_foreign;        /* this wait involves an object outside it */
+
     /* Entry and creation site. */
     void (*fn)(void *);
     void *arg;
@@ -343,8 +367,7 @@ struct goro__g {
     size_t slot_size;           /* whole slot: guard + stack (+ G) */
     struct goro__stack_chunk *chunk; /* NULL for a non-default size */
     unsigned vg_stack_id;       /* Valgrind's id for the stack */
-    goro__g *alllink;           /* thread Gs (goro__s.threadgs) */
-    goro__g *allprev;
+    goro__list threadlink;      /* thread Gs: on goro__s.threadgs */
 
     /* Sanitizers. */
     void *tsan_fiber;
@@ -451,7 +474,7 @@ typedef struct goro__sched {
     _Atomic(goro__m *) allm;         /* list of all Ms */
     goro__lock threadg_lock;         /* protects threadgs (dumps); a leaf in
                                         the lock order (docs/internals.md) */
-    goro__g *threadgs;               /* thread Gs, linked by alllink */
+    goro__list threadgs;             /* thread Gs, by threadlink */
     _Atomic int64_t nexited_nop;     /* goroutines that exited on an M without P */
     _Atomic int64_t coarse_now;      /* goro_now(), refreshed by sysmon */
     _Atomic uint32_t sysmon_wake;    /* futex: sysmon sleeps on it */
@@ -638,6 +661,88 @@ GORO_HIDDEN void goro__stack_each_g(void (*fn)(goro__g *, void *), void *arg);
 GORO_HIDDEN size_t goro__stack_default_size(void);
 GORO_HIDDEN void goro__stack_init(void);
 
+/* ---- the C library's own calls (hook.c) --------------------------------- */
+
+/* goro interposes read, write, poll, sleep and the rest (hook.c, and
+ * docs/guide.md, "Using existing C libraries"), so that blocking C code
+ * parks its goroutine instead of its thread.  goro's own code must never
+ * reach those interposers: it calls the C library through these pointers,
+ * which hold the next definition after goro's (dlsym(RTLD_NEXT): the C
+ * library's, or a sanitizer's interceptor in front of it).  Each starts as
+ * a stub that looks all of them up on first use, so they work from any
+ * constructor.  Built with GORO_HOOK off, they point at the C library's
+ * functions directly.  Exception: the TSan build's usleep(0) in sched.c
+ * and os_linux.c stays a plain call, so that TSan's interceptor sees it. */
+#define GORO_SYS_CALLS(X)                                                        \
+    X(ssize_t, read, (int fd, void *buf, size_t n), (fd, buf, n))                \
+    X(ssize_t, write, (int fd, const void *buf, size_t n), (fd, buf, n))         \
+    X(ssize_t, readv, (int fd, const struct iovec *iov, int n), (fd, iov, n))    \
+    X(ssize_t, writev, (int fd, const struct iovec *iov, int n), (fd, iov, n))   \
+    X(ssize_t, pread, (int fd, void *buf, size_t n, off_t off), (fd, buf, n, off)) \
+    X(ssize_t, pwrite, (int fd, const void *buf, size_t n, off_t off), (fd, buf, n, off)) \
+    X(ssize_t, recv, (int fd, void *buf, size_t n, int fl), (fd, buf, n, fl))    \
+    X(ssize_t, recvfrom, (int fd, void *buf, size_t n, int fl, struct sockaddr *a, \
+                          socklen_t *al), (fd, buf, n, fl, a, al))               \
+    X(ssize_t, recvmsg, (int fd, struct msghdr *m, int fl), (fd, m, fl))         \
+    X(ssize_t, send, (int fd, const void *buf, size_t n, int fl), (fd, buf, n, fl)) \
+    X(ssize_t, sendto, (int fd, const void *buf, size_t n, int fl,               \
+                        const struct sockaddr *a, socklen_t al), (fd, buf, n, fl, a, al)) \
+    X(ssize_t, sendmsg, (int fd, const struct msghdr *m, int fl), (fd, m, fl))   \
+    X(int, accept, (int fd, struct sockaddr *a, socklen_t *al), (fd, a, al))     \
+    X(int, accept4, (int fd, struct sockaddr *a, socklen_t *al, int fl), (fd, a, al, fl)) \
+    X(int, connect, (int fd, const struct sockaddr *a, socklen_t al), (fd, a, al)) \
+    X(int, poll, (struct pollfd *fds, nfds_t n, int ms), (fds, n, ms))           \
+    X(int, ppoll, (struct pollfd *fds, nfds_t n, const struct timespec *ts,      \
+                   const sigset_t *mask), (fds, n, ts, mask))                    \
+    X(int, select, (int n, fd_set *r, fd_set *w, fd_set *x, struct timeval *tv), \
+      (n, r, w, x, tv))                                                          \
+    X(int, pselect, (int n, fd_set *r, fd_set *w, fd_set *x, const struct timespec *ts, \
+                     const sigset_t *mask), (n, r, w, x, ts, mask))              \
+    X(unsigned, sleep, (unsigned s), (s))                                        \
+    X(int, usleep, (useconds_t us), (us))                                        \
+    X(int, nanosleep, (const struct timespec *req, struct timespec *rem), (req, rem)) \
+    X(int, clock_nanosleep, (clockid_t c, int fl, const struct timespec *req,    \
+                             struct timespec *rem), (c, fl, req, rem))           \
+    X(int, epoll_wait, (int ep, struct epoll_event *ev, int n, int ms), (ep, ev, n, ms)) \
+    X(int, epoll_pwait, (int ep, struct epoll_event *ev, int n, int ms,          \
+                         const sigset_t *mask), (ep, ev, n, ms, mask))           \
+    X(int, getaddrinfo, (const char *node, const char *svc, const struct addrinfo *h, \
+                         struct addrinfo **res), (node, svc, h, res))            \
+    X(int, setsockopt, (int fd, int lvl, int opt, const void *v, socklen_t vl),  \
+      (fd, lvl, opt, v, vl))                                                     \
+    X(int, close, (int fd), (fd))                                                \
+    X(int, dup, (int fd), (fd))                                                  \
+    X(int, dup2, (int fd, int to), (fd, to))                                     \
+    X(int, dup3, (int fd, int to, int fl), (fd, to, fl))                         \
+    X(int, socket, (int dom, int type, int proto), (dom, type, proto))           \
+    X(int, socketpair, (int dom, int type, int proto, int sv[2]), (dom, type, proto, sv)) \
+    X(int, pipe, (int p[2]), (p))                                                \
+    X(int, pipe2, (int p[2], int fl), (p, fl))                                   \
+    X(int, fsync, (int fd), (fd))                                                \
+    X(int, fdatasync, (int fd), (fd))                                            \
+    X(int, flock, (int fd, int op), (fd, op))                                    \
+    X(pid_t, waitpid, (pid_t pid, int *st, int opt), (pid, st, opt))
+
+#define GORO_SYS_DECLARE(ret, name, params, args) GORO_HIDDEN extern ret(*goro__sys_##name) params;
+GORO_SYS_CALLS(GORO_SYS_DECLARE)
+#undef GORO_SYS_DECLARE
+/* The variadic ones: fcntl and ioctl take one more argument, open and
+ * openat a mode. */
+GORO_HIDDEN extern int (*goro__sys_fcntl)(int fd, int cmd, ...);
+GORO_HIDDEN extern int (*goro__sys_ioctl)(int fd, unsigned long req, ...);
+GORO_HIDDEN extern int (*goro__sys_open)(const char *path, int fl, ...);
+GORO_HIDDEN extern int (*goro__sys_openat)(int dir, const char *path, int fl, ...);
+
+/* Whether the interposers are in force (built with GORO_HOOK and not
+ * turned off with GORO_HOOK=0). */
+GORO_HIDDEN bool goro__hook_enabled(void);
+
+/* Bracket a call that may block its thread and cannot wait in the
+ * poller (a read of a regular file, open, fsync, waitpid): the scheduler
+ * may hand the caller's P to another thread meanwhile. */
+GORO_HIDDEN void goro__syscall_enter(void);
+GORO_HIDDEN void goro__syscall_exit(void);
+
 /* ---- environment (env.c) ------------------------------------------------ */
 
 /* The runtime's environment variables (all listed in docs/internals.md,
@@ -667,6 +772,77 @@ GORO_HIDDEN void goro__signal_unwatch_ctx(goro_ctx *c);
  * freed; cancels c with ECANCELED and drops that reference. */
 GORO_HIDDEN bool goro__ctx_tryref(goro_ctx *c);
 GORO_HIDDEN void goro__ctx_signaled(goro_ctx *c);
+
+/* ---- bubbles (bubble.c) ------------------------------------------------ */
+
+/* A bubble: goro_bubble_run's isolated group of goroutines with a fake
+ * clock.  Everything about it lives in bubble.c; the rest of the runtime
+ * calls the hooks below, each of which costs one predicted branch (on a
+ * G field, or on the count of live bubbles) when no bubble is in play. */
+typedef struct goro__bubble goro__bubble;
+
+/* Live bubbles (those whose goroutines have not all exited). */
+GORO_HIDDEN extern _Atomic int goro__bubbles_live;
+
+/* The bubble of the calling code: the one whose timers are being fired
+ * or whose goroutine is parking on this thread, else the running
+ * goroutine's; NULL outside every bubble. */
+GORO_HIDDEN goro__bubble *goro__bubble_cur_slow(void);
+static inline goro__bubble *goro__bubble_cur(void)
+{
+    if (likely(atomic_load_explicit(&goro__bubbles_live, memory_order_relaxed) == 0))
+        return NULL;
+    return goro__bubble_cur_slow();
+}
+/* The unique id of b (0 for NULL): what channels and mutexes record, so
+ * that an object outliving its bubble never matches a later one. */
+GORO_HIDDEN uint64_t goro__bubble_id(const goro__bubble *b);
+/* The id of the calling code's bubble, 0 outside every bubble. */
+static inline uint64_t goro__bubble_cur_id(void)
+{
+    goro__bubble *b = goro__bubble_cur();
+    return b ? goro__bubble_id(b) : 0;
+}
+/* EPERM if an object made in bubble id (0: outside every bubble) may not
+ * be used here (from outside that bubble), else 0. */
+static inline int goro__bubble_check(uint64_t id)
+{
+    if (likely(id == 0))
+        return 0;
+    return goro__bubble_cur_id() == id ? 0 : EPERM;
+}
+/* Before the running G parks on an object made in bubble id: a wait on an
+ * object of another bubble, or of none, is not durable. */
+static inline void goro__bubble_wait_on(goro__g *g, uint64_t id)
+{
+    if (unlikely(g->bubble) && goro__bubble_id(g->bubble) != id)
+        g->bubble_foreign = true;
+}
+/* sched.c: g (in a bubble) is parking; runs g->unlockf in the bubble's
+ * name and does the bubble's accounting around it.  On g0 or in the next
+ * G (finish). */
+GORO_HIDDEN void goro__bubble_park(goro__g *g);
+/* sched.c: g (in a bubble) was readied (goro__ready, after its CAS). */
+GORO_HIDDEN void goro__bubble_ready(goro__g *g);
+/* sched.c: g is being spawned; joins the calling code's bubble if any. */
+GORO_HIDDEN void goro__bubble_spawn(goro__g *g);
+/* sched.c: g (in a bubble) has returned from its function. */
+GORO_HIDDEN void goro__bubble_exit(goro__g *g);
+/* timer.c: the heap a timer armed by the calling code goes to, NULL when
+ * outside every bubble. */
+GORO_HIDDEN goro__timers *goro__bubble_timers(void);
+/* sync.c: a mutex was locked / unlocked; a G is about to wait for m. */
+GORO_HIDDEN void goro__bubble_mutex_locked(const void *m);
+GORO_HIDDEN void goro__bubble_mutex_unlocked(const void *m);
+GORO_HIDDEN void goro__bubble_mutex_wait(goro__g *g, const void *m);
+/* traceback.c: true while some bubble fires its timers (its goroutines
+ * may all look blocked meanwhile). */
+GORO_HIDDEN bool goro__bubbles_advancing(void);
+/* timer.c: drops every timer left in ts (a bubble ending): they never
+ * fire, and deleting one later finds it in no heap. */
+GORO_HIDDEN void goro__timers_clear(goro__timers *ts);
+/* traceback.c: one goroutine's entry of a dump, to fd. */
+GORO_HIDDEN void goro__dump_g(goro__g *g, int fd);
 
 /* ---- diagnostics -------------------------------------------------------- */
 
