@@ -483,11 +483,6 @@ typedef struct goro__sched {
     int ncpu;
     _Atomic int nallp;               /* allp[0..nallp) exist (Ps never die) */
     goro__p *allp[GORO_MAX_PROCS];
-    /* Ms stealing from another P's run queue right now (runq_steal).
-     * While it is 0 an owner takes from its own queue without a locked
-     * instruction (runq_get); a line of its own, as thieves write it. */
-    _Alignas(64) _Atomic int nthieves;
-    char nthieves_pad[64 - sizeof(int)];
 } goro__sched;
 
 GORO_HIDDEN extern goro__sched goro__s;

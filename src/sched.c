@@ -203,9 +203,8 @@ static inline goro__p *p_enter(goro__m *m)
 
     if (!p)
         return NULL;
-    /* seq_cst: ordered before runq_get's read of nthieves (runq_steal). */
     if (likely(atomic_compare_exchange_strong_explicit(&p->owner, &mine, (uintptr_t)m | 1,
-                                                       memory_order_seq_cst,
+                                                       memory_order_acquire,
                                                        memory_order_relaxed)))
         return p;
     m->p = NULL;
@@ -256,7 +255,7 @@ static void acquirep(goro__m *m, goro__p *p)
     sysmon_kick(); /* (D): after pidleget's seq_cst decrement of npidle */
     m->p = p;
     atomic_store_explicit(&p->status, P_RUNNING, memory_order_relaxed);
-    atomic_store_explicit(&p->owner, (uintptr_t)m | 1, memory_order_seq_cst); /* as p_enter */
+    atomic_store_explicit(&p->owner, (uintptr_t)m | 1, memory_order_release);
 }
 
 static goro__p *releasep(goro__m *m)
@@ -500,25 +499,7 @@ static inline void slice_start(goro__p *p)
  * about to run, but for p_retire's drain, where the count is harmless. */
 static goro__g *runq_get(goro__p *p)
 {
-    goro__g *g;
-
-    /* No thief about: plain loads and stores do (see runq_steal). */
-    if (atomic_load_explicit(&goro__s.nthieves, memory_order_seq_cst) == 0) {
-        uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_relaxed);
-        if ((g = atomic_load_explicit(&p->runnext, memory_order_relaxed))) {
-            atomic_store_explicit(&p->runnext, NULL, memory_order_relaxed);
-            runq_prefetch(p, h);
-            return g;
-        }
-        if (h == atomic_load_explicit(&p->runqtail, memory_order_relaxed))
-            return NULL;
-        g = atomic_load_explicit(&p->runq[h % GORO_RUNQ_SIZE], memory_order_relaxed);
-        atomic_store_explicit(&p->runqhead, h + 1, memory_order_release);
-        runq_prefetch(p, h + 1);
-        slice_start(p);
-        return g;
-    }
-    g = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+    goro__g *g = atomic_load_explicit(&p->runnext, memory_order_relaxed);
     if (g && atomic_compare_exchange_strong_explicit(&p->runnext, &g, NULL, memory_order_acquire,
                                                      memory_order_relaxed)) {
         runq_prefetch(p, atomic_load_explicit(&p->runqhead, memory_order_relaxed));
@@ -607,32 +588,11 @@ static uint32_t runq_grab(goro__p *victim, goro__g **batch, bool steal_next)
     }
 }
 
-/* Steals from victim into p (whose queue is empty); returns one G to run.
- *
- * An owner takes from its own queue with plain loads and stores while no M
- * steals (runq_get reads nthieves == 0), and only with its P busy (owner
- * word m|1, set by a seq_cst CAS or store).  A thief counts itself in
- * (seq_cst), then steals only once it has seen the victim not busy.  In the
- * single total order of these seq_cst operations, an owner that read 0 did
- * so before the thief's increment, after setting busy: the thief sees busy
- * until that operation is over, and every later one reads nthieves > 0 and
- * takes the CAS path.  So plain takes never overlap a thief's CAS.  One P
- * (or Ps that find work at home) pays no locked instruction to dequeue.
- * A victim that stays busy is left alone this round. */
+/* Steals from victim into p (whose queue is empty); returns one G to run. */
 static goro__g *runq_steal(goro__p *p, goro__p *victim, bool steal_next)
 {
     goro__g *batch[GORO_RUNQ_SIZE / 2];
-    uint32_t n = 0;
-
-    atomic_fetch_add_explicit(&goro__s.nthieves, 1, memory_order_seq_cst);
-    for (int i = 0; i < 32; i++) {
-        if (!(atomic_load_explicit(&victim->owner, memory_order_seq_cst) & 1)) {
-            n = runq_grab(victim, batch, steal_next);
-            break;
-        }
-        goro__cpu_relax();
-    }
-    atomic_fetch_sub_explicit(&goro__s.nthieves, 1, memory_order_release);
+    uint32_t n = runq_grab(victim, batch, steal_next);
 
     if (n == 0)
         return NULL;
