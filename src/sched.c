@@ -1244,6 +1244,8 @@ static void gmain(void *arg)
     finish_direct(goro__getm());
     goro__hb_acquire(g); /* the spawn happens before the goroutine starts */
     g->fn(g->arg);
+    if (unlikely(g->bubble))
+        goro__hb_release(g->bubble); /* its work happens before goro_bubble_run returns */
     switch_away(g, GA_EXIT);
     goro__throw("dead goroutine %llu resumed", (unsigned long long)g->id);
 }
@@ -1904,6 +1906,8 @@ void goro__park(void (*unlockf)(void *), void *arg, enum goro__wait_reason reaso
     goro__g *g = goro__getg();
     int e = goro__errno_get();
 
+    if (unlikely(g->bubble))
+        goro__hb_release(g->bubble); /* what it did happens before goro_bubble_wait returns */
     g->wait_reason = (uint8_t)reason;
     g->wait_since = atomic_load_explicit(&goro__s.coarse_now, memory_order_relaxed);
     if (g->is_thread) {

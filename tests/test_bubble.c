@@ -278,6 +278,32 @@ Test(bubble, io_wait_holds_the_clock, .timeout = GT_TIMEOUT(30))
     gt_quiesce();
 }
 
+/* An I/O deadline is on the fake clock: one already past there (but far in
+ * the future on the real clock) times out at once; a future one does not
+ * expire while the read waits, since the clock waits for the read. */
+static void io_deadline_main(void *arg)
+{
+    (void)arg;
+    char b = 0;
+    ssize_t n = goro_read_deadline(io_pipe[0], &b, 1, goro_now() - 1);
+    gt_check(n == -ETIMEDOUT, "past fake deadline: %zd", n);
+    n = goro_read_deadline(io_pipe[0], &b, 1, goro_now() + GORO_SECOND);
+    gt_check(n == 1 && b == 'x' && fake() == 0, "read %zd at fake %lld", n, (long long)fake());
+}
+
+Test(bubble, io_deadline_uses_the_fake_clock, .timeout = GT_TIMEOUT(30))
+{
+    pthread_t th;
+    cr_assert_eq(pipe2(io_pipe, O_NONBLOCK | O_CLOEXEC), 0);
+    cr_assert_eq(pthread_create(&th, NULL, io_writer, NULL), 0);
+    cr_assert_eq(goro_bubble_run(io_deadline_main, NULL), 0);
+    pthread_join(th, NULL);
+    gt_assert_no_failures();
+    close(io_pipe[0]);
+    close(io_pipe[1]);
+    gt_quiesce();
+}
+
 /* ---- deadlock -------------------------------------------------------------- */
 
 static void stuck(void *arg)
@@ -351,19 +377,20 @@ static void outside_wait(void *arg)
 
 static void other_wait(void *arg)
 {
-    *(int *)arg = goro_bubble_wait();
+    atomic_store((_Atomic int *)arg, goro_bubble_wait());
 }
 
 /* Two goroutines in goro_bubble_wait at once: one of them gets EBUSY. */
 static void double_wait(void *arg)
 {
-    static int other = -1;
+    static _Atomic int other = -1;
     (void)arg;
     goro_go(other_wait, &other);
     int mine = goro_bubble_wait();
     goro_sleep(GORO_SECOND); /* lets the other's wait return, if it was first */
-    gt_check((mine == 0 && other == EBUSY) || (mine == EBUSY && other == 0),
-             "waits returned %d and %d", mine, other);
+    int theirs = atomic_load(&other);
+    gt_check((mine == 0 && theirs == EBUSY) || (mine == EBUSY && theirs == 0),
+             "waits returned %d and %d", mine, theirs);
 }
 
 Test(bubble, refused_calls, .timeout = GT_TIMEOUT(30))
@@ -508,7 +535,7 @@ Test(bubble, mutex_cond_waitgroup_inside, .timeout = GT_TIMEOUT(30))
 /* A mutex held outside the bubble: its waiter is not durably blocked. */
 static goro_mutex outside_mu = GORO_MUTEX_INIT;
 static _Atomic int locker_waiting;
-static int64_t outside_got_at = -1;
+static _Atomic int64_t outside_got_at = -1; /* written by a goroutine that exits */
 
 static void outside_locker(void *arg)
 {
@@ -524,7 +551,8 @@ static void outside_main(void *arg)
     (void)arg;
     goro_go(outside_locker, NULL);
     goro_sleep(GORO_HOUR);
-    gt_check(outside_got_at == 0, "lock taken at fake %lld", (long long)outside_got_at);
+    gt_check(atomic_load(&outside_got_at) == 0, "lock taken at fake %lld",
+             (long long)atomic_load(&outside_got_at));
 }
 
 static void *outside_unlocker(void *arg)
