@@ -370,6 +370,7 @@ static int tmp_file(size_t size)
 struct reader {
     int fd;
     bool use_goro_read;
+    _Atomic bool done; /* its reads happen before the test closes fd */
 };
 
 /* Reads the file over and over, 4 KiB at a time, never parking. */
@@ -392,6 +393,7 @@ static void reader(void *arg)
             break;
         atomic_fetch_add_explicit(&nreads, 1, memory_order_relaxed);
     }
+    atomic_store(&r->done, true);
 }
 
 static int cmp64(const void *a, const void *b)
@@ -406,7 +408,7 @@ enum { MODE_ALONE, MODE_READ, MODE_GORO_READ };
  * the 90th percentile of their lateness and, in *max, the largest. */
 static int64_t ticker_trial(int fd, int mode, int64_t *max)
 {
-    struct reader r = {fd, mode == MODE_GORO_READ};
+    struct reader r = {.fd = fd, .use_goro_read = mode == MODE_GORO_READ};
     struct ticker *t = calloc(1, sizeof *t);
     cr_assert(t);
     atomic_store(&reading, true);
@@ -419,6 +421,8 @@ static int64_t ticker_trial(int fd, int mode, int64_t *max)
         cr_assert_eq(goro_go(reader, &r), 0);
     cr_assert(gt_wait_until(flag_set, &t->done, gt_ms(10000)), "ticker never finished");
     atomic_store(&reading, false);
+    if (mode != MODE_ALONE)
+        cr_assert(gt_wait_until(flag_set, &r.done, gt_ms(5000)), "reader never stopped");
     cr_assert(gt_wait_until(gt_no_goroutines, NULL, gt_ms(5000)));
     if (mode != MODE_ALONE)
         cr_assert_gt(atomic_load(&nreads), 1000, "the reader hardly ran: %ld reads",
