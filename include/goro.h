@@ -21,7 +21,7 @@
  * Sections: @ref grp_version, @ref grp_time, @ref grp_sched, @ref grp_chan,
  * @ref grp_select, @ref grp_typed, @ref grp_timer, @ref grp_ctx,
  * @ref grp_signal, @ref grp_sync, @ref grp_group, @ref grp_io,
- * @ref grp_diag.
+ * @ref grp_bubble, @ref grp_diag.
  */
 /**
  * @mainpage API reference
@@ -42,6 +42,8 @@
  *   - @ref grp_group : errgroup with a concurrency limit
  *   - @ref grp_io : reads, writes, sockets and goro_blocking()
  *   - @ref grp_signal, @ref grp_diag : signal relays, dumps, statistics
+ *   - @ref grp_bubble : goro_bubble_run(), tests of timing code on a fake
+ *     clock
  *
  * Every entry names its Go equivalent; docs/guide.md is the tutorial and
  * docs/internals.md explains the runtime.
@@ -2181,7 +2183,9 @@ GORO_API int goro_bubble_wait(void);
 
 /** Writes one entry per goroutine and per blocked plain thread.
  * Each entry has the id, state, wait reason and for how long, entry
- * function, name and creation site.
+ * function, name and creation site; a plain thread's has the function of
+ * its own that called into goro ("called from f+0x1c (app.c in app)",
+ * when the symbol table tells it).
  * @param out the stream; NULL is ignored.
  * @go the goroutine section of a panic or SIGQUIT dump. */
 GORO_API void goro_dump(FILE *out);

@@ -165,7 +165,7 @@ GORO_NOIPA goro__g *goro__getg(void)
     goro__g *g = tls_thread_g;
     if (likely(g))
         return g;
-    g = goro__calloc(1, sizeof *g);
+    g = goro__calloc(1, sizeof(goro__thread_g)); /* see runtime.h */
     if (!g)
         return NULL;
     g->is_thread = 1;
@@ -1913,6 +1913,7 @@ void goro__park(void (*unlockf)(void *), void *arg, enum goro__wait_reason reaso
     if (g->is_thread) {
         goro__fork_check(); /* nothing could wake it in a child of fork() */
         atomic_fetch_add_explicit(&goro__s.nparks, 1, memory_order_relaxed);
+        goro__thread_g_blocking(g);
         atomic_store_explicit(&g->status, G_WAITING, memory_order_relaxed);
         if (unlockf)
             unlockf(arg);
