@@ -24,7 +24,7 @@
  * @ref grp_diag.
  */
 /**
- * @mainpage goro: Go's concurrency model for C
+ * @mainpage API reference
  *
  * goro gives C programs goroutines on an M:N scheduler, channels, select,
  * timers, sync primitives, contexts, error groups, signal relays and a

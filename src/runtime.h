@@ -38,6 +38,7 @@
 #define GORO_RUNTIME_H
 
 #include "goro.h"
+#include "list.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -353,8 +354,7 @@ struct goro__g {
     size_t slot_size;           /* whole slot: guard + stack (+ G) */
     struct goro__stack_chunk *chunk; /* NULL for a non-default size */
     unsigned vg_stack_id;       /* Valgrind's id for the stack */
-    goro__g *alllink;           /* thread Gs (goro__s.threadgs) */
-    goro__g *allprev;
+    goro__list threadlink;      /* thread Gs: on goro__s.threadgs */
 
     /* Sanitizers. */
     void *tsan_fiber;
@@ -461,7 +461,7 @@ typedef struct goro__sched {
     _Atomic(goro__m *) allm;         /* list of all Ms */
     goro__lock threadg_lock;         /* protects threadgs (dumps); a leaf in
                                         the lock order (docs/internals.md) */
-    goro__g *threadgs;               /* thread Gs, linked by alllink */
+    goro__list threadgs;             /* thread Gs, by threadlink */
     _Atomic int64_t nexited_nop;     /* goroutines that exited on an M without P */
     _Atomic int64_t coarse_now;      /* goro_now(), refreshed by sysmon */
     _Atomic uint32_t sysmon_wake;    /* futex: sysmon sleeps on it */

@@ -77,7 +77,7 @@
 #include <time.h>
 #include <unistd.h>
 
-goro__sched goro__s = {.lock = GORO_LOCK_INIT};
+goro__sched goro__s = {.lock = GORO_LOCK_INIT, .threadgs = GORO_LIST_INIT(goro__s.threadgs)};
 
 __thread goro__m *goro__tls_m __attribute__((tls_model("initial-exec")));
 __thread goro__g *goro__tls_thread_g __attribute__((tls_model("initial-exec")));
@@ -128,12 +128,7 @@ static void thread_g_free(void *arg)
 {
     goro__g *g = arg;
     goro__lock_acquire(&goro__s.threadg_lock);
-    if (g->allprev)
-        g->allprev->alllink = g->alllink;
-    else
-        goro__s.threadgs = g->alllink;
-    if (g->alllink)
-        g->alllink->allprev = g->allprev;
+    goro__list_unlink(&g->threadlink);
     goro__lock_release(&goro__s.threadg_lock);
     goro__free(g);
 }
@@ -141,8 +136,8 @@ static void thread_g_free(void *arg)
 void goro__each_thread_g(void (*fn)(goro__g *, void *), void *arg)
 {
     goro__lock_acquire(&goro__s.threadg_lock);
-    for (goro__g *g = goro__s.threadgs; g; g = g->alllink)
-        fn(g, arg);
+    goro__list_each(it, &goro__s.threadgs)
+        fn(goro__container_of(it, goro__g, threadlink), arg);
     goro__lock_release(&goro__s.threadg_lock);
 }
 
@@ -165,10 +160,7 @@ GORO_NOIPA goro__g *goro__getg(void)
     tls_thread_g = g;
     pthread_setspecific(thread_g_key, g);
     goro__lock_acquire(&goro__s.threadg_lock);
-    g->alllink = goro__s.threadgs;
-    if (g->alllink)
-        g->alllink->allprev = g;
-    goro__s.threadgs = g;
+    goro__list_push_front(&goro__s.threadgs, &g->threadlink);
     goro__lock_release(&goro__s.threadg_lock);
     return g;
 }
