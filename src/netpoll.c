@@ -71,7 +71,7 @@ static void netpoll_init(void)
 {
     goro__init();
     init_err = goro__netpoll_backend_init();
-    atomic_store(&last_poll, goro_now());
+    atomic_store(&last_poll, goro__nanotime());
     if (!init_err)
         atomic_store_explicit(&inited, true, memory_order_release);
 }
@@ -524,7 +524,7 @@ int goro__netpoll(int64_t deadline)
     n = goro__netpoll_backend_wait(deadline);
     if (deadline != 0)
         atomic_fetch_sub(&polling, 1);
-    atomic_store_explicit(&last_poll, goro_now(), memory_order_relaxed);
+    atomic_store_explicit(&last_poll, goro__nanotime(), memory_order_relaxed);
     return n;
 }
 

@@ -99,6 +99,10 @@ GORO_HIDDEN int goro__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t d
 /* Wakes up to n threads waiting on addr. */
 GORO_HIDDEN void goro__futex_wake(_Atomic uint32_t *addr, int n);
 GORO_HIDDEN int goro__ncpu(void);
+/* CLOCK_MONOTONIC in nanoseconds: the real clock, for the runtime's own
+ * bookkeeping.  goro_now() is this clock too, except inside a bubble,
+ * where it is the bubble's fake clock (bubble.c). */
+GORO_HIDDEN int64_t goro__nanotime(void);
 /* Starts a detached thread with the given stack size (0: default). */
 GORO_HIDDEN int goro__thread_start(void *(*fn)(void *), void *arg, size_t stack_size);
 /* Captures the application's signal mask (the calling thread's) for the
@@ -299,6 +303,8 @@ enum goro__wait_reason {
     WR_BLOCKING,
     WR_GORO_MAIN,
     WR_LOCKED_THREAD,
+    WR_BUBBLE_RUN,
+    WR_BUBBLE_WAIT,
     WR_COUNT
 };
 
@@ -334,6 +340,13 @@ struct goro__g {
     goro__m *last_m;            /* GORO_DEBUG=migrate */
     int migrate_skips;
     goro__timer timer;          /* goro_sleep(), and timed waits */
+
+    /* Bubbles (bubble.c).  bubble is set at spawn and cleared at exit;
+     * bubble_blocked is protected by the bubble's lock; bubble_foreign is
+     * written by the G itself before it parks. */
+    struct goro__bubble *bubble;
+    bool bubble_blocked;        /* counted durably blocked */
+    bool bubble_foreign;        /* this wait involves an object outside it */
 
     /* Entry and creation site. */
     void (*fn)(void *);
@@ -754,6 +767,77 @@ GORO_HIDDEN void goro__signal_unwatch_ctx(goro_ctx *c);
  * freed; cancels c with ECANCELED and drops that reference. */
 GORO_HIDDEN bool goro__ctx_tryref(goro_ctx *c);
 GORO_HIDDEN void goro__ctx_signaled(goro_ctx *c);
+
+/* ---- bubbles (bubble.c) ------------------------------------------------ */
+
+/* A bubble: goro_bubble_run's isolated group of goroutines with a fake
+ * clock.  Everything about it lives in bubble.c; the rest of the runtime
+ * calls the hooks below, each of which costs one predicted branch (on a
+ * G field, or on the count of live bubbles) when no bubble is in play. */
+typedef struct goro__bubble goro__bubble;
+
+/* Live bubbles (those whose goroutines have not all exited). */
+GORO_HIDDEN extern _Atomic int goro__bubbles_live;
+
+/* The bubble of the calling code: the one whose timers are being fired
+ * or whose goroutine is parking on this thread, else the running
+ * goroutine's; NULL outside every bubble. */
+GORO_HIDDEN goro__bubble *goro__bubble_cur_slow(void);
+static inline goro__bubble *goro__bubble_cur(void)
+{
+    if (likely(atomic_load_explicit(&goro__bubbles_live, memory_order_relaxed) == 0))
+        return NULL;
+    return goro__bubble_cur_slow();
+}
+/* The unique id of b (0 for NULL): what channels and mutexes record, so
+ * that an object outliving its bubble never matches a later one. */
+GORO_HIDDEN uint64_t goro__bubble_id(const goro__bubble *b);
+/* The id of the calling code's bubble, 0 outside every bubble. */
+static inline uint64_t goro__bubble_cur_id(void)
+{
+    goro__bubble *b = goro__bubble_cur();
+    return b ? goro__bubble_id(b) : 0;
+}
+/* EPERM if an object made in bubble id (0: outside every bubble) may not
+ * be used here (from outside that bubble), else 0. */
+static inline int goro__bubble_check(uint64_t id)
+{
+    if (likely(id == 0))
+        return 0;
+    return goro__bubble_cur_id() == id ? 0 : EPERM;
+}
+/* Before the running G parks on an object made in bubble id: a wait on an
+ * object of another bubble, or of none, is not durable. */
+static inline void goro__bubble_wait_on(goro__g *g, uint64_t id)
+{
+    if (unlikely(g->bubble) && goro__bubble_id(g->bubble) != id)
+        g->bubble_foreign = true;
+}
+/* sched.c: g (in a bubble) is parking; runs g->unlockf in the bubble's
+ * name and does the bubble's accounting around it.  On g0 or in the next
+ * G (finish). */
+GORO_HIDDEN void goro__bubble_park(goro__g *g);
+/* sched.c: g (in a bubble) was readied (goro__ready, after its CAS). */
+GORO_HIDDEN void goro__bubble_ready(goro__g *g);
+/* sched.c: g is being spawned; joins the calling code's bubble if any. */
+GORO_HIDDEN void goro__bubble_spawn(goro__g *g);
+/* sched.c: g (in a bubble) has returned from its function. */
+GORO_HIDDEN void goro__bubble_exit(goro__g *g);
+/* timer.c: the heap a timer armed by the calling code goes to, NULL when
+ * outside every bubble. */
+GORO_HIDDEN goro__timers *goro__bubble_timers(void);
+/* sync.c: a mutex was locked / unlocked; a G is about to wait for m. */
+GORO_HIDDEN void goro__bubble_mutex_locked(const void *m);
+GORO_HIDDEN void goro__bubble_mutex_unlocked(const void *m);
+GORO_HIDDEN void goro__bubble_mutex_wait(goro__g *g, const void *m);
+/* traceback.c: true while some bubble fires its timers (its goroutines
+ * may all look blocked meanwhile). */
+GORO_HIDDEN bool goro__bubbles_advancing(void);
+/* timer.c: drops every timer left in ts (a bubble ending): they never
+ * fire, and deleting one later finds it in no heap. */
+GORO_HIDDEN void goro__timers_clear(goro__timers *ts);
+/* traceback.c: one goroutine's entry of a dump, to fd. */
+GORO_HIDDEN void goro__dump_g(goro__g *g, int fd);
 
 /* ---- diagnostics -------------------------------------------------------- */
 

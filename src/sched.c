@@ -710,7 +710,7 @@ static void newm_failed(int e)
     int64_t none = 0;
 
     atomic_store(&newm_errno, e);
-    atomic_compare_exchange_strong(&newm_failing_since, &none, goro_now());
+    atomic_compare_exchange_strong(&newm_failing_since, &none, goro__nanotime());
     sysmon_kick();
 }
 
@@ -792,7 +792,7 @@ void goro__wakep(void)
 static bool p_has_work(goro__p *p)
 {
     return !runq_empty(p) || atomic_load(&goro__s.runqsize) > 0 ||
-           goro__timers_next() <= goro_now();
+           goro__timers_next() <= goro__nanotime();
 }
 
 static bool p_retire_held(goro__p *p);
@@ -882,7 +882,7 @@ static void stopm(goro__m *m)
         }
         /* Timed out, polled, or a spurious wake.  Gs readied by the poller
          * went to the global queue. */
-        now = goro_now();
+        now = goro__nanotime();
         goro__lock_acquire(&goro__s.lock);
         bool due = goro__timers_next() <= now;
         if ((due || atomic_load(&goro__s.runqsize) > 0) && (p = pidleget())) {
@@ -993,7 +993,7 @@ static void p_retire(goro__m *m, goro__p *p)
 static void run_timers(goro__p *p)
 {
     if (goro__timers_next_of(&p->timers) != INT64_MAX)
-        goro__timers_run(&p->timers, goro_now());
+        goro__timers_run(&p->timers, goro__nanotime());
 }
 
 /* The time slice running on p is over (sysmon set p->preempt): the G in
@@ -1076,7 +1076,7 @@ top:
             /* Last round: fire v's due timers here, its M being busy
              * (Go: stealWork). */
             if (round == 3 && goro__timers_next_of(&v->timers) != INT64_MAX &&
-                goro__timers_run(&v->timers, goro_now()) > 0 && (g = runq_get(p)))
+                goro__timers_run(&v->timers, goro__nanotime()) > 0 && (g = runq_get(p)))
                 return g;
         }
     }
@@ -1244,7 +1244,9 @@ static void finish(goro__m *m, goro__g *g, goro__p *p)
     case GA_PARK:
         atomic_store_explicit(&m->nparks, m->nparks + 1, memory_order_relaxed);
         atomic_store_explicit(&g->status, G_WAITING, memory_order_release);
-        if (g->unlockf)
+        if (unlikely(g->bubble))
+            goro__bubble_park(g); /* runs unlockf, and counts g blocked */
+        else if (g->unlockf)
             g->unlockf(g->unlockarg);
         break;
     case GA_YIELD:
@@ -1267,6 +1269,8 @@ static void finish(goro__m *m, goro__g *g, goro__p *p)
             m->lockedg = NULL;
         g->lockedm = NULL;
         g->lock_count = 0;
+        if (unlikely(g->bubble))
+            goro__bubble_exit(g);
         if (p)
             atomic_store_explicit(&p->nexited, p->nexited + 1, memory_order_relaxed);
         else
@@ -1516,7 +1520,7 @@ static void *sysmon(void *arg)
 
     (void)arg;
     for (;;) {
-        int64_t now = goro_now();
+        int64_t now = goro__nanotime();
         bool idle = atomic_load(&goro__s.npidle) == atomic_load(&goro__s.nprocs) &&
                     goro__timers_next() == INT64_MAX && !watch;
         int64_t period = SYSMON_PERIOD;
@@ -1534,7 +1538,7 @@ static void *sysmon(void *arg)
         }
         goro__futex_wait(&goro__s.sysmon_wake, seen, now + period);
         atomic_store(&goro__s.sysmon_deep, 0);
-        now = goro_now();
+        now = goro__nanotime();
         atomic_store_explicit(&goro__s.coarse_now, now, memory_order_relaxed);
         /* Timers overdue by a millisecond: every M is stuck or busy. */
         if (goro__timers_next() <= now - GORO_MILLISECOND) {
@@ -1581,7 +1585,7 @@ static void init(void)
     goro__signals_init();
     goro__s.debug_migrate = goro__env_contains("GORO_DEBUG", "migrate");
     atomic_store(&goro__s.timer_m_until, INT64_MAX);
-    atomic_store(&goro__s.coarse_now, goro_now());
+    atomic_store(&goro__s.coarse_now, goro__nanotime());
     goro__lock_acquire(&goro__s.lock);
     for (int i = n - 1; i >= 0; i--) {
         goro__s.allp[i] = p_new(i);
@@ -1623,7 +1627,7 @@ void goro__park(void (*unlockf)(void *), void *arg, enum goro__wait_reason reaso
              * context) only when the thread next enters a function it
              * intercepts; a raw futex wait never does.  Look up now and
              * then, through one it intercepts. */
-            goro__futex_wait(&g->status, G_WAITING, goro_now() + 20 * GORO_MILLISECOND);
+            goro__futex_wait(&g->status, G_WAITING, goro__nanotime() + 20 * GORO_MILLISECOND);
             usleep(0);
 #else
             goro__futex_wait(&g->status, G_WAITING, -1);
@@ -1670,6 +1674,8 @@ void goro__ready(goro__g *g)
     if (unlikely(st != G_WAITING))
         goro__throw("goro__ready: goroutine %llu is not waiting (status %u)",
                     (unsigned long long)g->id, st);
+    if (unlikely(g->bubble))
+        goro__bubble_ready(g); /* counted running before it can run */
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
     if (g->is_thread) {
         goro__futex_wake(&g->status, 1);
@@ -1724,6 +1730,9 @@ int goro_go_at(const goro_attr *attr, void (*fn)(void *), void *arg, const char 
     g->lockedm = NULL;
     g->lock_count = 0;
     g->migrate_skips = 0;
+    g->bubble = NULL;
+    if (unlikely(atomic_load_explicit(&goro__bubbles_live, memory_order_relaxed)))
+        goro__bubble_spawn(g); /* joins the caller's bubble, if any */
     g->sp = goro__frame_init(g->stack_hi, gmain, g);
     if (p) {
         if (p->goid_next == p->goid_end) {
