@@ -502,6 +502,7 @@ static ssize_t park_loop(int fd, struct hfd *h, int mode, attempt_fn *attempt, v
             return fail(EAGAIN);
         if (deadline < 0 && timeout_of(h, mode) > 0)
             deadline = goro_now() + timeout_of(h, mode);
+        goro__hb_release(goro__fd_sync(fd)); /* stale's fstat, too */
         e = goro__fd_wait(fd, mode, deadline, NULL);
         if (atomic_load(&h->gen) != gen)
             e = EBADF;

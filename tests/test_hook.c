@@ -574,11 +574,24 @@ static void closer(void *arg)
     close(*fd);
 }
 
+/* Under TSan with libgoro.so, TSan's own close interceptor runs before
+ * goro's close (it comes first in the search order) and records the close
+ * as racing with the read it interrupts, as it does for two threads; goro
+ * cannot add the happens-before edge in time.  The static library's close
+ * runs first and adds it. */
+#if GT_TSAN && defined(GT_HOOK_SHARED)
+#define SKIP_CLOSE_UNDER_TSAN()                                                \
+    cr_skip_test("TSan's close interceptor runs before libgoro.so's close")
+#else
+#define SKIP_CLOSE_UNDER_TSAN() ((void)0)
+#endif
+
 Test(hook, close_wakes_waiter_ebadf, .timeout = GT_TIMEOUT(30))
 {
     int sv[2];
     struct call c = {.kind = C_READ};
 
+    SKIP_CLOSE_UNDER_TSAN();
     goro_maxprocs(1);
     mk_socketpair(sv);
     c.fd = sv[0];
@@ -596,6 +609,7 @@ Test(hook, dup2_wakes_waiter_ebadf, .timeout = GT_TIMEOUT(30))
     int sv[2], p[2];
     struct call c = {.kind = C_READ};
 
+    SKIP_CLOSE_UNDER_TSAN();
     goro_maxprocs(1);
     mk_socketpair(sv);
     cr_assert_eq(pipe(p), 0);
