@@ -1,6 +1,7 @@
 /* B5 select: 4 producers each send 1,000,000 ints on their own unbuffered
  * channel; one consumer selects over the 4 receives until it has all
- * 4,000,000.  All Ps.  Checks every channel's count and sum.
+ * 4,000,000.  All Ps, or argument "1": 1 P (goro_maxprocs(1)), reported
+ * as select_p1.  Checks every channel's count and sum.
  * Metric: ns per message = wall / 4,000,000.
  * Go twin: bench/go/select. */
 #include "bench.h"
@@ -44,9 +45,12 @@ static void body(void *unused)
         goro_chan_release(chans[i]);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    int procs = goro_maxprocs(0);
+    int procs = bench_procs(argc, argv, 1);
+    char name[64] = "select";
+    if (argc > 1 && strcmp(argv[1], "all") != 0)
+        snprintf(name, sizeof name, "select_p%s", argv[1]);
     BENCH_OK(goro_main(body, NULL));
     for (int i = 0; i < NPROD; i++) {
         BENCH_CHECK(counts[i] == PER, "channel %d: %lld messages, want %d", i,
@@ -55,6 +59,6 @@ int main(void)
                     (long long)sums[i]);
     }
     printf("select: %d producers x %d messages, %d Ps\n", NPROD, PER, procs);
-    bench_report("select", "ns_per_msg", ns, "ns");
+    bench_report(name, "ns_per_msg", ns, "ns");
     return 0;
 }

@@ -6,7 +6,9 @@
 #   prefix      `cmake --install` into a scratch prefix; tests/install_consumer
 #               through find_package (shared and static), pkg-config with an
 #               rpath, and the static libgoro.a; libgoro.so must export the
-#               goro_* API and nothing else (no goro__ internals, no test hooks)
+#               goro_* API and the interposed C library names of
+#               cmake/hook-symbols.txt, nothing else (no goro__ internals, no
+#               test hooks)
 #   usrlocal    the README's install into /usr/local, then `ldconfig`, then a
 #               plain `cc main.c $(pkg-config --cflags --libs goro)` program
 #               with no rpath.  Runs in a private mount namespace with
@@ -109,10 +111,12 @@ step_prefix() {
   cmake_consumer "$work/cmake" -DCMAKE_PREFIX_PATH="$prefix"
   # What libgoro.so exports: the API, nothing else.
   local bad
+  # Besides the API: the C library names goro interposes (src/hook.c).
   bad=$(nm -D --defined-only "$prefix/lib/libgoro.so" |
-        awk '{print $3}' | grep -Ev '^goro_[a-z0-9]' | grep -Ev '^(_init|_fini|_edata|_end|__bss_start)$' || true)
+        awk '{print $3}' | grep -Ev '^goro_[a-z0-9]' | grep -Ev '^(_init|_fini|_edata|_end|__bss_start)$' |
+        grep -vxF -f <(grep -v '^#' "$GORO_ROOT/cmake/hook-symbols.txt") || true)
   bad+=$(nm -D --defined-only "$prefix/lib/libgoro.so" | awk '{print $3}' | grep -E '^goro__' || true)
-  [ -z "$bad" ] || fail "libgoro.so exports more than the goro_* API: $bad"
+  [ -z "$bad" ] || fail "libgoro.so exports more than the goro_* API and cmake/hook-symbols.txt: $bad"
   say "libgoro.so exports $(nm -D --defined-only "$prefix/lib/libgoro.so" | grep -c ' goro_') goro_* symbols, nothing else"
   readelf -d "$prefix/lib/libgoro.so" | grep -q 'SONAME.*\[libgoro\.so\.0\]' || fail "SONAME is not libgoro.so.0"
 }

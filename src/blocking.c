@@ -41,7 +41,8 @@ struct request {
 };
 
 static struct {
-    goro__lock lock;            /* protects everything down to max */
+    goro__lock lock;            /* protects everything down to max; a leaf:
+                                 * lock order: docs/internals.md, "Lock order" */
     goro__list queue;           /* of struct request, FIFO */
     int queued;                 /* requests in the queue */
     int threads;                /* threads started */

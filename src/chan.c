@@ -17,7 +17,8 @@
  * a released channel, a send included, dies at once with the channel's
  * creation site instead of hanging or corrupting memory.
  *
- * Lock order: channel locks by address (select.c), then scheduler locks.
+ * Lock order: channel locks by address (select.c), then timer heap and
+ * scheduler locks (the table: docs/internals.md, "Lock order").
  *
  * Happens-before edges for ThreadSanitizer (the Go memory model):
  *   - direct hand-off: the waiter releases its sudog before parking and
@@ -78,16 +79,11 @@ goro__sudog *goro__waitq_dequeue(goro__waitq *q)
 
     while ((sg = atomic_load_explicit(&q->first, memory_order_relaxed))) {
         goro__waitq_remove(q, sg);
-        if (sg->is_select) {
-            /* Claim the select; if another case (or its timeout) already
-             * did, this waiter is stale: the select will find it unlinked. */
-            uint64_t want = 2 * sg->sel_seq;
-            if (!atomic_compare_exchange_strong_explicit(&sg->g->sel_state, &want, want + 1,
-                                                         memory_order_acq_rel,
-                                                         memory_order_relaxed))
-                continue;
-            sg->g->param = (uintptr_t)sg;
-        }
+        /* Claim a select's (or fd wait's) G; if another case, its timeout
+         * or its fd already did, this waiter is stale: the G will find it
+         * unlinked (runtime.h, claimable waits). */
+        if (sg->is_select && !goro__claim(sg->g, sg->sel_seq, (uintptr_t)sg))
+            continue;
         return sg;
     }
     return NULL;
@@ -105,7 +101,7 @@ goro__sudog *goro__waitq_dequeue(goro__waitq *q)
 #define CHAN_INLINE_BUF 256
 
 static struct {
-    goro__lock lock;
+    goro__lock lock;            /* a leaf: lock order: docs/internals.md, "Lock order" */
     size_t next;                /* protected by lock, as the ring */
     struct {
         void *p;
@@ -344,6 +340,32 @@ static bool wait_on(goro_chan *c, goro__waitq *q, void *elem, enum goro__wait_re
     goro__park(unlock_chan, c, why);
     goro__hb_acquire(&sg);
     return sg.success;
+}
+
+bool goro__chan_close_wait_begin(goro_chan *c, goro__sudog *sg, goro__g *g, uint64_t seq)
+{
+    goro__lock_acquire(&c->lock);
+    if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
+        goro__lock_release(&c->lock);
+        return false;
+    }
+    *sg = (goro__sudog){.g = g, .c = c, .sel_seq = seq, .index = -1, .is_select = true};
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    goro__waitq_enqueue(&c->recvq, sg);
+    return true;
+}
+
+void goro__chan_unlock(goro_chan *c)
+{
+    goro__lock_release(&c->lock);
+}
+
+void goro__chan_close_wait_end(goro_chan *c, goro__sudog *sg)
+{
+    goro__lock_acquire(&c->lock);
+    goro__waitq_remove(&c->recvq, sg);
+    goro__lock_release(&c->lock);
+    goro_chan_release(c);
 }
 
 /* Nothing could be done at once: 0 if the caller may park, else the error

@@ -60,7 +60,7 @@ GORO_HIDDEN void goro__life_free(void *p, size_t size);
 
 struct goro_chan {
     goro__life life;            /* first: see above */
-    goro__lock lock;
+    goro__lock lock;            /* lock order: docs/internals.md, "Lock order" */
     _Atomic size_t refs;
     size_t elemsize;
     size_t cap;
@@ -96,6 +96,23 @@ GORO_HIDDEN void goro__chan_send_copy(goro_chan *c, goro__sudog *sg, const void 
 GORO_HIDDEN void goro__chan_recv_copy(goro_chan *c, goro__sudog *sg, void *elem);
 GORO_HIDDEN void goro__chan_buf_put(goro_chan *c, const void *elem);
 GORO_HIDDEN void goro__chan_buf_take(goro_chan *c, void *elem);
+
+/* A claimable wait on a channel's close, for waits that are not selects
+ * but may be cut short by a closed channel (netpoll.c: an fd wait and its
+ * context's done channel).  sg joins c's receive queue as a select's
+ * discarding receive case would: a close (or a send) claims g's wait seq
+ * with sg in g->param.
+ *   goro__chan_close_wait_begin: locks c; if c is closed, unlocks it and
+ *     returns false with nothing queued; else queues sg, takes a reference
+ *     to c for it, and returns true with c->lock still held, so that no
+ *     closer can find the G before it has parked: the caller's park unlock
+ *     function releases it with goro__chan_unlock.
+ *   goro__chan_close_wait_end: once woken, takes sg off c's queue if it is
+ *     still there and drops the reference. */
+GORO_HIDDEN bool goro__chan_close_wait_begin(goro_chan *c, goro__sudog *sg, goro__g *g,
+                                             uint64_t seq);
+GORO_HIDDEN void goro__chan_unlock(goro_chan *c);
+GORO_HIDDEN void goro__chan_close_wait_end(goro_chan *c, goro__sudog *sg);
 
 /* Buffered slot i. */
 static inline char *goro__chan_slot(goro_chan *c, size_t i)

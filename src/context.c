@@ -8,8 +8,8 @@
  * child looks for the "canceler" whose list it joins.
  *
  * Locking: each cancel ctx's lock protects its err (also atomic, for cheap
- * reads), children list, and the list links of its children (sib_*,
- * in_list).  Two context locks are held at once only by a cancel, and
+ * reads), children list, and the list links of its children (sib; a
+ * context is in its canceler's list while sib is linked).  Two context locks are held at once only by a cancel, and
  * only parent before child: it keeps a node locked until the node's whole
  * subtree has ended (Go's cancelCtx.cancel), so a concurrent cancel of any
  * node in it waits, and returns with that node's subtree ended.  The walk
@@ -74,15 +74,15 @@ struct goro_ctx {
     goro_ctx *parent;           /* holds a reference; NULL for background */
 
     /* cancel ctx */
-    goro__lock lock;
+    goro__lock lock;            /* lock order: docs/internals.md, "Lock order" */
     goro_chan *done;
     _Atomic int err;
-    goro_ctx *children;         /* protected by lock */
+    goro__list children;        /* of children's sib; protected by lock */
     goro_ctx *canceler;         /* whose children list we joined, or NULL */
-    goro_ctx *sib_next, *sib_prev; /* protected by canceler->lock */
-    bool in_list;               /* protected by canceler->lock */
+    goro__list sib;             /* on canceler->children; protected by
+                                   canceler->lock; unlinked: not in it */
     goro_ctx *work_next;        /* the ended list of the cancel that ended it */
-    goro_ctx *cursor;           /* next child to visit; lock held by that cancel */
+    goro__list *cursor;         /* next child to visit; lock held by that cancel */
     bool has_deadline;
     int64_t deadline;
     goro__timer timer;
@@ -184,15 +184,7 @@ static void detach(goro_ctx *c)
     if (!p)
         return;
     goro__lock_acquire(&p->lock);
-    if (c->in_list) {
-        if (c->sib_prev)
-            c->sib_prev->sib_next = c->sib_next;
-        else
-            p->children = c->sib_next;
-        if (c->sib_next)
-            c->sib_next->sib_prev = c->sib_prev;
-        c->in_list = false;
-    }
+    goro__list_unlink(&c->sib); /* a no-op when no longer in the list */
     goro__lock_release(&p->lock);
 }
 
@@ -242,19 +234,19 @@ static void cancel_tree_cause(goro_ctx *root, int err, int cause, bool skip_time
         return;
     }
     end_one(root, err, cause);
-    root->cursor = root->children;
+    root->cursor = root->children.next;
     root->work_next = NULL;
     ended = root;
     c = root;
     while (c) {
-        goro_ctx *ch = c->cursor;
-        if (ch) {
+        if (c->cursor != &c->children) {
+            goro_ctx *ch = goro__container_of(c->cursor, goro_ctx, sib);
             /* c's lock is held: its children list cannot change. */
-            c->cursor = ch->sib_next;
+            c->cursor = c->cursor->next;
             goro__lock_acquire(&ch->lock);
             if (atomic_load_explicit(&ch->err, memory_order_relaxed) == 0 && ctx_tryref(ch)) {
                 end_one(ch, err, cause);
-                ch->cursor = ch->children;
+                ch->cursor = ch->children.next;
                 ch->work_next = ended; /* ours alone: we set its err */
                 ended = ch;
                 c = ch; /* descend, keeping ch's lock */
@@ -264,12 +256,8 @@ static void cancel_tree_cause(goro_ctx *root, int err, int cause, bool skip_time
             continue;
         }
         /* Every child of c has ended: they leave its list for good. */
-        for (goro_ctx *k = c->children, *next; k; k = next) {
-            next = k->sib_next;
-            k->in_list = false;
-            k->sib_next = k->sib_prev = NULL;
-        }
-        c->children = NULL;
+        while (goro__list_pop_front(&c->children))
+            ;
         goro_ctx *up = c == root ? NULL : c->canceler; /* where we came from */
         goro__lock_release(&c->lock);
         c = up;
@@ -330,12 +318,7 @@ static void propagate(goro_ctx *c)
         cause = atomic_load_explicit(&p->cause, memory_order_relaxed);
     if (!err) {
         c->canceler = p;
-        c->sib_prev = NULL;
-        c->sib_next = p->children;
-        if (p->children)
-            p->children->sib_prev = c;
-        p->children = c;
-        c->in_list = true;
+        goro__list_push_front(&p->children, &c->sib);
     }
     goro__lock_release(&p->lock);
     if (err) {
@@ -361,6 +344,8 @@ static goro_ctx *ctx_new(goro_ctx *parent, enum ctx_kind kind, const char *file,
     atomic_init(&c->refs, 1);
     c->kind = kind;
     c->lock = (goro__lock)GORO_LOCK_INIT;
+    goro__list_init(&c->children);
+    goro__list_init(&c->sib);
     if (kind == CTX_CANCEL) {
         c->done = goro_chan_make_at(0, 0, file, line);
         if (!c->done) {

@@ -24,7 +24,7 @@ struct goro_group {
     goro_ctx *ctx;
     goro_waitgroup wg;
     goro_sema limit;            /* size 0: no limit */
-    goro__lock lock;
+    goro__lock lock;            /* a leaf: lock order: docs/internals.md, "Lock order" */
     int err;                    /* first error; protected by lock */
 };
 

@@ -136,7 +136,7 @@ struct buf_args {
 static ssize_t read_attempt(int fd, void *arg)
 {
     struct buf_args *a = arg;
-    return result(read(fd, a->buf, a->n));
+    return result(goro__sys_read(fd, a->buf, a->n));
 }
 
 static ssize_t read_until(goro_ctx *ctx, int fd, void *buf, size_t n, int64_t deadline,
@@ -173,7 +173,7 @@ static ssize_t write_once(int fd, const void *buf, size_t n, int *sock)
     ssize_t r;
 
     if (*sock != 0) {
-        r = send(fd, buf, n, MSG_NOSIGNAL);
+        r = goro__sys_send(fd, buf, n, MSG_NOSIGNAL);
         if (r >= 0 || goro__errno_get() != ENOTSOCK) {
             *sock = 1;
             return r;
@@ -193,7 +193,7 @@ static ssize_t write_once(int fd, const void *buf, size_t n, int *sock)
         sigpending(&pending);
         was_pending = sigismember(&pending, SIGPIPE);
     }
-    r = write(fd, buf, n);
+    r = goro__sys_write(fd, buf, n);
     int e = errno;
     if (r < 0 && e == EPIPE && !was_pending) {
         struct timespec zero = {0, 0};
@@ -264,7 +264,7 @@ struct accept_args {
 static ssize_t accept_attempt(int fd, void *arg)
 {
     struct accept_args *a = arg;
-    ssize_t r = result(accept4(fd, a->addr, a->len, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    ssize_t r = result(goro__sys_accept4(fd, a->addr, a->len, SOCK_NONBLOCK | SOCK_CLOEXEC));
     /* The connection went away before we took it: try the next. */
     return r == -ECONNABORTED ? -EINTR : r;
 }
@@ -302,7 +302,7 @@ int goro_accept_ctx(goro_ctx *ctx, int fd, struct sockaddr *addr, socklen_t *len
 static int connect_until(goro_ctx *ctx, int fd, const struct sockaddr *addr, socklen_t len,
                          int64_t deadline, goro_chan *done)
 {
-    int e, fl = fcntl(fd, F_GETFL);
+    int e, fl = goro__sys_fcntl(fd, F_GETFL);
     socklen_t elen = sizeof e;
     struct sockaddr_storage peer;
     socklen_t plen;
@@ -312,11 +312,11 @@ static int connect_until(goro_ctx *ctx, int fd, const struct sockaddr *addr, soc
         return (int)fail(EINVAL);
     if (fl < 0)
         return (int)fail(goro__errno_get());
-    if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+    if (!(fl & O_NONBLOCK) && goro__sys_fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
         return (int)fail(goro__errno_get());
     if (ctx && (e = goro_ctx_err(ctx)))
         return (int)fail(e);
-    if (connect(fd, addr, len) == 0)
+    if (goro__sys_connect(fd, addr, len) == 0)
         return (e = goro__fd_prepare(fd)) ? (int)fail(e) : 0;
     e = goro__errno_get();
     /* EINTR: a non-blocking connect goes on in the background. */
@@ -360,7 +360,7 @@ int goro_connect_ctx(goro_ctx *ctx, int fd, const struct sockaddr *addr, socklen
 static int ready_now(int fd, short poll_events)
 {
     struct pollfd pf = {.fd = fd, .events = poll_events};
-    if (poll(&pf, 1, 0) <= 0)
+    if (goro__sys_poll(&pf, 1, 0) <= 0)
         return 0;
     return pf.revents & POLLNVAL ? -EBADF : 1;
 }
@@ -423,7 +423,7 @@ static ssize_t recvfrom_attempt(int fd, void *arg)
     struct recvfrom_args *a = arg;
     /* fromlen is value-result: a retry after EAGAIN passes it on untouched
      * (the kernel writes it only on success). */
-    return result(recvfrom(fd, a->buf, a->n, 0, a->from, a->from ? a->fromlen : NULL));
+    return result(goro__sys_recvfrom(fd, a->buf, a->n, 0, a->from, a->from ? a->fromlen : NULL));
 }
 
 static ssize_t recvfrom_until(goro_ctx *ctx, int fd, void *buf, size_t n, struct sockaddr *from,
@@ -467,7 +467,7 @@ struct sendto_args {
 static ssize_t sendto_attempt(int fd, void *arg)
 {
     struct sendto_args *a = arg;
-    return result(sendto(fd, a->buf, a->n, MSG_NOSIGNAL, a->to, a->to ? a->tolen : 0));
+    return result(goro__sys_sendto(fd, a->buf, a->n, MSG_NOSIGNAL, a->to, a->to ? a->tolen : 0));
 }
 
 static ssize_t sendto_until(goro_ctx *ctx, int fd, const void *buf, size_t n,
@@ -654,7 +654,7 @@ static void do_lookup(void *arg)
         return;
     }
 #endif
-    l->rc = getaddrinfo(l->host, l->port, &hints, &l->res);
+    l->rc = goro__sys_getaddrinfo(l->host, l->port, &hints, &l->res);
     l->err = errno; /* this thread's: read before anything else runs here */
 }
 
@@ -845,7 +845,7 @@ static int bind_one(goro_ctx *ctx, const struct network *net, int family,
                     const struct sockaddr *sa, socklen_t len, int protocol)
 {
     (void)ctx; /* binding never waits */
-    int fd = socket(family, net->socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol), e;
+    int fd = goro__sys_socket(family, net->socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol), e;
 
     if (fd < 0)
         return -goro__errno_get();
@@ -853,12 +853,12 @@ static int bind_one(goro_ctx *ctx, const struct network *net, int family,
      * set it (two could then share a port). */
     if (family != AF_UNIX && net->socktype == SOCK_STREAM) {
         int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        goro__sys_setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     }
     if (bind(fd, sa, len) != 0 ||
         (net->socktype != SOCK_DGRAM && listen(fd, SOMAXCONN) != 0)) {
         e = goro__errno_get();
-        close(fd);
+        goro__sys_close(fd);
         return -e;
     }
     return fd;
@@ -869,7 +869,7 @@ static int bind_one(goro_ctx *ctx, const struct network *net, int family,
 static int connect_one(goro_ctx *ctx, const struct network *net, int family,
                        const struct sockaddr *sa, socklen_t len, int protocol)
 {
-    int fd = socket(family, net->socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol), r;
+    int fd = goro__sys_socket(family, net->socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol), r;
 
     if (fd < 0)
         return -goro__errno_get();
@@ -880,7 +880,7 @@ static int connect_one(goro_ctx *ctx, const struct network *net, int family,
     }
     if (family != AF_UNIX && net->socktype == SOCK_STREAM) {
         int one = 1; /* as Go's TCPConn, which sets no delay by default */
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        goro__sys_setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     return fd;
 }

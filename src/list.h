@@ -7,6 +7,18 @@
  * list in static storage is initialised with GORO_LIST_INIT(itself), one
  * anywhere else with goro__list_init.  No locking: the owner's lock covers
  * the list and every node on it.
+ *
+ * Every doubly-linked list in the runtime is one of these: thread Gs
+ * (goro__s.threadgs), a context's children, the signal registry, the
+ * blocking pool's queue.  Three linked structures are deliberately not:
+ *   - singly-linked stacks and queues that only push and pop at their
+ *     ends (free Gs by schedlink, the global run queue, idle Ps and Ms,
+ *     all Ms): one pointer per node, and no unlink from the middle;
+ *   - a channel's wait queues (chan.h), whose first pointer the lock-free
+ *     try_send/try_recv early-outs read atomically without the lock;
+ *   - the sync types' wait lists (sync.c), which live in public structs
+ *     initialised with {0} (GORO_MUTEX_INIT), where a sentinel cannot
+ *     point at itself.
  */
 #ifndef GORO_LIST_H
 #define GORO_LIST_H

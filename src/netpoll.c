@@ -11,21 +11,29 @@
  * call": io.c's loops retry it and wait again on EAGAIN, and goro_fd_wait,
  * which has no system call of its own, asks poll() (Go: pdReady).
  *
- * A wait is claimed like a select (runtime.h, sel_state): the waiting G
- * gets a fresh sequence number, and whoever wakes it first - the poller
- * (I/O ready), goro_close (EBADF), its deadline's timer (ETIMEDOUT) or the
- * close of a context's done channel (a select-style waiter queued on it) -
- * wins a CAS and leaves the reason in g->param; the losers leave no trace
- * but a ready flag.  A G may wait for both directions at once (fd_wait with
+ * A wait is a claimable wait (runtime.h): the waiting G opens one
+ * (goro__claim_open), and whoever wakes it first - the poller (I/O ready),
+ * goro_close (EBADF), its deadline's timer (ETIMEDOUT,
+ * goro__claim_arm_timeout) or the close of a context's done channel
+ * (goro__chan_close_wait_begin queues a waiter on it) - wins the claim and
+ * leaves the reason in g->param; the losers leave no trace but a ready
+ * flag.  A G may wait for both directions at once (fd_wait with
  * both events): it is then both the read and the write waiter.
  *
  * Locking: pd->lock protects the waiter and ready fields; lock order is pd,
- * then a done channel's lock, then scheduler locks.
+ * then a done channel's lock, then timer heap and scheduler locks (the
+ * table: docs/internals.md, "Lock order").
  *
- * Shortcut in place: a fd closed with close(2) instead of goro_close, whose
- * number is then reused, keeps a registration the kernel dropped; goro
- * re-registers on EEXIST but cannot notice a silent drop, so close fds that
- * goro waited on with goro_close.
+ * A fd closed behind goro's back (a close inside the C library, or any
+ * close with the interposers off, hook.c), whose number is then reused,
+ * keeps a registration the kernel dropped: goro re-registers on EEXIST but
+ * cannot notice a silent drop by itself.  close(2) is goro's own with the
+ * interposers on (it calls goro__fd_close), and hook.c re-registers a
+ * number it meets for the first time (goro__fd_rearm); without them, close
+ * fds that goro waited on with goro_close.
+ *
+ * poll and select (hook.c) wait on many fds at once (goro__fd_wait_many):
+ * the G is the waiter of every pd, under one claim.
  */
 #include "netpoll.h"
 #include "chan.h"
@@ -38,7 +46,7 @@
 #include <unistd.h>
 
 struct goro__pd {
-    goro__lock lock;
+    goro__lock lock;            /* lock order: docs/internals.md, "Lock order" */
     int fd;
     bool registered;            /* in the poller (or known unpollable) */
     bool pollable;              /* false: regular file etc., always ready */
@@ -110,7 +118,7 @@ static goro__pd *pd_get(int fd)
         return pd;
     goro__lock_acquire(&pd->lock);
     if (!pd->registered) {
-        int fl = fcntl(fd, F_GETFL);
+        int fl = goro__sys_fcntl(fd, F_GETFL);
         if (fl < 0) {
             e = errno;
             goro__lock_release(&pd->lock);
@@ -125,7 +133,7 @@ static goro__pd *pd_get(int fd)
             return NULL;
         }
         if (pd->pollable && !(fl & O_NONBLOCK))
-            fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+            goro__sys_fcntl(fd, F_SETFL, fl | O_NONBLOCK);
         pd->closing = false;
         pd->rready = pd->wready = false;
         __atomic_store_n(&pd->registered, true, __ATOMIC_RELEASE);
@@ -161,17 +169,6 @@ bool goro__fd_pollable(int fd)
     return yes;
 }
 
-/* Claims g's wait for reason; pd->lock held.  Returns true if we won. */
-static bool claim(goro__g *g, uint64_t seq, uintptr_t reason)
-{
-    uint64_t want = 2 * seq;
-    if (!atomic_compare_exchange_strong_explicit(&g->sel_state, &want, want + 1,
-                                                 memory_order_acq_rel, memory_order_relaxed))
-        return false;
-    g->param = reason;
-    return true;
-}
-
 void goro__netpoll_ready(goro__pd *pd, int mode)
 {
     goro__g *wake[2] = {NULL, NULL};
@@ -181,7 +178,7 @@ void goro__netpoll_ready(goro__pd *pd, int mode)
      * close, its context) and cleans up itself: the readiness is kept. */
     if (mode & GORO_PD_READ) {
         goro__g *g = pd->rg;
-        if (g && claim(g, pd->rseq, GORO_WAKE_IO))
+        if (g && goro__claim(g, pd->rseq, GORO_WAKE_IO))
             wake[0] = g;
         else
             pd->rready = true;
@@ -189,7 +186,7 @@ void goro__netpoll_ready(goro__pd *pd, int mode)
     }
     if (mode & GORO_PD_WRITE) {
         goro__g *g = pd->wg;
-        if (g && g != wake[0] && claim(g, pd->wseq, GORO_WAKE_IO))
+        if (g && g != wake[0] && goro__claim(g, pd->wseq, GORO_WAKE_IO))
             wake[1] = g;
         else
             pd->wready = true; /* incl. a G waiting both ways, just woken */
@@ -212,15 +209,11 @@ struct fd_park {
 static void fd_park_unlock(void *arg)
 {
     struct fd_park *fp = arg;
-    if (fp->deadline >= 0) {
-        fp->g->timer.when = fp->deadline;
-        fp->g->timer.fn = goro__select_timeout_fn;
-        if (goro__timer_add(&fp->g->timer) != 0)
-            goro__select_timeout_fn(&fp->g->timer);
-    }
+    if (fp->deadline >= 0)
+        goro__claim_arm_timeout(fp->g, fp->deadline);
     goro__pd *pd = fp->pd;
     if (fp->done)
-        goro__lock_release(&fp->done->lock);
+        goro__chan_unlock(fp->done);
     atomic_store_explicit(&fp->parked, 1, memory_order_release); /* last touch of fp */
     goro__lock_release(&pd->lock);
 }
@@ -232,6 +225,7 @@ int goro__fd_wait(int fd, int modes, int64_t deadline, goro_chan *done)
     goro__sudog sg;
     struct fd_park fp;
     uintptr_t why;
+    uint64_t seq;
 
     if (!pd)
         return errno;
@@ -264,22 +258,19 @@ int goro__fd_wait(int fd, int modes, int64_t deadline, goro_chan *done)
         goro__lock_release(&pd->lock);
         return ETIMEDOUT;
     }
-    g->sel_seq++;
-    atomic_store_explicit(&g->sel_state, 2 * g->sel_seq, memory_order_relaxed);
-    g->param = GORO_WAKE_TIMEOUT;
+    seq = goro__claim_open(g);
     if (modes & GORO_PD_READ) {
         pd->rg = g;
-        pd->rseq = g->sel_seq;
+        pd->rseq = seq;
     }
     if (modes & GORO_PD_WRITE) {
         pd->wg = g;
-        pd->wseq = g->sel_seq;
+        pd->wseq = seq;
     }
     fp = (struct fd_park){.pd = pd, .g = g, .deadline = deadline};
     if (done) {
-        goro__lock_acquire(&done->lock);
-        if (atomic_load_explicit(&done->closed, memory_order_relaxed)) {
-            goro__lock_release(&done->lock);
+        /* Leaves done locked until the park: see goro__chan_close_wait_begin. */
+        if (!goro__chan_close_wait_begin(done, &sg, g, seq)) {
             if (pd->rg == g)
                 pd->rg = NULL;
             if (pd->wg == g)
@@ -287,10 +278,6 @@ int goro__fd_wait(int fd, int modes, int64_t deadline, goro_chan *done)
             goro__lock_release(&pd->lock);
             return ECANCELED;
         }
-        sg = (goro__sudog){.g = g, .c = done, .sel_seq = g->sel_seq, .index = -1,
-                           .is_select = true};
-        atomic_fetch_add_explicit(&done->refs, 1, memory_order_relaxed);
-        goro__waitq_enqueue(&done->recvq, &sg);
         fp.done = done;
     }
     atomic_fetch_add(&waiters, 1);
@@ -302,12 +289,8 @@ int goro__fd_wait(int fd, int modes, int64_t deadline, goro_chan *done)
     why = g->param;
     if (deadline >= 0)
         goro__timer_del(&g->timer);
-    if (done) {
-        goro__lock_acquire(&done->lock);
-        goro__waitq_remove(&done->recvq, &sg);
-        goro__lock_release(&done->lock);
-        goro_chan_release(done);
-    }
+    if (done)
+        goro__chan_close_wait_end(done, &sg);
     goro__lock_acquire(&pd->lock);
     if (pd->rg == g)
         pd->rg = NULL;
@@ -327,28 +310,194 @@ int goro__fd_wait(int fd, int modes, int64_t deadline, goro_chan *done)
     }
 }
 
-int goro__fd_close(int fd)
+void goro__fd_forget(int fd)
 {
     goro__pd *pd = pd_lookup(fd);
     goro__g *wake[2] = {NULL, NULL};
 
-    if (pd && __atomic_load_n(&pd->registered, __ATOMIC_ACQUIRE)) {
-        goro__lock_acquire(&pd->lock);
-        pd->closing = true;
-        if (pd->rg && claim(pd->rg, pd->rseq, GORO_WAKE_CLOSED))
-            wake[0] = pd->rg;
-        if (pd->wg && pd->wg != pd->rg && claim(pd->wg, pd->wseq, GORO_WAKE_CLOSED))
-            wake[1] = pd->wg;
-        pd->rg = pd->wg = NULL;
-        if (pd->pollable)
-            goro__netpoll_backend_close(fd);
-        __atomic_store_n(&pd->registered, false, __ATOMIC_RELEASE);
-        goro__lock_release(&pd->lock);
-        for (int i = 0; i < 2; i++)
-            if (wake[i])
-                goro__ready(wake[i]);
+    if (!pd || !__atomic_load_n(&pd->registered, __ATOMIC_ACQUIRE))
+        return;
+    goro__lock_acquire(&pd->lock);
+    pd->closing = true;
+    if (pd->rg && goro__claim(pd->rg, pd->rseq, GORO_WAKE_CLOSED))
+        wake[0] = pd->rg;
+    if (pd->wg && pd->wg != pd->rg && goro__claim(pd->wg, pd->wseq, GORO_WAKE_CLOSED))
+        wake[1] = pd->wg;
+    pd->rg = pd->wg = NULL;
+    if (pd->pollable && pd->registered)
+        goro__netpoll_backend_close(fd);
+    __atomic_store_n(&pd->registered, false, __ATOMIC_RELEASE);
+    goro__lock_release(&pd->lock);
+    for (int i = 0; i < 2; i++)
+        if (wake[i])
+            goro__ready(wake[i]);
+}
+
+int goro__fd_close(int fd)
+{
+    goro__fd_forget(fd);
+    return goro__sys_close(fd) == 0 ? 0 : errno;
+}
+
+int goro__fd_rearm(int fd)
+{
+    goro__pd *pd = pd_lookup(fd);
+    int e = 0;
+
+    if (!pd)
+        return errno;
+    if (!__atomic_load_n(&pd->registered, __ATOMIC_ACQUIRE))
+        return pd_get(fd) ? 0 : errno;
+    goro__lock_acquire(&pd->lock);
+    /* Registered before: add it again.  For a live registration this is a
+     * no-op (EEXIST, then a modify); for one the kernel dropped when an
+     * earlier file with this number was closed, it is the registration. */
+    if (pd->registered && pd->pollable)
+        e = goro__netpoll_backend_open(fd, pd);
+    goro__lock_release(&pd->lock);
+    return e;
+}
+
+/* ---- waiting for any of several fds (poll, select) ----------------------- */
+
+struct many_park {
+    goro__pd **pds;
+    int n;
+    goro__g *g;
+    int64_t deadline;
+    _Atomic uint32_t parked;    /* see goro__park_wait_unlocked */
+};
+
+static void many_park_unlock(void *arg)
+{
+    struct many_park *mp = arg;
+    goro__pd **pds = mp->pds;
+    int n = mp->n;
+
+    if (mp->deadline >= 0)
+        goro__claim_arm_timeout(mp->g, mp->deadline);
+    atomic_store_explicit(&mp->parked, 1, memory_order_release); /* last touch of mp */
+    for (int i = n - 1; i >= 0; i--)
+        goro__lock_release(&pds[i]->lock);
+}
+
+static int pd_cmp(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (goro__pd *const *)a, y = (uintptr_t) * (goro__pd *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Locks are taken in address order (the only place that holds more than
+ * one pd lock), so two such waits cannot deadlock; the G is published in
+ * every pd under its lock and parks with all of them held, as select does
+ * with channel locks: a waker that claims it finds it parked.  pds (the
+ * caller's array, sorted here, duplicates merged) must stay valid until
+ * this returns; modes[i] belongs to fds[i]. */
+int goro__fd_wait_many(const int *fds, const int *modes, int n, int64_t deadline)
+{
+    goro__pd *small[16], **pds = small;
+    int *pmodes, m = 0, e = 0;
+    goro__g *g = goro__getg();
+    struct many_park mp;
+    uintptr_t why;
+
+    if (!g)
+        return ENOMEM;
+    if (n > 16 && !(pds = goro__malloc((size_t)n * sizeof *pds)))
+        return ENOMEM;
+    for (int i = 0; i < n; i++) {
+        goro__pd *pd = pd_get(fds[i]);
+        if (!pd) {
+            e = errno;
+            goto out;
+        }
+        if (!pd->pollable)
+            goto out; /* a regular file is always ready */
+        /* The mode rides in the pointer's low bits (pds are aligned). */
+        pds[m++] = (goro__pd *)((uintptr_t)pd | (uintptr_t)modes[i]);
     }
-    return close(fd) == 0 ? 0 : errno;
+    qsort(pds, (size_t)m, sizeof *pds, pd_cmp);
+    /* Merge duplicates (same pd, any modes) and unpack: modes go to a
+     * parallel array on the G's stack, small enough (ints) for n <= 16. */
+    int small_modes[16];
+    pmodes = m > 16 ? goro__malloc((size_t)m * sizeof *pmodes) : small_modes;
+    if (!pmodes) {
+        e = ENOMEM;
+        goto out;
+    }
+    int k = 0;
+    for (int i = 0; i < m; i++) {
+        goro__pd *pd = (goro__pd *)((uintptr_t)pds[i] & ~(uintptr_t)3);
+        int md = (int)((uintptr_t)pds[i] & 3);
+        if (k > 0 && pds[k - 1] == pd) {
+            pmodes[k - 1] |= md;
+            continue;
+        }
+        pds[k] = pd;
+        pmodes[k++] = md;
+    }
+    m = k;
+    if (deadline >= 0 && deadline <= goro_now()) {
+        e = ETIMEDOUT;
+        goto out_modes;
+    }
+
+    for (int i = 0; i < m; i++)
+        goro__lock_acquire(&pds[i]->lock);
+    for (int i = 0; i < m; i++) {
+        goro__pd *pd = pds[i];
+        bool ready = ((pmodes[i] & GORO_PD_READ) && pd->rready) ||
+                     ((pmodes[i] & GORO_PD_WRITE) && pd->wready);
+        if (pd->closing || ready || ((pmodes[i] & GORO_PD_READ) && pd->rg) ||
+            ((pmodes[i] & GORO_PD_WRITE) && pd->wg)) {
+            e = pd->closing ? EBADF : ready ? 0 : EBUSY;
+            if (ready) {
+                if (pmodes[i] & GORO_PD_READ)
+                    pd->rready = false;
+                if (pmodes[i] & GORO_PD_WRITE)
+                    pd->wready = false;
+            }
+            for (int j = m - 1; j >= 0; j--)
+                goro__lock_release(&pds[j]->lock);
+            goto out_modes;
+        }
+    }
+    uint64_t seq = goro__claim_open(g);
+    for (int i = 0; i < m; i++) {
+        if (pmodes[i] & GORO_PD_READ) {
+            pds[i]->rg = g;
+            pds[i]->rseq = seq;
+        }
+        if (pmodes[i] & GORO_PD_WRITE) {
+            pds[i]->wg = g;
+            pds[i]->wseq = seq;
+        }
+    }
+    mp = (struct many_park){.pds = pds, .n = m, .g = g, .deadline = deadline};
+    atomic_fetch_add(&waiters, 1);
+    goro__park(many_park_unlock, &mp, WR_IO);
+    goro__park_wait_unlocked(&mp.parked);
+    atomic_fetch_sub(&waiters, 1);
+
+    why = g->param;
+    if (deadline >= 0)
+        goro__timer_del(&g->timer);
+    for (int i = 0; i < m; i++) {
+        goro__lock_acquire(&pds[i]->lock);
+        if (pds[i]->rg == g)
+            pds[i]->rg = NULL;
+        if (pds[i]->wg == g)
+            pds[i]->wg = NULL;
+        goro__lock_release(&pds[i]->lock);
+    }
+    e = why == GORO_WAKE_IO ? 0 : why == GORO_WAKE_CLOSED ? EBADF : ETIMEDOUT;
+out_modes:
+    if (pmodes != small_modes)
+        goro__free(pmodes);
+out:
+    if (pds != small)
+        goro__free(pds);
+    return e;
 }
 
 /* ---- for the scheduler -------------------------------------------------- */

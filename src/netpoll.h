@@ -70,6 +70,24 @@ GORO_HIDDEN void *goro__fd_sync(int fd);
  * Returns 0 or close's errno. */
 GORO_HIDDEN int goro__fd_close(int fd);
 
+/* Wakes fd's waiters with EBADF and unregisters fd, without closing it
+ * (dup2 is about to replace it, or the number was closed behind goro's
+ * back).  A no-op for a fd goro never registered. */
+GORO_HIDDEN void goro__fd_forget(int fd);
+/* As goro__fd_prepare, but registers fd with the backend again if goro
+ * registered that number before: the kernel drops a registration when the
+ * file is closed, which goro may not have seen (fclose, a close inside
+ * the C library).  Returns 0 or an errno value. */
+GORO_HIDDEN int goro__fd_rearm(int fd);
+/* Parks until one of fds[0..n) is ready for its modes[i] (GORO_PD_READ,
+ * GORO_PD_WRITE or both), or the absolute deadline passes (< 0: none).
+ * Used by poll and select (hook.c), which ask the kernel afterwards which
+ * fds are ready: as goro__fd_wait, 0 is a hint.  Returns 0 (also at once
+ * when one fd cannot be polled, such as a regular file), ETIMEDOUT, EBADF
+ * (one was closed with goro__fd_close), EBUSY (another G waits on one of
+ * them in that direction), ENOMEM, or an error from registering. */
+GORO_HIDDEN int goro__fd_wait_many(const int *fds, const int *modes, int n, int64_t deadline);
+
 /* ---- netpoll.c, for the backend ----------------------------------------- */
 
 /* fd became ready for mode (GORO_PD_READ | GORO_PD_WRITE); wakes the

@@ -40,14 +40,14 @@ static int backend_init(void)
     breakfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (breakfd < 0) {
         int e = errno;
-        close(epfd);
+        goro__sys_close(epfd);
         epfd = -1;
         return e;
     }
     if (epoll_ctl(epfd, EPOLL_CTL_ADD, breakfd, &ev) != 0) {
         int e = errno;
-        close(breakfd);
-        close(epfd);
+        goro__sys_close(breakfd);
+        goro__sys_close(epfd);
         epfd = breakfd = -1;
         return e;
     }
@@ -74,7 +74,7 @@ static void backend_break(void)
 {
     uint64_t one = 1;
     if (atomic_exchange(&break_pending, 1) == 0) {
-        ssize_t r = write(breakfd, &one, sizeof one);
+        ssize_t r = goro__sys_write(breakfd, &one, sizeof one);
         (void)r; /* EAGAIN: the counter is already non-zero, which is enough */
     }
 }
@@ -84,9 +84,9 @@ static int wait_events(struct epoll_event *evs, int64_t deadline)
     int64_t now, left;
 
     if (deadline == 0)
-        return epoll_wait(epfd, evs, MAX_EVENTS, 0);
+        return goro__sys_epoll_wait(epfd, evs, MAX_EVENTS, 0);
     if (deadline < 0)
-        return epoll_wait(epfd, evs, MAX_EVENTS, -1);
+        return goro__sys_epoll_wait(epfd, evs, MAX_EVENTS, -1);
     now = goro_now();
     left = deadline > now ? deadline - now : 0;
 #if defined(SYS_epoll_pwait2)
@@ -99,7 +99,7 @@ static int wait_events(struct epoll_event *evs, int64_t deadline)
     }
 #endif
     int64_t ms = (left + GORO_MILLISECOND - 1) / GORO_MILLISECOND;
-    return epoll_wait(epfd, evs, MAX_EVENTS, ms > INT32_MAX ? INT32_MAX : (int)ms);
+    return goro__sys_epoll_wait(epfd, evs, MAX_EVENTS, ms > INT32_MAX ? INT32_MAX : (int)ms);
 }
 
 int goro__netpoll_backend_wait(int64_t deadline)
@@ -119,7 +119,7 @@ int goro__netpoll_backend_wait(int64_t deadline)
         if (!pd) {
             uint64_t v;
             goro__tsan_ignore_begin();
-            ssize_t r = read(breakfd, &v, sizeof v);
+            ssize_t r = goro__sys_read(breakfd, &v, sizeof v);
             goro__tsan_ignore_end();
             (void)r;
             atomic_store(&break_pending, 0);

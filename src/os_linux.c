@@ -258,7 +258,7 @@ void goro__fork_fatal(void)
         "fatal error: goro: runtime used in a child of fork() (only the forking thread is "
         "copied: no goroutine or timer can run here; call exec, or only async-signal-safe "
         "functions, after fork)\n";
-    ssize_t r = write(2, msg, sizeof msg - 1);
+    ssize_t r = goro__sys_write(2, msg, sizeof msg - 1);
     (void)r;
     /* No goroutine dump: it takes locks that a thread the child lacks may
      * hold.  abort() must not re-enter a handler that would hide the line. */
@@ -313,11 +313,11 @@ int goro__thread_start(void *(*fn)(void *), void *arg, size_t stack_size)
 static long read_long_file(const char *path, long dflt)
 {
     char buf[64];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = goro__sys_open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return dflt;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
+    ssize_t n = goro__sys_read(fd, buf, sizeof buf - 1);
+    goro__sys_close(fd);
     if (n <= 0)
         return dflt;
     buf[n] = 0;
@@ -334,13 +334,13 @@ long goro__map_count(void)
     char buf[8192];
     long lines = 0;
     ssize_t n;
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    int fd = goro__sys_open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 1000; /* a generous guess */
-    while ((n = read(fd, buf, sizeof buf)) > 0)
+    while ((n = goro__sys_read(fd, buf, sizeof buf)) > 0)
         for (ssize_t i = 0; i < n; i++)
             lines += buf[i] == '\n';
-    close(fd);
+    goro__sys_close(fd);
     return lines;
 }
 
@@ -425,7 +425,7 @@ static void fault_handler(int sig, siginfo_t *si, void *uc)
 static void quit_handler(int sig)
 {
     static const char msg[] = "SIGQUIT: quit\n\n";
-    ssize_t r = write(2, msg, sizeof msg - 1);
+    ssize_t r = goro__sys_write(2, msg, sizeof msg - 1);
     (void)r;
     goro__dump_fd(2);
     signal(sig, SIG_DFL);

@@ -7,7 +7,10 @@
  *      "thread G" (is_thread) whose state word doubles as a futex, so every
  *      wait queue holds Gs and every primitive is written once.
  *   M  an OS thread that runs goroutines.  Its own pthread stack is "g0": the
- *      scheduler loop runs there, and every goroutine switch goes G -> g0 -> G.
+ *      scheduler loop runs there.  A goroutine that parks, yields or exits
+ *      switches straight to the next G of its P's queue when there is one
+ *      (G -> G', which then finishes its predecessor's request), else to
+ *      g0 (G -> g0 -> G'); see switch_away in sched.c.
  *   P  the right to run goroutines; goro_maxprocs() of them.  A P owns a
  *      local run queue, a runnext slot and caches.  An M runs user code only
  *      while it holds a P, except after sysmon took the P away from an M whose
@@ -18,8 +21,10 @@
  *   G_RUNNABLE  in a run queue or a runnext slot: whoever dequeues it.
  *   G_RUNNING   executing on an M: that M (and the G's own code).
  *   G_WAITING   parked: the wait queue that holds it; only goro__ready()
- *               moves it on, by CAS from G_WAITING, so one waker wins.
- *   G_DEAD      returned from its function; g0 of its M recycles it.
+ *               moves it on, called by the one waker that took it off its
+ *               queue (or won its claim) under the lock its park released.
+ *   G_DEAD      returned from its function; whoever runs next on its M
+ *               (g0 or the next G) recycles it.
  *
  * P ownership: p->owner is (uintptr_t)m for the M that holds it, with bit 0
  * set while that M is inside the runtime using the P (run queue, caches).
@@ -33,6 +38,7 @@
 #define GORO_RUNTIME_H
 
 #include "goro.h"
+#include "list.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -40,6 +46,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
 
 #define GORO_HIDDEN __attribute__((visibility("hidden")))
 #define GORO_NOINLINE __attribute__((noinline))
@@ -132,6 +148,8 @@ GORO_HIDDEN bool goro__alloc_fails(void);
 typedef struct goro__lock {
     _Atomic uint32_t state; /* 0 free, 1 locked, 2 locked with waiters */
 } goro__lock;
+/* Every goro__lock has a place in one table, docs/internals.md, "Lock
+ * order", with what it protects; each lock's definition points there. */
 
 #define GORO_LOCK_INIT {0}
 
@@ -171,7 +189,7 @@ typedef struct goro__timer {
 /* A P's timers: a 4-ary min-heap of deadlines under its own lock (Go:
  * p.timers).  Each entry keeps its timer's deadline beside the pointer. */
 typedef struct goro__timers {
-    goro__lock lock;
+    goro__lock lock;                /* lock order: docs/internals.md, "Lock order" */
     struct goro__timer_entry *heap; /* heap[0] is the earliest */
     size_t len, cap;
     _Atomic int64_t next;           /* heap[0].when, or INT64_MAX */
@@ -237,7 +255,7 @@ typedef struct goro__sudog {
     struct goro__sudog *next, *prev;
     void *elem;                 /* data to send, or where to receive */
     struct goro_chan *c;
-    uint64_t sel_seq;           /* select: generation, see goro__g.sel_state */
+    uint64_t sel_seq;           /* select: the wait it belongs to (goro__claim) */
     int index;                  /* select: case index */
     bool is_select;
     bool inq;                   /* linked in c's queue */
@@ -254,7 +272,8 @@ enum goro__gstatus {
     G_DEAD,
 };
 
-/* What a goroutine asks g0 to do after it switched there. */
+/* What a goroutine asks to be done once it is switched out: by g0, or by
+ * the G it switched to directly (finish in sched.c). */
 enum goro__gaction {
     GA_NONE = 0,
     GA_PARK,   /* run unlockf, then leave the G waiting */
@@ -291,23 +310,21 @@ struct goro__g {
     void *sp;                   /* saved stack pointer while switched out */
     _Atomic uint32_t status;    /* enum goro__gstatus; a futex for thread Gs */
     uint8_t is_thread;          /* a plain thread's G: parks on a futex */
-    uint8_t action;             /* enum goro__gaction, read by g0 */
+    uint8_t action;             /* enum goro__gaction, read by finish() */
     uint8_t wait_reason;        /* enum goro__wait_reason */
     uint8_t guarded;            /* stack has a PROT_NONE guard page below it */
     uint64_t id;                /* 0 for thread Gs */
     uint64_t magic;             /* GORO_G_MAGIC; checked at every switch */
 
-    /* Parking: set by the G before switching to g0, used by g0. */
+    /* Parking: set by the G before it switches out, used by finish(). */
     void (*unlockf)(void *);
     void *unlockarg;
     int saved_errno;
     int64_t wait_since;         /* goro_now() when it parked (dumps) */
     uintptr_t param;            /* value a waker leaves for the G */
-    /* select: 2*seq while waiting in select number seq, 2*seq+1 once a
-     * waker (a channel or the timeout) has claimed it.  Wakers CAS it; the
-     * sequence makes a late waker from an earlier select fail. */
-    _Atomic uint64_t sel_state;
-    uint64_t sel_seq;
+    /* Claimable waits (select, fd waits): see "claimable waits" below. */
+    _Atomic uint64_t sel_state; /* 2*seq waiting, 2*seq+1 claimed */
+    uint64_t sel_seq;           /* seq of the current (or last) wait */
 
     /* Scheduling. */
     goro__g *schedlink;         /* global run queue or free lists */
@@ -337,8 +354,7 @@ struct goro__g {
     size_t slot_size;           /* whole slot: guard + stack (+ G) */
     struct goro__stack_chunk *chunk; /* NULL for a non-default size */
     unsigned vg_stack_id;       /* Valgrind's id for the stack */
-    goro__g *alllink;           /* thread Gs (goro__s.threadgs) */
-    goro__g *allprev;
+    goro__list threadlink;      /* thread Gs: on goro__s.threadgs */
 
     /* Sanitizers. */
     void *tsan_fiber;
@@ -419,7 +435,8 @@ struct goro__m {
 /* ---- scheduler (sched.c) ------------------------------------------------ */
 
 typedef struct goro__sched {
-    goro__lock lock;            /* protects the fields down to runqsize */
+    goro__lock lock;            /* protects the fields down to runqsize;
+                                 * lock order: docs/internals.md, "Lock order" */
     goro__p *pidle;
     goro__m *midle;
     int nmidle;
@@ -442,8 +459,9 @@ typedef struct goro__sched {
     _Atomic uint64_t goidgen;
     _Atomic uint64_t nparks;         /* thread Gs parked (goroutines: per M) */
     _Atomic(goro__m *) allm;         /* list of all Ms */
-    goro__lock threadg_lock;         /* protects threadgs (dumps) */
-    goro__g *threadgs;               /* thread Gs, linked by alllink */
+    goro__lock threadg_lock;         /* protects threadgs (dumps); a leaf in
+                                        the lock order (docs/internals.md) */
+    goro__list threadgs;             /* thread Gs, by threadlink */
     _Atomic int64_t nexited_nop;     /* goroutines that exited on an M without P */
     _Atomic int64_t coarse_now;      /* goro_now(), refreshed by sysmon */
     _Atomic uint32_t sysmon_wake;    /* futex: sysmon sleeps on it */
@@ -500,8 +518,9 @@ GORO_HIDDEN GORO_NOINLINE void goro__errno_set(int e);
 /* Requests queued or running in goro_blocking's pool. */
 GORO_HIDDEN int goro__blocking_outstanding(void);
 
-/* Parks the calling G: switches to the scheduler, runs unlockf(arg) there
- * (so a waker can never resume a G whose registers are not saved), and
+/* Parks the calling G: switches out, and whoever runs next on the M (g0,
+ * or the next G, first thing) runs unlockf(arg) (so a waker can never
+ * resume a G whose registers are not saved), and
  * returns once goro__ready() was called on it.  Before calling, the G must
  * be published in some wait queue under a lock that unlockf releases.  On a
  * plain thread the G is a thread G: it runs unlockf and sleeps on a futex.
@@ -513,16 +532,66 @@ GORO_HIDDEN void goro__park(void (*unlockf)(void *), void *arg, enum goro__wait_
  * this core), from elsewhere to the global queue.  Go: goready. */
 GORO_HIDDEN void goro__ready(goro__g *g);
 
-/* Why a G parked in a claimable wait (select, fd wait) was woken, as left
- * in g->param by the waker that won the claim; any other value is the
- * sudog of the channel case that won. */
+/* ---- claimable waits ----------------------------------------------------
+ * A G that waits for the first of several events (a select's cases and
+ * timeout; an fd's readiness, its close, its deadline and a context's done
+ * channel) is woken by exactly one of them: each waker claims the wait
+ * before touching the G, and only the winner readies it (Go: selectDone,
+ * the CAS in sudog dequeue).  g->sel_state is 2*seq while the G waits in
+ * its wait number seq (g->sel_seq) and 2*seq+1 once claimed; a waker names
+ * the wait it found (the seq recorded beside the G in its queue: a sudog's
+ * sel_seq, a poll descriptor's rseq/wseq), so a late waker from an earlier
+ * wait fails its CAS and leaves no trace.
+ *
+ *   waiter                               waker
+ *   seq = goro__claim_open(g)
+ *   publish (g, seq) in queues (locked)
+ *   goro__park(unlock the queues)        find (g, seq) in a queue (locked)
+ *                                        if goro__claim(g, seq, why):
+ *                                            unlock, goro__ready(g)
+ *   woken: why = g->param; take (g, seq) out of every other queue
+ *
+ * Only the winner writes g->param and the G's data (after its CAS), and
+ * the G reads them once readied, which orders them (goro__ready).  A claim
+ * never blocks, so it may be made under any lock. */
+
+/* Why a G parked in a claimable wait was woken, as left in g->param by
+ * the waker that won the claim; any other value is the sudog of the
+ * channel case that won. */
 #define GORO_WAKE_TIMEOUT 0
 #define GORO_WAKE_IO 1
 #define GORO_WAKE_CLOSED 2
 
-/* Timer callback for a claimable wait's deadline: claims the G's current
- * wait (sel_seq) with GORO_WAKE_TIMEOUT and readies it. */
-GORO_HIDDEN void goro__select_timeout_fn(goro__timer *t);
+/* Opens a new claimable wait for g (the running G), before it is published
+ * anywhere: returns its sequence number.  g->param starts as
+ * GORO_WAKE_TIMEOUT. */
+static inline uint64_t goro__claim_open(goro__g *g)
+{
+    uint64_t seq = ++g->sel_seq;
+    atomic_store_explicit(&g->sel_state, 2 * seq, memory_order_relaxed);
+    g->param = GORO_WAKE_TIMEOUT;
+    return seq;
+}
+
+/* Claims g's wait number seq for why (left in g->param).  Returns true if
+ * this caller won; the winner, and only it, readies g. */
+static inline bool goro__claim(goro__g *g, uint64_t seq, uintptr_t why)
+{
+    uint64_t want = 2 * seq;
+    if (!atomic_compare_exchange_strong_explicit(&g->sel_state, &want, want + 1,
+                                                 memory_order_acq_rel, memory_order_relaxed))
+        return false;
+    g->param = why;
+    return true;
+}
+
+/* Arms g's own timer (g->timer) to claim g's current wait with
+ * GORO_WAKE_TIMEOUT at when and ready it; without memory for the timer,
+ * claims it at once.  Called from the park's unlock function, with the
+ * wait published, so the G may be readied before this returns.  Once
+ * woken, the G calls goro__timer_del(&g->timer) before its next wait
+ * (timer.c). */
+GORO_HIDDEN void goro__claim_arm_timeout(goro__g *g, int64_t when);
 
 /* ---- network poller (netpoll.c), for the scheduler ---------------------- */
 
@@ -573,6 +642,88 @@ GORO_HIDDEN goro__g *goro__stack_guard_owner(const void *addr);
 GORO_HIDDEN void goro__stack_each_g(void (*fn)(goro__g *, void *), void *arg);
 GORO_HIDDEN size_t goro__stack_default_size(void);
 GORO_HIDDEN void goro__stack_init(void);
+
+/* ---- the C library's own calls (hook.c) --------------------------------- */
+
+/* goro interposes read, write, poll, sleep and the rest (hook.c, and
+ * docs/guide.md, "Using existing C libraries"), so that blocking C code
+ * parks its goroutine instead of its thread.  goro's own code must never
+ * reach those interposers: it calls the C library through these pointers,
+ * which hold the next definition after goro's (dlsym(RTLD_NEXT): the C
+ * library's, or a sanitizer's interceptor in front of it).  Each starts as
+ * a stub that looks all of them up on first use, so they work from any
+ * constructor.  Built with GORO_HOOK off, they point at the C library's
+ * functions directly.  Exception: the TSan build's usleep(0) in sched.c
+ * and os_linux.c stays a plain call, so that TSan's interceptor sees it. */
+#define GORO_SYS_CALLS(X)                                                        \
+    X(ssize_t, read, (int fd, void *buf, size_t n), (fd, buf, n))                \
+    X(ssize_t, write, (int fd, const void *buf, size_t n), (fd, buf, n))         \
+    X(ssize_t, readv, (int fd, const struct iovec *iov, int n), (fd, iov, n))    \
+    X(ssize_t, writev, (int fd, const struct iovec *iov, int n), (fd, iov, n))   \
+    X(ssize_t, pread, (int fd, void *buf, size_t n, off_t off), (fd, buf, n, off)) \
+    X(ssize_t, pwrite, (int fd, const void *buf, size_t n, off_t off), (fd, buf, n, off)) \
+    X(ssize_t, recv, (int fd, void *buf, size_t n, int fl), (fd, buf, n, fl))    \
+    X(ssize_t, recvfrom, (int fd, void *buf, size_t n, int fl, struct sockaddr *a, \
+                          socklen_t *al), (fd, buf, n, fl, a, al))               \
+    X(ssize_t, recvmsg, (int fd, struct msghdr *m, int fl), (fd, m, fl))         \
+    X(ssize_t, send, (int fd, const void *buf, size_t n, int fl), (fd, buf, n, fl)) \
+    X(ssize_t, sendto, (int fd, const void *buf, size_t n, int fl,               \
+                        const struct sockaddr *a, socklen_t al), (fd, buf, n, fl, a, al)) \
+    X(ssize_t, sendmsg, (int fd, const struct msghdr *m, int fl), (fd, m, fl))   \
+    X(int, accept, (int fd, struct sockaddr *a, socklen_t *al), (fd, a, al))     \
+    X(int, accept4, (int fd, struct sockaddr *a, socklen_t *al, int fl), (fd, a, al, fl)) \
+    X(int, connect, (int fd, const struct sockaddr *a, socklen_t al), (fd, a, al)) \
+    X(int, poll, (struct pollfd *fds, nfds_t n, int ms), (fds, n, ms))           \
+    X(int, ppoll, (struct pollfd *fds, nfds_t n, const struct timespec *ts,      \
+                   const sigset_t *mask), (fds, n, ts, mask))                    \
+    X(int, select, (int n, fd_set *r, fd_set *w, fd_set *x, struct timeval *tv), \
+      (n, r, w, x, tv))                                                          \
+    X(int, pselect, (int n, fd_set *r, fd_set *w, fd_set *x, const struct timespec *ts, \
+                     const sigset_t *mask), (n, r, w, x, ts, mask))              \
+    X(unsigned, sleep, (unsigned s), (s))                                        \
+    X(int, usleep, (useconds_t us), (us))                                        \
+    X(int, nanosleep, (const struct timespec *req, struct timespec *rem), (req, rem)) \
+    X(int, clock_nanosleep, (clockid_t c, int fl, const struct timespec *req,    \
+                             struct timespec *rem), (c, fl, req, rem))           \
+    X(int, epoll_wait, (int ep, struct epoll_event *ev, int n, int ms), (ep, ev, n, ms)) \
+    X(int, epoll_pwait, (int ep, struct epoll_event *ev, int n, int ms,          \
+                         const sigset_t *mask), (ep, ev, n, ms, mask))           \
+    X(int, getaddrinfo, (const char *node, const char *svc, const struct addrinfo *h, \
+                         struct addrinfo **res), (node, svc, h, res))            \
+    X(int, setsockopt, (int fd, int lvl, int opt, const void *v, socklen_t vl),  \
+      (fd, lvl, opt, v, vl))                                                     \
+    X(int, close, (int fd), (fd))                                                \
+    X(int, dup, (int fd), (fd))                                                  \
+    X(int, dup2, (int fd, int to), (fd, to))                                     \
+    X(int, dup3, (int fd, int to, int fl), (fd, to, fl))                         \
+    X(int, socket, (int dom, int type, int proto), (dom, type, proto))           \
+    X(int, socketpair, (int dom, int type, int proto, int sv[2]), (dom, type, proto, sv)) \
+    X(int, pipe, (int p[2]), (p))                                                \
+    X(int, pipe2, (int p[2], int fl), (p, fl))                                   \
+    X(int, fsync, (int fd), (fd))                                                \
+    X(int, fdatasync, (int fd), (fd))                                            \
+    X(int, flock, (int fd, int op), (fd, op))                                    \
+    X(pid_t, waitpid, (pid_t pid, int *st, int opt), (pid, st, opt))
+
+#define GORO_SYS_DECLARE(ret, name, params, args) GORO_HIDDEN extern ret(*goro__sys_##name) params;
+GORO_SYS_CALLS(GORO_SYS_DECLARE)
+#undef GORO_SYS_DECLARE
+/* The variadic ones: fcntl and ioctl take one more argument, open and
+ * openat a mode. */
+GORO_HIDDEN extern int (*goro__sys_fcntl)(int fd, int cmd, ...);
+GORO_HIDDEN extern int (*goro__sys_ioctl)(int fd, unsigned long req, ...);
+GORO_HIDDEN extern int (*goro__sys_open)(const char *path, int fl, ...);
+GORO_HIDDEN extern int (*goro__sys_openat)(int dir, const char *path, int fl, ...);
+
+/* Whether the interposers are in force (built with GORO_HOOK and not
+ * turned off with GORO_HOOK=0). */
+GORO_HIDDEN bool goro__hook_enabled(void);
+
+/* Bracket a call that may block its thread and cannot wait in the
+ * poller (a read of a regular file, open, fsync, waitpid): the scheduler
+ * may hand the caller's P to another thread meanwhile. */
+GORO_HIDDEN void goro__syscall_enter(void);
+GORO_HIDDEN void goro__syscall_exit(void);
 
 /* ---- environment (env.c) ------------------------------------------------ */
 

@@ -1,12 +1,14 @@
 /* sched.c - the M:N scheduler (Go: runtime/proc.go).
  *
  * G, M and P are described in runtime.h.  Each M runs schedule() on its own
- * thread stack (g0).  A goroutine gives the CPU back only by switching to g0
- * (park, yield, exit); g0 then finishes what the goroutine asked for (runs
- * the park's unlock function, requeues it, recycles it) and picks the next
- * G.  Every switch is G -> g0 -> G: one extra register swap buys the
- * guarantee that a G's registers are saved before any other thread can see
- * it parked (Go: mcall/park_m).
+ * thread stack (g0).  A goroutine gives the CPU back only by switching out
+ * (park, yield, exit).  When its P's queue has a next G, it switches
+ * straight to it (G -> G', switch_away), and G' first finishes what the
+ * goroutine asked for (runs the park's unlock function, requeues it,
+ * recycles it: finish_direct); otherwise it switches to g0 (G -> g0 -> G'),
+ * which does the same and then runs the scheduler.  Either way the request
+ * is carried out after the switch, so a G's registers are saved before any
+ * other thread can see it parked (Go: mcall/park_m).
  *
  * Finding work (findrunnable), in order: due timers of this P, this P's
  * runnext slot and local run queue (every 61st tick, and at the end of a
@@ -58,7 +60,8 @@
  * retries starting an M while work waits and none could be started
  * (newm_retry).
  *
- * Lock order: channel/primitive locks, then sched.lock, then the timer lock.
+ * Lock order: channel/primitive locks, then sched.lock, then the timer
+ * heap and stack pool locks (the table: docs/internals.md, "Lock order").
  * Nothing is held across a switch.
  */
 #include "runtime.h"
@@ -74,7 +77,7 @@
 #include <time.h>
 #include <unistd.h>
 
-goro__sched goro__s = {.lock = GORO_LOCK_INIT};
+goro__sched goro__s = {.lock = GORO_LOCK_INIT, .threadgs = GORO_LIST_INIT(goro__s.threadgs)};
 
 __thread goro__m *goro__tls_m __attribute__((tls_model("initial-exec")));
 __thread goro__g *goro__tls_thread_g __attribute__((tls_model("initial-exec")));
@@ -125,12 +128,7 @@ static void thread_g_free(void *arg)
 {
     goro__g *g = arg;
     goro__lock_acquire(&goro__s.threadg_lock);
-    if (g->allprev)
-        g->allprev->alllink = g->alllink;
-    else
-        goro__s.threadgs = g->alllink;
-    if (g->alllink)
-        g->alllink->allprev = g->allprev;
+    goro__list_unlink(&g->threadlink);
     goro__lock_release(&goro__s.threadg_lock);
     goro__free(g);
 }
@@ -138,8 +136,8 @@ static void thread_g_free(void *arg)
 void goro__each_thread_g(void (*fn)(goro__g *, void *), void *arg)
 {
     goro__lock_acquire(&goro__s.threadg_lock);
-    for (goro__g *g = goro__s.threadgs; g; g = g->alllink)
-        fn(g, arg);
+    goro__list_each(it, &goro__s.threadgs)
+        fn(goro__container_of(it, goro__g, threadlink), arg);
     goro__lock_release(&goro__s.threadg_lock);
 }
 
@@ -162,10 +160,7 @@ GORO_NOIPA goro__g *goro__getg(void)
     tls_thread_g = g;
     pthread_setspecific(thread_g_key, g);
     goro__lock_acquire(&goro__s.threadg_lock);
-    g->alllink = goro__s.threadgs;
-    if (g->alllink)
-        g->alllink->allprev = g;
-    goro__s.threadgs = g;
+    goro__list_push_front(&goro__s.threadgs, &g->threadlink);
     goro__lock_release(&goro__s.threadg_lock);
     return g;
 }
@@ -456,6 +451,20 @@ static void runq_put_tail(goro__p *p, goro__g *g, memory_order order)
 static void runq_put(goro__p *p, goro__g *g, bool next)
 {
     if (next) {
+        /* One P: the locked exchange guards against thieves, and there is
+         * no other P to steal.  Thieves only ever take runnext (a CAS of the
+         * G they saw to NULL) and only the owner stores a G there, so an
+         * empty runnext stays empty until we fill it: a release store will
+         * do.  With more Ps the exchange stays, for its full fence: it
+         * orders the store before wakep's loads, against a spinning M that
+         * gives up ((A) in findrunnable), as (B) does for the tail.  Should
+         * goro_maxprocs raise the count meanwhile, the G still runs here
+         * next; only its early steal may be missed. */
+        if (atomic_load_explicit(&goro__s.nprocs, memory_order_relaxed) == 1 &&
+            !atomic_load_explicit(&p->runnext, memory_order_relaxed)) {
+            atomic_store_explicit(&p->runnext, g, memory_order_release);
+            return;
+        }
         g = atomic_exchange_explicit(&p->runnext, g, memory_order_acq_rel);
         if (!g)
             return;
@@ -559,7 +568,7 @@ static uint32_t runq_grab(goro__p *victim, goro__g **batch, bool steal_next)
              * rounds that up by its timer slack, which is the point. */
             if (atomic_load_explicit(&victim->status, memory_order_relaxed) == P_RUNNING) {
                 struct timespec ts = {0, 3000};
-                nanosleep(&ts, NULL);
+                goro__sys_nanosleep(&ts, NULL);
             }
             if (!atomic_compare_exchange_strong_explicit(&victim->runnext, &next, NULL,
                                                          memory_order_acquire,
@@ -1650,13 +1659,18 @@ static void runq_ready(goro__g *g, bool next)
 
 void goro__ready(goro__g *g)
 {
-    uint32_t st = G_WAITING;
-
-    if (unlikely(!atomic_compare_exchange_strong_explicit(&g->status, &st, G_RUNNABLE,
-                                                          memory_order_acq_rel,
-                                                          memory_order_relaxed)))
+    /* A waiting G has exactly one waker: whoever dequeued its sudog under
+     * the channel (or other) lock, claimed its select, or fired its timer.
+     * G_WAITING was stored before that lock was released (finish), and no
+     * one else writes the status of a waiting G, so a check and a release
+     * store do what a locked compare-and-swap did, at no locked cost.  The
+     * release orders the waker's copy into the G's memory before the G can
+     * be seen runnable (a plain thread reads the status with acquire). */
+    uint32_t st = atomic_load_explicit(&g->status, memory_order_relaxed);
+    if (unlikely(st != G_WAITING))
         goro__throw("goro__ready: goroutine %llu is not waiting (status %u)",
                     (unsigned long long)g->id, st);
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
     if (g->is_thread) {
         goro__futex_wake(&g->status, 1);
         return;
@@ -1766,7 +1780,7 @@ void goro_sleep(int64_t ns)
     g = goro__getm() ? goro__getg() : NULL;
     if (!g) {
         struct timespec ts = {.tv_sec = ns / GORO_SECOND, .tv_nsec = ns % GORO_SECOND};
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        while (goro__sys_nanosleep(&ts, &ts) != 0 && errno == EINTR)
             ;
         return;
     }
@@ -1857,7 +1871,7 @@ int goro_maxprocs(int n)
 struct main_call {
     void (*fn)(void *);
     void *arg;
-    goro__lock lock;
+    goro__lock lock;            /* a leaf: lock order: docs/internals.md, "Lock order" */
     bool done;
     goro__g *waiter;
 };

@@ -12,13 +12,14 @@
  *      enqueue one sudog per case (on this stack) in lock order, arm the timeout (the G's
  *      own embedded timer, so it allocates nothing) and park; the park
  *      unlocks all channels once the G is switched out.
- *   4. Woken: exactly one waker claimed the select by CAS on g->sel_state
- *      (see runtime.h) and left its sudog in g->param, or NULL for the
- *      timeout.  Lock everything again and unlink the other sudogs.
+ *   4. Woken: exactly one waker claimed the select (goro__claim, the
+ *      claimable wait of runtime.h) and left its sudog in g->param, or
+ *      GORO_WAKE_TIMEOUT (0) for the timeout.  Lock everything again and
+ *      unlink the other sudogs.
  *
  * A waker that dequeues one of our sudogs after another case won fails the
- * CAS and skips it (goro__waitq_dequeue); the sequence number in sel_state
- * makes a timer from an earlier select fail the same way.
+ * claim and skips it (goro__waitq_dequeue); the sequence number makes a
+ * timer from an earlier select fail the same way.
  */
 #include "chan.h"
 #include "sanitizer.h"
@@ -134,22 +135,6 @@ static void unlock_all(struct select_state *s)
     }
 }
 
-void goro__select_timeout_fn(goro__timer *t)
-{
-    goro__g *g = (goro__g *)((char *)t - offsetof(goro__g, timer));
-    uint64_t want = 2 * g->sel_seq;
-
-    /* t->index carries nothing; the sequence was captured when armed in
-     * g->sel_seq, which cannot change before this select returns, and the
-     * select deletes the timer (waiting out a running callback) first. */
-    if (atomic_compare_exchange_strong_explicit(&g->sel_state, &want, want + 1,
-                                                memory_order_acq_rel, memory_order_relaxed)) {
-        g->param = GORO_WAKE_TIMEOUT;
-        goro__timer_release(t); /* g may exit and free its stack once readied */
-        goro__ready(g);
-    }
-}
-
 /* Runs once the G is switched out (goro__park's unlockf), on another
  * stack: s lives on the parked G's stack.  Once the timer is armed it may
  * fire and wake the G at once, so the G waits for s->parked before it
@@ -158,12 +143,8 @@ void goro__select_timeout_fn(goro__timer *t)
 static void select_park_unlock(void *arg)
 {
     struct select_state *s = arg;
-    if (s->when != INT64_MAX) {
-        s->g->timer.when = s->when;
-        s->g->timer.fn = goro__select_timeout_fn;
-        if (goro__timer_add(&s->g->timer) != 0)
-            goro__select_timeout_fn(&s->g->timer); /* no memory: time out at once */
-    }
+    if (s->when != INT64_MAX)
+        goro__claim_arm_timeout(s->g, s->when);
     unlock_all(s);
     atomic_store_explicit(&s->parked, 1, memory_order_release);
 }
@@ -360,14 +341,12 @@ int goro_select(goro_case *cases, size_t n)
         goto out;
     }
     s.g = g;
-    g->sel_seq++;
-    atomic_store_explicit(&g->sel_state, 2 * g->sel_seq, memory_order_relaxed);
-    g->param = 0;
+    uint64_t seq = goro__claim_open(g);
     for (size_t k = 0; k < nlock; k++) {
         size_t i = lockorder[k];
         goro_case *cs = &cases[i];
         goro__sudog *sg = &sgs[k];
-        *sg = (goro__sudog){.g = g, .elem = cs->elem, .c = cs->c, .sel_seq = g->sel_seq,
+        *sg = (goro__sudog){.g = g, .elem = cs->elem, .c = cs->c, .sel_seq = seq,
                             .index = (int)i, .is_select = true};
         goro__hb_release(sg);
         atomic_fetch_add_explicit(&cs->c->refs, 1, memory_order_relaxed);

@@ -24,7 +24,8 @@
  *
  * Locking: sigs.lock protects the list, every registration's fields, users
  * and old.  Lock order: sigs.lock, then channel locks (the watcher
- * try-sends under it), then scheduler locks.  Channel deliveries happen
+ * try-sends under it), then scheduler locks (docs/internals.md, "Lock
+ * order").  Channel deliveries happen
  * under sigs.lock, so once goro_signal_stop has unlinked a channel's
  * registration no send to it can follow (Go: "When Stop returns, it is
  * guaranteed that c will receive no more signals").  Contexts are canceled
@@ -48,19 +49,21 @@ struct sigreg {
     goro_chan *ch;              /* a notified channel (one reference) */
     uint64_t mask;              /* bit s: signal s */
     uint64_t round;             /* last watcher round that canceled ctx */
-    struct sigreg *next;
+    goro__list node;            /* on sigs.list */
 };
 
 static struct {
-    goro__lock lock;            /* protects all but the atomics */
-    struct sigreg *list;
+    goro__lock lock;            /* protects all but the atomics; lock order: docs/internals.md, "Lock order" */
+    goro__list list;            /* of struct sigreg, newest first */
     int users[MAX_SIG];
     struct sigaction old[MAX_SIG];
     bool watcher;
     _Atomic int nregs;          /* registrations (read by sysmon) */
     _Atomic uint64_t pending;
     _Atomic uint32_t wake;
-} sigs = {.lock = GORO_LOCK_INIT};
+} sigs = {.lock = GORO_LOCK_INIT, .list = GORO_LIST_INIT(sigs.list)};
+
+#define reg_of(n) goro__container_of(n, struct sigreg, node)
 
 static void sig_handler(int sig)
 {
@@ -75,7 +78,8 @@ static void sig_handler(int sig)
  * signal order; a full or closed channel misses it.  sigs.lock held. */
 static void deliver_chans(uint64_t pending)
 {
-    for (struct sigreg *r = sigs.list; r; r = r->next) {
+    goro__list_each(it, &sigs.list) {
+        struct sigreg *r = reg_of(it);
         uint64_t m = r->ch ? r->mask & pending : 0;
         for (int s = 1; m; s++) {
             if (!(m >> s & 1))
@@ -108,11 +112,13 @@ static void *sig_watcher(void *arg)
         for (;;) {
             goro_ctx *c = NULL;
             goro__lock_acquire(&sigs.lock);
-            for (struct sigreg *r = sigs.list; r && !c; r = r->next) {
+            goro__list_each(it, &sigs.list) {
+                struct sigreg *r = reg_of(it);
                 if (r->ctx && (r->mask & pending) && r->round != round &&
                     goro__ctx_tryref(r->ctx)) {
                     r->round = round;
                     c = r->ctx;
+                    break;
                 }
             }
             goro__lock_release(&sigs.lock);
@@ -192,8 +198,7 @@ static int watcher_start(void)
 
 static void reg_link(struct sigreg *r)
 {
-    r->next = sigs.list;
-    sigs.list = r;
+    goro__list_push_front(&sigs.list, &r->node);
     atomic_fetch_add_explicit(&sigs.nregs, 1, memory_order_release);
 }
 
@@ -201,10 +206,10 @@ static void reg_link(struct sigreg *r)
  * signals; sigs.lock held.  Returns it (to free), or NULL. */
 static struct sigreg *reg_unlink(goro_ctx *c, goro_chan *ch)
 {
-    for (struct sigreg **pp = &sigs.list; *pp; pp = &(*pp)->next) {
-        struct sigreg *r = *pp;
+    goro__list_each(it, &sigs.list) {
+        struct sigreg *r = reg_of(it);
         if ((c && r->ctx == c) || (ch && r->ch == ch)) {
-            *pp = r->next;
+            goro__list_unlink(&r->node); /* and return at once */
             signals_put(r->mask);
             atomic_fetch_sub_explicit(&sigs.nregs, 1, memory_order_release);
             return r;
@@ -262,8 +267,12 @@ int goro_signal_notify(goro_chan *ch, int sig, ...)
         return ENOMEM;
     goro__init(); /* the watcher gets the application's signal mask from it */
     goro__lock_acquire(&sigs.lock);
-    for (r = sigs.list; r && r->ch != ch; r = r->next)
-        ;
+    r = NULL;
+    goro__list_each(it, &sigs.list)
+        if (reg_of(it)->ch == ch) {
+            r = reg_of(it);
+            break;
+        }
     e = watcher_start();
     if (!e)
         e = signals_get(mask & ~(r ? r->mask : 0)); /* only the new ones */

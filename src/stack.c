@@ -109,7 +109,7 @@ typedef struct goro__g_slab {
 } goro__g_slab;
 
 static struct {
-    goro__lock lock;
+    goro__lock lock;            /* a leaf: lock order: docs/internals.md, "Lock order" */
     goro__g *free;              /* global pool of dead default-size Gs */
     int nfree;
     goro__stack_chunk *cur;     /* chunk being carved */
@@ -145,10 +145,10 @@ static bool light_guards_work(void)
 
     if (mem == MAP_FAILED)
         return false;
-    if (madvise(mem, pool.page, MADV_GUARD_INSTALL) == 0 && pipe(fd) == 0) {
-        ok = write(fd[1], mem, 1) < 0 && errno == EFAULT;
-        close(fd[0]);
-        close(fd[1]);
+    if (madvise(mem, pool.page, MADV_GUARD_INSTALL) == 0 && goro__sys_pipe(fd) == 0) {
+        ok = goro__sys_write(fd[1], mem, 1) < 0 && errno == EFAULT;
+        goro__sys_close(fd[0]);
+        goro__sys_close(fd[1]);
     }
     munmap(mem, pool.page);
     return ok;
@@ -246,7 +246,7 @@ static bool guard_chunk(char *base, size_t slot_size)
     for (int i = 0; i < CHUNK_SLOTS; i++)
         iov[i] = (struct iovec){base + (size_t)i * slot_size, pool.page};
     r = syscall(SYS_process_madvise, pidfd, iov, CHUNK_SLOTS, MADV_GUARD_INSTALL, 0);
-    close(pidfd);
+    goro__sys_close(pidfd);
     return r == (long)(CHUNK_SLOTS * pool.page);
 #else
     (void)base;

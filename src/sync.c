@@ -32,6 +32,9 @@ typedef struct waiter {
     int64_t n;                  /* weighted semaphore: units wanted */
 } waiter;
 
+/* A wait list's lock: the word goro__waitlist keeps in the public types
+ * (src/layout.c pins it to a goro__lock).  A cond's is taken before its
+ * mutex's; lock order: docs/internals.md, "Lock order". */
 static inline goro__lock *wl_lock(goro__waitlist *wl)
 {
     return (goro__lock *)&wl->lock;

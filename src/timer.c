@@ -37,6 +37,7 @@
  * returns.
  */
 #include "runtime.h"
+#include "list.h"
 
 #include <sched.h>
 #include <stdlib.h>
@@ -366,4 +367,28 @@ void goro__timers_move(goro__timers *from, goro__timers *to)
 void goro__timers_kick(void)
 {
     kick(goro__timers_next());
+}
+
+/* ---- claimable waits' deadlines (runtime.h) ----------------------------- */
+
+/* g->timer's callback while g waits in a claimable wait with a deadline. */
+static void claim_timeout_fn(goro__timer *t)
+{
+    goro__g *g = goro__container_of(t, goro__g, timer);
+
+    /* The wait's sequence number is g->sel_seq, which cannot change before
+     * the wait returns: the G deletes this timer first, waiting out a
+     * running callback (goro__timer_del). */
+    if (goro__claim(g, g->sel_seq, GORO_WAKE_TIMEOUT)) {
+        goro__timer_release(t); /* g may exit and free its stack once readied */
+        goro__ready(g);
+    }
+}
+
+void goro__claim_arm_timeout(goro__g *g, int64_t when)
+{
+    g->timer.when = when;
+    g->timer.fn = claim_timeout_fn;
+    if (goro__timer_add(&g->timer) != 0)
+        claim_timeout_fn(&g->timer); /* no memory: time out at once */
 }

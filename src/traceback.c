@@ -54,7 +54,7 @@ static void write_all(const struct sink *k, const char *s, size_t n)
         return;
     }
     while (n > 0) {
-        ssize_t w = write(fd, s, n);
+        ssize_t w = goro__sys_write(fd, s, n);
         if (w <= 0)
             return;
         s += w;
@@ -261,9 +261,8 @@ void goro__deadlock_check(void)
         last_parks = UINT64_MAX;
         return;
     }
-    /* Declare it only after the same picture at five checks in a row
-     * (about 50 ms): a wake-up in flight between our racy reads, or a
-     * thread that is just starting, gets time to show up. */
+    /* Declare it only after the same picture at five checks in a row,
+     * held for DEADLOCK_HOLD (see above). */
     static int same;
     static int64_t since;
     if (parks != last_parks) {

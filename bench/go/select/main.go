@@ -1,12 +1,14 @@
 // B5 select, Go twin of bench/select.c: 4 producers x 1,000,000 ints, each
 // on its own unbuffered chan; one consumer selects over the 4.
-// Metric: ns per message.
+// Metric: ns per message.  Argument "1": runtime.GOMAXPROCS(1), reported
+// as select_p1; "all" (default): every P, reported as select.
 package main
 
 import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"time"
 )
 
@@ -16,6 +18,16 @@ const (
 )
 
 func main() {
+	name := "select"
+	if len(os.Args) > 1 && os.Args[1] != "all" {
+		n, err := strconv.Atoi(os.Args[1])
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: bad P count %q\n", os.Args[1])
+			os.Exit(1)
+		}
+		runtime.GOMAXPROCS(n)
+		name = "select_p" + os.Args[1]
+	}
 	var chans [nprod]chan int64
 	for i := range chans {
 		chans[i] = make(chan int64)
@@ -53,5 +65,5 @@ func main() {
 		}
 	}
 	fmt.Printf("select: %d producers x %d messages, %d Ps\n", nprod, per, runtime.GOMAXPROCS(0))
-	fmt.Printf("select ns_per_msg %.1f ns\n", ns)
+	fmt.Printf("%s ns_per_msg %.1f ns\n", name, ns)
 }
