@@ -126,8 +126,10 @@ GORO_API int goro_version(void);
 
 /** Returns the monotonic clock (`CLOCK_MONOTONIC`) in nanoseconds.
  * Deadlines taken by goro (goro_case_deadline(), the `_deadline` calls) are
- * on this clock.
- * @return nanoseconds since an arbitrary fixed point.
+ * on this clock.  Inside a bubble (goro_bubble_run()) it returns the
+ * bubble's fake clock instead (see @ref grp_bubble).
+ * @return nanoseconds since an arbitrary fixed point; inside a bubble,
+ *   nanoseconds since the Unix epoch on the bubble's clock.
  * @go the monotonic reading inside `time.Now()`. */
 GORO_API int64_t goro_now(void);
 
@@ -353,6 +355,11 @@ GORO_API void goro_unlock_thread(void);
  * every call; the memory of a released channel stays readable for a while
  * to make the check possible, so the check is reliable for a use soon after
  * the release and best effort after that).
+ *
+ * A channel made inside a bubble (goro_bubble_run()) belongs to it:
+ * sending, receiving, closing or selecting on it from outside the bubble
+ * returns `EPERM` (`-EPERM` from goro_select()) and does nothing (Go
+ * panics instead).
  * @go `chan T`, make, send and receive, close, len, cap.
  * @{
  */
@@ -2086,6 +2093,70 @@ GORO_API int goro_addr_resolve(const char *network, const char *addr,
  *         the rest of goro, not the I/O calls' negative ones.
  * @go what the runtime does around a blocking system call. */
 GORO_API int goro_blocking(void (*fn)(void *), void *arg);
+
+/** @} */
+
+/**
+ * @defgroup grp_bubble Bubbles
+ * @brief Testing timing code on a fake clock, in isolation.
+ *
+ * A bubble runs a function and every goroutine it starts, transitively, in
+ * isolation on a fake clock, so that code full of timeouts, tickers and
+ * sleeps can be tested in microseconds and with exact times.
+ *
+ * The clock starts at 2000-01-01T00:00:00Z: inside a bubble goro_now()
+ * returns nanoseconds since the Unix epoch, and the environment variable
+ * `GORO_BUBBLE_EPOCH` sets another start, as seconds since the Unix epoch
+ * or as `YYYY-MM-DDTHH:MM:SSZ`.  The clock never moves on its own: when
+ * every goroutine of the bubble is durably blocked, it jumps straight to
+ * the earliest timer of the bubble and fires it.  Timers, tickers,
+ * goro_sleep(), goro_now(), goro_after_func(), select timeouts, context
+ * deadlines and timeouts, and the deadlines of the `_deadline` I/O calls
+ * all use the fake clock inside a bubble.
+ *
+ * A goroutine of the bubble is durably blocked when only the bubble can
+ * wake it: blocked on a channel made in the bubble (send, receive, or a
+ * select all of whose channels are the bubble's), in goro_sleep() or on a
+ * timer, on a goro_cond, goro_waitgroup or goro_sema, on a goro_mutex held
+ * by a goroutine of the bubble, or in goro_bubble_wait().  A goroutine
+ * blocked on I/O (the poller), in goro_blocking(), on a channel made
+ * outside the bubble, on a mutex held outside it, or on a goro_rwmutex (as
+ * in Go) is not: the clock waits for it, since something outside may wake
+ * it.
+ *
+ * Rules: a channel made in a bubble belongs to it (`EPERM` outside, see
+ * @ref grp_chan).  Timers left armed when the bubble ends never fire.
+ * When every goroutine is durably blocked and no timer is set, the bubble
+ * is deadlocked: a message and the dump of its goroutines go to stderr,
+ * and goro_bubble_run() returns `EDEADLK`; its goroutines stay blocked
+ * forever (they and what they hold are leaked).  A ticker whose channel
+ * nobody reads counts as a deadlock too once it has fired 100000 times in
+ * a row without waking anyone.
+ * @go package testing/synctest.
+ * @{
+ */
+
+/** Runs fn(arg) in a new goroutine inside a new bubble, and waits until
+ * that goroutine and every goroutine of the bubble have exited.
+ * Callable from a plain thread (main) or from a goroutine outside any
+ * bubble; several bubbles may run at once, each with its own clock.
+ * @param fn  the function to run; NULL is refused.
+ * @param arg passed to fn.
+ * @return 0 once every goroutine of the bubble has exited; `EINVAL` for a
+ *   NULL fn; `EPERM` when called inside a bubble (bubbles do not nest);
+ *   `ENOMEM`; `EDEADLK` when the bubble deadlocked (reported on stderr; its
+ *   goroutines are left blocked).
+ * @go `synctest.Test` (`synctest.Run`). */
+GORO_API int goro_bubble_run(void (*fn)(void *), void *arg);
+
+/** Waits until every other goroutine of the caller's bubble is durably
+ * blocked or has exited.  The clock does not move meanwhile: it moves only
+ * once the caller, too, blocks.
+ * @return 0; `EPERM` when the caller is not a goroutine of a bubble;
+ *   `EBUSY` when another goroutine of the bubble is already in
+ *   goro_bubble_wait().
+ * @go `synctest.Wait()`. */
+GORO_API int goro_bubble_wait(void);
 
 /** @} */
 

@@ -180,6 +180,7 @@ goro_chan *goro_chan_make_at(size_t elem_size, size_t cap, const char *file, int
     atomic_init(&c->refs, 1);
     c->elemsize = elem_size;
     c->cap = cap;
+    c->bubble = goro__bubble_cur_id();
     c->buf = buf ? buf : (char *)(c + 1);
     return c;
 }
@@ -337,6 +338,7 @@ static bool wait_on(goro_chan *c, goro__waitq *q, void *elem, enum goro__wait_re
     atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
     goro__hb_release(&sg);
     goro__waitq_enqueue(q, &sg);
+    goro__bubble_wait_on(g, c->bubble);
     goro__park(unlock_chan, c, why);
     goro__hb_acquire(&sg);
     return sg.success;
@@ -391,6 +393,9 @@ static int chan_send(goro_chan *c, const void *elem, bool block)
     goro__life_check(&c->life);
     if (unlikely(!elem && c->elemsize))
         return EINVAL;
+    int e = goro__bubble_check(c->bubble);
+    if (unlikely(e))
+        return e; /* a bubble's channel, used from outside it */
 
     /* Lock-free early-out for try_send on a full channel.  We read closed,
      * then fullness; each read is of one word.  A closed channel never goes
@@ -420,7 +425,7 @@ static int chan_send(goro_chan *c, const void *elem, bool block)
         goro__lock_release(&c->lock);
         return 0;
     }
-    int e = cannot_wait(c, block);
+    e = cannot_wait(c, block);
     if (e)
         return e;
     bool ok = wait_on(c, &c->sendq, (void *)elem, WR_CHAN_SEND);
@@ -438,6 +443,9 @@ static int chan_recv(goro_chan *c, void *elem, bool block)
     if (unlikely(!c))
         return EINVAL;
     goro__life_check(&c->life);
+    int e = goro__bubble_check(c->bubble);
+    if (unlikely(e))
+        return e; /* a bubble's channel, used from outside it */
 
     /* Lock-free early-out for try_recv on an empty channel (Go's argument
      * again): "empty" then "not closed" means there was a moment when the
@@ -479,7 +487,7 @@ static int chan_recv(goro_chan *c, void *elem, bool block)
         goro__lock_release(&c->lock);
         return 0;
     }
-    int e = cannot_wait(c, block);
+    e = cannot_wait(c, block);
     if (e)
         return e;
     if (wait_on(c, &c->recvq, elem, WR_CHAN_RECV)) {
@@ -539,6 +547,17 @@ int goro_chan_try_recv_sized(goro_chan *c, void *elem, size_t size)
 }
 
 int goro_chan_close(goro_chan *c)
+{
+    if (c) {
+        goro__life_check(&c->life);
+        int e = goro__bubble_check(c->bubble);
+        if (unlikely(e))
+            return e; /* a bubble's channel, closed from outside it */
+    }
+    return goro__chan_close(c);
+}
+
+int goro__chan_close(goro_chan *c)
 {
     goro__sudog *wake = NULL, *sg;
 

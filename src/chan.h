@@ -64,6 +64,9 @@ struct goro_chan {
     _Atomic size_t refs;
     size_t elemsize;
     size_t cap;
+    uint64_t bubble;            /* id of the bubble it was made in, 0 if
+                                 * none (immutable); only that bubble may
+                                 * use it (bubble.c) */
     char *buf;                  /* cap * elemsize bytes: after the struct up
                                  * to CHAN_INLINE_BUF bytes, else its own
                                  * allocation, freed at the last release */
@@ -96,6 +99,10 @@ GORO_HIDDEN void goro__chan_send_copy(goro_chan *c, goro__sudog *sg, const void 
 GORO_HIDDEN void goro__chan_recv_copy(goro_chan *c, goro__sudog *sg, void *elem);
 GORO_HIDDEN void goro__chan_buf_put(goro_chan *c, const void *elem);
 GORO_HIDDEN void goro__chan_buf_take(goro_chan *c, void *elem);
+
+/* Closes c without the bubble check of goro_chan_close: for the runtime's
+ * own channels (a context's done, closed by whoever cancels it). */
+GORO_HIDDEN int goro__chan_close(goro_chan *c);
 
 /* A claimable wait on a channel's close, for waits that are not selects
  * but may be cut short by a closed channel (netpoll.c: an fd wait and its

@@ -197,7 +197,7 @@ static void end_one(goro_ctx *c, int err, int cause)
     goro__hb_release(c);
     atomic_store_explicit(&c->cause, cause ? cause : err, memory_order_relaxed);
     atomic_store_explicit(&c->err, err, memory_order_release);
-    goro_chan_close(c->done);
+    goro__chan_close(c->done); /* whoever cancels, in a bubble or not */
 }
 
 /* Cancels root and its subtree with err and cause (0: the cause is err).

@@ -71,7 +71,7 @@ static void netpoll_init(void)
 {
     goro__init();
     init_err = goro__netpoll_backend_init();
-    atomic_store(&last_poll, goro_now());
+    atomic_store(&last_poll, goro__nanotime());
     if (!init_err)
         atomic_store_explicit(&inited, true, memory_order_release);
 }
@@ -167,6 +167,15 @@ bool goro__fd_pollable(int fd)
     yes = pd->registered && pd->pollable;
     goro__lock_release(&pd->lock);
     return yes;
+}
+
+bool goro__fd_blocks(int fd)
+{
+    goro__pd *pd = pd_lookup(fd);
+
+    /* pollable is written before the release store of registered. */
+    return pd && __atomic_load_n(&pd->registered, __ATOMIC_ACQUIRE) &&
+           !__atomic_load_n(&pd->pollable, __ATOMIC_RELAXED);
 }
 
 void goro__netpoll_ready(goro__pd *pd, int mode)
@@ -524,7 +533,7 @@ int goro__netpoll(int64_t deadline)
     n = goro__netpoll_backend_wait(deadline);
     if (deadline != 0)
         atomic_fetch_sub(&polling, 1);
-    atomic_store_explicit(&last_poll, goro_now(), memory_order_relaxed);
+    atomic_store_explicit(&last_poll, goro__nanotime(), memory_order_relaxed);
     return n;
 }
 

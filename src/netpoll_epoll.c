@@ -87,7 +87,7 @@ static int wait_events(struct epoll_event *evs, int64_t deadline)
         return goro__sys_epoll_wait(epfd, evs, MAX_EVENTS, 0);
     if (deadline < 0)
         return goro__sys_epoll_wait(epfd, evs, MAX_EVENTS, -1);
-    now = goro_now();
+    now = goro__nanotime();
     left = deadline > now ? deadline - now : 0;
 #if defined(SYS_epoll_pwait2)
     if (atomic_load_explicit(&have_pwait2, memory_order_relaxed)) {

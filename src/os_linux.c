@@ -53,12 +53,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
-int64_t goro_now(void)
+int64_t goro__nanotime(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -164,7 +165,7 @@ int goro__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
      * call TSan intercepts, on the way out; the early return is a spurious
      * wake to the caller. */
     bool capped = false;
-    int64_t poll_until = goro_now() + TSAN_SIGNAL_POLL;
+    int64_t poll_until = goro__nanotime() + TSAN_SIGNAL_POLL;
     if (deadline < 0 || deadline > poll_until) {
         deadline = poll_until;
         capped = true;
@@ -285,6 +286,11 @@ static void proc_init(void)
         goro__throw("goro: pthread_atfork failed");
 }
 
+void goro__timer_slack(long ns)
+{
+    (void)prctl(PR_SET_TIMERSLACK, (unsigned long)ns, 0, 0, 0); /* best effort */
+}
+
 int goro__thread_start(void *(*fn)(void *), void *arg, size_t stack_size)
 {
     pthread_attr_t attr;
@@ -349,7 +355,7 @@ uint64_t goro__rand64(void)
     /* splitmix64 over a shared counter: seeds per-P generators. */
     static _Atomic uint64_t state = 0x9e3779b97f4a7c15ULL;
     uint64_t z = atomic_fetch_add_explicit(&state, 0x9e3779b97f4a7c15ULL, memory_order_relaxed);
-    z ^= (uint64_t)goro_now();
+    z ^= (uint64_t)goro__nanotime();
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);

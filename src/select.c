@@ -294,6 +294,10 @@ int goro_select(goro_case *cases, size_t n)
             if (!cs->c)
                 continue; /* never ready */
             goro__life_check(&cs->c->life);
+            if (unlikely(goro__bubble_check(cs->c->bubble))) {
+                ret = -EPERM; /* a bubble's channel, used from outside it */
+                goto out;
+            }
             break;
         default:
             ret = -EINVAL; /* not built by goro_case_* */
@@ -351,6 +355,7 @@ int goro_select(goro_case *cases, size_t n)
         goro__hb_release(sg);
         atomic_fetch_add_explicit(&cs->c->refs, 1, memory_order_relaxed);
         goro__waitq_enqueue(cs->kind == CASE_RECV ? &cs->c->recvq : &cs->c->sendq, sg);
+        goro__bubble_wait_on(g, cs->c->bubble); /* durable only on its own channels */
     }
     goro__park(select_park_unlock, &s,
                nlock == 0 && s.when == INT64_MAX ? WR_SELECT_NO_CASES : WR_SELECT);

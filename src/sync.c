@@ -126,6 +126,14 @@ static inline bool cas32(int32_t *p, int32_t old, int32_t new)
     return __atomic_compare_exchange_n(p, &old, new, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 }
 
+/* Whether some bubble is alive: then mutexes tell bubble.c who holds them,
+ * so that a bubble's goroutine waiting for one held outside the bubble is
+ * not taken as durably blocked.  One relaxed load otherwise. */
+static inline bool bubbles(void)
+{
+    return unlikely(atomic_load_explicit(&goro__bubbles_live, memory_order_relaxed) != 0);
+}
+
 /* Go: sync_runtime_canSpin.  Spinning pays only on a multicore machine
  * with other Ps running (one of them may be about to unlock). */
 static bool can_spin(int iter)
@@ -178,9 +186,14 @@ static void mutex_lock_slow(goro_mutex *m)
             return; /* locked it with the CAS */
         bool lifo = wait_start != 0;
         if (!wait_start)
-            wait_start = goro_now();
+            wait_start = goro__nanotime();
+        goro__g *g = bubbles() ? goro__getg() : NULL;
+        if (g)
+            goro__bubble_mutex_wait(g, m);
         sem_acquire(&m->sema, lifo, WR_MUTEX);
-        starving = starving || goro_now() - wait_start > STARVATION_NS;
+        if (g)
+            g->bubble_foreign = false; /* also when sem_acquire did not park */
+        starving = starving || goro__nanotime() - wait_start > STARVATION_NS;
         old = load32(&m->state);
         if (old & MUTEX_STARVING) {
             /* Handed off to us: the mutex is ours.  Take the lock bit and
@@ -205,6 +218,8 @@ void goro_mutex_lock(goro_mutex *m)
     if (!cas32(&m->state, 0, MUTEX_LOCKED))
         mutex_lock_slow(m);
     goro__hb_acquire(m);
+    if (bubbles())
+        goro__bubble_mutex_locked(m);
 }
 
 int goro_mutex_trylock(goro_mutex *m)
@@ -216,12 +231,16 @@ int goro_mutex_trylock(goro_mutex *m)
     if (!cas32(&m->state, old, old | MUTEX_LOCKED))
         return EBUSY;
     goro__hb_acquire(m);
+    if (bubbles())
+        goro__bubble_mutex_locked(m);
     return 0;
 }
 
 void goro_mutex_unlock(goro_mutex *m)
 {
     goro__note_thread();
+    if (bubbles())
+        goro__bubble_mutex_unlocked(m);
     goro__hb_release(m);
     int32_t new = __atomic_add_fetch(&m->state, -MUTEX_LOCKED, __ATOMIC_ACQ_REL);
     if (new == 0)

@@ -35,6 +35,12 @@
  * its own timer (a ticker) does so before its run ends, so the delete sees
  * either the run or the new arming.  The owner may free t once the delete
  * returns.
+ *
+ * Bubbles (bubble.c) keep a heap of their own, in no P: a timer armed by
+ * a bubble's goroutine, or by a callback the bubble fires, goes there and
+ * fires only when the bubble's fake clock reaches it.  Such heaps are
+ * never freed (a timer's home may outlive its bubble); an ending bubble
+ * empties its heap with goro__timers_clear.
  */
 #include "runtime.h"
 #include "list.h"
@@ -218,13 +224,19 @@ static void unlock_pair(goro__timers *a, goro__timers *b)
 int goro__timer_add(goro__timer *t)
 {
     int64_t when = t->when; /* t may be freed once the lock is dropped */
-    goro__timers *ts, *old;
+    goro__timers *ts = NULL, *old;
     bool earliest;
 
     if (when > GORO__WHEN_MAX)
         when = GORO__WHEN_MAX; /* INT64_MAX would read as an empty heap */
     goro__init();
-    ts = heap_here();
+    /* A timer armed in a bubble goes to the bubble's heap, which only the
+     * bubble's fake clock fires (bubble.c); no thread sleeps on it. */
+    if (unlikely(atomic_load_explicit(&goro__bubbles_live, memory_order_relaxed)))
+        ts = goro__bubble_timers();
+    bool bubbled = ts != NULL;
+    if (!bubbled)
+        ts = heap_here();
     /* Only this thread re-homes t (it is in no heap), so old stays put;
      * holding its lock too keeps a goro__timer_del that found t there from
      * reading t->index while we write it under ts's. */
@@ -239,7 +251,7 @@ int goro__timer_add(goro__timer *t)
     if (earliest)
         publish_next(ts);
     unlock_pair(ts, old);
-    if (earliest)
+    if (earliest && !bubbled)
         kick(when);
     return 0;
 }
@@ -362,6 +374,16 @@ void goro__timers_move(goro__timers *from, goro__timers *to)
     publish_next(from);
     publish_next(to);
     unlock_pair(to, from);
+}
+
+void goro__timers_clear(goro__timers *ts)
+{
+    goro__lock_acquire(&ts->lock);
+    for (size_t i = 0; i < ts->len; i++)
+        ts->heap[i].t->index = 0;
+    ts->len = 0;
+    publish_next(ts);
+    goro__lock_release(&ts->lock);
 }
 
 void goro__timers_kick(void)

@@ -35,6 +35,8 @@ const char *const goro__wait_reason_str[WR_COUNT] = {
     [WR_BLOCKING] = "blocking call",
     [WR_GORO_MAIN] = "goro_main",
     [WR_LOCKED_THREAD] = "locked to thread",
+    [WR_BUBBLE_RUN] = "bubble run",
+    [WR_BUBBLE_WAIT] = "bubble wait",
 };
 
 /* Where a dump goes: a file descriptor (write(2), async-signal-safe), or,
@@ -109,6 +111,11 @@ static void dump_one(goro__g *g, void *arg)
                  g->file ? g->file : "?", g->line);
     if (n > 0)
         write_all(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+void goro__dump_g(goro__g *g, int fd)
+{
+    dump_one(g, &(struct sink){fd, NULL});
 }
 
 void goro__dump_fd(int fd)
@@ -250,7 +257,7 @@ void goro__deadlock_check(void)
            goro__runqs_empty() &&
            goro__timers_next() == INT64_MAX && !goro__timers_running() &&
            !goro__netpoll_pending() && goro__blocking_outstanding() == 0 &&
-           goro__signal_watch_count() == 0;
+           goro__signal_watch_count() == 0 && !goro__bubbles_advancing();
     parks = atomic_load(&goro__s.nparks);
     for (goro__m *m = atomic_load(&goro__s.allm); dead && m; m = m->alllink) {
         if (m->curg)
@@ -268,10 +275,10 @@ void goro__deadlock_check(void)
     if (parks != last_parks) {
         last_parks = parks; /* look again next time */
         same = 0;
-        since = goro_now();
+        since = goro__nanotime();
         return;
     }
-    if (++same < 4 || goro_now() - since < DEADLOCK_HOLD)
+    if (++same < 4 || goro__nanotime() - since < DEADLOCK_HOLD)
         return;
     goro__throw("all goroutines are asleep - deadlock!");
 }

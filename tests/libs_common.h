@@ -10,8 +10,8 @@
  * passes.
  *
  * How a library call runs.  With the system-call interposition of
- * src/hook.c in the library (GL_HOOKED, set by CMake when that file is
- * there), a goroutine calls the blocking C library straight: its read,
+ * src/hook.c in the library (GL_HOOKED, set by CMake when the build has
+ * it: GORO_HOOK), a goroutine calls the blocking C library straight: its read,
  * write, connect and poll park the goroutine on goro's poller and the
  * thread runs other goroutines.  Without it, gl_call runs the call on
  * goro's blocking-call pool (goro_blocking), which gives the same results

@@ -230,11 +230,17 @@ Test(libs_pg, sleeps_overlap)
 
 /* ---- cancel_on_deadline ---------------------------------------------------------- */
 
+struct sender {
+    PGcancel *cancel;
+    goro_waitgroup running; /* send_cancel calls started and not done */
+};
+
 static void send_cancel(void *arg)
 {
-    PGcancel *cancel = arg;
+    struct sender *s = arg;
     char err[256];
-    gt_check(PQcancel(cancel, err, sizeof err) == 1, "PQcancel: %s", err);
+    gt_check(PQcancel(s->cancel, err, sizeof err) == 1, "PQcancel: %s", err);
+    goro_waitgroup_done(&s->running);
 }
 
 struct canceled {
@@ -251,14 +257,15 @@ static void canceled_query(void *arg)
 {
     struct canceled *c = arg;
     PGconn *conn = pconnect(c->conninfo);
-    PGcancel *cancel = conn ? PQgetCancel(conn) : NULL;
+    struct sender sender = {conn ? PQgetCancel(conn) : NULL, GORO_WAITGROUP_INIT};
     goro_ctx *ctx = NULL;
     goro_ctx_stop *stop = NULL;
 
-    if (!gt_check(cancel != NULL, "no connection or PQgetCancel failed"))
+    if (!gt_check(sender.cancel != NULL, "no connection or PQgetCancel failed"))
         goto out;
     ctx = goro_ctx_with_timeout(NULL, gt_ms(100));
-    stop = goro_ctx_after_func(ctx, send_cancel, cancel);
+    goro_waitgroup_add(&sender.running, 1);
+    stop = goro_ctx_after_func(ctx, send_cancel, &sender);
     gt_check(ctx && stop, "context: errno %d", gt_errno());
 
     int64_t t0 = goro_now();
@@ -269,9 +276,9 @@ static void canceled_query(void *arg)
     snprintf(c->sqlstate, sizeof c->sqlstate, "%s", st ? st : "");
     PQclear(res);
 
-    /* send_cancel has run (the query ended through it); wait for nothing
-     * else: stop returns false then, and freeing the handle is enough. */
-    goro_ctx_after_func_stop(stop);
+    if (!stop || goro_ctx_after_func_stop(stop))
+        goro_waitgroup_done(&sender.running); /* send_cancel will not run */
+    goro_waitgroup_wait(&sender.running);     /* or has returned */
     goro_ctx_after_func_free(stop);
     c->ctx_err = goro_ctx_err(ctx);
     goro_ctx_release(ctx);
@@ -280,11 +287,7 @@ static void canceled_query(void *arg)
     c->usable_after = PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "7") == 0;
     PQclear(res);
 out:
-    /* The after-func goroutine may still be inside PQcancel: wait for it
-     * to be gone before freeing what it uses. */
-    while (goro_num_goroutine() > 1)
-        goro_sleep(GORO_MILLISECOND);
-    PQfreeCancel(cancel);
+    PQfreeCancel(sender.cancel);
     pfinish(conn);
     goro_chan_close(c->done);
 }

@@ -274,10 +274,16 @@ Test(libs_redis, blpop_wakes)
 
 /* ---- cancellation ---------------------------------------------------------------- */
 
+struct shut {
+    int fd;
+    goro_waitgroup running; /* shut_down calls started and not done */
+};
+
 static void shut_down(void *arg)
 {
-    redisContext *c = arg;
-    shutdown(c->fd, SHUT_RDWR);
+    struct shut *s = arg;
+    shutdown(s->fd, SHUT_RDWR);
+    goro_waitgroup_done(&s->running);
 }
 
 struct blocked {
@@ -298,6 +304,7 @@ static void blocked_blpop(void *arg)
     redisContext *c = rconnect(b->host, b->port);
     goro_ctx *ctx = NULL;
     goro_ctx_stop *stop = NULL;
+    struct shut shut = {-1, GORO_WAITGROUP_INIT};
     char list[64];
 
     if (!c)
@@ -305,7 +312,9 @@ static void blocked_blpop(void *arg)
     snprintf(list, sizeof list, "goro:test:%llx:empty", (unsigned long long)goro_now());
     if (b->deadline_ns) {
         ctx = goro_ctx_with_timeout(NULL, b->deadline_ns);
-        stop = goro_ctx_after_func(ctx, shut_down, c);
+        shut.fd = c->fd;
+        goro_waitgroup_add(&shut.running, 1);
+        stop = goro_ctx_after_func(ctx, shut_down, &shut);
         gt_check(ctx && stop, "context: errno %d", gt_errno());
     } else {
         struct timeval tv = {0, (suseconds_t)(b->rcvtimeo_ns / 1000)};
@@ -316,7 +325,9 @@ static void blocked_blpop(void *arg)
     b->reply = RCMD(c, &b->err, "BLPOP", list, "20");
     b->took = goro_now() - t0;
     if (ctx) {
-        goro_ctx_after_func_stop(stop);
+        if (!stop || goro_ctx_after_func_stop(stop))
+            goro_waitgroup_done(&shut.running); /* shut_down will not run */
+        goro_waitgroup_wait(&shut.running);     /* or has finished with the fd */
         goro_ctx_after_func_free(stop);
         b->ctx_err = goro_ctx_err(ctx);
         goro_ctx_release(ctx);
