@@ -16,6 +16,7 @@ static goro_chan *jobs, *results;
 static int64_t sum;
 static double jobs_per_s;
 static int nworkers;
+static goro_waitgroup wg = GORO_WAITGROUP_INIT; /* the workers have returned */
 
 static void worker(void *unused)
 {
@@ -25,6 +26,7 @@ static void worker(void *unused)
         int64_t r = j * 2;
         BENCH_OK(goro_chan_send(results, &r));
     }
+    goro_waitgroup_done(&wg);
 }
 
 static void producer(void *unused)
@@ -42,6 +44,7 @@ static void body(void *unused)
     results = bench_chan(sizeof(int64_t), CAP);
     nworkers = goro_maxprocs(0);
     int64_t t0 = goro_now();
+    goro_waitgroup_add(&wg, nworkers);
     for (int w = 0; w < nworkers; w++)
         BENCH_OK(goro_go(worker, NULL));
     BENCH_OK(goro_go(producer, NULL));
@@ -51,6 +54,9 @@ static void body(void *unused)
         sum += r;
     }
     jobs_per_s = JOBS / ((double)(goro_now() - t0) / 1e9);
+    /* The workers borrow jobs and results: a worker that sent the last
+     * result still calls goro_chan_recv(jobs) to see it closed. */
+    goro_waitgroup_wait(&wg);
     goro_chan_release(jobs);
     goro_chan_release(results);
 }

@@ -5,7 +5,14 @@
  * Run it and press Ctrl-C, or wait for the timeout (default 3 s; pass a
  * number of milliseconds to change it).  Go: signal.NotifyContext,
  * context.WithTimeout, sync.WaitGroup.
+ *
+ * The logic is shutdown_run() (graceful_shutdown.h), so that a test can
+ * drive it: tests/test_graceful_shutdown.c builds this file with
+ * GRACEFUL_SHUTDOWN_NO_MAIN and runs the 3 s timeout path inside a bubble
+ * (goro_bubble_run), on a fake clock, in a few milliseconds.
  */
+#include "graceful_shutdown.h"
+
 #include <goro.h>
 #include <errno.h>
 #include <signal.h>
@@ -13,12 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NUM_WORKERS 4
-
 struct worker {
     int id;
-    goro_ctx *ctx;              /* borrowed: main outlives the workers */
+    goro_ctx *ctx;              /* borrowed: shutdown_run outlives the workers */
     goro_waitgroup *wg;
+    FILE *out;
     int steps;
 };
 
@@ -32,8 +38,8 @@ static void worker(struct worker *w)
                             goro_case_recv(goro_ticker_chan(tick), &t))) {
         case 0: {
             int err = goro_ctx_err(w->ctx);
-            printf("worker %d: stopping after %d steps: %s\n", w->id, w->steps,
-                   err == ETIMEDOUT ? "context deadline exceeded" : "context canceled");
+            fprintf(w->out, "worker %d: stopping after %d steps: %s\n", w->id, w->steps,
+                    err == ETIMEDOUT ? "context deadline exceeded" : "context canceled");
             goro_ticker_free(tick);
             goro_waitgroup_done(w->wg);
             return;
@@ -45,33 +51,51 @@ static void worker(struct worker *w)
     }
 }
 
-int main(int argc, char **argv)
+int shutdown_run(goro_ctx *parent, int64_t timeout, FILE *out, int steps[SHUTDOWN_WORKERS])
 {
-    int64_t timeout = (argc > 1 ? atoll(argv[1]) : 3000) * GORO_MILLISECOND;
     goro_waitgroup wg = GORO_WAITGROUP_INIT;
-    struct worker workers[NUM_WORKERS];
+    struct worker workers[SHUTDOWN_WORKERS];
 
-    /* Ctrl-C or SIGTERM cancel the context; so does the timeout. */
-    goro_ctx *sig = goro_ctx_with_signals(NULL, SIGINT, SIGTERM, 0);
-    goro_ctx *ctx = goro_ctx_with_timeout(sig, timeout);
-    if (!sig || !ctx) {
-        perror("goro_ctx");
-        return 1;
-    }
-    printf("running %d workers; press Ctrl-C to stop (timeout %lld ms)\n", NUM_WORKERS,
-           (long long)(timeout / GORO_MILLISECOND));
-    for (int i = 0; i < NUM_WORKERS; i++) {
-        workers[i] = (struct worker){.id = i + 1, .ctx = ctx, .wg = &wg};
+    goro_ctx *ctx = goro_ctx_with_timeout(parent, timeout);
+    if (!ctx)
+        return errno;
+    fprintf(out, "running %d workers; press Ctrl-C to stop (timeout %lld ms)\n",
+            SHUTDOWN_WORKERS, (long long)(timeout / GORO_MILLISECOND));
+    for (int i = 0; i < SHUTDOWN_WORKERS; i++) {
+        workers[i] = (struct worker){.id = i + 1, .ctx = ctx, .wg = &wg, .out = out};
         goro_waitgroup_add(&wg, 1);
         goro_go(worker, &workers[i]);
     }
 
     goro_chan_recv(goro_ctx_done(ctx), NULL);
-    printf("main: shutting down: %s\n",
-           goro_ctx_err(ctx) == ETIMEDOUT ? "context deadline exceeded" : "context canceled");
+    int err = goro_ctx_err(ctx);
+    fprintf(out, "main: shutting down: %s\n",
+            err == ETIMEDOUT ? "context deadline exceeded" : "context canceled");
     goro_waitgroup_wait(&wg); /* every worker has stopped */
-    printf("main: all workers stopped cleanly\n");
+    fprintf(out, "main: all workers stopped cleanly\n");
+    for (int i = 0; steps && i < SHUTDOWN_WORKERS; i++)
+        steps[i] = workers[i].steps;
     goro_ctx_release(ctx);
+    return err;
+}
+
+#ifndef GRACEFUL_SHUTDOWN_NO_MAIN
+int main(int argc, char **argv)
+{
+    int64_t timeout = (argc > 1 ? atoll(argv[1]) : 3000) * GORO_MILLISECOND;
+
+    /* Ctrl-C or SIGTERM cancel the context; so does the timeout. */
+    goro_ctx *sig = goro_ctx_with_signals(NULL, SIGINT, SIGTERM, 0);
+    if (!sig) {
+        perror("goro_ctx_with_signals");
+        return 1;
+    }
+    int err = shutdown_run(sig, timeout, stdout, NULL);
     goro_ctx_release(sig); /* restores the previous SIGINT/SIGTERM handling */
+    if (err != ETIMEDOUT && err != ECANCELED) {
+        fprintf(stderr, "shutdown_run: %s\n", strerror(err));
+        return 1;
+    }
     return 0;
 }
+#endif

@@ -21,7 +21,7 @@
  * Sections: @ref grp_version, @ref grp_time, @ref grp_sched, @ref grp_chan,
  * @ref grp_select, @ref grp_typed, @ref grp_timer, @ref grp_ctx,
  * @ref grp_signal, @ref grp_sync, @ref grp_group, @ref grp_io,
- * @ref grp_diag.
+ * @ref grp_bubble, @ref grp_diag.
  */
 /**
  * @mainpage API reference
@@ -42,6 +42,8 @@
  *   - @ref grp_group : errgroup with a concurrency limit
  *   - @ref grp_io : reads, writes, sockets and goro_blocking()
  *   - @ref grp_signal, @ref grp_diag : signal relays, dumps, statistics
+ *   - @ref grp_bubble : goro_bubble_run(), tests of timing code on a fake
+ *     clock
  *
  * Every entry names its Go equivalent; docs/guide.md is the tutorial and
  * docs/internals.md explains the runtime.

@@ -1,6 +1,9 @@
 /* io.c - goroutine-friendly I/O on file descriptors (Go: internal/poll,
  * net).  Every call tries the system call first and waits in the poller
- * (netpoll.c) only on EAGAIN, so a ready fd costs one system call.
+ * (netpoll.c) only on EAGAIN, so a ready fd costs one system call.  An fd
+ * the poller cannot watch (a regular file) blocks the thread instead: its
+ * calls are bracketed by goro__syscall_enter/exit, so that sysmon may hand
+ * the P to another thread while one lasts (sched.c, "System calls").
  *
  * Errors: every public call here returns its error as a negative errno
  * value (-ETIMEDOUT), never as -1 plus errno.  A goroutine resumes on
@@ -102,10 +105,17 @@ static ssize_t io_until(goro_ctx *ctx, int fd, int mode, int64_t deadline, goro_
     int e = goro__fd_prepare(fd);
     if (e)
         return fail(e);
+    /* A regular file's calls block the thread: announce them, so that
+     * sysmon may hand the P on (sched.c, "System calls"). */
+    bool blocks = goro__fd_blocks(fd);
     for (;;) {
         if (ctx && (e = goro_ctx_err(ctx)))
             return fail(e);
+        if (blocks)
+            goro__syscall_enter();
         ssize_t r = attempt(fd, arg);
+        if (blocks)
+            goro__syscall_exit_any(); /* errno is read in attempt */
         io_done(fd);
         if (r >= 0)
             return r;

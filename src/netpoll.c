@@ -169,6 +169,15 @@ bool goro__fd_pollable(int fd)
     return yes;
 }
 
+bool goro__fd_blocks(int fd)
+{
+    goro__pd *pd = pd_lookup(fd);
+
+    /* pollable is written before the release store of registered. */
+    return pd && __atomic_load_n(&pd->registered, __ATOMIC_ACQUIRE) &&
+           !__atomic_load_n(&pd->pollable, __ATOMIC_RELAXED);
+}
+
 void goro__netpoll_ready(goro__pd *pd, int mode)
 {
     goro__g *wake[2] = {NULL, NULL};

@@ -59,6 +59,11 @@ GORO_HIDDEN int goro__fd_wait(int fd, int modes, int64_t deadline, goro_chan *do
 /* Whether fd is registered with the poller (false for one it cannot poll,
  * such as a regular file, and for one goro has not waited on). */
 GORO_HIDDEN bool goro__fd_pollable(int fd);
+/* Whether fd was prepared (goro__fd_prepare) and found unpollable: its
+ * system calls block the thread (a regular file), so callers bracket them
+ * with goro__syscall_enter/exit.  Lock-free: a racing close and reopen of
+ * the number can only cost one bracket too many or too few. */
+GORO_HIDDEN bool goro__fd_blocks(int fd);
 /* An address standing for fd in happens-before annotations (TSan builds
  * only; elsewhere the annotations compile away). */
 #if defined(GORO_TSAN)

@@ -53,6 +53,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <ucontext.h>
@@ -283,6 +284,11 @@ static void proc_init(void)
         sigdelset(&thread_mask, faults[i]);
     if (pthread_atfork(NULL, NULL, fork_child) != 0)
         goro__throw("goro: pthread_atfork failed");
+}
+
+void goro__timer_slack(long ns)
+{
+    (void)prctl(PR_SET_TIMERSLACK, (unsigned long)ns, 0, 0, 0); /* best effort */
 }
 
 int goro__thread_start(void *(*fn)(void *), void *arg, size_t stack_size)

@@ -27,12 +27,16 @@
  *               (g0 or the next G) recycles it.
  *
  * P ownership: p->owner is (uintptr_t)m for the M that holds it, with bit 0
- * set while that M is inside the runtime using the P (run queue, caches).
- * The holder enters with CAS(m -> m|1) and leaves with a store of m; sysmon
- * may take a P only by CAS(m -> 0), so it never takes one in use (and so
- * may goro_maxprocs(), retiring a P).  An M whose CAS fails has lost its P
- * (it was handed to another thread while its goroutine blocked, or
- * retired) and carries on without one.  See p_enter() in sched.c.
+ * (GORO_P_BUSY) set while that M is inside the runtime using the P (run
+ * queue, caches), and bit 1 (GORO_P_SYSCALL) set while its goroutine is in
+ * a system call that may block the thread (goro__syscall_enter).  The
+ * holder enters the runtime with CAS(m -> m|1) and leaves with a store of
+ * m; it enters a system call with CAS(m -> m|2) and leaves it with
+ * CAS(m|2 -> m).  sysmon may take a P only by CAS(m -> 0) or CAS(m|2 -> 0),
+ * so it never takes one in use (and so may goro_maxprocs(), retiring a P).
+ * An M whose CAS fails has lost its P (it was handed to another thread
+ * while its goroutine blocked, or retired) and carries on without one.
+ * See p_enter() and "System calls" in sched.c.
  */
 #ifndef GORO_RUNTIME_H
 #define GORO_RUNTIME_H
@@ -73,6 +77,9 @@ static inline void goro__cpu_relax(void)
 #endif
 }
 
+#define GORO_P_BUSY ((uintptr_t)1)    /* p->owner: the M uses the P in the runtime */
+#define GORO_P_SYSCALL ((uintptr_t)2) /* p->owner: the M's G is in a system call */
+
 typedef struct goro__g goro__g;
 typedef struct goro__m goro__m;
 typedef struct goro__p goro__p;
@@ -105,6 +112,9 @@ GORO_HIDDEN int goro__ncpu(void);
 GORO_HIDDEN int64_t goro__nanotime(void);
 /* Starts a detached thread with the given stack size (0: default). */
 GORO_HIDDEN int goro__thread_start(void *(*fn)(void *), void *arg, size_t stack_size);
+/* Sets the calling thread's timer slack (how late the kernel may end its
+ * timed sleeps, 50 us by default) to ns; best effort. */
+GORO_HIDDEN void goro__timer_slack(long ns);
 /* Captures the application's signal mask (the calling thread's) for the
  * threads goro starts, registers the fork() child handler, and installs the
  * SIGSEGV/SIGBUS handler that reports goroutine stack overflows. */
@@ -283,6 +293,7 @@ enum goro__gaction {
     GA_PARK,   /* run unlockf, then leave the G waiting */
     GA_YIELD,  /* requeue the G */
     GA_EXIT,   /* recycle the G */
+    GA_PREEMPT, /* requeue the G on the global queue (a system call's exit) */
 };
 
 /* Why a G waits: printed by dumps, so each string is unique. */
@@ -339,6 +350,12 @@ struct goro__g {
     int lock_count;
     goro__m *last_m;            /* GORO_DEBUG=migrate */
     int migrate_skips;
+    /* System calls (goro__syscall_enter): nesting depth, and the P marked
+     * GORO_P_SYSCALL by the outermost enter (NULL if it marked none).
+     * Written only by the G itself (or a signal handler on its thread,
+     * whose enter/exit pairs nest inside). */
+    int syscall_depth;
+    goro__p *syscall_p;
     goro__timer timer;          /* goro_sleep(), and timed waits */
 
     /* Bubbles (bubble.c).  bubble is set at spawn and cleared at exit;
@@ -406,6 +423,9 @@ struct goro__p {
     _Atomic uint32_t slicetick;     /* incremented at every new time slice
                                        (written by the owner, read by sysmon) */
     _Atomic uint32_t preempt;       /* sysmon: the time slice is over */
+    _Atomic uint32_t syscalltick;   /* incremented at every system call
+                                       entered (written by the holder, read
+                                       by sysmon) */
     goro__g *gfree;                 /* free Gs with default stacks */
     int ngfree;
     uint64_t goid_next, goid_end;   /* batch of goroutine ids */
@@ -419,6 +439,8 @@ struct goro__p {
     int64_t sysmon_when;
     uint32_t sysmon_slicetick;
     int64_t sysmon_slice_when;
+    uint32_t sysmon_syscalltick;
+    int64_t sysmon_syscall_when;
 };
 
 /* ---- M ------------------------------------------------------------------ */
@@ -635,6 +657,37 @@ static inline void goro__park_wait_unlocked(_Atomic uint32_t *flag)
 /* Yields from the runtime (goro_yield's body); also used by tests. */
 GORO_HIDDEN void goro__gosched(void);
 
+/* System calls that may block the thread and cannot go through the poller
+ * (a regular file's read or write, open, fsync, waitpid, flock...) are
+ * bracketed by these two (Go: entersyscall, exitsyscall).  Between them the
+ * goroutine keeps its P, but the P is marked GORO_P_SYSCALL, and sysmon
+ * hands it to another thread once the call has lasted one of its fast
+ * ticks (tens of microseconds) while other work waits.  exit takes the P
+ * back with one CAS if nobody took it; otherwise it takes an idle P, or
+ * waits on the same thread until a P is handed to it (the goroutine never
+ * changes thread inside the bracket, so the caller's errno address and
+ * thread-local state stay valid).  errno is preserved across exit.
+ *
+ * Cheap: enter is one thread-local read, a counter store and a CAS; exit a
+ * CAS and one load.  No-ops on a plain thread, on g0, in runtime code that
+ * holds the P, and before the runtime starts.  Pairs nest: only the
+ * outermost marks the P.  An exit without its enter is a fatal error; a
+ * goroutine must not park (channel, sleep...) between the two (fatal too).
+ * Async signals: a handler may call them (an interposed write() in a
+ * handler), since its pairs nest inside the interrupted code's, and a
+ * handler that interrupts the runtime finds the P busy and marks nothing;
+ * but a handler must not reach exit's slow path by itself, so handlers
+ * should not make long blocking calls. */
+GORO_HIDDEN void goro__syscall_enter(void);
+GORO_HIDDEN void goro__syscall_exit(void);
+/* The same exit for goro's own callers, which read errno only through
+ * goro__errno_get and keep no thread-local state across the call (io.c):
+ * the goroutine may resume on another thread, so a yield at the exit
+ * switches to the waiting goroutine on this thread (no thread wake-up),
+ * and a lost P is waited for as Go does (the G on the global queue, the
+ * M asleep). */
+GORO_HIDDEN void goro__syscall_exit_any(void);
+
 /* ---- stacks (stack.c) --------------------------------------------------- */
 
 /* Allocates a G with a stack of size bytes (0: default), from p's cache
@@ -731,12 +784,6 @@ GORO_HIDDEN extern int (*goro__sys_openat)(int dir, const char *path, int fl, ..
 /* Whether the interposers are in force (built with GORO_HOOK and not
  * turned off with GORO_HOOK=0). */
 GORO_HIDDEN bool goro__hook_enabled(void);
-
-/* Bracket a call that may block its thread and cannot wait in the
- * poller (a read of a regular file, open, fsync, waitpid): the scheduler
- * may hand the caller's P to another thread meanwhile. */
-GORO_HIDDEN void goro__syscall_enter(void);
-GORO_HIDDEN void goro__syscall_exit(void);
 
 /* ---- environment (env.c) ------------------------------------------------ */
 

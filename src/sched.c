@@ -54,7 +54,10 @@
  * looks every 2 ms for a P that has run the same G for 10 ms while work
  * waits, takes that P (CAS on p->owner, see runtime.h) and hands it to
  * another M.  The blocked M finds out at its next runtime call and carries
- * on without a P until its G parks (Go: retake/handoffp for syscalls).  The
+ * on without a P until its G parks (Go: retake/handoffp for syscalls).  A
+ * goroutine that announces a blocking call (goro__syscall_enter, see
+ * "System calls") gets its P handed on within sysmon's fast period
+ * (20 us) instead, and takes it back with one CAS when the call returns.  The
  * same CAS takes a P that goro_maxprocs() retired from the M still running
  * a G on it (p_take_retired), so that its queue moves at once; and sysmon
  * retries starting an M while work waits and none could be started
@@ -94,6 +97,19 @@ static pthread_key_t thread_g_key;
 #define SYSMON_DEEP_PERIOD (1000 * GORO_MILLISECOND)
 #define SYSMON_DEEP_AFTER 10 /* idle periods before the long sleep */
 #define RETAKE_AFTER (10 * GORO_MILLISECOND)
+/* sysmon's period while some P is in a system call and other work exists
+ * (Go: sysmon's 20 us), and its thread's timer slack, without which the
+ * kernel may end each sleep up to 50 us late. */
+#define SYSMON_SYSCALL_PERIOD (20 * GORO_MICROSECOND)
+#define SYSMON_TIMER_SLACK (1 * GORO_MICROSECOND)
+/* The time slice of a goroutine that makes system calls while Gs wait: its
+ * calls' exits are safe points, so it can be shorter than TIMESLICE. */
+#define SYSCALL_SLICE (1 * GORO_MILLISECOND)
+/* sysmon keeps its fast period this long after it last saw a system call:
+ * a goroutine that loops over calls is not always inside one when sysmon
+ * looks, and its thread may be descheduled for milliseconds on a loaded
+ * machine (Go keeps 20 us for 1 ms, then doubles the period). */
+#define SYSCALL_LINGER (10 * GORO_MILLISECOND)
 /* How long runnable goroutines may wait with no M to run them, because no
  * thread could be created, before that is a fatal error (shorter in test
  * builds, so the test of it is quick). */
@@ -203,7 +219,7 @@ static inline goro__p *p_enter(goro__m *m)
 
     if (!p)
         return NULL;
-    if (likely(atomic_compare_exchange_strong_explicit(&p->owner, &mine, (uintptr_t)m | 1,
+    if (likely(atomic_compare_exchange_strong_explicit(&p->owner, &mine, (uintptr_t)m | GORO_P_BUSY,
                                                        memory_order_acquire,
                                                        memory_order_relaxed)))
         return p;
@@ -1182,6 +1198,10 @@ static goro__g *direct_next(goro__m *m, goro__p *p)
 static void switch_away(goro__g *g, int action)
 {
     goro__fork_check(); /* a child of fork() has no other goroutines' threads */
+    if (unlikely(g->syscall_depth))
+        goro__throw("goroutine %llu switched away inside a system call (goro__syscall_enter "
+                    "without goro__syscall_exit)",
+                    (unsigned long long)g->id);
     /* The canary lives in the top page of the slot below: start fetching it
      * now, so that finish()'s check after the switch does not stall on it. */
     if (g->canary)
@@ -1224,6 +1244,8 @@ static void gmain(void *arg)
     finish_direct(goro__getm());
     goro__hb_acquire(g); /* the spawn happens before the goroutine starts */
     g->fn(g->arg);
+    if (unlikely(g->bubble))
+        goro__hb_release(g->bubble); /* its work happens before goro_bubble_run returns */
     switch_away(g, GA_EXIT);
     goro__throw("dead goroutine %llu resumed", (unsigned long long)g->id);
 }
@@ -1262,6 +1284,13 @@ static void finish(goro__m *m, goro__g *g, goro__p *p)
             globrunq_put(g);
             wakep();
         }
+        break;
+    case GA_PREEMPT:
+        /* Behind everything queued: the Gs of this P's local queue, and
+         * those its due timers wake, run first (see "System calls"). */
+        atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+        globrunq_put(g);
+        wakep();
         break;
     case GA_EXIT:
         atomic_store_explicit(&g->status, G_DEAD, memory_order_relaxed);
@@ -1399,18 +1428,245 @@ static void *mstart(void *arg)
     schedule(m);
 }
 
+/* ---- system calls (Go: entersyscall, exitsyscall, exitsyscall0) --------- */
+
+/* A goroutine about to make a system call that may block its thread (a
+ * regular file's read, open, fsync, waitpid...) keeps its P but marks it
+ * GORO_P_SYSCALL: CAS(owner m -> m|2).  sysmon watches such Ps every
+ * SYSMON_SYSCALL_PERIOD; one whose syscalltick has not moved for a whole
+ * period (the same call is still in progress) while something else needs
+ * a P is taken by CAS(m|2 -> 0) and handed to another M (retake_syscall).
+ * The call's return takes the P back by CAS(m|2 -> m): one CAS on a line
+ * the M already owns, the fast path.  If the CAS fails, sysmon (or
+ * goro_maxprocs) took the P: exit_slow takes an idle P if there is one,
+ * else requeues the G and waits for a P on this same thread.
+ *
+ * Why the CAS pair is enough.  The owner word has one writer at a time
+ * for each transition: the M moves m <-> m|2 and m <-> m|1, sysmon moves
+ * m|2 -> 0 (and m -> 0), all by CAS (the M's m|1 -> m store happens only
+ * while sysmon cannot CAS, since it never takes m|1).  So exactly one of
+ * "the M's exit CAS" and "sysmon's take CAS" succeeds for each call: the
+ * P is never held by two Ms, and never lost.
+ *
+ * syscalltick is stored before the enter CAS, which releases it: sysmon
+ * loads the owner (acquire) and then the tick, so when it sees m|2 it sees
+ * this call's tick, and a call entered just after an earlier one it saw
+ * is never mistaken for that one (which would hand off a fresh call).
+ *
+ * Where goro differs from Go: the G never changes thread inside the
+ * bracket.  The caller is C code around a libc call, and may hold the
+ * address of errno or of other thread-local data across it (compilers
+ * hoist __errno_location()), or a thread-affine lock.  So the slow path
+ * locks the G to its M for the wait (as goro_lock_thread does) and the
+ * locked-thread hand-back (start_locked_m) brings the P to this thread.
+ *
+ * Preemption at the exit: a goroutine that loops over short calls (reading
+ * a file from the page cache) never leaves its P for sysmon to take, and
+ * never switches.  sysmon sets p->preempt when such a P has due timers,
+ * and the exit yields (on this thread, as above): the call's return is a
+ * safe point, as it is in Go.  The exit's only cost for this is one load. */
+
+/* Requeues g (running on m, possibly without a P) and returns once g runs
+ * again, on m: g is locked to m meanwhile unless it already was, so some M
+ * that dequeues it hands m its P (start_locked_m), and m, with no P, waits
+ * in stop_locked_m.  Go: exitsyscall0 and goschedImpl, keeping the thread. */
+static void resched_on_thread(goro__m *m, goro__g *g)
+{
+    bool temp = g->lockedm == NULL;
+
+    if (temp) {
+        g->lockedm = m;
+        m->lockedg = g;
+    }
+    goro__gosched();
+    GORO_CHECK(goro__getm() == m, "goroutine %llu left its thread in a system call",
+               (unsigned long long)g->id);
+    if (temp) {
+        m->lockedg = NULL;
+        g->lockedm = NULL;
+    }
+}
+
+/* Requeues g on the global queue, where any M may take it (Go:
+ * exitsyscall0, and goschedImpl after exitsyscall's preemption check).
+ * With m's P still held, the Gs of its local queue and those its due
+ * timers wake run first, on this thread; without one, m sleeps (execute). */
+static void resched_any(goro__g *g)
+{
+    int e = goro__errno_get();
+    switch_away(g, GA_PREEMPT);
+    errno_set(e);
+}
+
+/* The system call's P was taken while it ran: take an idle P, or wait for
+ * one (Go: exitsyscall's slow path). */
+static GORO_NOINLINE void exit_slow(goro__m *m, goro__g *g, bool keep_thread)
+{
+    goro__p *p = NULL;
+
+    m->p = NULL; /* another M holds it now, or it was retired */
+    if (atomic_load(&goro__s.npidle) > 0) {
+        goro__lock_acquire(&goro__s.lock);
+        p = pidleget();
+        goro__lock_release(&goro__s.lock);
+    }
+    if (p) {
+        acquirep(m, p); /* busy (m|1): release it to this G's use */
+        p_exit(m, p);
+        return;
+    }
+    if (keep_thread)
+        resched_on_thread(m, g);
+    else
+        resched_any(g);
+}
+
+void goro__syscall_enter(void)
+{
+    goro__m *m = tls_m; /* read afresh: this function is never inlined */
+    goro__g *g;
+    goro__p *p;
+    uintptr_t mine;
+
+    if (!m || !(g = m->curg))
+        return; /* a plain thread, g0, or the runtime not started */
+    if (g->syscall_depth++ > 0)
+        return; /* nested: the outermost pair marks the P */
+    g->syscall_p = NULL;
+    p = m->p;
+    if (!p || m->holding_p)
+        return; /* no P, or the runtime holds it busy (m|1) */
+    /* Before the CAS, which releases it to sysmon (see above). */
+    atomic_store_explicit(&p->syscalltick,
+                          atomic_load_explicit(&p->syscalltick, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    mine = (uintptr_t)m;
+    if (likely(atomic_compare_exchange_strong_explicit(&p->owner, &mine, mine | GORO_P_SYSCALL,
+                                                       memory_order_release,
+                                                       memory_order_relaxed)))
+        g->syscall_p = p;
+    /* Else the P was taken before the call (sysmon, goro_maxprocs) or is
+     * busy in the runtime a signal handler interrupted: mark nothing; the
+     * next runtime entry finds the P gone (p_enter). */
+}
+
+static inline void syscall_exit(bool keep_thread)
+{
+    goro__m *m = tls_m;
+    goro__g *g;
+    goro__p *p;
+    uintptr_t in;
+
+    if (!m || !(g = m->curg))
+        return;
+    if (unlikely(g->syscall_depth <= 0))
+        goro__throw("goro__syscall_exit without goro__syscall_enter (goroutine %llu)",
+                    (unsigned long long)g->id);
+    if (g->syscall_depth > 1) {
+        g->syscall_depth--;
+        return;
+    }
+    p = g->syscall_p;
+    if (!p) {
+        g->syscall_depth = 0;
+        return;
+    }
+    in = (uintptr_t)m | GORO_P_SYSCALL;
+    if (likely(atomic_compare_exchange_strong_explicit(&p->owner, &in, (uintptr_t)m,
+                                                       memory_order_acquire,
+                                                       memory_order_relaxed))) {
+        g->syscall_p = NULL;
+        g->syscall_depth = 0;
+        if (likely(!atomic_load_explicit(&p->preempt, memory_order_relaxed)))
+            return;
+        /* sysmon asks for the P (its timers are due).  Clear the flag: the
+         * M that gets the P must not take the global queue, where this G
+         * goes, before the Gs those timers wake (findrunnable). */
+        atomic_store_explicit(&p->preempt, 0, memory_order_relaxed);
+        int e = goro__errno_get();
+        if (keep_thread)
+            resched_on_thread(m, g);
+        else
+            resched_any(g);
+        errno_set(e);
+        return;
+    }
+    /* Out of the bracket before switching (switch_away checks), and after
+     * the CAS: a signal handler that interrupts the exit nests inside. */
+    int e = goro__errno_get();
+    g->syscall_p = NULL;
+    g->syscall_depth = 0;
+    exit_slow(m, g, keep_thread);
+    errno_set(e);
+}
+
+void goro__syscall_exit(void)
+{
+    syscall_exit(true);
+}
+
+void goro__syscall_exit_any(void)
+{
+    syscall_exit(false);
+}
+
 /* ---- sysmon ------------------------------------------------------------- */
 
+/* Whether a P taken from a system call would find something to do that
+ * no other M is there for: no P is idle and no M spins, and Gs wait in
+ * the global queue, a timer is armed, or a goroutine waits for an fd (Go:
+ * retake's "nmspinning + npidle > 0" test). */
+static bool syscall_work_elsewhere(void)
+{
+    if (atomic_load(&goro__s.npidle) > 0 || atomic_load(&goro__s.nmspinning) > 0)
+        return false;
+    return atomic_load(&goro__s.runqsize) > 0 || goro__timers_next() != INT64_MAX ||
+           goro__netpoll_pending();
+}
+
+/* Gives away p, taken from an M in a system call: to an M, which runs its
+ * work, fires its timers and polls, or to the idle list when there is
+ * nothing at all to do (Go: handoffp). */
+static void syscall_handoff(goro__p *p)
+{
+    if (!p_retired(p) && (goro__timers_next() != INT64_MAX || goro__netpoll_pending())) {
+        startm(p, false);
+        return;
+    }
+    handoffp(p);
+}
+
+/* p's M is in a system call (owner m|2, read as owner).  Hands p to
+ * another M when that call has lasted one sysmon period (p's syscalltick
+ * unchanged since the last look) and p's queue holds Gs or something else
+ * needs a P, or when it has lasted RETAKE_AFTER in any case (Go: retake's
+ * _Psyscall case).  moved: the tick changed since the last look. */
+static void retake_syscall(goro__p *p, uintptr_t owner, bool moved, int64_t now)
+{
+    if (moved)
+        return; /* a new call: give it one period */
+    if (runq_empty(p) && now - p->sysmon_syscall_when < RETAKE_AFTER &&
+        !syscall_work_elsewhere())
+        return;
+    /* Fails if the call returned meanwhile: then p is its M's again. */
+    if (atomic_compare_exchange_strong(&p->owner, &owner, 0))
+        syscall_handoff(p);
+}
+
 /* Takes Ps from Ms whose goroutine has held them for RETAKE_AFTER without
- * switching while other work waits, and hands them to other Ms.  Retired
- * Ps still held by an M (goro_maxprocs() could not take them: their M was
- * inside the runtime) are taken at once.  Returns whether some retired P is
- * still held (sysmon keeps looking). */
-static bool retake(int64_t now)
+ * switching while other work waits, and from Ms in a system call (see
+ * retake_syscall), and hands them to other Ms.  Retired Ps still held by
+ * an M (goro_maxprocs() could not take them: their M was inside the
+ * runtime) are taken at once.  *syscalls: some P is in a system call, or
+ * its M made one since the last look (sysmon then ticks fast).  Returns
+ * whether some retired P is still held (sysmon keeps looking). */
+static bool retake(int64_t now, bool *syscalls)
 {
     int nprocs = atomic_load(&goro__s.nprocs);
     int nallp = atomic_load(&goro__s.nallp);
     bool retiring = false;
+
+    *syscalls = false;
 
     for (int i = nprocs; i < nallp; i++) {
         goro__p *p = goro__s.allp[i];
@@ -1423,8 +1679,33 @@ static bool retake(int64_t now)
         if (!p)
             continue;
         uintptr_t owner = atomic_load_explicit(&p->owner, memory_order_acquire);
+        /* After the owner: see "System calls" for the order. */
+        uint32_t stick = atomic_load_explicit(&p->syscalltick, memory_order_relaxed);
+        bool moved = stick != p->sysmon_syscalltick;
+        if (moved) {
+            p->sysmon_syscalltick = stick;
+            p->sysmon_syscall_when = now;
+        }
+        if (moved || (owner & GORO_P_SYSCALL)) {
+            *syscalls = true;
+            /* A goroutine that loops over short calls keeps p and never
+             * switches: ask it to yield at its next exit when p's timers
+             * are due, or when Gs have waited for SYSCALL_SLICE (a timer
+             * fired elsewhere, overdue, readies its G to the global
+             * queue).  See "System calls". */
+            if (owner != 0 && (goro__timers_next_of(&p->timers) <= now ||
+                               (now - p->sysmon_slice_when >= SYSCALL_SLICE &&
+                                (atomic_load_explicit(&p->runqhead, memory_order_relaxed) !=
+                                     atomic_load_explicit(&p->runqtail, memory_order_relaxed) ||
+                                 atomic_load_explicit(&goro__s.runqsize, memory_order_relaxed) > 0))))
+                atomic_store_explicit(&p->preempt, 1, memory_order_relaxed);
+        }
+        if (owner & GORO_P_SYSCALL) {
+            retake_syscall(p, owner, moved, now);
+            continue;
+        }
         uint32_t tick = atomic_load_explicit(&p->schedtick_pub, memory_order_relaxed);
-        if (owner == 0 || (owner & 1) || tick != p->sysmon_tick) {
+        if (owner == 0 || (owner & GORO_P_BUSY) || tick != p->sysmon_tick) {
             p->sysmon_tick = tick;
             p->sysmon_when = now;
             continue;
@@ -1510,15 +1791,20 @@ static void preempt_slices(int64_t now)
     }
 }
 
-/* sysmon wakes every 2 ms while a P is busy, every 10 ms while all are
- * idle (the deadlock check runs then), and after 100 ms of idleness sleeps
- * until a P gets busy again (acquirep kicks it) or a second passes. */
+/* sysmon wakes every 2 ms while a P is busy, every 20 us while a P was in
+ * a system call within the last SYSCALL_LINGER and something else could
+ * use a P (see "System calls"), every 10 ms while all are idle (the
+ * deadlock check runs then), and after 100 ms of idleness sleeps until a P
+ * gets busy again (acquirep kicks it) or a second passes. */
 static void *sysmon(void *arg)
 {
     int idle_rounds = 0;
-    bool watch = false; /* a retired P still held, or work no M runs */
+    bool watch = false;    /* a retired P still held, or work no M runs */
+    bool syscalls = false; /* a P in a system call at the last look */
+    int64_t syscalls_seen = INT64_MIN / 2; /* when that was last true */
 
     (void)arg;
+    goro__timer_slack(SYSMON_TIMER_SLACK);
     for (;;) {
         int64_t now = goro__nanotime();
         bool idle = atomic_load(&goro__s.npidle) == atomic_load(&goro__s.nprocs) &&
@@ -1535,6 +1821,11 @@ static void *sysmon(void *arg)
                 period = SYSMON_DEEP_PERIOD;
         } else if (idle) {
             period = SYSMON_IDLE_PERIOD;
+        } else if (now - syscalls_seen < SYSCALL_LINGER &&
+                   (goro__timers_next() != INT64_MAX || !goro__runqs_empty() ||
+                    goro__netpoll_pending())) {
+            /* A call may block its P while something could use it. */
+            period = SYSMON_SYSCALL_PERIOD;
         }
         goro__futex_wait(&goro__s.sysmon_wake, seen, now + period);
         atomic_store(&goro__s.sysmon_deep, 0);
@@ -1549,7 +1840,9 @@ static void *sysmon(void *arg)
         if (goro__netpoll_pending() && !goro__netpoll_blocked() &&
             now - goro__netpoll_last() > RETAKE_AFTER)
             goro__netpoll(0);
-        watch = retake(now);
+        watch = retake(now, &syscalls);
+        if (syscalls)
+            syscalls_seen = now;
         watch |= newm_retry(now);
         preempt_slices(now);
         if (atomic_load(&goro__s.npidle) == atomic_load(&goro__s.nprocs))
@@ -1613,6 +1906,8 @@ void goro__park(void (*unlockf)(void *), void *arg, enum goro__wait_reason reaso
     goro__g *g = goro__getg();
     int e = goro__errno_get();
 
+    if (unlikely(g->bubble))
+        goro__hb_release(g->bubble); /* what it did happens before goro_bubble_wait returns */
     g->wait_reason = (uint8_t)reason;
     g->wait_since = atomic_load_explicit(&goro__s.coarse_now, memory_order_relaxed);
     if (g->is_thread) {

@@ -351,19 +351,20 @@ static void outside_wait(void *arg)
 
 static void other_wait(void *arg)
 {
-    *(int *)arg = goro_bubble_wait();
+    atomic_store((_Atomic int *)arg, goro_bubble_wait());
 }
 
 /* Two goroutines in goro_bubble_wait at once: one of them gets EBUSY. */
 static void double_wait(void *arg)
 {
-    static int other = -1;
+    static _Atomic int other = -1;
     (void)arg;
     goro_go(other_wait, &other);
     int mine = goro_bubble_wait();
     goro_sleep(GORO_SECOND); /* lets the other's wait return, if it was first */
-    gt_check((mine == 0 && other == EBUSY) || (mine == EBUSY && other == 0),
-             "waits returned %d and %d", mine, other);
+    int theirs = atomic_load(&other);
+    gt_check((mine == 0 && theirs == EBUSY) || (mine == EBUSY && theirs == 0),
+             "waits returned %d and %d", mine, theirs);
 }
 
 Test(bubble, refused_calls, .timeout = GT_TIMEOUT(30))
@@ -508,7 +509,7 @@ Test(bubble, mutex_cond_waitgroup_inside, .timeout = GT_TIMEOUT(30))
 /* A mutex held outside the bubble: its waiter is not durably blocked. */
 static goro_mutex outside_mu = GORO_MUTEX_INIT;
 static _Atomic int locker_waiting;
-static int64_t outside_got_at = -1;
+static _Atomic int64_t outside_got_at = -1; /* written by a goroutine that exits */
 
 static void outside_locker(void *arg)
 {
@@ -524,7 +525,8 @@ static void outside_main(void *arg)
     (void)arg;
     goro_go(outside_locker, NULL);
     goro_sleep(GORO_HOUR);
-    gt_check(outside_got_at == 0, "lock taken at fake %lld", (long long)outside_got_at);
+    gt_check(atomic_load(&outside_got_at) == 0, "lock taken at fake %lld",
+             (long long)atomic_load(&outside_got_at));
 }
 
 static void *outside_unlocker(void *arg)
