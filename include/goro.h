@@ -2183,7 +2183,9 @@ GORO_API int goro_bubble_wait(void);
 
 /** Writes one entry per goroutine and per blocked plain thread.
  * Each entry has the id, state, wait reason and for how long, entry
- * function, name and creation site.
+ * function, name and creation site; a plain thread's has the function of
+ * its own that called into goro ("called from f+0x1c (app.c in app)",
+ * when the symbol table tells it).
  * @param out the stream; NULL is ignored.
  * @go the goroutine section of a panic or SIGQUIT dump. */
 GORO_API void goro_dump(FILE *out);

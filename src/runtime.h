@@ -62,6 +62,13 @@
 #include <unistd.h>
 
 #define GORO_HIDDEN __attribute__((visibility("hidden")))
+
+/* One in every object file of the library, all of which include this
+ * header: in a static link, where libgoro's code is part of the program,
+ * the symbol table's per-file groups that hold it are libgoro's files
+ * (traceback.c tells libgoro's functions from the program's by it, so a
+ * new source file needs nothing more). */
+__attribute__((used)) static const char goro__object_mark = 0;
 #define GORO_NOINLINE __attribute__((noinline))
 #define GORO_NORETURN __attribute__((noreturn))
 #define likely(x) __builtin_expect(!!(x), 1)
@@ -391,6 +398,21 @@ struct goro__g {
     void *asan_fake_stack;
 };
 
+/* A plain thread's G, as goro__getg allocates it: the G, then the return
+ * addresses of the thread's stack when it last blocked in goro, so that a
+ * dump can name where it blocked in its own code (traceback.c). */
+#define GORO_THREAD_PCS 16
+typedef struct goro__thread_g {
+    goro__g g;                  /* first: a goro__g * is a goro__thread_g * */
+    int npcs;
+    void *pcs[GORO_THREAD_PCS];
+    uintptr_t stack_hi;         /* top of the thread's stack; 0: not known yet */
+} goro__thread_g;
+
+/* Records where thread G g is about to block (goro__park, before g is
+ * marked waiting): a walk of the frame-pointer chain, a few loads. */
+GORO_HIDDEN void goro__thread_g_blocking(goro__g *g);
+
 /* ---- P ------------------------------------------------------------------ */
 
 #ifdef GORO_TESTING
@@ -501,6 +523,9 @@ typedef struct goro__sched {
     _Atomic int64_t coarse_now;      /* goro_now(), refreshed by sysmon */
     _Atomic uint32_t sysmon_wake;    /* futex: sysmon sleeps on it */
     _Atomic uint32_t sysmon_deep;    /* sysmon in its long idle sleep */
+    _Atomic uint32_t sysmon_syscall_kick; /* sysmon sleeps long and saw no
+                                        system call lately: the next
+                                        goro__syscall_enter wakes it */
     bool debug_migrate;
     int ncpu;
     _Atomic int nallp;               /* allp[0..nallp) exist (Ps never die) */

@@ -51,12 +51,13 @@ __attribute__((noinline)) static void stuck_receiver(void *arg)
 }
 
 /* A goroutine and main both wait on a channel nobody will send to. */
-static void child_deadlock(void)
+__attribute__((noinline)) static void child_deadlock(void)
 {
     never = goro_chan_make(0, 0);
     goro_attr a = {.name = "stuck-one"};
     goro_go_attr(&a, stuck_receiver, NULL);
     goro_chan_recv(never, NULL); /* main: the detector must abort here */
+    __asm__ volatile("" ::: "memory"); /* not a tail call: the dump names us */
 }
 
 static void child_deadlock_off(void)
@@ -211,6 +212,11 @@ Test(diag, deadlock_aborts_with_go_message, .timeout = GT_TIMEOUT(60))
     cr_assert(matches(o.out, "^\tcreated by child_deadlock at .*test_diag\\.c:[0-9]+$"),
               "stderr:\n%s", o.out);
     cr_assert(matches(o.out, "^thread [0-9]+ \\[chan receive\\]:$"), "stderr:\n%s", o.out);
+#if defined(GORO_TESTING) /* not under LTO: see dump_names_plain_thread_caller */
+    cr_assert(matches(o.out, "^\tcalled from child_deadlock\\+0x[0-9a-f]+ \\(test_diag\\.c in "
+                             "test_diag\\)$"),
+              "stderr:\n%s", o.out);
+#endif
 }
 
 Test(diag, deadlock_reported_after_main_exits, .timeout = GT_TIMEOUT(60))
@@ -330,6 +336,73 @@ Test(diag, dump_to_memstream, .timeout = GT_TIMEOUT(30))
     free(text);
     goro_chan_close(dump_c);
     gt_quiesce();
+    goro_chan_release(dump_c);
+}
+
+/* ---- a plain thread blocked in goro ------------------------------------- */
+
+static goro_chan *plain_c;
+
+/* Blocks the calling plain thread in a channel receive: the dump must name
+ * this function, the first one on the thread's stack outside libgoro. */
+__attribute__((noinline)) static void plain_blocker(void)
+{
+    goro_chan_recv(plain_c, NULL);
+    __asm__ volatile("" ::: "memory"); /* not a tail call: keep this frame */
+}
+
+static void *plain_thread(void *arg)
+{
+    (void)arg;
+    plain_blocker();
+    return NULL;
+}
+
+static void dump_text(char *text, size_t size)
+{
+    FILE *f = fmemopen(text, size, "w");
+    cr_assert_not_null(f);
+    goro_dump(f);
+    fclose(f);
+}
+
+/* A plain thread's entry says where it blocked in its own code, and the
+ * source paths a dump shows are relative to the source root. */
+Test(diag, dump_names_plain_thread_caller, .timeout = GT_TIMEOUT(30))
+{
+#if !defined(GORO_TESTING)
+    cr_skip_test("release build: LTO merges libgoro's objects with the test's, so the dump "
+                 "cannot tell their functions apart");
+#endif
+    static char text[16384];
+    pthread_t t;
+
+    plain_c = goro_chan_make(0, 0);
+    dump_c = goro_chan_make(0, 0);
+    goro_attr a = {.name = "beside"};
+    cr_assert_eq(goro_go_attr(&a, dump_waiter, NULL), 0);
+    cr_assert_eq(pthread_create(&t, NULL, plain_thread, NULL), 0);
+    bool seen = false;
+    for (int64_t end = goro_now() + gt_ms(5000); !seen && goro_now() < end;) {
+        goro_sleep(GORO_MILLISECOND);
+        dump_text(text, sizeof text);
+        seen = matches(text, "^thread [0-9]+ \\[chan receive\\]:$") &&
+               strstr(text, "\tdump_waiter(") != NULL;
+    }
+    cr_assert(seen, "dump:\n%s", text);
+    cr_assert(matches(text, "^\tcalled from plain_blocker\\+0x[0-9a-f]+ \\(test_diag\\.c in "
+                            "test_diag\\)$"),
+              "dump:\n%s", text);
+    cr_assert(matches(text, "^\tcreated by .*dump_names_plain_thread_caller.* at "
+                            "tests/test_diag\\.c:[0-9]+$"),
+              "dump:\n%s", text);
+    cr_assert_null(strstr(text, " at /"), "an absolute path:\n%s", text);
+
+    goro_chan_close(plain_c);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    goro_chan_close(dump_c);
+    gt_quiesce();
+    goro_chan_release(plain_c);
     goro_chan_release(dump_c);
 }
 
