@@ -523,6 +523,9 @@ typedef struct goro__sched {
     _Atomic int64_t coarse_now;      /* goro_now(), refreshed by sysmon */
     _Atomic uint32_t sysmon_wake;    /* futex: sysmon sleeps on it */
     _Atomic uint32_t sysmon_deep;    /* sysmon in its long idle sleep */
+    _Atomic uint32_t sysmon_syscall_kick; /* sysmon sleeps long and saw no
+                                        system call lately: the next
+                                        goro__syscall_enter wakes it */
     bool debug_migrate;
     int ncpu;
     _Atomic int nallp;               /* allp[0..nallp) exist (Ps never die) */

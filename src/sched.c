@@ -1543,8 +1543,17 @@ void goro__syscall_enter(void)
     mine = (uintptr_t)m;
     if (likely(atomic_compare_exchange_strong_explicit(&p->owner, &mine, mine | GORO_P_SYSCALL,
                                                        memory_order_release,
-                                                       memory_order_relaxed)))
+                                                       memory_order_relaxed))) {
         g->syscall_p = p;
+        /* sysmon is in a long sleep (idle, or no call seen lately): wake
+         * it, once, so that it starts watching within its fast period.
+         * Best effort: a flag set just after this load costs one period. */
+        if (unlikely(atomic_load_explicit(&goro__s.sysmon_syscall_kick, memory_order_relaxed)) &&
+            atomic_exchange(&goro__s.sysmon_syscall_kick, 0)) {
+            atomic_fetch_add(&goro__s.sysmon_wake, 1);
+            goro__futex_wake(&goro__s.sysmon_wake, 1);
+        }
+    }
     /* Else the P was taken before the call (sysmon, goro_maxprocs) or is
      * busy in the runtime a signal handler interrupted: mark nothing; the
      * next runtime entry finds the P gone (p_enter). */
@@ -1827,7 +1836,15 @@ static void *sysmon(void *arg)
             /* A call may block its P while something could use it. */
             period = SYSMON_SYSCALL_PERIOD;
         }
+        /* The next call entered wakes us if we sleep long for want of
+         * calls seen (every P idle, or none lately); not when calls go on
+         * and only work is lacking, or each would wake us. */
+        atomic_store_explicit(&goro__s.sysmon_syscall_kick,
+                              period > SYSMON_SYSCALL_PERIOD &&
+                                  (idle || now - syscalls_seen >= SYSCALL_LINGER),
+                              memory_order_relaxed);
         goro__futex_wait(&goro__s.sysmon_wake, seen, now + period);
+        atomic_store_explicit(&goro__s.sysmon_syscall_kick, 0, memory_order_relaxed);
         atomic_store(&goro__s.sysmon_deep, 0);
         now = goro__nanotime();
         atomic_store_explicit(&goro__s.coarse_now, now, memory_order_relaxed);
