@@ -26,9 +26,11 @@
  *     call, and on EAGAIN parks in the poller until the fd is ready or the
  *     socket's SO_RCVTIMEO/SO_SNDTIMEO deadline passes (then EAGAIN, as
  *     POSIX says; EINPROGRESS for connect);
- *   - a goroutine on a regular file, or in a call that can block but has
- *     nothing to poll (open, fsync, waitpid, ...): the call, bracketed with
- *     goro__syscall_enter/exit so the scheduler can run others meanwhile.
+ *   - a goroutine on a regular file, on stdin, stdout or stderr (shared
+ *     with other processes: goro leaves their flags alone), or in a call
+ *     that can block but has nothing to poll (open, fsync, waitpid, ...):
+ *     the call, bracketed with goro__syscall_enter/exit so the scheduler
+ *     can run others meanwhile.
  *
  * The application's view: O_NONBLOCK lives in the open file description,
  * so once goro set it every user of the fd sees it.  goro keeps, per fd
@@ -390,6 +392,11 @@ static struct hfd *adopt(int fd)
         if (S_ISSOCK(st.st_mode))
             note_timeouts(h, fd);
         f = HF_KNOWN | (fl & O_NONBLOCK ? HF_APP_NB : 0);
+        /* stdin, stdout and stderr are shared with other processes (the
+         * shell, a parent reading a pipe) and with stdio's own writes,
+         * which goro does not see: they stay as they are, handed off. */
+        if (fd <= STDERR_FILENO)
+            f |= HF_FILE;
         atomic_store(&h->flags, f);
         fresh = true;
     }
@@ -495,6 +502,7 @@ static ssize_t park_loop(int fd, struct hfd *h, int mode, attempt_fn *attempt, v
             return fail(EAGAIN);
         if (deadline < 0 && timeout_of(h, mode) > 0)
             deadline = goro_now() + timeout_of(h, mode);
+        goro__hb_release(goro__fd_sync(fd)); /* stale's fstat, too */
         e = goro__fd_wait(fd, mode, deadline, NULL);
         if (atomic_load(&h->gen) != gen)
             e = EBADF;

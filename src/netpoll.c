@@ -207,6 +207,32 @@ void goro__netpoll_ready(goro__pd *pd, int mode)
             goro__ready(wake[i]);
 }
 
+/* Takes g off pd's waiter slots, where a waker that lost the claim (or
+ * none) left it; pd->lock held. */
+static void pd_unwait(goro__pd *pd, goro__g *g)
+{
+    if (pd->rg == g)
+        pd->rg = NULL;
+    if (pd->wg == g)
+        pd->wg = NULL;
+}
+
+/* Parks g in its claimable wait, published on poll descriptors whose locks
+ * unlockf releases (storing 1 to *parked last), and returns why it was
+ * woken (g->param), with the deadline's timer stopped. */
+static uintptr_t park_io(void (*unlockf)(void *), void *arg, _Atomic uint32_t *parked, goro__g *g,
+                         int64_t deadline)
+{
+    atomic_fetch_add(&waiters, 1);
+    goro__park(unlockf, arg, WR_IO);
+    goro__park_wait_unlocked(parked);
+    atomic_fetch_sub(&waiters, 1);
+    uintptr_t why = g->param;
+    if (deadline >= 0)
+        goro__timer_del(&g->timer);
+    return why;
+}
+
 struct fd_park {
     goro__pd *pd;
     goro_chan *done;            /* locked while parking, if not NULL */
@@ -280,31 +306,19 @@ int goro__fd_wait(int fd, int modes, int64_t deadline, goro_chan *done)
     if (done) {
         /* Leaves done locked until the park: see goro__chan_close_wait_begin. */
         if (!goro__chan_close_wait_begin(done, &sg, g, seq)) {
-            if (pd->rg == g)
-                pd->rg = NULL;
-            if (pd->wg == g)
-                pd->wg = NULL;
+            pd_unwait(pd, g);
             goro__lock_release(&pd->lock);
             return ECANCELED;
         }
         fp.done = done;
     }
-    atomic_fetch_add(&waiters, 1);
-    goro__park(fd_park_unlock, &fp, WR_IO);
-    goro__park_wait_unlocked(&fp.parked);
-    atomic_fetch_sub(&waiters, 1);
+    why = park_io(fd_park_unlock, &fp, &fp.parked, g, deadline);
 
     /* Woken: undo what the other wakers could still find. */
-    why = g->param;
-    if (deadline >= 0)
-        goro__timer_del(&g->timer);
     if (done)
         goro__chan_close_wait_end(done, &sg);
     goro__lock_acquire(&pd->lock);
-    if (pd->rg == g)
-        pd->rg = NULL;
-    if (pd->wg == g)
-        pd->wg = NULL;
+    pd_unwait(pd, g);
     goro__lock_release(&pd->lock);
 
     switch (why) {
@@ -483,20 +497,10 @@ int goro__fd_wait_many(const int *fds, const int *modes, int n, int64_t deadline
         }
     }
     mp = (struct many_park){.pds = pds, .n = m, .g = g, .deadline = deadline};
-    atomic_fetch_add(&waiters, 1);
-    goro__park(many_park_unlock, &mp, WR_IO);
-    goro__park_wait_unlocked(&mp.parked);
-    atomic_fetch_sub(&waiters, 1);
-
-    why = g->param;
-    if (deadline >= 0)
-        goro__timer_del(&g->timer);
+    why = park_io(many_park_unlock, &mp, &mp.parked, g, deadline);
     for (int i = 0; i < m; i++) {
         goro__lock_acquire(&pds[i]->lock);
-        if (pds[i]->rg == g)
-            pds[i]->rg = NULL;
-        if (pds[i]->wg == g)
-            pds[i]->wg = NULL;
+        pd_unwait(pds[i], g);
         goro__lock_release(&pds[i]->lock);
     }
     e = why == GORO_WAKE_IO ? 0 : why == GORO_WAKE_CLOSED ? EBADF : ETIMEDOUT;

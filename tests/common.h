@@ -158,6 +158,21 @@ static inline int64_t gt_ms(double ms)
     return (int64_t)(ms * gt_scale() * (double)GORO_MILLISECOND);
 }
 
+/* Nanoseconds the calling thread has spent runnable but waiting for a CPU
+ * (the second field of /proc/thread-self/schedstat), or -1 where the kernel
+ * does not say.  An upper time bound that leaves this out measures goro
+ * rather than how loaded the machine is. */
+static inline int64_t gt_cpu_wait(void)
+{
+    unsigned long long run, wait;
+    FILE *f = fopen("/proc/thread-self/schedstat", "r");
+    int n = f ? fscanf(f, "%llu %llu", &run, &wait) : 0;
+
+    if (f)
+        fclose(f);
+    return n == 2 ? (int64_t)wait : -1;
+}
+
 /* Spins (without yielding) for ns nanoseconds: CPU-bound work. */
 static inline void gt_spin(int64_t ns)
 {
