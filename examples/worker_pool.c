@@ -17,6 +17,7 @@ struct worker {
     int id;
     int_chan *jobs;             /* job numbers */
     int_chan *results;          /* job * 2 */
+    goro_waitgroup *done;       /* main waits for every worker's exit */
 };
 
 static void worker(struct worker *w)
@@ -30,6 +31,7 @@ static void worker(struct worker *w)
         printf("worker %d finished job %d\n", w->id, j);
         int_chan_send(w->results, j * 2);
     }
+    goro_waitgroup_done(w->done);
 }
 
 int main(void)
@@ -37,6 +39,7 @@ int main(void)
     int_chan *jobs = goro_make(int_chan, NUM_JOBS);
     int_chan *results = goro_make(int_chan, NUM_JOBS);
     struct worker workers[NUM_WORKERS];
+    goro_waitgroup done = GORO_WAITGROUP_INIT;
     int64_t start = goro_now();
     int sum = 0;
 
@@ -45,7 +48,8 @@ int main(void)
         return 1;
     }
     for (int w = 0; w < NUM_WORKERS; w++) {
-        workers[w] = (struct worker){.id = w + 1, .jobs = jobs, .results = results};
+        workers[w] = (struct worker){.id = w + 1, .jobs = jobs, .results = results, .done = &done};
+        goro_waitgroup_add(&done, 1);
         if (goro_go(worker, &workers[w]) != 0) {
             fprintf(stderr, "goro_go failed\n");
             return 1;
@@ -62,6 +66,11 @@ int main(void)
         sum += r;
     }
     printf("sum of results %d, took %.1f s\n", sum, (double)(goro_now() - start) / GORO_SECOND);
+    /* Unlike Go, C must not leave main while a worker may still run: the
+     * workers read workers[] on main's stack and borrow main's channel
+     * references, and exit() tears the process down under them.  The last
+     * result can arrive before its worker has seen jobs closed. */
+    goro_waitgroup_wait(&done);
     int_chan_release(jobs);
     int_chan_release(results);
     return sum == 30 ? 0 : 1;
