@@ -1374,7 +1374,11 @@ static void errno_loop(void *arg)
     struct errno_case *c = arg;
     char b;
     for (int i = 0; i < ERRNO_ROUNDS; i++) {
-        errno = 0;
+        /* Cleared out of line: a plain `errno = 0` may store through the
+         * address of the thread this goroutine ran on before, clobbering
+         * the errno of whatever runs there now (another goroutine between
+         * its system call and its errno read). */
+        gt_set_errno(0);
         ssize_t r = goro_read_deadline(c->rfd, &b, 1, goro_now() + 100 * GORO_MICROSECOND);
         if (errno != ETIMEDOUT) /* as compiled: possibly another thread's errno */
             c->bad_errno++;
@@ -1382,7 +1386,7 @@ static void errno_loop(void *arg)
             c->first_bad = (long)r;
             c->first_call = "goro_read_deadline";
         }
-        errno = 0;
+        gt_set_errno(0);
         int a = goro_accept_deadline(c->lfd, NULL, NULL, goro_now() + 100 * GORO_MICROSECOND);
         if (errno != ETIMEDOUT)
             c->bad_errno++;
