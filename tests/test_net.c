@@ -11,8 +11,8 @@
  * TestUDPConnSpecificMethods' round trips, and the unix path length rule
  * of syscall.SockaddrUnix.  Everything stays on loopback and in a fresh
  * temporary directory; abstract names carry the process id.  Goroutines
- * start through spawn() and every test ends in join() (a waitgroup, then
- * gt_quiesce()).
+ * start through gt_spawn() and every test ends in gt_join() (a waitgroup,
+ * then gt_quiesce()).
  */
 #define _GNU_SOURCE
 #include "common.h"
@@ -27,37 +27,6 @@
 #include <sys/un.h>
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static goro_waitgroup running = GORO_WAITGROUP_INIT;
-
-struct trampoline {
-    void (*fn)(void *);
-    void *arg;
-};
-
-static void trampoline(void *p)
-{
-    struct trampoline t = *(struct trampoline *)p;
-    free(p);
-    t.fn(t.arg);
-    goro_waitgroup_done(&running);
-}
-
-static void spawn(void (*fn)(void *), void *arg)
-{
-    struct trampoline *t = malloc(sizeof *t);
-    cr_assert_not_null(t);
-    *t = (struct trampoline){fn, arg};
-    goro_waitgroup_add(&running, 1);
-    int e = goro_go(trampoline, t);
-    cr_assert_eq(e, 0, "goro_go: %d", e);
-}
-
-static void join(void)
-{
-    goro_waitgroup_wait(&running);
-    gt_quiesce();
-}
 
 static const char *err_str(long r)
 {
@@ -141,7 +110,7 @@ static void echo_check(const char *network, const char *addr)
     cr_assert_geq(n, 0, "sockname: %s", err_str(n));
     if (strcmp(addr, "127.0.0.1:0") && strcmp(addr, "[::1]:0"))
         cr_assert_str_eq(name, addr, "%s listener named %s", network, name);
-    spawn(echo_once, (void *)(intptr_t)lfd);
+    gt_spawn(echo_once, (void *)(intptr_t)lfd);
 
     int fd = goro_dial(NULL, network, name);
     cr_assert_geq(fd, 0, "dial %s %s: %s", network, name, err_str(fd));
@@ -163,7 +132,7 @@ static void echo_check(const char *network, const char *addr)
         cr_assert_str_eq(in, msgs[i]);
     }
     cr_assert_eq(goro_close(fd), 0);
-    join();
+    gt_join();
     cr_assert_eq(goro_close(lfd), 0);
 }
 
@@ -354,7 +323,7 @@ static void udp_echo(const char *network, const char *addr)
     int sfd = goro_listen(network, addr);
     cr_assert_geq(sfd, 0, "listen %s %s: %s", network, addr, err_str(sfd));
     cr_assert_geq(goro_sockname(sfd, name, sizeof name), 0);
-    spawn(udp_echo_server, (void *)(intptr_t)sfd);
+    gt_spawn(udp_echo_server, (void *)(intptr_t)sfd);
 
     /* Connected: goro_write and goro_read talk to the server only. */
     int c = goro_dial(NULL, network, name);
@@ -397,7 +366,7 @@ static void udp_echo(const char *network, const char *addr)
                   0);
     cr_assert_str_eq(fromname, name, "reply from %s, server is %s", fromname, name);
     cr_assert_eq(goro_sendto(c, "quit", 4, (struct sockaddr *)&to, tolen), 4);
-    join();
+    gt_join();
     goro_close(c);
     goro_close(sfd);
 }
@@ -464,16 +433,16 @@ Test(net, udp_many_clients, .timeout = GT_TIMEOUT(60))
     cr_assert_geq(s, 0);
     cr_assert_geq(goro_sockname(s, many_server, sizeof many_server), 0);
     goro_maxprocs(2);
-    spawn(udp_echo_server, (void *)(intptr_t)s);
+    gt_spawn(udp_echo_server, (void *)(intptr_t)s);
     for (int i = 0; i < MANY_CLIENTS; i++)
-        spawn(many_client, (void *)(intptr_t)i);
+        gt_spawn(many_client, (void *)(intptr_t)i);
     bool all = gt_wait_count(&many_ok, MANY_CLIENTS, gt_ms(30000));
     gt_assert_no_failures();
     cr_assert(all, "%ld of %d clients done", atomic_load(&many_ok), MANY_CLIENTS);
     int c = goro_dial(NULL, "udp", many_server);
     cr_assert_geq(c, 0);
     cr_assert_eq(goro_write(c, "quit", 4), 4);
-    join();
+    gt_join();
     goro_close(c);
     goro_close(s);
 }
@@ -557,8 +526,8 @@ Test(net, udp_recvfrom_deadline, .timeout = GT_TIMEOUT(30))
     cr_assert_geq(s, 0);
     int64_t start = goro_now();
     struct recv_case c = {.fd = s, .deadline = start + 50 * GORO_MILLISECOND};
-    spawn(recv_g, &c);
-    join();
+    gt_spawn(recv_g, &c);
+    gt_join();
     cr_assert_eq(c.r, -ETIMEDOUT, "goroutine: %s", err_str(c.r));
     cr_assert_geq(c.ended, c.deadline);
 
@@ -572,11 +541,11 @@ Test(net, udp_recvfrom_deadline, .timeout = GT_TIMEOUT(30))
     char name[64];
     cr_assert_geq(goro_sockname(s, name, sizeof name), 0);
     c = (struct recv_case){.fd = s, .deadline = -1};
-    spawn(recv_g, &c);
+    gt_spawn(recv_g, &c);
     int cl = goro_dial(NULL, "udp", name);
     cr_assert_geq(cl, 0);
     cr_assert_eq(goro_write(cl, "late", 4), 4);
-    join();
+    gt_join();
     cr_assert_eq(c.r, 4, "%s", err_str(c.r));
     goro_close(cl);
     goro_close(s);
@@ -596,7 +565,7 @@ Test(net, udp_ctx_cancel_and_close, .timeout = GT_TIMEOUT(30))
     goro_stats st;
     goro_stats_get(&st);
     uint64_t parks0 = st.parks;
-    spawn(recv_g, &c);
+    gt_spawn(recv_g, &c);
     /* Let it park (most likely): the result does not depend on it. */
     for (int i = 0; i < 2000; i++) {
         goro_stats_get(&st);
@@ -605,7 +574,7 @@ Test(net, udp_ctx_cancel_and_close, .timeout = GT_TIMEOUT(30))
         goro_sleep(GORO_MILLISECOND);
     }
     goro_ctx_cancel(ctx);
-    join();
+    gt_join();
     cr_assert_eq(c.r, -ECANCELED, "%s", err_str(c.r));
 
     struct sockaddr_storage to;
@@ -624,8 +593,8 @@ Test(net, udp_ctx_cancel_and_close, .timeout = GT_TIMEOUT(30))
     ctx = goro_ctx_with_timeout(NULL, 50 * GORO_MILLISECOND);
     cr_assert_not_null(ctx);
     c = (struct recv_case){.fd = s, .ctx = ctx};
-    spawn(recv_g, &c);
-    join();
+    gt_spawn(recv_g, &c);
+    gt_join();
     cr_assert_eq(c.r, -ETIMEDOUT, "%s", err_str(c.r));
     cr_assert_geq(c.ended - start, 50 * GORO_MILLISECOND);
     goro_ctx_release(ctx);
@@ -633,7 +602,7 @@ Test(net, udp_ctx_cancel_and_close, .timeout = GT_TIMEOUT(30))
     c = (struct recv_case){.fd = s, .deadline = -1};
     goro_stats_get(&st);
     parks0 = st.parks;
-    spawn(recv_g, &c);
+    gt_spawn(recv_g, &c);
     for (int i = 0; i < 2000; i++) {
         goro_stats_get(&st);
         if (st.parks > parks0)
@@ -641,7 +610,7 @@ Test(net, udp_ctx_cancel_and_close, .timeout = GT_TIMEOUT(30))
         goro_sleep(GORO_MILLISECOND);
     }
     cr_assert_eq(goro_close(s), 0);
-    join();
+    gt_join();
     cr_assert_eq(c.r, -EBADF, "%s", err_str(c.r));
 }
 
@@ -679,7 +648,7 @@ Test(net, unixgram_echo, .timeout = GT_TIMEOUT(30))
     tmp_path(path, sizeof path, "gram.sock");
     int s = goro_listen("unixgram", path);
     cr_assert_geq(s, 0, "listen %s: %s", path, err_str(s));
-    spawn(udp_echo_server, (void *)(intptr_t)s);
+    gt_spawn(udp_echo_server, (void *)(intptr_t)s);
 
     int c = goro_listen("unixgram", "");
     cr_assert_geq(c, 0);
@@ -703,7 +672,7 @@ Test(net, unixgram_echo, .timeout = GT_TIMEOUT(30))
         cr_assert_str_eq(fromname, path);
     }
     cr_assert_eq(goro_sendto(c, "quit", 4, (struct sockaddr *)&to, tolen), 4);
-    join();
+    gt_join();
     goro_close(c);
 
     /* Unnamed sender: recvfrom reports "" (Go: a nil or empty address). */
