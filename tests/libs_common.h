@@ -111,6 +111,15 @@ static inline int gl_threads(void)
     return goro_stats_get(&st) == 0 ? st.threads : -1;
 }
 
+/* Raises *max to gl_threads() when that is more: the most threads seen, for
+ * a goroutine to note after each library call. */
+static inline void gl_note_threads(_Atomic int *max)
+{
+    int t = gl_threads(), m = atomic_load(max);
+    while (t > m && !atomic_compare_exchange_weak(max, &m, t))
+        ;
+}
+
 /* The most threads a suite allows goro for n procs: a few beyond the procs
  * for the monitor's hand-offs, more under the sanitizers (slower threads
  * look blocked for longer). */

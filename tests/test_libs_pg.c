@@ -106,13 +106,6 @@ struct sr {
     _Atomic int *max_threads;
 };
 
-static void note_threads(_Atomic int *max)
-{
-    int t = gl_threads(), m = atomic_load(max);
-    while (t > m && !atomic_compare_exchange_weak(max, &m, t))
-        ;
-}
-
 static void select_worker(void *arg)
 {
     struct sr *w = arg;
@@ -140,7 +133,7 @@ static void select_worker(void *arg)
             atomic_fetch_add(w->rows, 1);
         }
         PQclear(res);
-        note_threads(w->max_threads);
+        gl_note_threads(w->max_threads);
     }
     pfinish(conn);
     goro_waitgroup_done(w->wg);
@@ -196,7 +189,7 @@ static void sleep_worker(void *arg)
                      "pg_sleep: wrong row"))
             atomic_fetch_add(w->slept, 1);
         PQclear(res);
-        note_threads(w->max_threads);
+        gl_note_threads(w->max_threads);
     }
     pfinish(conn);
     goro_waitgroup_done(w->wg);
