@@ -1389,14 +1389,7 @@ HOOK int fcntl(int fd, int cmd, ...)
     return fcntl_hook(fd, cmd, arg);
 }
 
-HOOK int fcntl64(int fd, int cmd, ...)
-{
-    va_list ap;
-    va_start(ap, cmd);
-    void *arg = va_arg(ap, void *);
-    va_end(ap);
-    return fcntl_hook(fd, cmd, arg);
-}
+HOOK int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));
 
 HOOK int ioctl(int fd, unsigned long req, ...)
 {
@@ -1557,11 +1550,7 @@ HOOK int open(const char *path, int fl, ...)
     return open_hook(false, 0, path, fl, mode);
 }
 
-HOOK int open64(const char *path, int fl, ...)
-{
-    OPEN_MODE(fl, mode);
-    return open_hook(false, 0, path, fl, mode);
-}
+HOOK int open64(const char *path, int fl, ...) __attribute__((alias("open")));
 
 HOOK int openat(int dir, const char *path, int fl, ...)
 {
@@ -1569,11 +1558,7 @@ HOOK int openat(int dir, const char *path, int fl, ...)
     return open_hook(true, dir, path, fl, mode);
 }
 
-HOOK int openat64(int dir, const char *path, int fl, ...)
-{
-    OPEN_MODE(fl, mode);
-    return open_hook(true, dir, path, fl, mode);
-}
+HOOK int openat64(int dir, const char *path, int fl, ...) __attribute__((alias("openat")));
 
 /* Calls that block without an fd to poll: handed off in a goroutine. */
 #define HANDOFF(call, sys_call)                                                  \
@@ -1674,19 +1659,13 @@ HOOK int __open_2(const char *path, int fl)
     return open(path, fl);
 }
 
-HOOK int __open64_2(const char *path, int fl)
-{
-    return open(path, fl);
-}
+HOOK int __open64_2(const char *path, int fl) __attribute__((alias("__open_2")));
 
 HOOK int __openat_2(int dir, const char *path, int fl)
 {
     return openat(dir, path, fl);
 }
 
-HOOK int __openat64_2(int dir, const char *path, int fl)
-{
-    return openat(dir, path, fl);
-}
+HOOK int __openat64_2(int dir, const char *path, int fl) __attribute__((alias("__openat_2")));
 
 #endif /* GORO_HOOK */
