@@ -39,6 +39,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <regex.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -48,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -319,6 +321,59 @@ static inline int gt_ncpu(void)
         return CPU_COUNT(&set);
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
+}
+
+/* The process's thread count (/proc/self/status), or -1. */
+static inline int gt_thread_count(void)
+{
+    char line[256];
+    int n = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    fclose(f);
+    return n;
+}
+
+/* The process's resident set in bytes (/proc/self/statm), or -1. */
+static inline long gt_rss_bytes(void)
+{
+    long size, resident;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f)
+        return -1;
+    int n = fscanf(f, "%ld %ld", &size, &resident);
+    fclose(f);
+    return n == 2 ? resident * sysconf(_SC_PAGESIZE) : -1;
+}
+
+/* A connected AF_UNIX stream pair, close-on-exec, asserting success (test
+ * thread only). */
+static inline void gt_socketpair(int sv[2])
+{
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0, "socketpair: %s",
+                 strerror(errno));
+}
+
+/* The message for an I/O call's result: its negated errno, or none. */
+static inline const char *gt_err_str(long r)
+{
+    return r < 0 ? strerror((int)-r) : "no error";
+}
+
+/* Whether the POSIX extended regular expression pattern matches somewhere
+ * in text, with ^ and $ at every line's ends (REG_NEWLINE); a bad pattern
+ * fails the test (test thread only). */
+static inline bool gt_matches(const char *text, const char *pattern)
+{
+    regex_t re;
+    cr_assert_eq(regcomp(&re, pattern, REG_EXTENDED | REG_NEWLINE), 0, "bad regex %s", pattern);
+    bool ok = regexec(&re, text, 0, NULL, 0) == 0;
+    regfree(&re);
+    return ok;
 }
 
 /* xorshift64*, for per-goroutine pseudo-random numbers. */

@@ -137,7 +137,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <regex.h>
 #include <signal.h>
 #include <sys/socket.h>
 
@@ -322,15 +321,6 @@ struct outcome {
     int status;
     char out[16384];
 };
-
-static bool matches(const char *text, const char *pattern)
-{
-    regex_t re;
-    cr_assert_eq(regcomp(&re, pattern, REG_EXTENDED | REG_NEWLINE), 0, "bad regex %s", pattern);
-    bool ok = regexec(&re, text, 0, NULL, 0) == 0;
-    regfree(&re);
-    return ok;
-}
 
 TestSuite(badinput);
 
@@ -821,9 +811,9 @@ Test(badinput, select_no_cases_blocks_forever, .timeout = GT_TIMEOUT(60))
     gt_run_child(CHILD_ENV, "select_no_cases", o.out, sizeof o.out, &o.status);
     cr_assert(WIFSIGNALED(o.status) && WTERMSIG(o.status) == SIGABRT,
               "child status %#x, stderr:\n%s", o.status, o.out);
-    cr_assert(matches(o.out, "^fatal error: all goroutines are asleep - deadlock!$"),
+    cr_assert(gt_matches(o.out, "^fatal error: all goroutines are asleep - deadlock!$"),
               "stderr:\n%s", o.out);
-    cr_assert(matches(o.out, "^goroutine [0-9]+ \\[select \\(no cases\\)\\]:$"), "stderr:\n%s",
+    cr_assert(gt_matches(o.out, "^goroutine [0-9]+ \\[select \\(no cases\\)\\]:$"), "stderr:\n%s",
               o.out);
 }
 

@@ -66,18 +66,6 @@ static void assert_no_leaks(void)
 #endif
 }
 
-static long rss_bytes(void)
-{
-    long size = 0, resident = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (!f)
-        return -1;
-    if (fscanf(f, "%ld %ld", &size, &resident) != 2)
-        resident = -1;
-    fclose(f);
-    return resident < 0 ? -1 : resident * sysconf(_SC_PAGESIZE);
-}
-
 /* ---- background ---------------------------------------------------------- */
 
 Test(context, background, .timeout = GT_TIMEOUT(10))
@@ -679,10 +667,10 @@ static void rss_bounded_churn(bool cancel_first)
     goro_ctx *vparent = goro_ctx_with_value(parent, &vkey, NULL);
 
     churn(parent, 10000, cancel_first); /* warm up the allocator */
-    long before = rss_bytes();
+    long before = gt_rss_bytes();
     churn(parent, N / 2, cancel_first);
     churn(vparent, N / 2, cancel_first);
-    long after = rss_bytes();
+    long after = gt_rss_bytes();
     if (!GT_ASAN) /* ASan's quarantine keeps up to 256 MB of freed memory */
         cr_assert_lt(after - before, 50L << 20, "RSS grew by %ld MB over %d children",
                      (after - before) >> 20, N);

@@ -83,12 +83,6 @@ static void await_state(const char *state, int n)
               n, state);
 }
 
-static void mk_socketpair(int sv[2])
-{
-    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0, "socketpair: %s",
-                 strerror(errno));
-}
-
 /* One goroutine's blocking call, and what it returned. */
 struct call {
     int fd;
@@ -163,7 +157,7 @@ Test(hook, reads_park, .timeout = GT_TIMEOUT(60))
     for (int k = 0; k < C_NKINDS; k++) {
         int sv[2];
         struct call c = {.kind = k};
-        mk_socketpair(sv);
+        gt_socketpair(sv);
         c.fd = sv[0];
         gt_spawn(do_read, &c);
         await_state("IO wait", 1);
@@ -298,7 +292,7 @@ Test(hook, writes_park_and_finish, .timeout = GT_TIMEOUT(60))
     goro_maxprocs(1);
     for (int k = 0; k < W_NKINDS; k++) {
         int sv[2];
-        mk_socketpair(sv);
+        gt_socketpair(sv);
         struct wcall c = {.fd = sv[0], .kind = k, .data = data};
         gt_spawn(do_write, &c);
         /* A megabyte does not fit a socket buffer: the writer parks. */
@@ -470,7 +464,7 @@ static void late_writer(void *arg)
 Test(hook, getfl_shows_the_application_view, .timeout = GT_TIMEOUT(30))
 {
     int sv[2];
-    mk_socketpair(sv);
+    gt_socketpair(sv);
     cr_assert_eq(write(sv[1], "1", 1), 1);
     gt_spawn(late_writer, sv);
     gt_spawn(flags_body, sv);
@@ -519,7 +513,7 @@ Test(hook, so_rcvtimeo_honoured, .timeout = GT_TIMEOUT(30))
     struct call c = {.kind = C_READ};
 
     goro_maxprocs(1);
-    mk_socketpair(sv);
+    gt_socketpair(sv);
     cr_assert_eq(setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
     c.fd = sv[0];
     int64_t t0 = goro_now();
@@ -567,7 +561,7 @@ Test(hook, close_wakes_waiter_ebadf, .timeout = GT_TIMEOUT(30))
 
     SKIP_CLOSE_UNDER_TSAN();
     goro_maxprocs(1);
-    mk_socketpair(sv);
+    gt_socketpair(sv);
     c.fd = sv[0];
     gt_spawn(do_read, &c);
     await_state("IO wait", 1);
@@ -585,7 +579,7 @@ Test(hook, dup2_wakes_waiter_ebadf, .timeout = GT_TIMEOUT(30))
 
     SKIP_CLOSE_UNDER_TSAN();
     goro_maxprocs(1);
-    mk_socketpair(sv);
+    gt_socketpair(sv);
     cr_assert_eq(pipe(p), 0);
     c.fd = sv[0];
     gt_spawn(do_read, &c);
@@ -630,7 +624,7 @@ Test(hook, plain_thread_blocks_as_libc, .timeout = GT_TIMEOUT(30))
     pthread_t t;
     struct call c = {.kind = C_READ};
 
-    mk_socketpair(sv);
+    gt_socketpair(sv);
     /* A goroutine uses the fd first: goro makes it non-blocking. */
     cr_assert_eq(write(sv[1], "a", 1), 1);
     gt_spawn(goroutine_reads_one, sv);
@@ -687,7 +681,7 @@ static void do_poll(void *arg)
 static void many_open(struct many *m)
 {
     for (int i = 0; i < NPAIRS; i++)
-        mk_socketpair(m->sv[i]);
+        gt_socketpair(m->sv[i]);
 }
 
 static void many_close(struct many *m)
@@ -812,7 +806,7 @@ Test(hook, epoll_wait_on_foreign_epoll_fd, .timeout = GT_TIMEOUT(30))
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 77};
 
     goro_maxprocs(1);
-    mk_socketpair(sv);
+    gt_socketpair(sv);
     e.epfd = epoll_create1(EPOLL_CLOEXEC);
     cr_assert_geq(e.epfd, 0);
     cr_assert_eq(epoll_ctl(e.epfd, EPOLL_CTL_ADD, sv[0], &ev), 0);
@@ -898,20 +892,6 @@ Test(hook, sleep_family_parks, .timeout = GT_TIMEOUT(60))
 
 /* ---- getaddrinfo runs on the blocking pool ---------------------------------------------------- */
 
-static int thread_count(void)
-{
-    char line[256];
-    int n = -1;
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "Threads: %d", &n) == 1)
-            break;
-    fclose(f);
-    return n;
-}
-
 struct gai_res {
     int rc;
     char addr[64];
@@ -947,7 +927,7 @@ Test(hook, getaddrinfo_on_the_pool, .timeout = GT_TIMEOUT(30))
     struct gai_res g = {0}, bad = {0};
     gt_spawn(nothing, NULL); /* the runtime's own threads first */
     goro_waitgroup_wait(gt_running());
-    int before = thread_count();
+    int before = gt_thread_count();
     gt_spawn(do_gai, &g);
     gt_spawn(do_gai_bad, &bad);
     gt_join();
@@ -955,7 +935,7 @@ Test(hook, getaddrinfo_on_the_pool, .timeout = GT_TIMEOUT(30))
     cr_assert_str_eq(g.addr, "127.0.0.1:8080");
     cr_assert_eq(bad.rc, EAI_NONAME, "getaddrinfo of a bad literal: %s", gai_strerror(bad.rc));
     /* The pool started a thread for it (pool threads stay). */
-    cr_assert_gt(thread_count(), before, "no pool thread appeared");
+    cr_assert_gt(gt_thread_count(), before, "no pool thread appeared");
 }
 
 /* ---- regular files: the call, handed off ----------------------------------------------------- */

@@ -59,27 +59,6 @@ static long raise_nofile(void)
     return rl.rlim_cur == RLIM_INFINITY ? 1L << 20 : (long)rl.rlim_cur;
 }
 
-/* The process's thread count (/proc/self/status), or -1. */
-static int thread_count(void)
-{
-    char line[256];
-    int n = -1;
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "Threads: %d", &n) == 1)
-            break;
-    fclose(f);
-    return n;
-}
-
-/* The message for an I/O call's result: its negated errno, or none. */
-static const char *err_str(long r)
-{
-    return r < 0 ? strerror((int)-r) : "no error";
-}
-
 static int local_port(int fd)
 {
     struct sockaddr_storage ss;
@@ -95,17 +74,11 @@ static int local_port(int fd)
 static int listen_loopback(char *addr, size_t addrsz)
 {
     int fd = goro_listen_tcp("127.0.0.1:0");
-    cr_assert_geq(fd, 0, "goro_listen_tcp: %s", err_str(fd));
+    cr_assert_geq(fd, 0, "goro_listen_tcp: %s", gt_err_str(fd));
     int port = local_port(fd);
     cr_assert_gt(port, 0);
     snprintf(addr, addrsz, "127.0.0.1:%d", port);
     return fd;
-}
-
-static void mk_socketpair(int sv[2])
-{
-    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0,
-                 "socketpair: %s", strerror(errno));
 }
 
 static void mk_pipe(int p[2])
@@ -168,15 +141,15 @@ static void echo_handler(void *arg)
         ssize_t r = goro_read(fd, buf, sizeof buf);
         if (r == 0)
             break;
-        if (!gt_check(r > 0, "server read: %s", err_str(r)))
+        if (!gt_check(r > 0, "server read: %s", gt_err_str(r)))
             break;
         ssize_t w = goro_write(fd, buf, (size_t)r);
-        if (!gt_check(w == r, "server write %zd of %zd: %s", w, r, err_str(w)))
+        if (!gt_check(w == r, "server write %zd of %zd: %s", w, r, gt_err_str(w)))
             break;
         atomic_fetch_add(&echo_bytes_echoed, r);
     }
     int e = goro_close(fd);
-    gt_check(e == 0, "server close: %s", err_str(e));
+    gt_check(e == 0, "server close: %s", gt_err_str(e));
     atomic_fetch_add(&echo_handlers_done, 1);
 }
 
@@ -187,7 +160,7 @@ static void echo_acceptor(void *arg)
         int c = goro_accept(lfd, NULL, NULL);
         if (c < 0) {
             /* The test closes the listener when the clients are done. */
-            gt_check(c == -EBADF, "accept: %s", err_str(c));
+            gt_check(c == -EBADF, "accept: %s", gt_err_str(c));
             return;
         }
         atomic_fetch_add(&echo_accepted, 1);
@@ -207,7 +180,7 @@ static void echo_client(void *arg)
     unsigned char out[ECHO_MSG], in[ECHO_MSG];
     int fd = goro_dial_tcp(NULL, cl->addr);
 
-    if (!gt_check(fd >= 0, "dial %s: %s", cl->addr, err_str(fd)))
+    if (!gt_check(fd >= 0, "dial %s: %s", cl->addr, gt_err_str(fd)))
         return;
     for (int round = 0; round < ECHO_ROUNDS; round++) {
         for (int i = 0; i < ECHO_MSG; i += 8) {
@@ -215,10 +188,10 @@ static void echo_client(void *arg)
             memcpy(out + i, &x, 8);
         }
         ssize_t w = goro_write(fd, out, sizeof out);
-        if (!gt_check(w == ECHO_MSG, "client write: %zd %s", w, err_str(w)))
+        if (!gt_check(w == ECHO_MSG, "client write: %zd %s", w, gt_err_str(w)))
             goto out;
         ssize_t r = read_full(fd, in, sizeof in);
-        if (!gt_check(r == ECHO_MSG, "client read: %zd %s", r, err_str(r)))
+        if (!gt_check(r == ECHO_MSG, "client read: %zd %s", r, gt_err_str(r)))
             goto out;
         if (!gt_check(memcmp(in, out, sizeof in) == 0, "echo differs in round %d", round))
             goto out;
@@ -226,7 +199,7 @@ static void echo_client(void *arg)
     atomic_fetch_add(&echo_clients_ok, 1);
 out:
     int e = goro_close(fd);
-    gt_check(e == 0, "client close: %s", err_str(e));
+    gt_check(e == 0, "client close: %s", gt_err_str(e));
 }
 
 Test(io, echo_1000_connections, .timeout = GT_TIMEOUT(90))
@@ -282,7 +255,7 @@ static void many_read(void *arg)
     unsigned char b = 0;
     atomic_fetch_add(&many_started, 1);
     ssize_t r = goro_read(m->fd, &b, 1);
-    if (gt_check(r == 1, "reader fd %d: %zd %s", m->fd, r, err_str(r)) &&
+    if (gt_check(r == 1, "reader fd %d: %zd %s", m->fd, r, gt_err_str(r)) &&
         gt_check(b == m->want, "reader fd %d got %u, want %u", m->fd, b, m->want))
         atomic_fetch_add(&many_ok, 1);
 }
@@ -292,13 +265,13 @@ Test(io, many_readers_few_threads, .timeout = GT_TIMEOUT(120))
     long lim = raise_nofile();
     if (lim < MANY_READERS + 200)
         cr_skip_test("RLIMIT_NOFILE %ld < %d", lim, MANY_READERS + 200);
-    int base_threads = thread_count(); /* before the runtime starts */
+    int base_threads = gt_thread_count(); /* before the runtime starts */
     cr_assert_gt(base_threads, 0, "cannot read /proc/self/status");
     struct many_reader *rd = calloc(MANY_READERS, sizeof *rd);
     cr_assert_not_null(rd);
     for (int i = 0; i < MANY_PAIRS; i++) {
         int sv[2];
-        mk_socketpair(sv);
+        gt_socketpair(sv);
         rd[2 * i] = (struct many_reader){sv[0], (unsigned char)(2 * i * 7 + 1)};
         rd[2 * i + 1] = (struct many_reader){sv[1], (unsigned char)((2 * i + 1) * 7 + 1)};
     }
@@ -312,7 +285,7 @@ Test(io, many_readers_few_threads, .timeout = GT_TIMEOUT(120))
     /* All blocked in goro_read: the thread count stays near GOMAXPROCS. */
     int limit = base_threads + goro_maxprocs(0) + 8, peak = 0;
     for (int i = 0; i < 10; i++) {
-        int n = thread_count();
+        int n = gt_thread_count();
         if (n > peak)
             peak = n;
         goro_sleep(5 * GORO_MILLISECOND);
@@ -325,7 +298,7 @@ Test(io, many_readers_few_threads, .timeout = GT_TIMEOUT(120))
     for (int i = 0; i < MANY_READERS; i++) {
         unsigned char b = rd[i ^ 1].want;
         ssize_t w = goro_write(rd[i].fd, &b, 1);
-        cr_assert_eq(w, 1, "write fd %d: %s", rd[i].fd, err_str(w));
+        cr_assert_eq(w, 1, "write fd %d: %s", rd[i].fd, gt_err_str(w));
     }
     cr_assert(gt_wait_count(&many_ok, MANY_READERS, gt_ms(30000)), "readers done: %ld of %d",
               atomic_load(&many_ok), MANY_READERS);
@@ -338,7 +311,7 @@ Test(io, many_readers_few_threads, .timeout = GT_TIMEOUT(120))
      * suite beside it, that started 10-11 threads for 2 Ps. */
     goro_stats st;
     goro_stats_get(&st);
-    int after = thread_count(), after_limit = limit + 4 * goro_maxprocs(0) + 8;
+    int after = gt_thread_count(), after_limit = limit + 4 * goro_maxprocs(0) + 8;
     cr_assert_leq(after, after_limit, "threads after the wake-up: %d (limit %d; Ms %d, Ps %d)",
                   after, after_limit, st.threads, st.procs);
     for (int i = 0; i < MANY_READERS; i++)
@@ -390,7 +363,7 @@ static void check_read_deadline(int fd, bool in_goroutine, const char *who)
         } else {
             read_deadline_run(&d);
         }
-        cr_assert_eq(d.r, -ETIMEDOUT, "%s: read returned %zd (%s)", who, d.r, err_str(d.r));
+        cr_assert_eq(d.r, -ETIMEDOUT, "%s: read returned %zd (%s)", who, d.r, gt_err_str(d.r));
         cr_assert_eq(d.err, ETIMEDOUT, "%s: errno %s", who, strerror(d.err));
         cr_assert_geq(d.end, d.deadline, "%s: returned %.3f ms before the deadline", who,
                       (double)(d.deadline - d.end) / 1e6);
@@ -675,7 +648,7 @@ Test(io, close_wakes_reader, .timeout = GT_TIMEOUT(20))
 {
     int p[2], sv[2];
     mk_pipe(p);
-    mk_socketpair(sv);
+    gt_socketpair(sv);
     int fds[2] = {p[0], sv[0]};
 
     for (int i = 0; i < 2; i++) {
@@ -686,7 +659,7 @@ Test(io, close_wakes_reader, .timeout = GT_TIMEOUT(20))
         struct closer cl = {.fd = fds[i], .r = 99};
         gt_spawn(close_g, &cl); /* from another goroutine */
         gt_join();
-        cr_assert_eq(cl.r, 0, "goro_close: %s", err_str(cl.r));
+        cr_assert_eq(cl.r, 0, "goro_close: %s", gt_err_str(cl.r));
         cr_assert_eq(c.r, -EBADF, "read returned %zd after close", c.r);
         cr_assert_eq(c.err, EBADF, "read: %s", strerror(c.err));
     }
@@ -714,7 +687,7 @@ Test(io, connect_refused, .timeout = GT_TIMEOUT(20))
     cr_assert_eq(d.r, -ECONNREFUSED, "dial to a closed port connected");
     cr_assert_eq(d.err, ECONNREFUSED, "dial: %s", strerror(d.err));
     int r = goro_dial_tcp(NULL, addr);
-    cr_assert_eq(r, -ECONNREFUSED, "dial from a thread: %s", err_str(r));
+    cr_assert_eq(r, -ECONNREFUSED, "dial from a thread: %s", gt_err_str(r));
     gt_join();
 }
 
@@ -747,9 +720,9 @@ Test(io, peer_reset_and_epipe, .timeout = GT_TIMEOUT(20))
     char addr[64];
     int lfd = listen_loopback(addr, sizeof addr);
     int c = goro_dial_tcp(NULL, addr);
-    cr_assert_geq(c, 0, "dial: %s", err_str(c));
+    cr_assert_geq(c, 0, "dial: %s", gt_err_str(c));
     int s = goro_accept(lfd, NULL, NULL);
-    cr_assert_geq(s, 0, "accept: %s", err_str(s));
+    cr_assert_geq(s, 0, "accept: %s", gt_err_str(s));
     struct linger lg = {.l_onoff = 1, .l_linger = 0};
     cr_assert_eq(setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
     cr_assert_eq(goro_close(s), 0);
@@ -762,7 +735,7 @@ Test(io, peer_reset_and_epipe, .timeout = GT_TIMEOUT(20))
     char buf[16] = {0};
     ssize_t tw = goro_write(c, buf, sizeof buf);
     cr_assert(tw == -EPIPE || tw == -ECONNRESET, "thread write after RST: %zd %s", tw,
-              err_str(tw));
+              gt_err_str(tw));
     cr_assert_eq(goro_close(c), 0);
     cr_assert_eq(goro_close(lfd), 0);
 
@@ -773,13 +746,13 @@ Test(io, peer_reset_and_epipe, .timeout = GT_TIMEOUT(20))
     w = (struct write_case){.fd = p[1]};
     gt_spawn(write_until_error, &w);
     gt_join();
-    cr_assert_eq(w.r, -EPIPE, "goroutine pipe write: %s", err_str(w.r));
+    cr_assert_eq(w.r, -EPIPE, "goroutine pipe write: %s", gt_err_str(w.r));
     /* ... and from the test's thread, whose SIGPIPE is not blocked. */
     sigset_t before, after, pending;
     pthread_sigmask(SIG_SETMASK, NULL, &before);
     cr_assert(!sigismember(&before, SIGPIPE));
     tw = goro_write(p[1], buf, sizeof buf);
-    cr_assert_eq(tw, -EPIPE, "thread pipe write: %s", err_str(tw));
+    cr_assert_eq(tw, -EPIPE, "thread pipe write: %s", gt_err_str(tw));
     pthread_sigmask(SIG_SETMASK, NULL, &after);
     cr_assert(!sigismember(&after, SIGPIPE), "goro_write left SIGPIPE blocked");
     sigpending(&pending);
@@ -842,7 +815,7 @@ Test(io, blocked_writer_blocks_only_itself, .timeout = GT_TIMEOUT(30))
 {
     goro_maxprocs(1);
     int sv[2];
-    mk_socketpair(sv);
+    gt_socketpair(sv);
     struct write_case w = {.fd = sv[0]};
     gt_spawn(big_writer, &w);
     gt_spawn(counter_g, NULL);
@@ -862,7 +835,7 @@ Test(io, blocked_writer_blocks_only_itself, .timeout = GT_TIMEOUT(30))
     atomic_store(&spin_stop, true);
     cr_assert_eq(goro_close(sv[0]), 0); /* wakes the writer with EBADF */
     gt_join();
-    cr_assert_eq(w.r, -EBADF, "writer: %s", err_str(w.r));
+    cr_assert_eq(w.r, -EBADF, "writer: %s", gt_err_str(w.r));
     cr_assert_eq(goro_close(sv[1]), 0);
     gt_join();
 }
@@ -1074,7 +1047,7 @@ static void big_send(void *arg)
     for (size_t i = 0; i < BIG; i++)
         buf[i] = pattern(i);
     x->wrote = goro_write(x->wfd, buf, BIG);
-    gt_check(x->wrote == (ssize_t)BIG, "write: %zd %s", x->wrote, err_str(x->wrote));
+    gt_check(x->wrote == (ssize_t)BIG, "write: %zd %s", x->wrote, gt_err_str(x->wrote));
     free(buf);
 }
 
@@ -1085,7 +1058,7 @@ static void big_recv(void *arg)
     while (x->got < BIG) {
         size_t want = 1 + (x->got % sizeof buf);
         ssize_t r = goro_read(x->rfd, buf, want);
-        if (!gt_check(r > 0, "read at %zu: %zd %s", x->got, r, err_str(r)))
+        if (!gt_check(r > 0, "read at %zu: %zd %s", x->got, r, gt_err_str(r)))
             return;
         for (ssize_t i = 0; i < r; i++)
             if (!gt_check(buf[i] == pattern(x->got + (size_t)i), "byte %zu differs",
@@ -1098,7 +1071,7 @@ static void big_recv(void *arg)
 Test(io, partial_reads_writes, .timeout = GT_TIMEOUT(60))
 {
     int sv[2];
-    mk_socketpair(sv);
+    gt_socketpair(sv);
     struct big_xfer x = {.wfd = sv[0], .rfd = sv[1]};
     gt_spawn(big_recv, &x);
     gt_spawn(big_send, &x);
@@ -1117,11 +1090,11 @@ Test(io, eof_after_shutdown, .timeout = GT_TIMEOUT(20))
     char addr[64];
     int lfd = listen_loopback(addr, sizeof addr);
     int c = goro_dial_tcp(NULL, addr);
-    cr_assert_geq(c, 0, "dial: %s", err_str(c));
+    cr_assert_geq(c, 0, "dial: %s", gt_err_str(c));
     int s = goro_accept(lfd, NULL, NULL);
-    cr_assert_geq(s, 0, "accept: %s", err_str(s));
+    cr_assert_geq(s, 0, "accept: %s", gt_err_str(s));
     int sv[2], p[2];
-    mk_socketpair(sv);
+    gt_socketpair(sv);
     mk_pipe(p);
     int readers[3] = {s, sv[0], p[0]};
 
@@ -1177,7 +1150,7 @@ static void dial_and_echo(void *arg)
     struct conn_check *cc = arg;
     char b[3];
     int fd = goro_dial_tcp(NULL, cc->addr);
-    if (!gt_check(fd >= 0, "dial %s: %s", cc->addr, err_str(fd)))
+    if (!gt_check(fd >= 0, "dial %s: %s", cc->addr, gt_err_str(fd)))
         return;
     cc->ok = goro_write(fd, "abc", 3) == 3 && read_full(fd, b, 3) == 3 && !memcmp(b, "abc", 3);
     goro_close(fd);
@@ -1191,7 +1164,7 @@ static void echo_once(int lfd, const char *addr)
     char b[3];
     gt_spawn(dial_and_echo, &cc);
     int s = goro_accept_deadline(lfd, NULL, NULL, goro_now() + gt_ms(5000));
-    cr_assert_geq(s, 0, "accept for %s: %s", addr, err_str(s));
+    cr_assert_geq(s, 0, "accept for %s: %s", addr, gt_err_str(s));
     cr_assert_eq(read_full(s, b, 3), 3);
     cr_assert_eq(goro_write(s, b, 3), 3);
     gt_join();
@@ -1227,9 +1200,9 @@ Test(io, address_parsing, .timeout = GT_TIMEOUT(30))
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int r = goro_listen_tcp(bad[i]);
-        cr_assert_eq(r, -EINVAL, "listen '%s': %d (%s)", bad[i], r, err_str(r));
+        cr_assert_eq(r, -EINVAL, "listen '%s': %d (%s)", bad[i], r, gt_err_str(r));
         r = goro_dial_tcp(NULL, bad[i]);
-        cr_assert_eq(r, -EINVAL, "dial '%s': %d (%s)", bad[i], r, err_str(r));
+        cr_assert_eq(r, -EINVAL, "dial '%s': %d (%s)", bad[i], r, gt_err_str(r));
     }
     cr_assert_eq(goro_listen_tcp(NULL), -EINVAL);
 
@@ -1249,13 +1222,13 @@ Test(io, address_parsing, .timeout = GT_TIMEOUT(30))
         echo_once(lfd, name);
         cr_assert_eq(goro_close(lfd), 0);
         lfd = goro_listen_tcp("localhost:0");
-        cr_assert_geq(lfd, 0, "listen localhost:0: %s", err_str(lfd));
+        cr_assert_geq(lfd, 0, "listen localhost:0: %s", gt_err_str(lfd));
         cr_assert_eq(goro_close(lfd), 0);
     }
 
     /* ":port": every interface, loopback included. */
     lfd = goro_listen_tcp(":0");
-    cr_assert_geq(lfd, 0, "listen :0: %s", err_str(lfd));
+    cr_assert_geq(lfd, 0, "listen :0: %s", gt_err_str(lfd));
     snprintf(addr, sizeof addr, "127.0.0.1:%d", local_port(lfd));
     echo_once(lfd, addr);
     cr_assert_eq(goro_close(lfd), 0);
@@ -1263,7 +1236,7 @@ Test(io, address_parsing, .timeout = GT_TIMEOUT(30))
     /* "[::1]:0" where IPv6 loopback exists. */
     if (ipv6_loopback_works()) {
         lfd = goro_listen_tcp("[::1]:0");
-        cr_assert_geq(lfd, 0, "listen [::1]:0: %s", err_str(lfd));
+        cr_assert_geq(lfd, 0, "listen [::1]:0: %s", gt_err_str(lfd));
         snprintf(addr, sizeof addr, "[::1]:%d", local_port(lfd));
         echo_once(lfd, addr);
         cr_assert_eq(goro_close(lfd), 0);
@@ -1287,13 +1260,13 @@ Test(io, address_parsing, .timeout = GT_TIMEOUT(30))
         address_parsing_skips("nonexistent.invalid resolves here: unknown-host part skipped");
     } else {
         int r = goro_dial_tcp(NULL, "nonexistent.invalid:80");
-        cr_assert_eq(r, -ENOENT, "dial unknown host: %s", err_str(r));
+        cr_assert_eq(r, -ENOENT, "dial unknown host: %s", gt_err_str(r));
         r = goro_listen_tcp("nonexistent.invalid:0");
-        cr_assert_eq(r, -ENOENT, "listen unknown host: %s", err_str(r));
+        cr_assert_eq(r, -ENOENT, "listen unknown host: %s", gt_err_str(r));
         struct dial_case d = {.addr = "nonexistent.invalid:80"};
         gt_spawn(dial_g, &d); /* through the blocking pool */
         gt_join();
-        cr_assert_eq(d.r, -ENOENT, "dial unknown host in a goroutine: %s", err_str(d.r));
+        cr_assert_eq(d.r, -ENOENT, "dial unknown host in a goroutine: %s", gt_err_str(d.r));
     }
     gt_join();
 }
@@ -1447,7 +1420,7 @@ Test(io, lookup_system_error, .timeout = GT_TIMEOUT(20))
             lookup_fail_run(&c);
         }
         cr_assert_eq(c.r, -EMFILE, "%s (%s) with a failing lookup returned %d (%s)", what, who,
-                     c.r, err_str(c.r));
+                     c.r, gt_err_str(c.r));
         cr_assert_eq(c.err, EMFILE, "%s (%s): errno %d (%s), want EMFILE", what, who, c.err,
                      strerror(c.err));
     }
@@ -1485,7 +1458,7 @@ static void busy_reader(void *arg)
             goro_sleep(GORO_MILLISECOND); /* the prober holds the slot: retry */
             continue;
         }
-        if (gt_check(r == 1 && b == 'z', "busy reader: %zd %s", r, err_str(r)))
+        if (gt_check(r == 1 && b == 'z', "busy reader: %zd %s", r, gt_err_str(r)))
             atomic_store(&busy_reader_got, 1);
         return;
     }
@@ -1512,7 +1485,7 @@ static void busy_prober(void *arg)
 Test(io, fd_wait_rules, .timeout = GT_TIMEOUT(30))
 {
     int sv[2];
-    mk_socketpair(sv);
+    gt_socketpair(sv);
 
     /* Writable socket, read or write: ready at once. */
     struct fdw_case c = {.fd = sv[0], .events = GORO_READ | GORO_WRITE,
@@ -1522,9 +1495,9 @@ Test(io, fd_wait_rules, .timeout = GT_TIMEOUT(30))
     cr_assert_eq(c.r, 0, "fd_wait(READ|WRITE) on a writable socket: %s", strerror(c.err));
     cr_assert_lt(c.took, gt_ms(100), "fd_wait took %.1f ms", (double)c.took / 1e6);
     int sv2[2];
-    mk_socketpair(sv2); /* a fresh one: see fd_wait_level_ready for a used one */
+    gt_socketpair(sv2); /* a fresh one: see fd_wait_level_ready for a used one */
     int r = goro_fd_wait(sv2[0], GORO_READ | GORO_WRITE, goro_now() + gt_ms(5000));
-    cr_assert_eq(r, 0, "from the test's thread: %s", err_str(r));
+    cr_assert_eq(r, 0, "from the test's thread: %s", gt_err_str(r));
     cr_assert_eq(goro_close(sv2[0]), 0);
     cr_assert_eq(goro_close(sv2[1]), 0);
 
@@ -1538,7 +1511,7 @@ Test(io, fd_wait_rules, .timeout = GT_TIMEOUT(30))
                           .deadline = goro_now() + 20 * GORO_MILLISECOND};
     gt_spawn(fd_wait_g, &c);
     gt_join();
-    cr_assert_eq(c.r, -ETIMEDOUT, "fd_wait: %s", err_str(c.r));
+    cr_assert_eq(c.r, -ETIMEDOUT, "fd_wait: %s", gt_err_str(c.r));
 
     /* Two readers of one fd: the second gets EBUSY. */
     int res[2] = {sv[0], 0};
@@ -1564,10 +1537,10 @@ static void late_dialer(void *arg)
     char b[2];
     goro_sleep(50 * GORO_MILLISECOND);
     int fd = goro_dial_tcp(NULL, addr);
-    if (!gt_check(fd >= 0, "dial: %s", err_str(fd)))
+    if (!gt_check(fd >= 0, "dial: %s", gt_err_str(fd)))
         return;
     ssize_t w = goro_write(fd, "hi", 2);
-    gt_check(w == 2, "write: %s", err_str(w));
+    gt_check(w == 2, "write: %s", gt_err_str(w));
     gt_check(read_full(fd, b, 2) == 2 && !memcmp(b, "HI", 2), "no answer");
     goro_close(fd);
 }
@@ -1585,9 +1558,9 @@ Test(io, plain_thread_calls, .timeout = GT_TIMEOUT(30))
     char addr[64], b[8];
     int lfd = listen_loopback(addr, sizeof addr);
     int c = goro_dial_tcp(NULL, addr);
-    cr_assert_geq(c, 0, "dial: %s", err_str(c));
+    cr_assert_geq(c, 0, "dial: %s", gt_err_str(c));
     int s = goro_accept(lfd, NULL, NULL);
-    cr_assert_geq(s, 0, "accept: %s", err_str(s));
+    cr_assert_geq(s, 0, "accept: %s", gt_err_str(s));
     cr_assert_eq(goro_write(c, "ping", 4), 4);
     cr_assert_eq(read_full(s, b, 4), 4);
     cr_assert_eq(memcmp(b, "ping", 4), 0);
@@ -1601,7 +1574,7 @@ Test(io, plain_thread_calls, .timeout = GT_TIMEOUT(30))
     /* An accept that has to wait for a goroutine's dial. */
     gt_spawn(late_dialer, addr);
     s = goro_accept(lfd, NULL, NULL);
-    cr_assert_geq(s, 0, "waiting accept: %s", err_str(s));
+    cr_assert_geq(s, 0, "waiting accept: %s", gt_err_str(s));
     cr_assert_eq(read_full(s, b, 2), 2);
     cr_assert_eq(memcmp(b, "hi", 2), 0);
     cr_assert_eq(goro_write(s, "HI", 2), 2);
@@ -1634,7 +1607,7 @@ static void wait_twice(void *arg)
 Test(io, fd_wait_level_ready, .timeout = GT_TIMEOUT(20))
 {
     int sv[2];
-    mk_socketpair(sv);
+    gt_socketpair(sv);
     cr_assert_eq(write(sv[1], "d", 1), 1); /* sv[0]: readable and writable */
     static const int evs[] = {GORO_WRITE, GORO_READ, GORO_READ | GORO_WRITE};
     static const char *names[] = {"WRITE", "READ", "READ|WRITE"};
@@ -1647,7 +1620,7 @@ Test(io, fd_wait_level_ready, .timeout = GT_TIMEOUT(20))
             cr_assert_eq(c.r[k], 0, "goroutine: wait %d for %s on a ready socket: %s", k + 1,
                          names[i], strerror(c.err[k]));
         int r = goro_fd_wait(sv[0], evs[i], goro_now() + gt_ms(1000));
-        cr_assert_eq(r, 0, "thread: wait for %s on a ready socket: %s", names[i], err_str(r));
+        cr_assert_eq(r, 0, "thread: wait for %s on a ready socket: %s", names[i], gt_err_str(r));
     }
     cr_assert_eq(goro_close(sv[0]), 0);
     cr_assert_eq(goro_close(sv[1]), 0);
@@ -1707,7 +1680,7 @@ Test(io, fd_wait_not_stale, .timeout = GT_TIMEOUT(30))
     for (int in_goroutine = 1; in_goroutine >= 0; in_goroutine--) {
         const char *who = in_goroutine ? "goroutine" : "thread";
         int sv[2];
-        mk_socketpair(sv);
+        gt_socketpair(sv);
         struct stale_case c = {.fd = sv[0], .peer = sv[1]};
         if (in_goroutine) {
             gt_spawn(stale_rounds_g, &c);
