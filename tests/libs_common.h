@@ -30,6 +30,13 @@
 #define GL_HOOKED 0
 #endif
 
+/* A suite's .init: the suites run goro on two procs (GORO_MAXPROCS=2),
+ * which their thread-bound checks assert. */
+static inline void gl_procs2(void)
+{
+    setenv("GORO_MAXPROCS", "2", 1);
+}
+
 /* ---- servers ------------------------------------------------------------- */
 
 /* The value of key in the servers file, or NULL when there is no file or

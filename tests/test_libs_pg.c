@@ -18,12 +18,7 @@
 
 #include <libpq-fe.h>
 
-static void procs2(void)
-{
-    setenv("GORO_MAXPROCS", "2", 1);
-}
-
-TestSuite(libs_pg, .init = procs2, .timeout = GT_TIMEOUT(60));
+TestSuite(libs_pg, .init = gl_procs2, .timeout = GT_TIMEOUT(60));
 
 /* ---- calls through gl_call ---------------------------------------------- */
 

@@ -21,12 +21,7 @@
 #include <hiredis/hiredis.h>
 #include <sys/socket.h>
 
-static void procs2(void)
-{
-    setenv("GORO_MAXPROCS", "2", 1);
-}
-
-TestSuite(libs_redis, .init = procs2, .timeout = GT_TIMEOUT(60));
+TestSuite(libs_redis, .init = gl_procs2, .timeout = GT_TIMEOUT(60));
 
 static const char *redis_host(void)
 {
