@@ -41,6 +41,7 @@
 #include <pthread.h>
 #include <regex.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -374,6 +375,25 @@ static inline bool gt_matches(const char *text, const char *pattern)
     bool ok = regexec(&re, text, 0, NULL, 0) == 0;
     regfree(&re);
     return ok;
+}
+
+/* Installs fn as sig's handler (no flags, nothing masked), asserting
+ * success (test thread only). */
+static inline void gt_install_handler(int sig, void (*fn)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fn;
+    sigemptyset(&sa.sa_mask);
+    cr_assert_eq(sigaction(sig, &sa, NULL), 0);
+}
+
+/* sig's handler now. */
+static inline void (*gt_handler_of(int sig))(int)
+{
+    struct sigaction sa;
+    sigaction(sig, NULL, &sa);
+    return sa.sa_handler;
 }
 
 /* xorshift64*, for per-goroutine pseudo-random numbers. */

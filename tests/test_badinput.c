@@ -1342,17 +1342,10 @@ Test(badinput, ctx_value_bad, .timeout = GT_TIMEOUT(10))
     both(ctx_value_body);
 }
 
-static void (*handler_of(int sig))(int)
-{
-    struct sigaction sa;
-    sigaction(sig, NULL, &sa);
-    return sa.sa_handler;
-}
-
 static void ctx_signals_body(void)
 {
     static const int bad[] = {SIGKILL, SIGSTOP, -1, INT_MIN, 64, 65, 1000, INT_MAX};
-    void (*before)(int) = handler_of(SIGUSR2);
+    void (*before)(int) = gt_handler_of(SIGUSR2);
 
     EXPECT_NULL(goro_ctx_with_signals(NULL, 0), EINVAL);
     EXPECT_NULL(goro_ctx_with_signals(goro_ctx_background(), 0), EINVAL);
@@ -1369,7 +1362,7 @@ static void ctx_signals_body(void)
         EXPECT_NULL(goro_ctx_with_signals(NULL, s, SIGUSR2, 0), EINVAL);
     }
 #endif
-    gt_check(handler_of(SIGUSR2) == before, "a refused call changed SIGUSR2's disposition");
+    gt_check(gt_handler_of(SIGUSR2) == before, "a refused call changed SIGUSR2's disposition");
 }
 
 Test(badinput, ctx_signals_bad, .timeout = GT_TIMEOUT(10))
@@ -2286,7 +2279,7 @@ Test(badinput, enomem_fail_points, .timeout = GT_TIMEOUT(20))
     _Atomic int ran_fn = 0;
     goro_case cases[65];
     goro_group *g = goro_group_make(NULL);
-    void (*before)(int) = handler_of(SIGUSR2);
+    void (*before)(int) = gt_handler_of(SIGUSR2);
 
     cr_assert_not_null(g);
     for (size_t i = 0; i < NELEM(cases); i++)
@@ -2319,7 +2312,7 @@ Test(badinput, enomem_fail_points, .timeout = GT_TIMEOUT(20))
     goro__test_fail_alloc(-1);
     cr_assert_null(c);
     cr_assert_eq(e, ENOMEM);
-    cr_assert_eq(handler_of(SIGUSR2), before);
+    cr_assert_eq(gt_handler_of(SIGUSR2), before);
 
     /* The constructors added with the typed layer, cancel causes and
      * after-funcs; a refused after-func never calls fn. */

@@ -530,31 +530,15 @@ static void count_sigusr1(int sig)
     my_sigusr1++;
 }
 
-static void install(int sig, void (*fn)(int))
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = fn;
-    sigemptyset(&sa.sa_mask);
-    cr_assert_eq(sigaction(sig, &sa, NULL), 0);
-}
-
-static void (*handler_of(int sig))(int)
-{
-    struct sigaction sa;
-    sigaction(sig, NULL, &sa);
-    return sa.sa_handler;
-}
-
 Test(context, signals_cancel_and_restore, .timeout = GT_TIMEOUT(20))
 {
-    install(SIGINT, count_sigint);
+    gt_install_handler(SIGINT, count_sigint);
     my_sigint = 0;
 
     goro_ctx *c = goro_ctx_with_signals(NULL, SIGINT, 0);
     cr_assert_not_null(c, "errno %d", errno);
     cr_assert_eq(goro_ctx_err(c), 0);
-    cr_assert_neq(handler_of(SIGINT), count_sigint, "SIGINT not taken over");
+    cr_assert_neq(gt_handler_of(SIGINT), count_sigint, "SIGINT not taken over");
 
     raise(SIGINT);
     cr_assert(wait_done(c, gt_ms(5000)), "SIGINT did not cancel the context");
@@ -565,7 +549,7 @@ Test(context, signals_cancel_and_restore, .timeout = GT_TIMEOUT(20))
     cr_assert_eq(my_sigint, 0);
 
     goro_ctx_release(c);
-    cr_assert_eq(handler_of(SIGINT), count_sigint, "previous handler not restored");
+    cr_assert_eq(gt_handler_of(SIGINT), count_sigint, "previous handler not restored");
     raise(SIGINT);
     cr_assert_eq(my_sigint, 1, "previous handler not called after release");
     gt_quiesce();
@@ -575,8 +559,8 @@ Test(context, signals_cancel_and_restore, .timeout = GT_TIMEOUT(20))
  * last one goes; a signal cancels only the contexts that asked for it. */
 Test(context, signals_shared_and_selective, .timeout = GT_TIMEOUT(20))
 {
-    install(SIGINT, count_sigint);
-    install(SIGUSR1, count_sigusr1);
+    gt_install_handler(SIGINT, count_sigint);
+    gt_install_handler(SIGUSR1, count_sigusr1);
     my_sigint = my_sigusr1 = 0;
 
     goro_ctx *parent = mk_cancel(NULL);
@@ -591,8 +575,8 @@ Test(context, signals_shared_and_selective, .timeout = GT_TIMEOUT(20))
     cr_assert_eq(goro_ctx_err(a), 0, "SIGUSR1 canceled a, which asked for SIGINT only");
 
     goro_ctx_release(b); /* SIGUSR1 restored, SIGINT still held by a */
-    cr_assert_eq(handler_of(SIGUSR1), count_sigusr1);
-    cr_assert_neq(handler_of(SIGINT), count_sigint);
+    cr_assert_eq(gt_handler_of(SIGUSR1), count_sigusr1);
+    cr_assert_neq(gt_handler_of(SIGINT), count_sigint);
     raise(SIGINT);
     cr_assert(wait_done(a_child, gt_ms(5000)), "SIGINT did not cancel a's child");
     cr_assert_eq(goro_ctx_err(a), ECANCELED);
@@ -601,7 +585,7 @@ Test(context, signals_shared_and_selective, .timeout = GT_TIMEOUT(20))
 
     goro_ctx_release(a_child);
     goro_ctx_release(a);
-    cr_assert_eq(handler_of(SIGINT), count_sigint);
+    cr_assert_eq(gt_handler_of(SIGINT), count_sigint);
     raise(SIGINT);
     raise(SIGUSR1);
     cr_assert_eq(my_sigint, 1);
@@ -613,7 +597,7 @@ Test(context, signals_shared_and_selective, .timeout = GT_TIMEOUT(20))
     goro_ctx_cancel(parent);
     cr_assert_eq(goro_ctx_err(s), ECANCELED);
     goro_ctx_release(s);
-    cr_assert_eq(handler_of(SIGUSR1), count_sigusr1);
+    cr_assert_eq(gt_handler_of(SIGUSR1), count_sigusr1);
     goro_ctx_release(parent);
     gt_quiesce();
 }
@@ -633,7 +617,7 @@ Test(context, signals_bad_arguments, .timeout = GT_TIMEOUT(10))
         cr_assert_null(goro_ctx_with_signals(NULL, SIGUSR2, bad[i], 0), "signal %d second", bad[i]);
         cr_assert_eq(gt_errno(), EINVAL);
     }
-    cr_assert_eq(handler_of(SIGUSR2), SIG_DFL, "a failed call changed a disposition");
+    cr_assert_eq(gt_handler_of(SIGUSR2), SIG_DFL, "a failed call changed a disposition");
     gt_quiesce();
 }
 
