@@ -539,6 +539,10 @@ GORO_HIDDEN void goro__m_wake(goro__m *m);
 /* Starts an M looking for work if a P is idle and no M spins already
  * (Go: wakep).  Any thread, no lock held. */
 GORO_HIDDEN void goro__wakep(void);
+/* A timer was just published in a heap: wakes sysmon if it is in its long
+ * idle sleep, which it takes only while no timer is pending.  Any thread,
+ * no lock held. */
+GORO_HIDDEN void goro__sysmon_timer_added(void);
 
 /* The running thread's M (NULL on a plain thread) and thread G (NULL until
  * it first calls goro): read through goro__getm/getg, except below. */
