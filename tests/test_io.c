@@ -1832,7 +1832,7 @@ Test(io, netpoll_break_survives_nonblocking_polls, .timeout = GT_TIMEOUT(60))
     int sv[2], lost = 0, round = 0;
     pthread_t spinner;
 
-    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    gt_socketpair(sv);
     cr_assert_eq(goro__fd_prepare(sv[0]), 0); /* starts the poller */
     goro__netpoll(0);                         /* takes the first writable edge */
     cr_assert_eq(pthread_create(&spinner, NULL, brk_spinner, NULL), 0);
