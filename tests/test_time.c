@@ -2,7 +2,9 @@
  * time.Ticker with Go 1.23 semantics): firing once with a sane time, stop
  * and reset before, during and after the fire (no stale value after either
  * returns), tickers' period, dropped ticks for slow receivers, stop, reset
- * and invalid arguments; func timers (goro_after_func).
+ * and invalid arguments; func timers (goro_after_func); timers armed from
+ * a plain thread while the runtime idles, on time even when the M started
+ * to fire them is slow to get a CPU.
  *
  * Derived from Go's time/sleep_test.go and time/tick_test.go.  Lower time
  * bounds are exact (a timer never fires early); upper bounds are generous
