@@ -72,6 +72,7 @@
 #include "list.h"
 #include "sanitizer.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -97,6 +98,7 @@ static pthread_key_t thread_g_key;
 #define SYSMON_DEEP_PERIOD (1000 * GORO_MILLISECOND)
 #define SYSMON_DEEP_AFTER 10 /* idle periods before the long sleep */
 #define RETAKE_AFTER (10 * GORO_MILLISECOND)
+#define RETAKE_PROBE (1 * GORO_MILLISECOND) /* see retake_running */
 /* sysmon's period while some P is in a system call and other work exists
  * (Go: sysmon's 20 us), and its thread's timer slack, without which the
  * kernel may end each sleep up to 50 us late. */
@@ -1442,6 +1444,8 @@ static void *mstart(void *arg)
     goro__p *p;
 
     tls_m = m;
+    m->tid = (int)gettid();
+    m->has_cpuclock = pthread_getcpuclockid(pthread_self(), &m->cpuclock) == 0;
     goro__sigaltstack_init();
     goro__san_thread_start(&m->tsan_fiber, &m->g0_stack_lo, &m->g0_stack_size);
     goro__hb_release(&m->tls_sync); /* once: see finish_direct */
@@ -1656,6 +1660,73 @@ static bool syscall_work_elsewhere(void)
            goro__netpoll_pending();
 }
 
+/* CPU time m's thread has used, in ns; -1 if unknown. */
+static int64_t m_cputime(goro__m *m)
+{
+    struct timespec ts;
+    if (!m->has_cpuclock || clock_gettime(m->cpuclock, &ts) != 0)
+        return -1;
+    return (int64_t)ts.tv_sec * GORO_SECOND + ts.tv_nsec;
+}
+
+/* Whether m's thread is runnable (running, or waiting for a CPU) rather than
+ * blocked in the kernel: the state letter of /proc/self/task/TID/stat, the
+ * first field after the command's closing parenthesis.  false if unknown. */
+static bool m_runnable(goro__m *m)
+{
+    char path[48], buf[256];
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", m->tid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return false;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = 0;
+    char *c = strrchr(buf, ')');
+    return c && c[1] == ' ' && c[2] == 'R';
+}
+
+/* p's M (owner) has run one goroutine for RETAKE_AFTER while work waits.
+ * Whether to take p from it.  Yes if the goroutine keeps its thread busy
+ * (a long loop) or blocked in the kernel (a call it did not announce): a
+ * new M then runs p's work.  No if the thread has hardly run because the
+ * machine's CPUs are all taken (more runnable threads than CPUs): it is
+ * runnable, waiting for a CPU, and a new thread would wait in the same
+ * kernel run queue; each such hand-off would only add a thread (under a
+ * loaded machine they piled up to several times the Ps), while other Ps
+ * steal p's queued work anyway.  Telling the cases apart takes a probe
+ * of at least RETAKE_PROBE: the thread's CPU time over it, and then, if
+ * that was under an eighth, whether the thread is runnable.  A starved
+ * thread gets a new RETAKE_AFTER.  Unknown (no CPU clock, no /proc):
+ * take it, as before the probe.  Sysmon only; the Ms never go away, so
+ * reading one after its P was taken is safe. */
+static bool retake_running(goro__p *p, uintptr_t owner, int64_t now)
+{
+    goro__m *m = (goro__m *)(owner & ~(GORO_P_BUSY | GORO_P_SYSCALL));
+    int64_t cpu = m_cputime(m);
+
+    if (cpu < 0)
+        return true;
+    if (p->sysmon_probe_when == 0 || p->sysmon_probe_owner != owner) {
+        p->sysmon_probe_owner = owner;
+        p->sysmon_probe_when = now;
+        p->sysmon_probe_cpu = cpu;
+        return false;
+    }
+    int64_t span = now - p->sysmon_probe_when;
+    if (span < RETAKE_PROBE)
+        return false;
+    p->sysmon_probe_when = 0;
+    if ((cpu - p->sysmon_probe_cpu) * 8 >= span || !m_runnable(m))
+        return true;
+    p->sysmon_when = now; /* starved: a new RETAKE_AFTER */
+    return false;
+}
+
 /* Gives away p, taken from an M in a system call: to an M, which runs its
  * work, fires its timers and polls, or to the idle list when there is
  * nothing at all to do (Go: handoffp). */
@@ -1740,9 +1811,11 @@ static bool retake(int64_t now, bool *syscalls)
         if (owner == 0 || (owner & GORO_P_BUSY) || tick != p->sysmon_tick) {
             p->sysmon_tick = tick;
             p->sysmon_when = now;
+            p->sysmon_probe_when = 0;
             continue;
         }
-        if (now - p->sysmon_when < RETAKE_AFTER || !p_has_work(p))
+        if (now - p->sysmon_when < RETAKE_AFTER || !p_has_work(p) ||
+            !retake_running(p, owner, now))
             continue;
         if (atomic_compare_exchange_strong(&p->owner, &owner, 0)) {
             p->sysmon_when = now;

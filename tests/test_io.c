@@ -793,16 +793,7 @@ static void big_writer(void *arg)
 static bool writer_in_io_wait(void *arg)
 {
     (void)arg;
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f)
-        return false;
-    goro_dump(f);
-    fclose(f);
-    bool parked = text && strstr(text, " [IO wait") != NULL;
-    free(text);
-    return parked;
+    return gt_in_state("IO wait") > 0;
 }
 
 /* With one P, a writer parked on a full socket leaves the P to the
