@@ -1896,12 +1896,13 @@ static void preempt_slices(int64_t now)
     }
 }
 
-/* sysmon wakes every 2 ms while a P is busy or a timer is pending, every
- * 20 us while a P was in a system call within the last SYSCALL_LINGER and
- * something else could use a P (see "System calls"), every 10 ms while all
- * are idle and no timer is pending (the deadlock check runs then), and
- * after 100 ms of that sleeps until a P gets busy again (acquirep kicks
- * it), a timer is armed (goro__sysmon_timer_added) or a second passes. */
+/* sysmon wakes every 2 ms while a P is busy, every 20 us while a P was in
+ * a system call within the last SYSCALL_LINGER and something else could
+ * use a P (see "System calls"), every 10 ms while all are idle (the
+ * deadlock check runs then; sooner a millisecond after a timer is due),
+ * and after 100 ms of idleness with no timer pending sleeps until a P gets
+ * busy again (acquirep kicks it), a timer is armed
+ * (goro__sysmon_timer_added) or a second passes. */
 static void *sysmon(void *arg)
 {
     int idle_rounds = 0;
@@ -1913,8 +1914,9 @@ static void *sysmon(void *arg)
     goro__timer_slack(SYSMON_TIMER_SLACK);
     for (;;) {
         int64_t now = goro__nanotime();
-        bool idle = atomic_load(&goro__s.npidle) == atomic_load(&goro__s.nprocs) &&
-                    goro__timers_next() == INT64_MAX && !watch;
+        bool all_idle = atomic_load(&goro__s.npidle) == atomic_load(&goro__s.nprocs) && !watch;
+        int64_t next = goro__timers_next();
+        bool idle = all_idle && next == INT64_MAX;
         int64_t period = SYSMON_PERIOD;
         uint32_t seen = atomic_load(&goro__s.sysmon_wake);
 
@@ -1935,6 +1937,14 @@ static void *sysmon(void *arg)
                     goro__netpoll_pending())) {
             /* A call may block its P while something could use it. */
             period = SYSMON_SYSCALL_PERIOD;
+        } else if (all_idle && next - now > SYSMON_PERIOD) {
+            /* Every P idle and a timer pending, which the timer M sleeps
+             * until: look a millisecond after it is due (to fire it if
+             * that M has not), or after an idle period, not every 2 ms
+             * (Go: sysmon sleeps until timeSleepUntil). */
+            period = next + GORO_MILLISECOND - now;
+            if (period > SYSMON_IDLE_PERIOD)
+                period = SYSMON_IDLE_PERIOD;
         }
         /* The next call entered wakes us if we sleep long for want of
          * calls seen (every P idle, or none lately); not when calls go on

@@ -705,6 +705,51 @@ Test(time, idle_thread_read_deadline, .timeout = GT_TIMEOUT(10))
     gt_quiesce();
 }
 
+/* Voluntary context switches (sleeps) of every thread of this process. */
+static long process_sleeps(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    long sum = 0;
+
+    while (d && (e = readdir(d))) {
+        char path[64], line[128];
+        long tid = strtol(e->d_name, NULL, 10), v;
+        if (tid <= 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%ld/status", tid);
+        FILE *f = fopen(path, "r");
+        while (f && fgets(line, sizeof line, f))
+            if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1)
+                sum += v;
+        if (f)
+            fclose(f);
+    }
+    if (d)
+        closedir(d);
+    return sum;
+}
+
+/* While every P idles and a timer is pending, sysmon looks every 10 ms
+ * (or a millisecond after the timer is due), not every 2 ms: about 100
+ * sleeps of all threads over a second's timer, where it was about 470. */
+Test(time, idle_timer_pending_sysmon_quiet, .timeout = GT_TIMEOUT(10))
+{
+    if (getenv("GORO_TEST_EMULATED") || getenv("GORO_TEST_VALGRIND"))
+        cr_skip_test("the emulator's or Valgrind's own threads sleep and wake too");
+    idle_runtime();
+    int64_t t0 = idle_start();
+    long s0 = process_sleeps();
+    goro_timer *t = mktimer(GORO_SECOND);
+    cr_assert_eq(goro_chan_recv(goro_timer_chan(t), NULL), 0);
+    long n = process_sleeps() - s0;
+    cr_assert_geq(goro_now() - t0, GORO_SECOND);
+    cr_assert_lt(n, 250, "%ld sleeps over a 1 s timer with every P idle", n);
+    cr_assert_eq(pthread_join(ctl_thread, NULL), 0);
+    goro_timer_free(t);
+    gt_quiesce();
+}
+
 #ifdef GORO_TESTING
 /* Exported by GORO_TESTING builds: every thread started from now on sleeps
  * ns before it runs (src/os_linux.c, "Fault injection"). */
