@@ -231,11 +231,16 @@ Test(bubble, wait_returns_only_when_the_others_are_blocked, .timeout = GT_TIMEOU
 
 static int io_pipe[2];
 static _Atomic int64_t io_read_at = -1;
+/* Set by the bubble when the writer may start its 100 ms: the byte must
+ * not arrive before the read that is to wait for it (the start of a
+ * process can take longer than 100 ms under emulation). */
+static _Atomic int io_go;
 
 static void io_reader(void *arg)
 {
     (void)arg;
     char b = 0;
+    atomic_store(&io_go, 1);
     ssize_t n = goro_read(io_pipe[0], &b, 1);
     gt_check(n == 1 && b == 'x', "read %zd", n);
     atomic_store(&io_read_at, fake());
@@ -254,7 +259,9 @@ static void io_main(void *arg)
 static void *io_writer(void *arg)
 {
     (void)arg;
-    struct timespec ts = {0, 100 * 1000 * 1000};
+    struct timespec poll = {0, 1000 * 1000}, ts = {0, 100 * 1000 * 1000};
+    while (!atomic_load(&io_go))
+        nanosleep(&poll, NULL);
     nanosleep(&ts, NULL);
     if (write(io_pipe[1], "x", 1) != 1)
         abort();
@@ -265,6 +272,7 @@ Test(bubble, io_wait_holds_the_clock, .timeout = GT_TIMEOUT(30))
 {
     pthread_t th;
     cr_assert_eq(pipe2(io_pipe, O_NONBLOCK | O_CLOEXEC), 0);
+    atomic_store(&io_go, 0);
     int64_t t0 = real_now();
     cr_assert_eq(pthread_create(&th, NULL, io_writer, NULL), 0);
     cr_assert_eq(goro_bubble_run(io_main, NULL), 0);
@@ -280,13 +288,17 @@ Test(bubble, io_wait_holds_the_clock, .timeout = GT_TIMEOUT(30))
 
 /* An I/O deadline is on the fake clock: one already past there (but far in
  * the future on the real clock) times out at once; a future one does not
- * expire while the read waits, since the clock waits for the read. */
+ * expire while the read waits, since the clock waits for the read.  The
+ * pipe is empty for the first read (a _deadline call that can complete at
+ * once does, even past its deadline): the writer starts only after it. */
 static void io_deadline_main(void *arg)
 {
     (void)arg;
     char b = 0;
     ssize_t n = goro_read_deadline(io_pipe[0], &b, 1, goro_now() - 1);
-    gt_check(n == -ETIMEDOUT, "past fake deadline: %zd", n);
+    atomic_store(&io_go, 1);
+    if (!gt_check(n == -ETIMEDOUT, "past fake deadline: %zd", n))
+        return; /* the byte is used up: a second read would wait forever */
     n = goro_read_deadline(io_pipe[0], &b, 1, goro_now() + GORO_SECOND);
     gt_check(n == 1 && b == 'x' && fake() == 0, "read %zd at fake %lld", n, (long long)fake());
 }
@@ -295,6 +307,7 @@ Test(bubble, io_deadline_uses_the_fake_clock, .timeout = GT_TIMEOUT(30))
 {
     pthread_t th;
     cr_assert_eq(pipe2(io_pipe, O_NONBLOCK | O_CLOEXEC), 0);
+    atomic_store(&io_go, 0);
     cr_assert_eq(pthread_create(&th, NULL, io_writer, NULL), 0);
     cr_assert_eq(goro_bubble_run(io_deadline_main, NULL), 0);
     pthread_join(th, NULL);
