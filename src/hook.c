@@ -554,16 +554,25 @@ static ssize_t thread_loop(int fd, struct hfd *h, int mode, attempt_fn *attempt,
     }
 }
 
+/* The end of a call that a goroutine made after goro__syscall_enter():
+ * the call returned r, and e is errno read right after it.  Leaves the
+ * bracket (goro__syscall_exit), then, when the call failed, sets e again
+ * through goro__errno_set (see errno at the top).  Returns r.  Callers
+ * pass errno as e: syscall_done(r, errno) right after the call. */
+static ssize_t syscall_done(ssize_t r, int e)
+{
+    goro__syscall_exit();
+    if (r < 0)
+        goro__errno_set(e);
+    return r;
+}
+
 /* A call that blocks and cannot wait in the poller, from a goroutine. */
 static ssize_t handoff(int fd, attempt_fn *attempt, void *arg)
 {
     goro__syscall_enter();
     ssize_t r = attempt(fd, arg);
-    int e = errno;
-    goro__syscall_exit();
-    if (r < 0)
-        goro__errno_set(e);
-    return r;
+    return syscall_done(r, errno);
 }
 
 /* Blocking semantics for attempt on fd in mode (GORO_PD_READ or _WRITE):
@@ -1076,10 +1085,7 @@ out:
         /* Hand the rest of the wait to the C library. */
         goro__syscall_enter();
         r = goro__sys_poll(fds, n, ms_left(deadline));
-        int e = errno;
-        goro__syscall_exit();
-        if (r < 0)
-            goro__errno_set(e);
+        r = (int)syscall_done(r, errno);
     }
     return r;
 }
@@ -1100,11 +1106,7 @@ HOOK int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const si
         /* A signal mask for the wait belongs to a thread: hand it off. */
         goro__syscall_enter();
         int r = goro__sys_ppoll(fds, n, ts, mask);
-        int e = errno;
-        goro__syscall_exit();
-        if (r < 0)
-            goro__errno_set(e);
-        return r;
+        return (int)syscall_done(r, errno);
     }
     return poll_park(fds, n, deadline);
 }
@@ -1194,11 +1196,7 @@ HOOK int pselect(int nfds, fd_set *rs, fd_set *ws, fd_set *xs, const struct time
     if (mask) {
         goro__syscall_enter();
         int r = goro__sys_pselect(nfds, rs, ws, xs, ts, mask);
-        int e = errno;
-        goro__syscall_exit();
-        if (r < 0)
-            goro__errno_set(e);
-        return r;
+        return (int)syscall_done(r, errno);
     }
     return select_park(nfds, rs, ws, xs, deadline);
 }
@@ -1215,11 +1213,7 @@ static int epoll_park(int ep, struct epoll_event *ev, int n, int64_t deadline)
     if (!(h = adopt(ep)) || (hflags(h) & HF_FILE)) {
         goro__syscall_enter();
         r = goro__sys_epoll_wait(ep, ev, n, ms_left(deadline));
-        e = errno;
-        goro__syscall_exit();
-        if (r < 0)
-            goro__errno_set(e);
-        return r;
+        return (int)syscall_done(r, errno);
     }
     for (;;) {
         e = goro__fd_wait(ep, GORO_PD_READ, deadline, NULL);
@@ -1250,11 +1244,7 @@ HOOK int epoll_pwait(int ep, struct epoll_event *ev, int n, int ms, const sigset
     if (mask) {
         goro__syscall_enter();
         int r = goro__sys_epoll_pwait(ep, ev, n, ms, mask);
-        int e = errno;
-        goro__syscall_exit();
-        if (r < 0)
-            goro__errno_set(e);
-        return r;
+        return (int)syscall_done(r, errno);
     }
     return epoll_park(ep, ev, n, deadline_ms(ms));
 }
@@ -1389,14 +1379,7 @@ HOOK int fcntl(int fd, int cmd, ...)
     return fcntl_hook(fd, cmd, arg);
 }
 
-HOOK int fcntl64(int fd, int cmd, ...)
-{
-    va_list ap;
-    va_start(ap, cmd);
-    void *arg = va_arg(ap, void *);
-    va_end(ap);
-    return fcntl_hook(fd, cmd, arg);
-}
+HOOK int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));
 
 HOOK int ioctl(int fd, unsigned long req, ...)
 {
@@ -1535,11 +1518,7 @@ static int open_hook(bool at, int dir, const char *path, int fl, mode_t mode)
         return opened(at ? goro__sys_openat(dir, path, fl, mode) : goro__sys_open(path, fl, mode));
     goro__syscall_enter();
     int r = at ? goro__sys_openat(dir, path, fl, mode) : goro__sys_open(path, fl, mode);
-    int e = errno;
-    goro__syscall_exit();
-    if (r < 0)
-        goro__errno_set(e);
-    return opened(r);
+    return opened((int)syscall_done(r, errno));
 }
 
 #define OPEN_MODE(fl, mode)                                                      \
@@ -1557,11 +1536,7 @@ HOOK int open(const char *path, int fl, ...)
     return open_hook(false, 0, path, fl, mode);
 }
 
-HOOK int open64(const char *path, int fl, ...)
-{
-    OPEN_MODE(fl, mode);
-    return open_hook(false, 0, path, fl, mode);
-}
+HOOK int open64(const char *path, int fl, ...) __attribute__((alias("open")));
 
 HOOK int openat(int dir, const char *path, int fl, ...)
 {
@@ -1569,11 +1544,7 @@ HOOK int openat(int dir, const char *path, int fl, ...)
     return open_hook(true, dir, path, fl, mode);
 }
 
-HOOK int openat64(int dir, const char *path, int fl, ...)
-{
-    OPEN_MODE(fl, mode);
-    return open_hook(true, dir, path, fl, mode);
-}
+HOOK int openat64(int dir, const char *path, int fl, ...) __attribute__((alias("openat")));
 
 /* Calls that block without an fd to poll: handed off in a goroutine. */
 #define HANDOFF(call, sys_call)                                                  \
@@ -1582,11 +1553,7 @@ HOOK int openat64(int dir, const char *path, int fl, ...)
             return sys_call;                                                     \
         goro__syscall_enter();                                                   \
         __typeof__(sys_call) r_ = sys_call;                                      \
-        int e_ = errno;                                                          \
-        goro__syscall_exit();                                                    \
-        if (r_ < 0)                                                              \
-            goro__errno_set(e_);                                                 \
-        return r_;                                                               \
+        return (__typeof__(sys_call))syscall_done(r_, errno);                    \
     } while (0)
 
 HOOK int fsync(int fd)
@@ -1674,19 +1641,13 @@ HOOK int __open_2(const char *path, int fl)
     return open(path, fl);
 }
 
-HOOK int __open64_2(const char *path, int fl)
-{
-    return open(path, fl);
-}
+HOOK int __open64_2(const char *path, int fl) __attribute__((alias("__open_2")));
 
 HOOK int __openat_2(int dir, const char *path, int fl)
 {
     return openat(dir, path, fl);
 }
 
-HOOK int __openat64_2(int dir, const char *path, int fl)
-{
-    return openat(dir, path, fl);
-}
+HOOK int __openat64_2(int dir, const char *path, int fl) __attribute__((alias("__openat_2")));
 
 #endif /* GORO_HOOK */

@@ -459,6 +459,9 @@ struct goro__p {
     /* Sysmon only. */
     uint32_t sysmon_tick;
     int64_t sysmon_when;
+    uintptr_t sysmon_probe_owner; /* retake_running's probe: the owner, */
+    int64_t sysmon_probe_when;    /* when it began (0: none), */
+    int64_t sysmon_probe_cpu;     /* and the owner's CPU time then */
     uint32_t sysmon_slicetick;
     int64_t sysmon_slice_when;
     uint32_t sysmon_syscalltick;
@@ -479,6 +482,9 @@ struct goro__m {
     _Atomic uint32_t park;      /* futex: 1 when woken */
     _Atomic uint32_t polling;   /* blocked in the network poller */
     int id;
+    int tid;                    /* the thread's kernel id, and */
+    clockid_t cpuclock;         /* its CPU-time clock: for sysmon (retake_running) */
+    bool has_cpuclock;
     void *tsan_fiber;           /* g0's fiber */
     char *g0_stack_lo;          /* ASan needs g0's stack bounds */
     size_t g0_stack_size;
@@ -539,6 +545,10 @@ GORO_HIDDEN void goro__m_wake(goro__m *m);
 /* Starts an M looking for work if a P is idle and no M spins already
  * (Go: wakep).  Any thread, no lock held. */
 GORO_HIDDEN void goro__wakep(void);
+/* A timer was just published in a heap: wakes sysmon if it is in its long
+ * idle sleep, which it takes only while no timer is pending.  Any thread,
+ * no lock held. */
+GORO_HIDDEN void goro__sysmon_timer_added(void);
 
 /* The running thread's M (NULL on a plain thread) and thread G (NULL until
  * it first calls goro): read through goro__getm/getg, except below. */

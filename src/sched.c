@@ -72,6 +72,7 @@
 #include "list.h"
 #include "sanitizer.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -97,6 +98,7 @@ static pthread_key_t thread_g_key;
 #define SYSMON_DEEP_PERIOD (1000 * GORO_MILLISECOND)
 #define SYSMON_DEEP_AFTER 10 /* idle periods before the long sleep */
 #define RETAKE_AFTER (10 * GORO_MILLISECOND)
+#define RETAKE_PROBE (1 * GORO_MILLISECOND) /* see retake_running */
 /* sysmon's period while some P is in a system call and other work exists
  * (Go: sysmon's 20 us), and its thread's timer slack, without which the
  * kernel may end each sleep up to 50 us late. */
@@ -264,6 +266,29 @@ static void sysmon_kick(void)
         atomic_fetch_add(&goro__s.sysmon_wake, 1);
         goro__futex_wake(&goro__s.sysmon_wake, 1);
     }
+}
+
+/* sysmon sleeps long only while every P is idle and no timer is pending;
+ * a timer armed during that sleep ends it, so that sysmon, back to its
+ * 2 ms period, fires the timer once a millisecond overdue if the M meant
+ * to fire it (the timer M, or the one kick starts) has not.  That M may be
+ * a thread just created, which the kernel queues behind every runnable
+ * thread of a loaded machine: such a one was measured to wait 260 ms for a
+ * CPU, while sysmon, a sleeper, runs as soon as it is woken.  The broken
+ * interleaving without the fences:
+ *
+ *      arming thread                    sysmon
+ *                                       reads every heap: empty
+ *      publishes t in a heap
+ *      reads sysmon_deep == 0           stores sysmon_deep = 1
+ *      -> no wake                       sleeps for a second
+ *
+ * (F) pairs with (E) in sysmon: either we see the flag and wake it, or its
+ * second look at the heaps sees t. */
+void goro__sysmon_timer_added(void)
+{
+    atomic_thread_fence(memory_order_seq_cst); /* (F) */
+    sysmon_kick();
 }
 
 static void acquirep(goro__m *m, goro__p *p)
@@ -1419,6 +1444,8 @@ static void *mstart(void *arg)
     goro__p *p;
 
     tls_m = m;
+    m->tid = (int)gettid();
+    m->has_cpuclock = pthread_getcpuclockid(pthread_self(), &m->cpuclock) == 0;
     goro__sigaltstack_init();
     goro__san_thread_start(&m->tsan_fiber, &m->g0_stack_lo, &m->g0_stack_size);
     goro__hb_release(&m->tls_sync); /* once: see finish_direct */
@@ -1633,6 +1660,73 @@ static bool syscall_work_elsewhere(void)
            goro__netpoll_pending();
 }
 
+/* CPU time m's thread has used, in ns; -1 if unknown. */
+static int64_t m_cputime(goro__m *m)
+{
+    struct timespec ts;
+    if (!m->has_cpuclock || clock_gettime(m->cpuclock, &ts) != 0)
+        return -1;
+    return (int64_t)ts.tv_sec * GORO_SECOND + ts.tv_nsec;
+}
+
+/* Whether m's thread is runnable (running, or waiting for a CPU) rather than
+ * blocked in the kernel: the state letter of /proc/self/task/TID/stat, the
+ * first field after the command's closing parenthesis.  false if unknown. */
+static bool m_runnable(goro__m *m)
+{
+    char path[48], buf[256];
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", m->tid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return false;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = 0;
+    char *c = strrchr(buf, ')');
+    return c && c[1] == ' ' && c[2] == 'R';
+}
+
+/* p's M (owner) has run one goroutine for RETAKE_AFTER while work waits.
+ * Whether to take p from it.  Yes if the goroutine keeps its thread busy
+ * (a long loop) or blocked in the kernel (a call it did not announce): a
+ * new M then runs p's work.  No if the thread has hardly run because the
+ * machine's CPUs are all taken (more runnable threads than CPUs): it is
+ * runnable, waiting for a CPU, and a new thread would wait in the same
+ * kernel run queue; each such hand-off would only add a thread (under a
+ * loaded machine they piled up to several times the Ps), while other Ps
+ * steal p's queued work anyway.  Telling the cases apart takes a probe
+ * of at least RETAKE_PROBE: the thread's CPU time over it, and then, if
+ * that was under an eighth, whether the thread is runnable.  A starved
+ * thread gets a new RETAKE_AFTER.  Unknown (no CPU clock, no /proc):
+ * take it, as before the probe.  Sysmon only; the Ms never go away, so
+ * reading one after its P was taken is safe. */
+static bool retake_running(goro__p *p, uintptr_t owner, int64_t now)
+{
+    goro__m *m = (goro__m *)(owner & ~(GORO_P_BUSY | GORO_P_SYSCALL));
+    int64_t cpu = m_cputime(m);
+
+    if (cpu < 0)
+        return true;
+    if (p->sysmon_probe_when == 0 || p->sysmon_probe_owner != owner) {
+        p->sysmon_probe_owner = owner;
+        p->sysmon_probe_when = now;
+        p->sysmon_probe_cpu = cpu;
+        return false;
+    }
+    int64_t span = now - p->sysmon_probe_when;
+    if (span < RETAKE_PROBE)
+        return false;
+    p->sysmon_probe_when = 0;
+    if ((cpu - p->sysmon_probe_cpu) * 8 >= span || !m_runnable(m))
+        return true;
+    p->sysmon_when = now; /* starved: a new RETAKE_AFTER */
+    return false;
+}
+
 /* Gives away p, taken from an M in a system call: to an M, which runs its
  * work, fires its timers and polls, or to the idle list when there is
  * nothing at all to do (Go: handoffp). */
@@ -1717,9 +1811,11 @@ static bool retake(int64_t now, bool *syscalls)
         if (owner == 0 || (owner & GORO_P_BUSY) || tick != p->sysmon_tick) {
             p->sysmon_tick = tick;
             p->sysmon_when = now;
+            p->sysmon_probe_when = 0;
             continue;
         }
-        if (now - p->sysmon_when < RETAKE_AFTER || !p_has_work(p))
+        if (now - p->sysmon_when < RETAKE_AFTER || !p_has_work(p) ||
+            !retake_running(p, owner, now))
             continue;
         if (atomic_compare_exchange_strong(&p->owner, &owner, 0)) {
             p->sysmon_when = now;
@@ -1800,11 +1896,12 @@ static void preempt_slices(int64_t now)
     }
 }
 
-/* sysmon wakes every 2 ms while a P is busy, every 20 us while a P was in
- * a system call within the last SYSCALL_LINGER and something else could
- * use a P (see "System calls"), every 10 ms while all are idle (the
- * deadlock check runs then), and after 100 ms of idleness sleeps until a P
- * gets busy again (acquirep kicks it) or a second passes. */
+/* sysmon wakes every 2 ms while a P is busy or a timer is pending, every
+ * 20 us while a P was in a system call within the last SYSCALL_LINGER and
+ * something else could use a P (see "System calls"), every 10 ms while all
+ * are idle and no timer is pending (the deadlock check runs then), and
+ * after 100 ms of that sleeps until a P gets busy again (acquirep kicks
+ * it), a timer is armed (goro__sysmon_timer_added) or a second passes. */
 static void *sysmon(void *arg)
 {
     int idle_rounds = 0;
@@ -1824,9 +1921,12 @@ static void *sysmon(void *arg)
         idle_rounds = idle ? idle_rounds + 1 : 0;
         if (idle_rounds > SYSMON_DEEP_AFTER) {
             /* (C): announce the long sleep, then look again, so that a P
-             * getting busy either sees the flag or is seen here. */
+             * getting busy either sees the flag or is seen here; (E) the
+             * same for a timer armed (goro__sysmon_timer_added). */
             atomic_store(&goro__s.sysmon_deep, 1);
-            if (atomic_load(&goro__s.npidle) == atomic_load(&goro__s.nprocs))
+            atomic_thread_fence(memory_order_seq_cst); /* (E) */
+            if (atomic_load(&goro__s.npidle) == atomic_load(&goro__s.nprocs) &&
+                goro__timers_next() == INT64_MAX)
                 period = SYSMON_DEEP_PERIOD;
         } else if (idle) {
             period = SYSMON_IDLE_PERIOD;

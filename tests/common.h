@@ -12,7 +12,9 @@
  *      under qemu, 20 under Valgrind); Criterion's per-test .timeout takes
  *      GT_TIMEOUT(s), which scales the same way for sanitizer builds at
  *      compile time, and by a larger GORO_TEST_TIMEOUT_SCALE at run time.
- *   3. Every test ends with gt_quiesce(): no goroutine may outlive it.
+ *   3. Every test ends with gt_quiesce() (or gt_join(), which waits for the
+ *      goroutines gt_spawn started, then calls it): no goroutine may
+ *      outlive it.
  *
  * Reading errno or the thread id after a switch: a goroutine may resume on
  * another thread after any blocking call, but errno's address
@@ -37,7 +39,9 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <regex.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -46,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -319,6 +324,97 @@ static inline int gt_ncpu(void)
     return n > 0 ? (int)n : 1;
 }
 
+/* The process's thread count (/proc/self/status), or -1. */
+static inline int gt_thread_count(void)
+{
+    char line[256];
+    int n = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    fclose(f);
+    return n;
+}
+
+/* How many goroutines (and plain threads blocked in goro) goro_dump shows
+ * in state (e.g. "IO wait"), or -1 when there is no dump to read. */
+static inline int gt_in_state(const char *state)
+{
+    char *text = NULL, pat[64];
+    size_t len = 0;
+    int n = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return -1;
+    goro_dump(f);
+    fclose(f);
+    snprintf(pat, sizeof pat, "[%s", state);
+    for (char *p = text; (p = strstr(p, pat)); p++)
+        n++;
+    free(text);
+    return n;
+}
+
+/* The process's resident set in bytes (/proc/self/statm), or -1. */
+static inline long gt_rss_bytes(void)
+{
+    long size, resident;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f)
+        return -1;
+    int n = fscanf(f, "%ld %ld", &size, &resident);
+    fclose(f);
+    return n == 2 ? resident * sysconf(_SC_PAGESIZE) : -1;
+}
+
+/* A connected AF_UNIX stream pair, close-on-exec, asserting success (test
+ * thread only). */
+static inline void gt_socketpair(int sv[2])
+{
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0, "socketpair: %s",
+                 strerror(errno));
+}
+
+/* The message for an I/O call's result: its negated errno, or none. */
+static inline const char *gt_err_str(long r)
+{
+    return r < 0 ? strerror((int)-r) : "no error";
+}
+
+/* Whether the POSIX extended regular expression pattern matches somewhere
+ * in text, with ^ and $ at every line's ends (REG_NEWLINE); a bad pattern
+ * fails the test (test thread only). */
+static inline bool gt_matches(const char *text, const char *pattern)
+{
+    regex_t re;
+    cr_assert_eq(regcomp(&re, pattern, REG_EXTENDED | REG_NEWLINE), 0, "bad regex %s", pattern);
+    bool ok = regexec(&re, text, 0, NULL, 0) == 0;
+    regfree(&re);
+    return ok;
+}
+
+/* Installs fn as sig's handler (no flags, nothing masked), asserting
+ * success (test thread only). */
+static inline void gt_install_handler(int sig, void (*fn)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fn;
+    sigemptyset(&sa.sa_mask);
+    cr_assert_eq(sigaction(sig, &sa, NULL), 0);
+}
+
+/* sig's handler now. */
+static inline void (*gt_handler_of(int sig))(int)
+{
+    struct sigaction sa;
+    sigaction(sig, NULL, &sa);
+    return sa.sa_handler;
+}
+
 /* xorshift64*, for per-goroutine pseudo-random numbers. */
 static inline uint64_t gt_rand(uint64_t *state)
 {
@@ -330,14 +426,66 @@ static inline uint64_t gt_rand(uint64_t *state)
     return x * 0x2545F4914F6CDD1DULL;
 }
 
-/* ---- channel test helpers -------------------------------------------------- */
+/* ---- starting goroutines ---------------------------------------------------- */
 
-/* goro_go, asserting success (test thread only). */
+/* Every goroutine started through gt_go() or gt_spawn() is counted in this
+ * file's waitgroup, gt_running(); gt_join() waits for them through it,
+ * whose done -> wait edge makes their results visible to the test (and to
+ * TSan: polling goro_num_goroutine() is no such edge), then quiesces.  The
+ * waitgroup is a function's static, so a file that never waits on it has
+ * no unused variable. */
+static inline goro_waitgroup *gt_running(void)
+{
+    static goro_waitgroup running = GORO_WAITGROUP_INIT;
+    return &running;
+}
+
+struct gt_trampoline {
+    void (*fn)(void *);
+    void *arg;
+};
+
+static inline void gt_trampoline(void *p)
+{
+    struct gt_trampoline t = *(struct gt_trampoline *)p;
+    free(p);
+    t.fn(t.arg);
+    goro_waitgroup_done(gt_running());
+}
+
+/* goro_go, counted in gt_running(); from any goroutine or thread.
+ * Returns 0 or goro_go's error (ENOMEM when the count cannot be kept). */
+static inline int gt_go(void (*fn)(void *), void *arg)
+{
+    struct gt_trampoline *t = malloc(sizeof *t);
+    if (!t)
+        return ENOMEM;
+    *t = (struct gt_trampoline){fn, arg};
+    goro_waitgroup_add(gt_running(), 1);
+    int e = goro_go(gt_trampoline, t);
+    if (e) {
+        goro_waitgroup_done(gt_running());
+        free(t);
+    }
+    return e;
+}
+
+/* gt_go, asserting success (test thread only). */
 static inline void gt_spawn(void (*fn)(void *), void *arg)
 {
-    int e = goro_go(fn, arg);
+    int e = gt_go(fn, arg);
     cr_assert_eq(e, 0, "goro_go: %d", e);
 }
+
+/* The end of a test that starts its goroutines through gt_spawn/gt_go:
+ * waits for all of them, then gt_quiesce(). */
+static inline void gt_join(void)
+{
+    goro_waitgroup_wait(gt_running());
+    gt_quiesce();
+}
+
+/* ---- channel test helpers -------------------------------------------------- */
 
 /* goro_chan_make, asserting success. */
 static inline goro_chan *gt_mkchan(size_t elem_size, size_t cap)

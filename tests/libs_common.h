@@ -30,6 +30,13 @@
 #define GL_HOOKED 0
 #endif
 
+/* A suite's .init: the suites run goro on two procs (GORO_MAXPROCS=2),
+ * which their thread-bound checks assert. */
+static inline void gl_procs2(void)
+{
+    setenv("GORO_MAXPROCS", "2", 1);
+}
+
 /* ---- servers ------------------------------------------------------------- */
 
 /* The value of key in the servers file, or NULL when there is no file or
@@ -109,6 +116,15 @@ static inline int gl_threads(void)
 {
     goro_stats st;
     return goro_stats_get(&st) == 0 ? st.threads : -1;
+}
+
+/* Raises *max to gl_threads() when that is more: the most threads seen, for
+ * a goroutine to note after each library call. */
+static inline void gl_note_threads(_Atomic int *max)
+{
+    int t = gl_threads(), m = atomic_load(max);
+    while (t > m && !atomic_compare_exchange_weak(max, &m, t))
+        ;
 }
 
 /* The most threads a suite allows goro for n procs: a few beyond the procs

@@ -137,7 +137,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <regex.h>
 #include <signal.h>
 #include <sys/socket.h>
 
@@ -322,15 +321,6 @@ struct outcome {
     int status;
     char out[16384];
 };
-
-static bool matches(const char *text, const char *pattern)
-{
-    regex_t re;
-    cr_assert_eq(regcomp(&re, pattern, REG_EXTENDED | REG_NEWLINE), 0, "bad regex %s", pattern);
-    bool ok = regexec(&re, text, 0, NULL, 0) == 0;
-    regfree(&re);
-    return ok;
-}
 
 TestSuite(badinput);
 
@@ -821,9 +811,9 @@ Test(badinput, select_no_cases_blocks_forever, .timeout = GT_TIMEOUT(60))
     gt_run_child(CHILD_ENV, "select_no_cases", o.out, sizeof o.out, &o.status);
     cr_assert(WIFSIGNALED(o.status) && WTERMSIG(o.status) == SIGABRT,
               "child status %#x, stderr:\n%s", o.status, o.out);
-    cr_assert(matches(o.out, "^fatal error: all goroutines are asleep - deadlock!$"),
+    cr_assert(gt_matches(o.out, "^fatal error: all goroutines are asleep - deadlock!$"),
               "stderr:\n%s", o.out);
-    cr_assert(matches(o.out, "^goroutine [0-9]+ \\[select \\(no cases\\)\\]:$"), "stderr:\n%s",
+    cr_assert(gt_matches(o.out, "^goroutine [0-9]+ \\[select \\(no cases\\)\\]:$"), "stderr:\n%s",
               o.out);
 }
 
@@ -1352,17 +1342,10 @@ Test(badinput, ctx_value_bad, .timeout = GT_TIMEOUT(10))
     both(ctx_value_body);
 }
 
-static void (*handler_of(int sig))(int)
-{
-    struct sigaction sa;
-    sigaction(sig, NULL, &sa);
-    return sa.sa_handler;
-}
-
 static void ctx_signals_body(void)
 {
     static const int bad[] = {SIGKILL, SIGSTOP, -1, INT_MIN, 64, 65, 1000, INT_MAX};
-    void (*before)(int) = handler_of(SIGUSR2);
+    void (*before)(int) = gt_handler_of(SIGUSR2);
 
     EXPECT_NULL(goro_ctx_with_signals(NULL, 0), EINVAL);
     EXPECT_NULL(goro_ctx_with_signals(goro_ctx_background(), 0), EINVAL);
@@ -1379,7 +1362,7 @@ static void ctx_signals_body(void)
         EXPECT_NULL(goro_ctx_with_signals(NULL, s, SIGUSR2, 0), EINVAL);
     }
 #endif
-    gt_check(handler_of(SIGUSR2) == before, "a refused call changed SIGUSR2's disposition");
+    gt_check(gt_handler_of(SIGUSR2) == before, "a refused call changed SIGUSR2's disposition");
 }
 
 Test(badinput, ctx_signals_bad, .timeout = GT_TIMEOUT(10))
@@ -2296,7 +2279,7 @@ Test(badinput, enomem_fail_points, .timeout = GT_TIMEOUT(20))
     _Atomic int ran_fn = 0;
     goro_case cases[65];
     goro_group *g = goro_group_make(NULL);
-    void (*before)(int) = handler_of(SIGUSR2);
+    void (*before)(int) = gt_handler_of(SIGUSR2);
 
     cr_assert_not_null(g);
     for (size_t i = 0; i < NELEM(cases); i++)
@@ -2329,7 +2312,7 @@ Test(badinput, enomem_fail_points, .timeout = GT_TIMEOUT(20))
     goro__test_fail_alloc(-1);
     cr_assert_null(c);
     cr_assert_eq(e, ENOMEM);
-    cr_assert_eq(handler_of(SIGUSR2), before);
+    cr_assert_eq(gt_handler_of(SIGUSR2), before);
 
     /* The constructors added with the typed layer, cancel causes and
      * after-funcs; a refused after-func never calls fn. */

@@ -66,18 +66,6 @@ static void assert_no_leaks(void)
 #endif
 }
 
-static long rss_bytes(void)
-{
-    long size = 0, resident = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (!f)
-        return -1;
-    if (fscanf(f, "%ld %ld", &size, &resident) != 2)
-        resident = -1;
-    fclose(f);
-    return resident < 0 ? -1 : resident * sysconf(_SC_PAGESIZE);
-}
-
 /* ---- background ---------------------------------------------------------- */
 
 Test(context, background, .timeout = GT_TIMEOUT(10))
@@ -542,31 +530,15 @@ static void count_sigusr1(int sig)
     my_sigusr1++;
 }
 
-static void install(int sig, void (*fn)(int))
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = fn;
-    sigemptyset(&sa.sa_mask);
-    cr_assert_eq(sigaction(sig, &sa, NULL), 0);
-}
-
-static void (*handler_of(int sig))(int)
-{
-    struct sigaction sa;
-    sigaction(sig, NULL, &sa);
-    return sa.sa_handler;
-}
-
 Test(context, signals_cancel_and_restore, .timeout = GT_TIMEOUT(20))
 {
-    install(SIGINT, count_sigint);
+    gt_install_handler(SIGINT, count_sigint);
     my_sigint = 0;
 
     goro_ctx *c = goro_ctx_with_signals(NULL, SIGINT, 0);
     cr_assert_not_null(c, "errno %d", errno);
     cr_assert_eq(goro_ctx_err(c), 0);
-    cr_assert_neq(handler_of(SIGINT), count_sigint, "SIGINT not taken over");
+    cr_assert_neq(gt_handler_of(SIGINT), count_sigint, "SIGINT not taken over");
 
     raise(SIGINT);
     cr_assert(wait_done(c, gt_ms(5000)), "SIGINT did not cancel the context");
@@ -577,7 +549,7 @@ Test(context, signals_cancel_and_restore, .timeout = GT_TIMEOUT(20))
     cr_assert_eq(my_sigint, 0);
 
     goro_ctx_release(c);
-    cr_assert_eq(handler_of(SIGINT), count_sigint, "previous handler not restored");
+    cr_assert_eq(gt_handler_of(SIGINT), count_sigint, "previous handler not restored");
     raise(SIGINT);
     cr_assert_eq(my_sigint, 1, "previous handler not called after release");
     gt_quiesce();
@@ -587,8 +559,8 @@ Test(context, signals_cancel_and_restore, .timeout = GT_TIMEOUT(20))
  * last one goes; a signal cancels only the contexts that asked for it. */
 Test(context, signals_shared_and_selective, .timeout = GT_TIMEOUT(20))
 {
-    install(SIGINT, count_sigint);
-    install(SIGUSR1, count_sigusr1);
+    gt_install_handler(SIGINT, count_sigint);
+    gt_install_handler(SIGUSR1, count_sigusr1);
     my_sigint = my_sigusr1 = 0;
 
     goro_ctx *parent = mk_cancel(NULL);
@@ -603,8 +575,8 @@ Test(context, signals_shared_and_selective, .timeout = GT_TIMEOUT(20))
     cr_assert_eq(goro_ctx_err(a), 0, "SIGUSR1 canceled a, which asked for SIGINT only");
 
     goro_ctx_release(b); /* SIGUSR1 restored, SIGINT still held by a */
-    cr_assert_eq(handler_of(SIGUSR1), count_sigusr1);
-    cr_assert_neq(handler_of(SIGINT), count_sigint);
+    cr_assert_eq(gt_handler_of(SIGUSR1), count_sigusr1);
+    cr_assert_neq(gt_handler_of(SIGINT), count_sigint);
     raise(SIGINT);
     cr_assert(wait_done(a_child, gt_ms(5000)), "SIGINT did not cancel a's child");
     cr_assert_eq(goro_ctx_err(a), ECANCELED);
@@ -613,7 +585,7 @@ Test(context, signals_shared_and_selective, .timeout = GT_TIMEOUT(20))
 
     goro_ctx_release(a_child);
     goro_ctx_release(a);
-    cr_assert_eq(handler_of(SIGINT), count_sigint);
+    cr_assert_eq(gt_handler_of(SIGINT), count_sigint);
     raise(SIGINT);
     raise(SIGUSR1);
     cr_assert_eq(my_sigint, 1);
@@ -625,7 +597,7 @@ Test(context, signals_shared_and_selective, .timeout = GT_TIMEOUT(20))
     goro_ctx_cancel(parent);
     cr_assert_eq(goro_ctx_err(s), ECANCELED);
     goro_ctx_release(s);
-    cr_assert_eq(handler_of(SIGUSR1), count_sigusr1);
+    cr_assert_eq(gt_handler_of(SIGUSR1), count_sigusr1);
     goro_ctx_release(parent);
     gt_quiesce();
 }
@@ -645,7 +617,7 @@ Test(context, signals_bad_arguments, .timeout = GT_TIMEOUT(10))
         cr_assert_null(goro_ctx_with_signals(NULL, SIGUSR2, bad[i], 0), "signal %d second", bad[i]);
         cr_assert_eq(gt_errno(), EINVAL);
     }
-    cr_assert_eq(handler_of(SIGUSR2), SIG_DFL, "a failed call changed a disposition");
+    cr_assert_eq(gt_handler_of(SIGUSR2), SIG_DFL, "a failed call changed a disposition");
     gt_quiesce();
 }
 
@@ -679,10 +651,10 @@ static void rss_bounded_churn(bool cancel_first)
     goro_ctx *vparent = goro_ctx_with_value(parent, &vkey, NULL);
 
     churn(parent, 10000, cancel_first); /* warm up the allocator */
-    long before = rss_bytes();
+    long before = gt_rss_bytes();
     churn(parent, N / 2, cancel_first);
     churn(vparent, N / 2, cancel_first);
-    long after = rss_bytes();
+    long after = gt_rss_bytes();
     if (!GT_ASAN) /* ASan's quarantine keeps up to 256 MB of freed memory */
         cr_assert_lt(after - before, 50L << 20, "RSS grew by %ld MB over %d children",
                      (after - before) >> 20, N);

@@ -9,7 +9,6 @@
 #define _GNU_SOURCE
 #include "common.h"
 
-#include <regex.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -24,15 +23,6 @@ struct outcome {
 static void run_child(const char *name, struct outcome *o)
 {
     gt_run_child(CHILD_ENV, name, o->out, sizeof o->out, &o->status);
-}
-
-static bool matches(const char *text, const char *pattern)
-{
-    regex_t re;
-    cr_assert_eq(regcomp(&re, pattern, REG_EXTENDED | REG_NEWLINE), 0, "bad regex %s", pattern);
-    bool ok = regexec(&re, text, 0, NULL, 0) == 0;
-    regfree(&re);
-    return ok;
 }
 
 static bool killed_by(const struct outcome *o, int sig)
@@ -204,17 +194,17 @@ Test(diag, deadlock_aborts_with_go_message, .timeout = GT_TIMEOUT(60))
     struct outcome o;
     run_child("deadlock", &o);
     cr_assert(killed_by(&o, SIGABRT), "child status %#x, stderr:\n%s", o.status, o.out);
-    cr_assert(matches(o.out, "^fatal error: all goroutines are asleep - deadlock!$"),
+    cr_assert(gt_matches(o.out, "^fatal error: all goroutines are asleep - deadlock!$"),
               "stderr:\n%s", o.out);
-    cr_assert(matches(o.out, "^goroutine [0-9]+ \\[chan receive\\]:$"), "stderr:\n%s", o.out);
-    cr_assert(matches(o.out, "^\tstuck_receiver\\(0x[0-9a-f]+\\) \"stuck-one\"$"), "stderr:\n%s",
+    cr_assert(gt_matches(o.out, "^goroutine [0-9]+ \\[chan receive\\]:$"), "stderr:\n%s", o.out);
+    cr_assert(gt_matches(o.out, "^\tstuck_receiver\\(0x[0-9a-f]+\\) \"stuck-one\"$"), "stderr:\n%s",
               o.out);
-    cr_assert(matches(o.out, "^\tcreated by child_deadlock at .*test_diag\\.c:[0-9]+$"),
+    cr_assert(gt_matches(o.out, "^\tcreated by child_deadlock at .*test_diag\\.c:[0-9]+$"),
               "stderr:\n%s", o.out);
-    cr_assert(matches(o.out, "^thread [0-9]+ \\[chan receive\\]:$"), "stderr:\n%s", o.out);
+    cr_assert(gt_matches(o.out, "^thread [0-9]+ \\[chan receive\\]:$"), "stderr:\n%s", o.out);
 #if defined(GORO_TESTING) /* not under LTO: see dump_names_plain_thread_caller */
-    cr_assert(matches(o.out, "^\tcalled from child_deadlock\\+0x[0-9a-f]+ \\(test_diag\\.c in "
-                             "test_diag\\)$"),
+    cr_assert(gt_matches(o.out, "^\tcalled from child_deadlock\\+0x[0-9a-f]+ \\(test_diag\\.c in "
+                                "test_diag\\)$"),
               "stderr:\n%s", o.out);
 #endif
 }
@@ -224,9 +214,9 @@ Test(diag, deadlock_reported_after_main_exits, .timeout = GT_TIMEOUT(60))
     struct outcome o;
     run_child("deadlock_main_gone", &o);
     cr_assert(killed_by(&o, SIGABRT), "child status %#x, stderr:\n%s", o.status, o.out);
-    cr_assert(matches(o.out, "^fatal error: all goroutines are asleep - deadlock!$"),
+    cr_assert(gt_matches(o.out, "^fatal error: all goroutines are asleep - deadlock!$"),
               "stderr:\n%s", o.out);
-    cr_assert(matches(o.out, "^\tlock_ab\\(0x0\\)$"), "stderr:\n%s", o.out);
+    cr_assert(gt_matches(o.out, "^\tlock_ab\\(0x0\\)$"), "stderr:\n%s", o.out);
 }
 
 Test(diag, deadlock_detection_off, .timeout = GT_TIMEOUT(60))
@@ -251,8 +241,8 @@ Test(diag, sigquit_dumps_with_traceback, .timeout = GT_TIMEOUT(60))
     struct outcome o;
     run_child("sigquit", &o);
     cr_assert(killed_by(&o, SIGQUIT), "child status %#x, stderr:\n%s", o.status, o.out);
-    cr_assert(matches(o.out, "^SIGQUIT: quit$"), "stderr:\n%s", o.out);
-    cr_assert(matches(o.out, "^\tstuck_receiver\\(0x[0-9a-f]+\\) \"quitter\"$"), "stderr:\n%s",
+    cr_assert(gt_matches(o.out, "^SIGQUIT: quit$"), "stderr:\n%s", o.out);
+    cr_assert(gt_matches(o.out, "^\tstuck_receiver\\(0x[0-9a-f]+\\) \"quitter\"$"), "stderr:\n%s",
               o.out);
 }
 
@@ -301,9 +291,9 @@ Test(diag, dump_and_stats, .timeout = GT_TIMEOUT(30))
     for (const char *p = text; (p = strstr(p, "\tdump_waiter(0x")); p++)
         entries++;
     cr_assert_eq(entries, 3, "dump:\n%s", text);
-    cr_assert(matches(text, "^goroutine [0-9]+ \\[chan receive\\]:$"), "dump:\n%s", text);
-    cr_assert(matches(text, "^\tdump_waiter\\(0x0\\) \"dumped\"$"), "dump:\n%s", text);
-    cr_assert(matches(text, "^\tcreated by .*dump_and_stats.* at .*test_diag\\.c:[0-9]+$"),
+    cr_assert(gt_matches(text, "^goroutine [0-9]+ \\[chan receive\\]:$"), "dump:\n%s", text);
+    cr_assert(gt_matches(text, "^\tdump_waiter\\(0x0\\) \"dumped\"$"), "dump:\n%s", text);
+    cr_assert(gt_matches(text, "^\tcreated by .*dump_and_stats.* at .*test_diag\\.c:[0-9]+$"),
               "dump:\n%s", text);
 
     goro_chan_close(dump_c);
@@ -386,15 +376,15 @@ Test(diag, dump_names_plain_thread_caller, .timeout = GT_TIMEOUT(30))
     for (int64_t end = goro_now() + gt_ms(5000); !seen && goro_now() < end;) {
         goro_sleep(GORO_MILLISECOND);
         dump_text(text, sizeof text);
-        seen = matches(text, "^thread [0-9]+ \\[chan receive\\]:$") &&
+        seen = gt_matches(text, "^thread [0-9]+ \\[chan receive\\]:$") &&
                strstr(text, "\tdump_waiter(") != NULL;
     }
     cr_assert(seen, "dump:\n%s", text);
-    cr_assert(matches(text, "^\tcalled from plain_blocker\\+0x[0-9a-f]+ \\(test_diag\\.c in "
-                            "test_diag\\)$"),
+    cr_assert(gt_matches(text, "^\tcalled from plain_blocker\\+0x[0-9a-f]+ \\(test_diag\\.c in "
+                               "test_diag\\)$"),
               "dump:\n%s", text);
-    cr_assert(matches(text, "^\tcreated by .*dump_names_plain_thread_caller.* at "
-                            "tests/test_diag\\.c:[0-9]+$"),
+    cr_assert(gt_matches(text, "^\tcreated by .*dump_names_plain_thread_caller.* at "
+                               "tests/test_diag\\.c:[0-9]+$"),
               "dump:\n%s", text);
     cr_assert_null(strstr(text, " at /"), "an absolute path:\n%s", text);
 

@@ -40,58 +40,10 @@ int hook_dso_poll(struct pollfd *fds, nfds_t n, int ms);
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static goro_waitgroup running = GORO_WAITGROUP_INIT;
-
-struct trampoline {
-    void (*fn)(void *);
-    void *arg;
-};
-
-static void trampoline(void *p)
-{
-    struct trampoline t = *(struct trampoline *)p;
-    free(p);
-    t.fn(t.arg);
-    goro_waitgroup_done(&running);
-}
-
-static void spawn(void (*fn)(void *), void *arg)
-{
-    struct trampoline *t = malloc(sizeof *t);
-    cr_assert_not_null(t);
-    *t = (struct trampoline){fn, arg};
-    goro_waitgroup_add(&running, 1);
-    cr_assert_eq(goro_go(trampoline, t), 0);
-}
-
-static void join(void)
-{
-    goro_waitgroup_wait(&running);
-    gt_quiesce();
-}
-
 /* The real O_NONBLOCK of fd, past goro's fcntl. */
 static bool real_nonblock(int fd)
 {
     return (syscall(SYS_fcntl, fd, F_GETFL) & O_NONBLOCK) != 0;
-}
-
-/* How many goroutines goro_dump shows in state (e.g. "IO wait"). */
-static int in_state(const char *state)
-{
-    char *text = NULL, pat[64];
-    size_t len = 0;
-    int n = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f)
-        return -1;
-    goro_dump(f);
-    fclose(f);
-    snprintf(pat, sizeof pat, "[%s", state);
-    for (char *p = text; (p = strstr(p, pat)); p++)
-        n++;
-    free(text);
-    return n;
 }
 
 struct state_goal {
@@ -102,7 +54,7 @@ struct state_goal {
 static bool state_reached(void *arg)
 {
     struct state_goal *g = arg;
-    return in_state(g->state) >= g->n;
+    return gt_in_state(g->state) >= g->n;
 }
 
 /* Waits until n goroutines show as state; asserts that they do. */
@@ -111,12 +63,6 @@ static void await_state(const char *state, int n)
     struct state_goal g = {state, n};
     cr_assert(gt_wait_until(state_reached, &g, gt_ms(5000)), "%d goroutine(s) never showed as %s",
               n, state);
-}
-
-static void mk_socketpair(int sv[2])
-{
-    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0, "socketpair: %s",
-                 strerror(errno));
 }
 
 /* One goroutine's blocking call, and what it returned. */
@@ -193,13 +139,13 @@ Test(hook, reads_park, .timeout = GT_TIMEOUT(60))
     for (int k = 0; k < C_NKINDS; k++) {
         int sv[2];
         struct call c = {.kind = k};
-        mk_socketpair(sv);
+        gt_socketpair(sv);
         c.fd = sv[0];
-        spawn(do_read, &c);
+        gt_spawn(do_read, &c);
         await_state("IO wait", 1);
         /* One P, and the reader holds no thread: another goroutine runs. */
         long t0 = atomic_load(&ticks);
-        spawn(ticker, &c);
+        gt_spawn(ticker, &c);
         cr_assert(gt_wait_count(&ticks, t0 + 100, gt_ms(5000)), "%s: nothing else ran",
                   kind_names[k]);
         if (k == C_RECV_WAITALL) {
@@ -211,14 +157,14 @@ Test(hook, reads_park, .timeout = GT_TIMEOUT(60))
         } else {
             cr_assert_eq(write(sv[1], "hello", 5), 5);
         }
-        goro_waitgroup_wait(&running);
+        goro_waitgroup_wait(gt_running());
         cr_assert_eq(c.r, k == C_RECV_WAITALL ? 10 : 5, "%s returned %zd (%s)", kind_names[k], c.r,
                      strerror(c.err));
         cr_assert_eq(memcmp(c.buf, k == C_RECV_WAITALL ? "helloworld" : "hello", (size_t)c.r), 0);
         close(sv[0]);
         close(sv[1]);
     }
-    join();
+    gt_join();
 }
 
 /* ---- pipes and eventfds park too ------------------------------------------- */
@@ -232,25 +178,25 @@ Test(hook, pipe_and_eventfd_park, .timeout = GT_TIMEOUT(30))
     goro_maxprocs(1);
     cr_assert_eq(pipe(p), 0);
     c.fd = p[0];
-    spawn(do_read, &c);
+    gt_spawn(do_read, &c);
     await_state("IO wait", 1);
     cr_assert_eq(write(p[1], "abc", 3), 3);
-    goro_waitgroup_wait(&running);
+    goro_waitgroup_wait(gt_running());
     cr_assert_eq(c.r, 3);
     cr_assert_not(real_nonblock(p[1]), "the write end was never used by a goroutine");
 
     efd = eventfd(0, EFD_CLOEXEC);
     cr_assert_geq(efd, 0);
     c = (struct call){.kind = C_READ, .fd = efd};
-    spawn(do_read, &c);
+    gt_spawn(do_read, &c);
     await_state("IO wait", 1);
     cr_assert_eq(write(efd, &one, sizeof one), (ssize_t)sizeof one);
-    goro_waitgroup_wait(&running);
+    goro_waitgroup_wait(gt_running());
     cr_assert_eq(c.r, 8);
     close(p[0]);
     close(p[1]);
     close(efd);
-    join();
+    gt_join();
 }
 
 /* A terminal: the slave side of a pseudo-terminal, read in canonical mode. */
@@ -265,15 +211,15 @@ Test(hook, terminal_parks, .timeout = GT_TIMEOUT(30))
     struct call c = {.kind = C_READ, .fd = s};
 
     goro_maxprocs(1);
-    spawn(do_read, &c);
+    gt_spawn(do_read, &c);
     await_state("IO wait", 1);
     cr_assert_eq(write(m, "line\n", 5), 5);
-    goro_waitgroup_wait(&running);
+    goro_waitgroup_wait(gt_running());
     cr_assert_eq(c.r, 5, "read from the terminal: %zd (%s)", c.r, strerror(c.err));
     cr_assert_eq(memcmp(c.buf, "line\n", 5), 0);
     close(s);
     close(m);
-    join();
+    gt_join();
 }
 
 /* ---- every writing call parks, and writes everything ------------------------- */
@@ -328,9 +274,9 @@ Test(hook, writes_park_and_finish, .timeout = GT_TIMEOUT(60))
     goro_maxprocs(1);
     for (int k = 0; k < W_NKINDS; k++) {
         int sv[2];
-        mk_socketpair(sv);
+        gt_socketpair(sv);
         struct wcall c = {.fd = sv[0], .kind = k, .data = data};
-        spawn(do_write, &c);
+        gt_spawn(do_write, &c);
         /* A megabyte does not fit a socket buffer: the writer parks. */
         await_state("IO wait", 1);
         size_t n = 0;
@@ -339,7 +285,7 @@ Test(hook, writes_park_and_finish, .timeout = GT_TIMEOUT(60))
             cr_assert_gt(r, 0, "%s: read: %s", wkind_names[k], strerror(errno));
             n += (size_t)r;
         }
-        goro_waitgroup_wait(&running);
+        goro_waitgroup_wait(gt_running());
         cr_assert_eq(c.r, BIG, "%s returned %zd (%s)", wkind_names[k], c.r, strerror(c.err));
         cr_assert_eq(memcmp(data, got, BIG), 0, "%s: bytes differ", wkind_names[k]);
         close(sv[0]);
@@ -347,7 +293,7 @@ Test(hook, writes_park_and_finish, .timeout = GT_TIMEOUT(60))
     }
     free(data);
     free(got);
-    join();
+    gt_join();
 }
 
 /* ---- accept and connect --------------------------------------------------------- */
@@ -394,10 +340,10 @@ Test(hook, accept_and_connect_park, .timeout = GT_TIMEOUT(30))
 
     goro_maxprocs(1);
     a.lfd = listener(&a.addr);
-    spawn(do_accept, &a);
+    gt_spawn(do_accept, &a);
     await_state("IO wait", 1);
-    spawn(do_connect, &a);
-    goro_waitgroup_wait(&running);
+    gt_spawn(do_connect, &a);
+    goro_waitgroup_wait(gt_running());
     cr_assert_geq(a.fd, 0, "accept: %s", strerror(a.err));
     /* The accepted socket is blocking for the application, whatever goro
      * made of it; reading it from this thread blocks until the byte. */
@@ -406,7 +352,7 @@ Test(hook, accept_and_connect_park, .timeout = GT_TIMEOUT(30))
     cr_assert_eq(c, 'x');
     close(a.fd);
     close(a.lfd);
-    join();
+    gt_join();
 }
 
 static void do_connect_refused(void *arg)
@@ -423,8 +369,8 @@ Test(hook, connect_refused, .timeout = GT_TIMEOUT(30))
     struct acc a;
     a.lfd = listener(&a.addr);
     close(a.lfd); /* nobody listens on that port now */
-    spawn(do_connect_refused, &a);
-    join();
+    gt_spawn(do_connect_refused, &a);
+    gt_join();
     cr_assert_eq(a.fd, -1);
     cr_assert_eq(a.err, ECONNREFUSED, "connect: %s", strerror(a.err));
 }
@@ -465,12 +411,12 @@ Test(hook, app_nonblock_gets_eagain, .timeout = GT_TIMEOUT(30))
     for (int k = 0; k < 4; k++) {
         struct nb n = {.kind = k};
         cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | (k == 2 ? SOCK_NONBLOCK : 0), 0, n.sv), 0);
-        spawn(nb_body, &n);
-        goro_waitgroup_wait(&running);
+        gt_spawn(nb_body, &n);
+        goro_waitgroup_wait(gt_running());
         close(n.sv[0]);
         close(n.sv[1]);
     }
-    join();
+    gt_join();
 }
 
 static void flags_body(void *arg)
@@ -500,11 +446,11 @@ static void late_writer(void *arg)
 Test(hook, getfl_shows_the_application_view, .timeout = GT_TIMEOUT(30))
 {
     int sv[2];
-    mk_socketpair(sv);
+    gt_socketpair(sv);
     cr_assert_eq(write(sv[1], "1", 1), 1);
-    spawn(late_writer, sv);
-    spawn(flags_body, sv);
-    join();
+    gt_spawn(late_writer, sv);
+    gt_spawn(flags_body, sv);
+    gt_join();
     close(sv[0]);
     close(sv[1]);
 }
@@ -534,9 +480,9 @@ Test(hook, accept4_nonblock_flag, .timeout = GT_TIMEOUT(30))
 {
     struct acc a;
     a.lfd = listener(&a.addr);
-    spawn(connect_hold, &a);
-    spawn(accept4_nb_body, &a);
-    join();
+    gt_spawn(connect_hold, &a);
+    gt_spawn(accept4_nb_body, &a);
+    gt_join();
     close(a.lfd);
 }
 
@@ -549,13 +495,13 @@ Test(hook, so_rcvtimeo_honoured, .timeout = GT_TIMEOUT(30))
     struct call c = {.kind = C_READ};
 
     goro_maxprocs(1);
-    mk_socketpair(sv);
+    gt_socketpair(sv);
     cr_assert_eq(setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
     c.fd = sv[0];
     int64_t t0 = goro_now();
-    spawn(do_read, &c);
+    gt_spawn(do_read, &c);
     await_state("IO wait", 1);
-    goro_waitgroup_wait(&running);
+    goro_waitgroup_wait(gt_running());
     int64_t took = goro_now() - t0;
     cr_assert_eq(c.r, -1);
     cr_assert_eq(c.err, EAGAIN, "read: %s", strerror(c.err));
@@ -563,7 +509,7 @@ Test(hook, so_rcvtimeo_honoured, .timeout = GT_TIMEOUT(30))
     cr_assert_lt(took, gt_ms(2000), "timed out after %lld ns", (long long)took);
     close(sv[0]);
     close(sv[1]);
-    join();
+    gt_join();
 }
 
 /* ---- close and dup2 wake a waiter ---------------------------------------------------- */
@@ -597,12 +543,12 @@ Test(hook, close_wakes_waiter_ebadf, .timeout = GT_TIMEOUT(30))
 
     SKIP_CLOSE_UNDER_TSAN();
     goro_maxprocs(1);
-    mk_socketpair(sv);
+    gt_socketpair(sv);
     c.fd = sv[0];
-    spawn(do_read, &c);
+    gt_spawn(do_read, &c);
     await_state("IO wait", 1);
-    spawn(closer, &sv[0]);
-    join();
+    gt_spawn(closer, &sv[0]);
+    gt_join();
     cr_assert_eq(c.r, -1);
     cr_assert_eq(c.err, EBADF, "read after close: %s", strerror(c.err));
     close(sv[1]);
@@ -615,13 +561,13 @@ Test(hook, dup2_wakes_waiter_ebadf, .timeout = GT_TIMEOUT(30))
 
     SKIP_CLOSE_UNDER_TSAN();
     goro_maxprocs(1);
-    mk_socketpair(sv);
+    gt_socketpair(sv);
     cr_assert_eq(pipe(p), 0);
     c.fd = sv[0];
-    spawn(do_read, &c);
+    gt_spawn(do_read, &c);
     await_state("IO wait", 1);
     cr_assert_eq(dup2(p[0], sv[0]), sv[0]);
-    goro_waitgroup_wait(&running);
+    goro_waitgroup_wait(gt_running());
     cr_assert_eq(c.r, -1);
     cr_assert_eq(c.err, EBADF, "read after dup2: %s", strerror(c.err));
     /* The number now names the pipe, with nothing of the socket's state. */
@@ -634,7 +580,7 @@ Test(hook, dup2_wakes_waiter_ebadf, .timeout = GT_TIMEOUT(30))
     close(sv[1]);
     close(p[0]);
     close(p[1]);
-    join();
+    gt_join();
 }
 
 /* ---- plain threads ----------------------------------------------------------------- */
@@ -660,11 +606,11 @@ Test(hook, plain_thread_blocks_as_libc, .timeout = GT_TIMEOUT(30))
     pthread_t t;
     struct call c = {.kind = C_READ};
 
-    mk_socketpair(sv);
+    gt_socketpair(sv);
     /* A goroutine uses the fd first: goro makes it non-blocking. */
     cr_assert_eq(write(sv[1], "a", 1), 1);
-    spawn(goroutine_reads_one, sv);
-    goro_waitgroup_wait(&running);
+    gt_spawn(goroutine_reads_one, sv);
+    goro_waitgroup_wait(gt_running());
     cr_assert(real_nonblock(sv[0]));
     /* A plain thread's read still blocks until data comes. */
     c.fd = sv[0];
@@ -687,7 +633,7 @@ Test(hook, plain_thread_blocks_as_libc, .timeout = GT_TIMEOUT(30))
     cr_assert_geq(goro_now() - t0, 45 * GORO_MILLISECOND);
     close(sv[0]);
     close(sv[1]);
-    join();
+    gt_join();
 }
 
 /* ---- poll and select over many fds ----------------------------------------------------- */
@@ -717,7 +663,7 @@ static void do_poll(void *arg)
 static void many_open(struct many *m)
 {
     for (int i = 0; i < NPAIRS; i++)
-        mk_socketpair(m->sv[i]);
+        gt_socketpair(m->sv[i]);
 }
 
 static void many_close(struct many *m)
@@ -734,10 +680,10 @@ Test(hook, poll_many_wakes_on_first, .timeout = GT_TIMEOUT(30))
         struct many m = {.which = 27, .use_dso = dso};
         goro_maxprocs(1);
         many_open(&m);
-        spawn(do_poll, &m);
+        gt_spawn(do_poll, &m);
         await_state("IO wait", 1);
         cr_assert_eq(write(m.sv[m.which][1], "!", 1), 1);
-        goro_waitgroup_wait(&running);
+        goro_waitgroup_wait(gt_running());
         cr_assert_eq(m.r, 1, "poll: %d (%s)", m.r, strerror(m.err));
         for (int i = 0; i < NPAIRS; i++)
             cr_assert_eq(m.pfd[i].revents, i == m.which ? POLLIN : 0, "fd %d: revents %d", i,
@@ -745,7 +691,7 @@ Test(hook, poll_many_wakes_on_first, .timeout = GT_TIMEOUT(30))
         cr_assert_lt(m.took, gt_ms(5000));
         many_close(&m);
     }
-    join();
+    gt_join();
 }
 
 static void poll_timeout_body(void *arg)
@@ -762,8 +708,8 @@ Test(hook, poll_timeout, .timeout = GT_TIMEOUT(30))
 {
     struct many m = {0};
     many_open(&m);
-    spawn(poll_timeout_body, &m);
-    join();
+    gt_spawn(poll_timeout_body, &m);
+    gt_join();
     cr_assert_eq(m.r, 0);
     cr_assert_geq(m.took, 59 * GORO_MILLISECOND, "took %lld ns", (long long)m.took);
     cr_assert_lt(m.took, gt_ms(3000));
@@ -810,10 +756,10 @@ Test(hook, select_many, .timeout = GT_TIMEOUT(30))
     struct many m = {.which = 5};
     goro_maxprocs(1);
     many_open(&m);
-    spawn(do_select, &m);
+    gt_spawn(do_select, &m);
     await_state("IO wait", 1);
     cr_assert_eq(write(m.sv[m.which][1], "!", 1), 1);
-    join();
+    gt_join();
     cr_assert_eq(m.r, 1, "select: %d (%s)", m.r, strerror(m.err));
     cr_assert_geq(m.took, 29 * GORO_MILLISECOND);
     many_close(&m);
@@ -842,22 +788,22 @@ Test(hook, epoll_wait_on_foreign_epoll_fd, .timeout = GT_TIMEOUT(30))
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 77};
 
     goro_maxprocs(1);
-    mk_socketpair(sv);
+    gt_socketpair(sv);
     e.epfd = epoll_create1(EPOLL_CLOEXEC);
     cr_assert_geq(e.epfd, 0);
     cr_assert_eq(epoll_ctl(e.epfd, EPOLL_CTL_ADD, sv[0], &ev), 0);
-    spawn(do_epoll, &e);
+    gt_spawn(do_epoll, &e);
     await_state("IO wait", 1);
     cr_assert_eq(write(sv[1], "e", 1), 1);
-    goro_waitgroup_wait(&running);
+    goro_waitgroup_wait(gt_running());
     cr_assert_eq(e.r, 1);
     cr_assert_eq(e.ev[0].data.u32, 77);
     /* Drained: a short wait times out with nothing. */
     char b;
     cr_assert_eq(read(sv[0], &b, 1), 1);
     e.ms = 40;
-    spawn(do_epoll, &e);
-    join();
+    gt_spawn(do_epoll, &e);
+    gt_join();
     cr_assert_eq(e.r, 0);
     cr_assert_geq(e.took, 39 * GORO_MILLISECOND);
     close(e.epfd);
@@ -916,31 +862,17 @@ Test(hook, sleep_family_parks, .timeout = GT_TIMEOUT(60))
     for (int k = 0; k < 6; k++) {
         struct sl s = {.kind = k};
         int64_t want = k == 5 ? GORO_SECOND : 80 * GORO_MILLISECOND;
-        spawn(do_sleep, &s);
+        gt_spawn(do_sleep, &s);
         await_state("sleep", 1);
-        goro_waitgroup_wait(&running);
+        goro_waitgroup_wait(gt_running());
         cr_assert_eq(s.r, 0, "%s returned %d", names[k], s.r);
         cr_assert_geq(s.took, want - GORO_MILLISECOND, "%s: %lld ns", names[k], (long long)s.took);
         cr_assert_lt(s.took, want + gt_ms(1000), "%s: %lld ns", names[k], (long long)s.took);
     }
-    join();
+    gt_join();
 }
 
 /* ---- getaddrinfo runs on the blocking pool ---------------------------------------------------- */
-
-static int thread_count(void)
-{
-    char line[256];
-    int n = -1;
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "Threads: %d", &n) == 1)
-            break;
-    fclose(f);
-    return n;
-}
 
 struct gai_res {
     int rc;
@@ -975,17 +907,17 @@ static void nothing(void *arg)
 Test(hook, getaddrinfo_on_the_pool, .timeout = GT_TIMEOUT(30))
 {
     struct gai_res g = {0}, bad = {0};
-    spawn(nothing, NULL); /* the runtime's own threads first */
-    goro_waitgroup_wait(&running);
-    int before = thread_count();
-    spawn(do_gai, &g);
-    spawn(do_gai_bad, &bad);
-    join();
+    gt_spawn(nothing, NULL); /* the runtime's own threads first */
+    goro_waitgroup_wait(gt_running());
+    int before = gt_thread_count();
+    gt_spawn(do_gai, &g);
+    gt_spawn(do_gai_bad, &bad);
+    gt_join();
     cr_assert_eq(g.rc, 0, "getaddrinfo: %s", gai_strerror(g.rc));
     cr_assert_str_eq(g.addr, "127.0.0.1:8080");
     cr_assert_eq(bad.rc, EAI_NONAME, "getaddrinfo of a bad literal: %s", gai_strerror(bad.rc));
     /* The pool started a thread for it (pool threads stay). */
-    cr_assert_gt(thread_count(), before, "no pool thread appeared");
+    cr_assert_gt(gt_thread_count(), before, "no pool thread appeared");
 }
 
 /* ---- regular files: the call, handed off ----------------------------------------------------- */
@@ -1014,8 +946,8 @@ static void file_body(void *arg)
 
 Test(hook, regular_files_work, .timeout = GT_TIMEOUT(30))
 {
-    spawn(file_body, NULL);
-    join();
+    gt_spawn(file_body, NULL);
+    gt_join();
 }
 
 /* ---- GORO_HOOK=0 ------------------------------------------------------------------------------ */
@@ -1044,11 +976,8 @@ static void off_body(void *arg)
 static void child_hook_off(void)
 {
     struct off_result o = {0};
-    struct trampoline *t = malloc(sizeof *t);
-    *t = (struct trampoline){off_body, &o};
-    goro_waitgroup_add(&running, 1);
-    goro_go(trampoline, t);
-    goro_waitgroup_wait(&running);
+    gt_go(off_body, &o);
+    goro_waitgroup_wait(gt_running());
     if (o.r != -1 || o.err != EAGAIN) {
         fprintf(stderr, "read: %zd (%s)\n", o.r, strerror(o.err));
         _exit(3);
@@ -1078,8 +1007,8 @@ Test(hook, kill_switch_restores_libc, .timeout = GT_TIMEOUT(60))
     struct off_result o = {0};
 
     /* Here, with the interposers on: goro made the fd non-blocking. */
-    spawn(off_body, &o);
-    join();
+    gt_spawn(off_body, &o);
+    gt_join();
     cr_assert_eq(o.r, -1);
     cr_assert_eq(o.err, EAGAIN);
     cr_assert(o.nonblock, "with the interposers on, goro makes the fd non-blocking");

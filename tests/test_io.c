@@ -12,7 +12,7 @@
  * TestTCPSpuriousConnSetupCompletion) and runtime's netpoll behaviour.
  * Everything stays on loopback: no test touches an outside address, and
  * a name lookup that could reach a resolver is tried only when it answers
- * at once.  Goroutines start through spawn() and tests end in join(),
+ * at once.  Goroutines start through gt_spawn() and tests end in gt_join(),
  * which waits for them through a waitgroup (a happens-before edge TSan
  * sees) and then calls gt_quiesce().
  *
@@ -44,54 +44,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* Every goroutine of these tests runs through spawn()/gspawn(), which
- * count it in `running`; join() waits for them through that waitgroup,
- * whose done -> wait edge makes their results visible to the test (and to
- * TSan: polling goro_num_goroutine() is no such edge), then quiesces. */
-static goro_waitgroup running = GORO_WAITGROUP_INIT;
-
-struct trampoline {
-    void (*fn)(void *);
-    void *arg;
-};
-
-static void trampoline(void *p)
-{
-    struct trampoline t = *(struct trampoline *)p;
-    free(p);
-    t.fn(t.arg);
-    goro_waitgroup_done(&running);
-}
-
-/* From any goroutine or thread; returns 0 or goro_go's error. */
-static int gspawn(void (*fn)(void *), void *arg)
-{
-    struct trampoline *t = malloc(sizeof *t);
-    if (!t)
-        return ENOMEM;
-    *t = (struct trampoline){fn, arg};
-    goro_waitgroup_add(&running, 1);
-    int e = goro_go(trampoline, t);
-    if (e) {
-        goro_waitgroup_done(&running);
-        free(t);
-    }
-    return e;
-}
-
-/* From the test's thread only. */
-static void spawn(void (*fn)(void *), void *arg)
-{
-    int e = gspawn(fn, arg);
-    cr_assert_eq(e, 0, "goro_go: %d", e);
-}
-
-static void join(void)
-{
-    goro_waitgroup_wait(&running);
-    gt_quiesce();
-}
-
 /* Raises RLIMIT_NOFILE's soft limit to the hard one; returns the result. */
 static long raise_nofile(void)
 {
@@ -105,27 +57,6 @@ static long raise_nofile(void)
             getrlimit(RLIMIT_NOFILE, &rl);
     }
     return rl.rlim_cur == RLIM_INFINITY ? 1L << 20 : (long)rl.rlim_cur;
-}
-
-/* The process's thread count (/proc/self/status), or -1. */
-static int thread_count(void)
-{
-    char line[256];
-    int n = -1;
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "Threads: %d", &n) == 1)
-            break;
-    fclose(f);
-    return n;
-}
-
-/* The message for an I/O call's result: its negated errno, or none. */
-static const char *err_str(long r)
-{
-    return r < 0 ? strerror((int)-r) : "no error";
 }
 
 static int local_port(int fd)
@@ -143,17 +74,11 @@ static int local_port(int fd)
 static int listen_loopback(char *addr, size_t addrsz)
 {
     int fd = goro_listen_tcp("127.0.0.1:0");
-    cr_assert_geq(fd, 0, "goro_listen_tcp: %s", err_str(fd));
+    cr_assert_geq(fd, 0, "goro_listen_tcp: %s", gt_err_str(fd));
     int port = local_port(fd);
     cr_assert_gt(port, 0);
     snprintf(addr, addrsz, "127.0.0.1:%d", port);
     return fd;
-}
-
-static void mk_socketpair(int sv[2])
-{
-    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0,
-                 "socketpair: %s", strerror(errno));
 }
 
 static void mk_pipe(int p[2])
@@ -216,15 +141,15 @@ static void echo_handler(void *arg)
         ssize_t r = goro_read(fd, buf, sizeof buf);
         if (r == 0)
             break;
-        if (!gt_check(r > 0, "server read: %s", err_str(r)))
+        if (!gt_check(r > 0, "server read: %s", gt_err_str(r)))
             break;
         ssize_t w = goro_write(fd, buf, (size_t)r);
-        if (!gt_check(w == r, "server write %zd of %zd: %s", w, r, err_str(w)))
+        if (!gt_check(w == r, "server write %zd of %zd: %s", w, r, gt_err_str(w)))
             break;
         atomic_fetch_add(&echo_bytes_echoed, r);
     }
     int e = goro_close(fd);
-    gt_check(e == 0, "server close: %s", err_str(e));
+    gt_check(e == 0, "server close: %s", gt_err_str(e));
     atomic_fetch_add(&echo_handlers_done, 1);
 }
 
@@ -235,11 +160,11 @@ static void echo_acceptor(void *arg)
         int c = goro_accept(lfd, NULL, NULL);
         if (c < 0) {
             /* The test closes the listener when the clients are done. */
-            gt_check(c == -EBADF, "accept: %s", err_str(c));
+            gt_check(c == -EBADF, "accept: %s", gt_err_str(c));
             return;
         }
         atomic_fetch_add(&echo_accepted, 1);
-        if (!gt_check(gspawn(echo_handler, (void *)(intptr_t)c) == 0, "spawn handler"))
+        if (!gt_check(gt_go(echo_handler, (void *)(intptr_t)c) == 0, "spawn handler"))
             goro_close(c);
     }
 }
@@ -255,7 +180,7 @@ static void echo_client(void *arg)
     unsigned char out[ECHO_MSG], in[ECHO_MSG];
     int fd = goro_dial_tcp(NULL, cl->addr);
 
-    if (!gt_check(fd >= 0, "dial %s: %s", cl->addr, err_str(fd)))
+    if (!gt_check(fd >= 0, "dial %s: %s", cl->addr, gt_err_str(fd)))
         return;
     for (int round = 0; round < ECHO_ROUNDS; round++) {
         for (int i = 0; i < ECHO_MSG; i += 8) {
@@ -263,10 +188,10 @@ static void echo_client(void *arg)
             memcpy(out + i, &x, 8);
         }
         ssize_t w = goro_write(fd, out, sizeof out);
-        if (!gt_check(w == ECHO_MSG, "client write: %zd %s", w, err_str(w)))
+        if (!gt_check(w == ECHO_MSG, "client write: %zd %s", w, gt_err_str(w)))
             goto out;
         ssize_t r = read_full(fd, in, sizeof in);
-        if (!gt_check(r == ECHO_MSG, "client read: %zd %s", r, err_str(r)))
+        if (!gt_check(r == ECHO_MSG, "client read: %zd %s", r, gt_err_str(r)))
             goto out;
         if (!gt_check(memcmp(in, out, sizeof in) == 0, "echo differs in round %d", round))
             goto out;
@@ -274,7 +199,7 @@ static void echo_client(void *arg)
     atomic_fetch_add(&echo_clients_ok, 1);
 out:
     int e = goro_close(fd);
-    gt_check(e == 0, "client close: %s", err_str(e));
+    gt_check(e == 0, "client close: %s", gt_err_str(e));
 }
 
 Test(io, echo_1000_connections, .timeout = GT_TIMEOUT(90))
@@ -286,11 +211,11 @@ Test(io, echo_1000_connections, .timeout = GT_TIMEOUT(90))
     int lfd = listen_loopback(addr, sizeof addr);
     static struct echo_client clients[ECHO_CONNS];
 
-    spawn(echo_acceptor, (void *)(intptr_t)lfd);
+    gt_spawn(echo_acceptor, (void *)(intptr_t)lfd);
     int64_t t0 = goro_now();
     for (int i = 0; i < ECHO_CONNS; i++) {
         clients[i] = (struct echo_client){.addr = addr, .seed = 0x9E3779B97F4A7C15ULL * (i + 1)};
-        spawn(echo_client, &clients[i]);
+        gt_spawn(echo_client, &clients[i]);
     }
     cr_assert(gt_wait_count(&echo_handlers_done, ECHO_CONNS, gt_ms(60000)),
               "handlers done %ld of %d, clients ok %ld, accepted %ld",
@@ -298,13 +223,13 @@ Test(io, echo_1000_connections, .timeout = GT_TIMEOUT(90))
               atomic_load(&echo_accepted));
     int64_t took = goro_now() - t0;
     cr_assert_eq(goro_close(lfd), 0); /* ends the acceptor with EBADF */
-    join();
+    gt_join();
     cr_assert_eq(atomic_load(&echo_clients_ok), ECHO_CONNS);
     cr_assert_eq(atomic_load(&echo_accepted), ECHO_CONNS);
     cr_assert_eq(atomic_load(&echo_bytes_echoed), (long)ECHO_CONNS * ECHO_ROUNDS * ECHO_MSG);
     cr_log_info("echo: %d connections x %d round trips in %.0f ms", ECHO_CONNS, ECHO_ROUNDS,
                 (double)took / 1e6);
-    join();
+    gt_join();
 }
 
 /* ---- 10,000 parked readers on a few threads ------------------------------- */
@@ -330,7 +255,7 @@ static void many_read(void *arg)
     unsigned char b = 0;
     atomic_fetch_add(&many_started, 1);
     ssize_t r = goro_read(m->fd, &b, 1);
-    if (gt_check(r == 1, "reader fd %d: %zd %s", m->fd, r, err_str(r)) &&
+    if (gt_check(r == 1, "reader fd %d: %zd %s", m->fd, r, gt_err_str(r)) &&
         gt_check(b == m->want, "reader fd %d got %u, want %u", m->fd, b, m->want))
         atomic_fetch_add(&many_ok, 1);
 }
@@ -340,19 +265,19 @@ Test(io, many_readers_few_threads, .timeout = GT_TIMEOUT(120))
     long lim = raise_nofile();
     if (lim < MANY_READERS + 200)
         cr_skip_test("RLIMIT_NOFILE %ld < %d", lim, MANY_READERS + 200);
-    int base_threads = thread_count(); /* before the runtime starts */
+    int base_threads = gt_thread_count(); /* before the runtime starts */
     cr_assert_gt(base_threads, 0, "cannot read /proc/self/status");
     struct many_reader *rd = calloc(MANY_READERS, sizeof *rd);
     cr_assert_not_null(rd);
     for (int i = 0; i < MANY_PAIRS; i++) {
         int sv[2];
-        mk_socketpair(sv);
+        gt_socketpair(sv);
         rd[2 * i] = (struct many_reader){sv[0], (unsigned char)(2 * i * 7 + 1)};
         rd[2 * i + 1] = (struct many_reader){sv[1], (unsigned char)((2 * i + 1) * 7 + 1)};
     }
     uint64_t parks0 = parks_now();
     for (int i = 0; i < MANY_READERS; i++)
-        spawn(many_read, &rd[i]);
+        gt_spawn(many_read, &rd[i]);
     cr_assert(gt_wait_count(&many_started, MANY_READERS, gt_ms(30000)), "readers started: %ld",
               atomic_load(&many_started));
     wait_parks(parks0, MANY_READERS);
@@ -360,7 +285,7 @@ Test(io, many_readers_few_threads, .timeout = GT_TIMEOUT(120))
     /* All blocked in goro_read: the thread count stays near GOMAXPROCS. */
     int limit = base_threads + goro_maxprocs(0) + 8, peak = 0;
     for (int i = 0; i < 10; i++) {
-        int n = thread_count();
+        int n = gt_thread_count();
         if (n > peak)
             peak = n;
         goro_sleep(5 * GORO_MILLISECOND);
@@ -373,11 +298,11 @@ Test(io, many_readers_few_threads, .timeout = GT_TIMEOUT(120))
     for (int i = 0; i < MANY_READERS; i++) {
         unsigned char b = rd[i ^ 1].want;
         ssize_t w = goro_write(rd[i].fd, &b, 1);
-        cr_assert_eq(w, 1, "write fd %d: %s", rd[i].fd, err_str(w));
+        cr_assert_eq(w, 1, "write fd %d: %s", rd[i].fd, gt_err_str(w));
     }
     cr_assert(gt_wait_count(&many_ok, MANY_READERS, gt_ms(30000)), "readers done: %ld of %d",
               atomic_load(&many_ok), MANY_READERS);
-    join();
+    gt_join();
     /* Waking them must not cost a thread each either.  The bound is looser
      * than while parked: 10,000 (TSan: 4,000) goroutines run for a moment,
      * and on a loaded machine a thread that the OS deschedules for 10 ms
@@ -386,13 +311,13 @@ Test(io, many_readers_few_threads, .timeout = GT_TIMEOUT(120))
      * suite beside it, that started 10-11 threads for 2 Ps. */
     goro_stats st;
     goro_stats_get(&st);
-    int after = thread_count(), after_limit = limit + 4 * goro_maxprocs(0) + 8;
+    int after = gt_thread_count(), after_limit = limit + 4 * goro_maxprocs(0) + 8;
     cr_assert_leq(after, after_limit, "threads after the wake-up: %d (limit %d; Ms %d, Ps %d)",
                   after, after_limit, st.threads, st.procs);
     for (int i = 0; i < MANY_READERS; i++)
         cr_assert_eq(goro_close(rd[i].fd), 0);
     free(rd);
-    join();
+    gt_join();
 }
 
 /* ---- read deadline ---------------------------------------------------------- */
@@ -433,12 +358,12 @@ static void check_read_deadline(int fd, bool in_goroutine, const char *who)
     for (tries = 0; tries < 3 && !in_time; tries++) {
         struct deadline_case d = {.fd = fd, .wait_ns = 100 * GORO_MILLISECOND};
         if (in_goroutine) {
-            spawn(read_deadline_g, &d);
-            join();
+            gt_spawn(read_deadline_g, &d);
+            gt_join();
         } else {
             read_deadline_run(&d);
         }
-        cr_assert_eq(d.r, -ETIMEDOUT, "%s: read returned %zd (%s)", who, d.r, err_str(d.r));
+        cr_assert_eq(d.r, -ETIMEDOUT, "%s: read returned %zd (%s)", who, d.r, gt_err_str(d.r));
         cr_assert_eq(d.err, ETIMEDOUT, "%s: errno %s", who, strerror(d.err));
         cr_assert_geq(d.end, d.deadline, "%s: returned %.3f ms before the deadline", who,
                       (double)(d.deadline - d.end) / 1e6);
@@ -465,7 +390,7 @@ Test(io, read_deadline, .timeout = GT_TIMEOUT(20))
     cr_assert_eq(b, 'x');
     cr_assert_eq(goro_close(p[0]), 0);
     cr_assert_eq(goro_close(p[1]), 0);
-    join();
+    gt_join();
 }
 
 /* ---- contexts interrupt accept, read and connect ----------------------------- */
@@ -522,13 +447,13 @@ static void ctx_interrupts(enum ctx_op op, int fd, const struct sockaddr *sa, so
     cr_assert_not_null(ctx);
     struct ctx_case c = {.op = op, .ctx = ctx, .fd = fd, .sa = sa, .salen = salen};
     uint64_t parks0 = parks_now();
-    spawn(ctx_op_g, &c);
+    gt_spawn(ctx_op_g, &c);
     wait_parks(parks0, 1);
     goro_sleep(10 * GORO_MILLISECOND);
     cr_assert_eq(atomic_load(&c.done), 0, "%s returned %ld (%s) before the cancel", op_name(op),
                  c.r, strerror(c.err));
     goro_ctx_cancel(ctx);
-    join();
+    gt_join();
     cr_assert_eq(c.r, -ECANCELED, "%s: returned %ld after cancel", op_name(op), c.r);
     cr_assert_eq(c.err, ECANCELED, "%s: errno %s", op_name(op), strerror(c.err));
     goro_ctx_release(ctx);
@@ -543,8 +468,8 @@ static void ctx_times_out(enum ctx_op op, int fd, const struct sockaddr *sa, soc
     goro_ctx *ctx = goro_ctx_with_timeout(NULL, 50 * GORO_MILLISECOND);
     cr_assert_not_null(ctx);
     struct ctx_case c = {.op = op, .ctx = ctx, .fd = fd, .sa = sa, .salen = salen};
-    spawn(ctx_op_g, &c);
-    join();
+    gt_spawn(ctx_op_g, &c);
+    gt_join();
     cr_assert_eq(c.r, -ETIMEDOUT, "%s: returned %ld", op_name(op), c.r);
     cr_assert_eq(c.err, ETIMEDOUT, "%s: errno %s", op_name(op), strerror(c.err));
     cr_assert_geq(c.ended - start, 50 * GORO_MILLISECOND, "%s: timed out %.1f ms after the "
@@ -579,11 +504,11 @@ Test(io, ctx_interrupts_accept_and_read, .timeout = GT_TIMEOUT(20))
     cr_assert_eq(b, 'y');
     goro_ctx_release(live);
 
-    join();
+    gt_join();
     cr_assert_eq(goro_close(p[0]), 0);
     cr_assert_eq(goro_close(p[1]), 0);
     cr_assert_eq(goro_close(lfd), 0);
-    join();
+    gt_join();
 }
 
 /* A loopback listener whose backlog is full, so that a new connect to it
@@ -661,8 +586,8 @@ Test(io, ctx_interrupts_connect, .timeout = GT_TIMEOUT(30))
     goro_ctx *dead = goro_ctx_with_cancel(NULL);
     goro_ctx_cancel(dead);
     struct dial_case d = {.ctx = dead, .addr = addr};
-    spawn(dial_g, &d);
-    join();
+    gt_spawn(dial_g, &d);
+    gt_join();
     cr_assert_eq(d.r, -ECANCELED, "dial with a canceled ctx connected");
     cr_assert_eq(d.err, ECANCELED, "dial: %s", strerror(d.err));
     cr_assert_eq(goro_dial_tcp(dead, addr), -ECANCELED); /* from the test's thread */
@@ -683,13 +608,13 @@ Test(io, ctx_interrupts_connect, .timeout = GT_TIMEOUT(30))
     /* goro_dial_tcp bounded by a timeout. */
     goro_ctx *t = goro_ctx_with_timeout(NULL, 50 * GORO_MILLISECOND);
     d = (struct dial_case){.ctx = t, .addr = bh.addr};
-    spawn(dial_g, &d);
-    join();
+    gt_spawn(dial_g, &d);
+    gt_join();
     cr_assert_eq(d.r, -ETIMEDOUT, "dial to a full backlog connected");
     cr_assert_eq(d.err, ETIMEDOUT, "dial: %s", strerror(d.err));
     goro_ctx_release(t);
     blackhole_close(&bh);
-    join();
+    gt_join();
 }
 
 /* ---- goro_close wakes a blocked reader ------------------------------------- */
@@ -723,25 +648,25 @@ Test(io, close_wakes_reader, .timeout = GT_TIMEOUT(20))
 {
     int p[2], sv[2];
     mk_pipe(p);
-    mk_socketpair(sv);
+    gt_socketpair(sv);
     int fds[2] = {p[0], sv[0]};
 
     for (int i = 0; i < 2; i++) {
         struct close_case c = {.fd = fds[i], .r = 99};
         uint64_t parks0 = parks_now();
-        spawn(read_until_closed, &c);
+        gt_spawn(read_until_closed, &c);
         wait_parks(parks0, 1);
         struct closer cl = {.fd = fds[i], .r = 99};
-        spawn(close_g, &cl); /* from another goroutine */
-        join();
-        cr_assert_eq(cl.r, 0, "goro_close: %s", err_str(cl.r));
+        gt_spawn(close_g, &cl); /* from another goroutine */
+        gt_join();
+        cr_assert_eq(cl.r, 0, "goro_close: %s", gt_err_str(cl.r));
         cr_assert_eq(c.r, -EBADF, "read returned %zd after close", c.r);
         cr_assert_eq(c.err, EBADF, "read: %s", strerror(c.err));
     }
     cr_assert_eq(goro_close(p[1]), 0);
     cr_assert_eq(goro_close(sv[1]), 0);
     cr_assert_eq(goro_close(-1), -EBADF);
-    join();
+    gt_join();
 }
 
 /* ---- connection refused ------------------------------------------------------ */
@@ -757,13 +682,13 @@ Test(io, connect_refused, .timeout = GT_TIMEOUT(20))
     close(s);
 
     struct dial_case d = {.addr = addr};
-    spawn(dial_g, &d);
-    join();
+    gt_spawn(dial_g, &d);
+    gt_join();
     cr_assert_eq(d.r, -ECONNREFUSED, "dial to a closed port connected");
     cr_assert_eq(d.err, ECONNREFUSED, "dial: %s", strerror(d.err));
     int r = goro_dial_tcp(NULL, addr);
-    cr_assert_eq(r, -ECONNREFUSED, "dial from a thread: %s", err_str(r));
-    join();
+    cr_assert_eq(r, -ECONNREFUSED, "dial from a thread: %s", gt_err_str(r));
+    gt_join();
 }
 
 /* ---- peer reset and EPIPE without SIGPIPE --------------------------------------- */
@@ -795,22 +720,22 @@ Test(io, peer_reset_and_epipe, .timeout = GT_TIMEOUT(20))
     char addr[64];
     int lfd = listen_loopback(addr, sizeof addr);
     int c = goro_dial_tcp(NULL, addr);
-    cr_assert_geq(c, 0, "dial: %s", err_str(c));
+    cr_assert_geq(c, 0, "dial: %s", gt_err_str(c));
     int s = goro_accept(lfd, NULL, NULL);
-    cr_assert_geq(s, 0, "accept: %s", err_str(s));
+    cr_assert_geq(s, 0, "accept: %s", gt_err_str(s));
     struct linger lg = {.l_onoff = 1, .l_linger = 0};
     cr_assert_eq(setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
     cr_assert_eq(goro_close(s), 0);
     struct write_case w = {.fd = c};
-    spawn(write_until_error, &w);
-    join();
+    gt_spawn(write_until_error, &w);
+    gt_join();
     cr_assert_lt(w.r, 0, "writes to a reset connection kept succeeding");
     cr_assert(w.err == EPIPE || w.err == ECONNRESET, "write after RST: %s", strerror(w.err));
     /* And from the test's thread. */
     char buf[16] = {0};
     ssize_t tw = goro_write(c, buf, sizeof buf);
     cr_assert(tw == -EPIPE || tw == -ECONNRESET, "thread write after RST: %zd %s", tw,
-              err_str(tw));
+              gt_err_str(tw));
     cr_assert_eq(goro_close(c), 0);
     cr_assert_eq(goro_close(lfd), 0);
 
@@ -819,21 +744,21 @@ Test(io, peer_reset_and_epipe, .timeout = GT_TIMEOUT(20))
     mk_pipe(p);
     cr_assert_eq(close(p[0]), 0);
     w = (struct write_case){.fd = p[1]};
-    spawn(write_until_error, &w);
-    join();
-    cr_assert_eq(w.r, -EPIPE, "goroutine pipe write: %s", err_str(w.r));
+    gt_spawn(write_until_error, &w);
+    gt_join();
+    cr_assert_eq(w.r, -EPIPE, "goroutine pipe write: %s", gt_err_str(w.r));
     /* ... and from the test's thread, whose SIGPIPE is not blocked. */
     sigset_t before, after, pending;
     pthread_sigmask(SIG_SETMASK, NULL, &before);
     cr_assert(!sigismember(&before, SIGPIPE));
     tw = goro_write(p[1], buf, sizeof buf);
-    cr_assert_eq(tw, -EPIPE, "thread pipe write: %s", err_str(tw));
+    cr_assert_eq(tw, -EPIPE, "thread pipe write: %s", gt_err_str(tw));
     pthread_sigmask(SIG_SETMASK, NULL, &after);
     cr_assert(!sigismember(&after, SIGPIPE), "goro_write left SIGPIPE blocked");
     sigpending(&pending);
     cr_assert(!sigismember(&pending, SIGPIPE), "goro_write left a SIGPIPE pending");
     cr_assert_eq(goro_close(p[1]), 0);
-    join();
+    gt_join();
 }
 
 /* ---- a blocked writer blocks only itself (one P) --------------------------------- */
@@ -868,16 +793,7 @@ static void big_writer(void *arg)
 static bool writer_in_io_wait(void *arg)
 {
     (void)arg;
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f)
-        return false;
-    goro_dump(f);
-    fclose(f);
-    bool parked = text && strstr(text, " [IO wait") != NULL;
-    free(text);
-    return parked;
+    return gt_in_state("IO wait") > 0;
 }
 
 /* With one P, a writer parked on a full socket leaves the P to the
@@ -890,10 +806,10 @@ Test(io, blocked_writer_blocks_only_itself, .timeout = GT_TIMEOUT(30))
 {
     goro_maxprocs(1);
     int sv[2];
-    mk_socketpair(sv);
+    gt_socketpair(sv);
     struct write_case w = {.fd = sv[0]};
-    spawn(big_writer, &w);
-    spawn(counter_g, NULL);
+    gt_spawn(big_writer, &w);
+    gt_spawn(counter_g, NULL);
 
     /* The writer fills the socket buffer and parks in the poller ... */
     cr_assert(gt_wait_until(writer_in_io_wait, NULL, gt_ms(10000)),
@@ -909,10 +825,10 @@ Test(io, blocked_writer_blocks_only_itself, .timeout = GT_TIMEOUT(30))
 
     atomic_store(&spin_stop, true);
     cr_assert_eq(goro_close(sv[0]), 0); /* wakes the writer with EBADF */
-    join();
-    cr_assert_eq(w.r, -EBADF, "writer: %s", err_str(w.r));
+    gt_join();
+    cr_assert_eq(w.r, -EBADF, "writer: %s", gt_err_str(w.r));
     cr_assert_eq(goro_close(sv[1]), 0);
-    join();
+    gt_join();
 }
 
 /* ---- goro_blocking ------------------------------------------------------------------ */
@@ -962,15 +878,15 @@ Test(io, blocking_pool, .timeout = GT_TIMEOUT(30))
     cr_assert(pthread_equal(ran_on, pthread_self()), "fn did not run on the calling thread");
     cr_assert_eq(goro_blocking(NULL, NULL), EINVAL);
     int e = 0;
-    spawn(blocking_null_g, &e);
-    join();
+    gt_spawn(blocking_null_g, &e);
+    gt_join();
     cr_assert_eq(e, EINVAL);
 
     for (int i = 0; i < BLOCKERS; i++)
-        spawn(blocker_g, NULL);
+        gt_spawn(blocker_g, NULL);
     cr_assert(gt_wait_count(&blockers_done, BLOCKERS, gt_ms(15000)), "%ld of %d done",
               atomic_load(&blockers_done), BLOCKERS);
-    join();
+    gt_join();
     cr_assert_eq(atomic_load(&blockers_met), BLOCKERS,
                  "%ld of %d blocking calls saw all %d inside at once", atomic_load(&blockers_met),
                  BLOCKERS, BLOCKERS);
@@ -1036,13 +952,13 @@ static void rendezvous_through_pool(int warm, int n)
     int64_t wait = gt_ms(5000);
 
     for (int i = 0; i < warm; i++)
-        spawn(quick_g, NULL);
-    join();
+        gt_spawn(quick_g, NULL);
+    gt_join();
     clock_gettime(CLOCK_REALTIME, &r.deadline);
     r.deadline.tv_sec += wait / GORO_SECOND + 1;
     for (int i = 0; i < n; i++)
-        spawn(meeter_g, &r);
-    join();
+        gt_spawn(meeter_g, &r);
+    gt_join();
     cr_assert_eq(atomic_load(&meets_done), n);
     cr_assert(!r.timed_out, "only %d of %d calls were running after %.0f ms: the others waited "
               "for a pool thread", r.arrived_by_deadline, n, (double)wait / 1e6);
@@ -1091,8 +1007,8 @@ Test(io, blocking_queues_at_limit, .timeout = GT_TIMEOUT(60))
 {
     setenv("GORO_BLOCKING_THREADS", "4", 1);
     for (int i = 0; i < 20; i++)
-        spawn(queued_g, NULL);
-    join();
+        gt_spawn(queued_g, NULL);
+    gt_join();
     cr_assert_eq(atomic_load(&blockers_done), 20);
     cr_assert_leq(atomic_load(&queued_most), 4, "%ld calls ran at once with a limit of 4",
                   atomic_load(&queued_most));
@@ -1122,7 +1038,7 @@ static void big_send(void *arg)
     for (size_t i = 0; i < BIG; i++)
         buf[i] = pattern(i);
     x->wrote = goro_write(x->wfd, buf, BIG);
-    gt_check(x->wrote == (ssize_t)BIG, "write: %zd %s", x->wrote, err_str(x->wrote));
+    gt_check(x->wrote == (ssize_t)BIG, "write: %zd %s", x->wrote, gt_err_str(x->wrote));
     free(buf);
 }
 
@@ -1133,7 +1049,7 @@ static void big_recv(void *arg)
     while (x->got < BIG) {
         size_t want = 1 + (x->got % sizeof buf);
         ssize_t r = goro_read(x->rfd, buf, want);
-        if (!gt_check(r > 0, "read at %zu: %zd %s", x->got, r, err_str(r)))
+        if (!gt_check(r > 0, "read at %zu: %zd %s", x->got, r, gt_err_str(r)))
             return;
         for (ssize_t i = 0; i < r; i++)
             if (!gt_check(buf[i] == pattern(x->got + (size_t)i), "byte %zu differs",
@@ -1146,16 +1062,16 @@ static void big_recv(void *arg)
 Test(io, partial_reads_writes, .timeout = GT_TIMEOUT(60))
 {
     int sv[2];
-    mk_socketpair(sv);
+    gt_socketpair(sv);
     struct big_xfer x = {.wfd = sv[0], .rfd = sv[1]};
-    spawn(big_recv, &x);
-    spawn(big_send, &x);
-    join();
+    gt_spawn(big_recv, &x);
+    gt_spawn(big_send, &x);
+    gt_join();
     cr_assert_eq(x.wrote, (ssize_t)BIG);
     cr_assert_eq(x.got, (size_t)BIG);
     cr_assert_eq(goro_close(sv[0]), 0);
     cr_assert_eq(goro_close(sv[1]), 0);
-    join();
+    gt_join();
 }
 
 /* ---- EOF ----------------------------------------------------------------------------- */
@@ -1165,18 +1081,18 @@ Test(io, eof_after_shutdown, .timeout = GT_TIMEOUT(20))
     char addr[64];
     int lfd = listen_loopback(addr, sizeof addr);
     int c = goro_dial_tcp(NULL, addr);
-    cr_assert_geq(c, 0, "dial: %s", err_str(c));
+    cr_assert_geq(c, 0, "dial: %s", gt_err_str(c));
     int s = goro_accept(lfd, NULL, NULL);
-    cr_assert_geq(s, 0, "accept: %s", err_str(s));
+    cr_assert_geq(s, 0, "accept: %s", gt_err_str(s));
     int sv[2], p[2];
-    mk_socketpair(sv);
+    gt_socketpair(sv);
     mk_pipe(p);
     int readers[3] = {s, sv[0], p[0]};
 
     for (int i = 0; i < 3; i++) {
         struct close_case r = {.fd = readers[i], .r = 99};
         uint64_t parks0 = parks_now();
-        spawn(read_until_closed, &r);
+        gt_spawn(read_until_closed, &r);
         wait_parks(parks0, 1); /* parked in goro_read */
         switch (i) {
         case 0:
@@ -1189,7 +1105,7 @@ Test(io, eof_after_shutdown, .timeout = GT_TIMEOUT(20))
             cr_assert_eq(goro_close(p[1]), 0);
             break;
         }
-        join();
+        gt_join();
         cr_assert_eq(r.r, 0, "reader %d: %zd (%s), want EOF", i, r.r, strerror(r.err));
     }
     /* EOF stays: a second read returns 0 at once. */
@@ -1198,7 +1114,7 @@ Test(io, eof_after_shutdown, .timeout = GT_TIMEOUT(20))
     int fds[] = {c, s, lfd, sv[0], sv[1], p[0]};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         cr_assert_eq(goro_close(fds[i]), 0);
-    join();
+    gt_join();
 }
 
 /* ---- address parsing and name resolution ------------------------------------------------- */
@@ -1225,7 +1141,7 @@ static void dial_and_echo(void *arg)
     struct conn_check *cc = arg;
     char b[3];
     int fd = goro_dial_tcp(NULL, cc->addr);
-    if (!gt_check(fd >= 0, "dial %s: %s", cc->addr, err_str(fd)))
+    if (!gt_check(fd >= 0, "dial %s: %s", cc->addr, gt_err_str(fd)))
         return;
     cc->ok = goro_write(fd, "abc", 3) == 3 && read_full(fd, b, 3) == 3 && !memcmp(b, "abc", 3);
     goro_close(fd);
@@ -1237,12 +1153,12 @@ static void echo_once(int lfd, const char *addr)
 {
     struct conn_check cc = {.addr = addr};
     char b[3];
-    spawn(dial_and_echo, &cc);
+    gt_spawn(dial_and_echo, &cc);
     int s = goro_accept_deadline(lfd, NULL, NULL, goro_now() + gt_ms(5000));
-    cr_assert_geq(s, 0, "accept for %s: %s", addr, err_str(s));
+    cr_assert_geq(s, 0, "accept for %s: %s", addr, gt_err_str(s));
     cr_assert_eq(read_full(s, b, 3), 3);
     cr_assert_eq(goro_write(s, b, 3), 3);
-    join();
+    gt_join();
     cr_assert(cc.ok, "no echo through %s", addr);
     cr_assert_eq(goro_close(s), 0);
 }
@@ -1275,9 +1191,9 @@ Test(io, address_parsing, .timeout = GT_TIMEOUT(30))
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int r = goro_listen_tcp(bad[i]);
-        cr_assert_eq(r, -EINVAL, "listen '%s': %d (%s)", bad[i], r, err_str(r));
+        cr_assert_eq(r, -EINVAL, "listen '%s': %d (%s)", bad[i], r, gt_err_str(r));
         r = goro_dial_tcp(NULL, bad[i]);
-        cr_assert_eq(r, -EINVAL, "dial '%s': %d (%s)", bad[i], r, err_str(r));
+        cr_assert_eq(r, -EINVAL, "dial '%s': %d (%s)", bad[i], r, gt_err_str(r));
     }
     cr_assert_eq(goro_listen_tcp(NULL), -EINVAL);
 
@@ -1297,13 +1213,13 @@ Test(io, address_parsing, .timeout = GT_TIMEOUT(30))
         echo_once(lfd, name);
         cr_assert_eq(goro_close(lfd), 0);
         lfd = goro_listen_tcp("localhost:0");
-        cr_assert_geq(lfd, 0, "listen localhost:0: %s", err_str(lfd));
+        cr_assert_geq(lfd, 0, "listen localhost:0: %s", gt_err_str(lfd));
         cr_assert_eq(goro_close(lfd), 0);
     }
 
     /* ":port": every interface, loopback included. */
     lfd = goro_listen_tcp(":0");
-    cr_assert_geq(lfd, 0, "listen :0: %s", err_str(lfd));
+    cr_assert_geq(lfd, 0, "listen :0: %s", gt_err_str(lfd));
     snprintf(addr, sizeof addr, "127.0.0.1:%d", local_port(lfd));
     echo_once(lfd, addr);
     cr_assert_eq(goro_close(lfd), 0);
@@ -1311,7 +1227,7 @@ Test(io, address_parsing, .timeout = GT_TIMEOUT(30))
     /* "[::1]:0" where IPv6 loopback exists. */
     if (ipv6_loopback_works()) {
         lfd = goro_listen_tcp("[::1]:0");
-        cr_assert_geq(lfd, 0, "listen [::1]:0: %s", err_str(lfd));
+        cr_assert_geq(lfd, 0, "listen [::1]:0: %s", gt_err_str(lfd));
         snprintf(addr, sizeof addr, "[::1]:%d", local_port(lfd));
         echo_once(lfd, addr);
         cr_assert_eq(goro_close(lfd), 0);
@@ -1335,15 +1251,15 @@ Test(io, address_parsing, .timeout = GT_TIMEOUT(30))
         address_parsing_skips("nonexistent.invalid resolves here: unknown-host part skipped");
     } else {
         int r = goro_dial_tcp(NULL, "nonexistent.invalid:80");
-        cr_assert_eq(r, -ENOENT, "dial unknown host: %s", err_str(r));
+        cr_assert_eq(r, -ENOENT, "dial unknown host: %s", gt_err_str(r));
         r = goro_listen_tcp("nonexistent.invalid:0");
-        cr_assert_eq(r, -ENOENT, "listen unknown host: %s", err_str(r));
+        cr_assert_eq(r, -ENOENT, "listen unknown host: %s", gt_err_str(r));
         struct dial_case d = {.addr = "nonexistent.invalid:80"};
-        spawn(dial_g, &d); /* through the blocking pool */
-        join();
-        cr_assert_eq(d.r, -ENOENT, "dial unknown host in a goroutine: %s", err_str(d.r));
+        gt_spawn(dial_g, &d); /* through the blocking pool */
+        gt_join();
+        cr_assert_eq(d.r, -ENOENT, "dial unknown host in a goroutine: %s", gt_err_str(d.r));
     }
-    join();
+    gt_join();
 }
 
 /* ---- errors come back in the return value ---------------------------------------------- *
@@ -1434,8 +1350,8 @@ Test(io, error_returned_not_errno, .init = errno_migrate_init, .timeout = GT_TIM
     for (int procs = 2; procs <= 4; procs++) {
         goro_maxprocs(procs);
         for (int g = 0; g < ERRNO_GS; g++)
-            spawn(errno_loop, &cs[g]);
-        join();
+            gt_spawn(errno_loop, &cs[g]);
+        gt_join();
     }
     for (int g = 0; g < ERRNO_GS; g++) {
         cr_assert_eq(cs[g].bad_ret, 0, "goroutine %d: %ld of %ld calls returned other than "
@@ -1450,7 +1366,7 @@ Test(io, error_returned_not_errno, .init = errno_migrate_init, .timeout = GT_TIM
     cr_log_info("error_returned_not_errno: %ld calls, every one returned -ETIMEDOUT; errno read "
                 "as compiled was wrong after %ld (%.0f%%)", calls, bad_errno,
                 100.0 * (double)bad_errno / (double)calls);
-    join();
+    gt_join();
 }
 
 /* ---- a failed lookup's errno comes from the thread that ran it ------------------------------ *
@@ -1489,17 +1405,17 @@ Test(io, lookup_system_error, .timeout = GT_TIMEOUT(20))
         const char *what = c.listen ? "listen" : "dial";
         const char *who = in_goroutine ? "goroutine" : "thread";
         if (in_goroutine) {
-            spawn(lookup_fail_g, &c);
-            join();
+            gt_spawn(lookup_fail_g, &c);
+            gt_join();
         } else {
             lookup_fail_run(&c);
         }
         cr_assert_eq(c.r, -EMFILE, "%s (%s) with a failing lookup returned %d (%s)", what, who,
-                     c.r, err_str(c.r));
+                     c.r, gt_err_str(c.r));
         cr_assert_eq(c.err, EMFILE, "%s (%s): errno %d (%s), want EMFILE", what, who, c.err,
                      strerror(c.err));
     }
-    join();
+    gt_join();
 }
 #endif
 
@@ -1533,7 +1449,7 @@ static void busy_reader(void *arg)
             goro_sleep(GORO_MILLISECOND); /* the prober holds the slot: retry */
             continue;
         }
-        if (gt_check(r == 1 && b == 'z', "busy reader: %zd %s", r, err_str(r)))
+        if (gt_check(r == 1 && b == 'z', "busy reader: %zd %s", r, gt_err_str(r)))
             atomic_store(&busy_reader_got, 1);
         return;
     }
@@ -1560,19 +1476,19 @@ static void busy_prober(void *arg)
 Test(io, fd_wait_rules, .timeout = GT_TIMEOUT(30))
 {
     int sv[2];
-    mk_socketpair(sv);
+    gt_socketpair(sv);
 
     /* Writable socket, read or write: ready at once. */
     struct fdw_case c = {.fd = sv[0], .events = GORO_READ | GORO_WRITE,
                          .deadline = goro_now() + gt_ms(5000)};
-    spawn(fd_wait_g, &c);
-    join();
+    gt_spawn(fd_wait_g, &c);
+    gt_join();
     cr_assert_eq(c.r, 0, "fd_wait(READ|WRITE) on a writable socket: %s", strerror(c.err));
     cr_assert_lt(c.took, gt_ms(100), "fd_wait took %.1f ms", (double)c.took / 1e6);
     int sv2[2];
-    mk_socketpair(sv2); /* a fresh one: see fd_wait_level_ready for a used one */
+    gt_socketpair(sv2); /* a fresh one: see fd_wait_level_ready for a used one */
     int r = goro_fd_wait(sv2[0], GORO_READ | GORO_WRITE, goro_now() + gt_ms(5000));
-    cr_assert_eq(r, 0, "from the test's thread: %s", err_str(r));
+    cr_assert_eq(r, 0, "from the test's thread: %s", gt_err_str(r));
     cr_assert_eq(goro_close(sv2[0]), 0);
     cr_assert_eq(goro_close(sv2[1]), 0);
 
@@ -1584,24 +1500,24 @@ Test(io, fd_wait_rules, .timeout = GT_TIMEOUT(30))
     /* Nothing to read: the deadline. */
     c = (struct fdw_case){.fd = sv[0], .events = GORO_READ,
                           .deadline = goro_now() + 20 * GORO_MILLISECOND};
-    spawn(fd_wait_g, &c);
-    join();
-    cr_assert_eq(c.r, -ETIMEDOUT, "fd_wait: %s", err_str(c.r));
+    gt_spawn(fd_wait_g, &c);
+    gt_join();
+    cr_assert_eq(c.r, -ETIMEDOUT, "fd_wait: %s", gt_err_str(c.r));
 
     /* Two readers of one fd: the second gets EBUSY. */
     int res[2] = {sv[0], 0};
-    spawn(busy_reader, (void *)(intptr_t)sv[0]);
-    spawn(busy_prober, res);
+    gt_spawn(busy_reader, (void *)(intptr_t)sv[0]);
+    gt_spawn(busy_prober, res);
     /* Let the prober finish before the byte arrives. */
     for (int i = 0; i < 5000 && goro_num_goroutine() > 1; i++)
         goro_sleep(GORO_MILLISECOND);
     cr_assert_eq(goro_write(sv[1], "z", 1), 1);
-    join();
+    gt_join();
     cr_assert_eq(res[1], EBUSY, "a second reader of one fd never got EBUSY");
     cr_assert_eq(atomic_load(&busy_reader_got), 1);
     cr_assert_eq(goro_close(sv[0]), 0);
     cr_assert_eq(goro_close(sv[1]), 0);
-    join();
+    gt_join();
 }
 
 /* ---- the same calls from a plain thread ----------------------------------------------------- */
@@ -1612,10 +1528,10 @@ static void late_dialer(void *arg)
     char b[2];
     goro_sleep(50 * GORO_MILLISECOND);
     int fd = goro_dial_tcp(NULL, addr);
-    if (!gt_check(fd >= 0, "dial: %s", err_str(fd)))
+    if (!gt_check(fd >= 0, "dial: %s", gt_err_str(fd)))
         return;
     ssize_t w = goro_write(fd, "hi", 2);
-    gt_check(w == 2, "write: %s", err_str(w));
+    gt_check(w == 2, "write: %s", gt_err_str(w));
     gt_check(read_full(fd, b, 2) == 2 && !memcmp(b, "HI", 2), "no answer");
     goro_close(fd);
 }
@@ -1633,9 +1549,9 @@ Test(io, plain_thread_calls, .timeout = GT_TIMEOUT(30))
     char addr[64], b[8];
     int lfd = listen_loopback(addr, sizeof addr);
     int c = goro_dial_tcp(NULL, addr);
-    cr_assert_geq(c, 0, "dial: %s", err_str(c));
+    cr_assert_geq(c, 0, "dial: %s", gt_err_str(c));
     int s = goro_accept(lfd, NULL, NULL);
-    cr_assert_geq(s, 0, "accept: %s", err_str(s));
+    cr_assert_geq(s, 0, "accept: %s", gt_err_str(s));
     cr_assert_eq(goro_write(c, "ping", 4), 4);
     cr_assert_eq(read_full(s, b, 4), 4);
     cr_assert_eq(memcmp(b, "ping", 4), 0);
@@ -1647,16 +1563,16 @@ Test(io, plain_thread_calls, .timeout = GT_TIMEOUT(30))
     cr_assert_eq(goro_close(s), 0);
 
     /* An accept that has to wait for a goroutine's dial. */
-    spawn(late_dialer, addr);
+    gt_spawn(late_dialer, addr);
     s = goro_accept(lfd, NULL, NULL);
-    cr_assert_geq(s, 0, "waiting accept: %s", err_str(s));
+    cr_assert_geq(s, 0, "waiting accept: %s", gt_err_str(s));
     cr_assert_eq(read_full(s, b, 2), 2);
     cr_assert_eq(memcmp(b, "hi", 2), 0);
     cr_assert_eq(goro_write(s, "HI", 2), 2);
-    join();
+    gt_join();
     cr_assert_eq(goro_close(s), 0);
     cr_assert_eq(goro_close(lfd), 0);
-    join();
+    gt_join();
 }
 
 /* ---- goro_fd_wait reports a level, not only an edge ----------------------------------------- *
@@ -1682,24 +1598,24 @@ static void wait_twice(void *arg)
 Test(io, fd_wait_level_ready, .timeout = GT_TIMEOUT(20))
 {
     int sv[2];
-    mk_socketpair(sv);
+    gt_socketpair(sv);
     cr_assert_eq(write(sv[1], "d", 1), 1); /* sv[0]: readable and writable */
     static const int evs[] = {GORO_WRITE, GORO_READ, GORO_READ | GORO_WRITE};
     static const char *names[] = {"WRITE", "READ", "READ|WRITE"};
 
     for (int i = 0; i < 3; i++) {
         struct level_case c = {.fd = sv[0], .events = evs[i]};
-        spawn(wait_twice, &c);
-        join();
+        gt_spawn(wait_twice, &c);
+        gt_join();
         for (int k = 0; k < 2; k++)
             cr_assert_eq(c.r[k], 0, "goroutine: wait %d for %s on a ready socket: %s", k + 1,
                          names[i], strerror(c.err[k]));
         int r = goro_fd_wait(sv[0], evs[i], goro_now() + gt_ms(1000));
-        cr_assert_eq(r, 0, "thread: wait for %s on a ready socket: %s", names[i], err_str(r));
+        cr_assert_eq(r, 0, "thread: wait for %s on a ready socket: %s", names[i], gt_err_str(r));
     }
     cr_assert_eq(goro_close(sv[0]), 0);
     cr_assert_eq(goro_close(sv[1]), 0);
-    join();
+    gt_join();
 }
 
 /* ---- goro_fd_wait never reports readiness that is gone -------------------------------------- *
@@ -1755,11 +1671,11 @@ Test(io, fd_wait_not_stale, .timeout = GT_TIMEOUT(30))
     for (int in_goroutine = 1; in_goroutine >= 0; in_goroutine--) {
         const char *who = in_goroutine ? "goroutine" : "thread";
         int sv[2];
-        mk_socketpair(sv);
+        gt_socketpair(sv);
         struct stale_case c = {.fd = sv[0], .peer = sv[1]};
         if (in_goroutine) {
-            spawn(stale_rounds_g, &c);
-            join();
+            gt_spawn(stale_rounds_g, &c);
+            gt_join();
         } else {
             stale_rounds(&c);
         }
@@ -1771,7 +1687,7 @@ Test(io, fd_wait_not_stale, .timeout = GT_TIMEOUT(30))
         cr_assert_eq(goro_close(sv[0]), 0);
         cr_assert_eq(goro_close(sv[1]), 0);
     }
-    join();
+    gt_join();
 }
 
 /* ---- connect waits for the handshake ------------------------------------------------------ *
@@ -1841,11 +1757,11 @@ Test(io, connect_waits_for_handshake, .timeout = GT_TIMEOUT(30))
         cr_skip_test("connects to a full loopback backlog complete here");
     }
     struct prepolled pp = {.sa = (struct sockaddr *)&bh.sa, .salen = sizeof bh.sa, .r = 99};
-    spawn(connect_prepolled, &pp);
-    join();
+    gt_spawn(connect_prepolled, &pp);
+    gt_join();
     for (int i = 0; i < EARLY_TRIES; i++) {
-        spawn(dial_blackhole, bh.addr);
-        join();
+        gt_spawn(dial_blackhole, bh.addr);
+        gt_join();
     }
     blackhole_close(&bh);
     cr_assert(pp.r == -ETIMEDOUT,
@@ -1856,5 +1772,90 @@ Test(io, connect_waits_for_handshake, .timeout = GT_TIMEOUT(30))
                  "getpeername ENOTCONN); %ld timed out",
                  atomic_load(&early_connected), EARLY_TRIES, atomic_load(&early_notconn),
                  atomic_load(&early_timedout));
-    join();
+    gt_join();
 }
+
+/* ---- the poller's break --------------------------------------------------- */
+
+#ifdef GORO_TESTING
+/* The poller's internals (src/runtime.h, src/netpoll.h), which the
+ * scheduler drives: the timer M blocks in goro__netpoll until its next
+ * timer, other Ms poll without blocking, and arming an earlier timer breaks
+ * the blocked wait. */
+extern int goro__fd_prepare(int fd);
+extern int goro__netpoll(int64_t deadline);
+extern void goro__netpoll_break(void);
+extern bool goro__netpoll_blocked(void);
+
+#define BREAK_ROUNDS 20
+
+static _Atomic int brk_stop, brk_returned;
+
+static void *brk_blocked(void *arg)
+{
+    (void)arg;
+    goro__netpoll(-1); /* nothing else is ready: only a break ends it */
+    atomic_store(&brk_returned, 1);
+    return NULL;
+}
+
+static void *brk_spinner(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&brk_stop))
+        goro__netpoll(0);
+    return NULL;
+}
+
+static bool brk_done(void *arg)
+{
+    (void)arg;
+    return atomic_load(&brk_returned);
+}
+
+/* A break meant for the blocked wait must end it even while another
+ * thread polls without blocking all the while (an M in findrunnable, or
+ * sysmon).  Before, the non-blocking poll could read the break's eventfd
+ * between the kernel waking the blocked wait and the wait collecting its
+ * events: the wait found nothing and slept on, past the new timer. */
+Test(io, netpoll_break_survives_nonblocking_polls, .timeout = GT_TIMEOUT(60))
+{
+    int sv[2], lost = 0, round = 0;
+    pthread_t spinner;
+
+    gt_socketpair(sv);
+    cr_assert_eq(goro__fd_prepare(sv[0]), 0); /* starts the poller */
+    goro__netpoll(0);                         /* takes the first writable edge */
+    cr_assert_eq(pthread_create(&spinner, NULL, brk_spinner, NULL), 0);
+    for (int i = 0; i < BREAK_ROUNDS; i++) {
+        pthread_t blocked;
+        atomic_store(&brk_returned, 0);
+        cr_assert_eq(pthread_create(&blocked, NULL, brk_blocked, NULL), 0);
+        while (!goro__netpoll_blocked())
+            sched_yield();
+        usleep(1000); /* in epoll_wait by now, most likely */
+        goro__netpoll_break();
+        if (!gt_wait_until(brk_done, NULL, gt_ms(1000))) {
+            lost++;
+            round = i + 1;
+            atomic_store(&brk_stop, 1); /* then a break cannot be lost */
+            pthread_join(spinner, NULL);
+            while (!atomic_load(&brk_returned)) {
+                goro__netpoll_break();
+                usleep(1000);
+            }
+        }
+        pthread_join(blocked, NULL);
+        if (lost)
+            break;
+    }
+    atomic_store(&brk_stop, 1);
+    if (!lost)
+        pthread_join(spinner, NULL);
+    goro_close(sv[0]);
+    close(sv[1]);
+    cr_assert_eq(lost, 0, "the break of round %d of %d was lost to a non-blocking poll", round,
+                 BREAK_ROUNDS);
+    gt_quiesce();
+}
+#endif

@@ -120,13 +120,6 @@ struct gb {
     _Atomic int *max_threads;
 };
 
-static void note_threads(_Atomic int *max)
-{
-    int t = gl_threads(), m = atomic_load(max);
-    while (t > m && !atomic_compare_exchange_weak(max, &m, t))
-        ;
-}
-
 static void get_worker(void *arg)
 {
     struct gb *w = arg;
@@ -145,7 +138,7 @@ static void get_worker(void *arg)
         gt_check(b.len == strlen(want) && memcmp(b.data, want, b.len) == 0, "GET %s: body %.*s",
                  url, (int)b.len, b.data))
         atomic_fetch_add(w->ok, 1);
-    note_threads(w->max_threads);
+    gl_note_threads(w->max_threads);
     snprintf(url, sizeof url, "%s64k.bin", w->base);
     rc = get(h, url, &b, &status);
     if (gt_check(rc == CURLE_OK && status == 200, "GET %s: %s, status %ld", url,
@@ -156,7 +149,7 @@ static void get_worker(void *arg)
     rc = get(h, url, &b, &status);
     gt_check(rc == CURLE_OK && status == 404, "GET %s: %s, status %ld", url,
              curl_easy_strerror(rc), status);
-    note_threads(w->max_threads);
+    gl_note_threads(w->max_threads);
 out:
     free(b.data);
     curl_easy_cleanup(h);

@@ -18,12 +18,7 @@
 
 #include <libpq-fe.h>
 
-static void procs2(void)
-{
-    setenv("GORO_MAXPROCS", "2", 1);
-}
-
-TestSuite(libs_pg, .init = procs2, .timeout = GT_TIMEOUT(60));
+TestSuite(libs_pg, .init = gl_procs2, .timeout = GT_TIMEOUT(60));
 
 /* ---- calls through gl_call ---------------------------------------------- */
 
@@ -106,13 +101,6 @@ struct sr {
     _Atomic int *max_threads;
 };
 
-static void note_threads(_Atomic int *max)
-{
-    int t = gl_threads(), m = atomic_load(max);
-    while (t > m && !atomic_compare_exchange_weak(max, &m, t))
-        ;
-}
-
 static void select_worker(void *arg)
 {
     struct sr *w = arg;
@@ -140,7 +128,7 @@ static void select_worker(void *arg)
             atomic_fetch_add(w->rows, 1);
         }
         PQclear(res);
-        note_threads(w->max_threads);
+        gl_note_threads(w->max_threads);
     }
     pfinish(conn);
     goro_waitgroup_done(w->wg);
@@ -196,7 +184,7 @@ static void sleep_worker(void *arg)
                      "pg_sleep: wrong row"))
             atomic_fetch_add(w->slept, 1);
         PQclear(res);
-        note_threads(w->max_threads);
+        gl_note_threads(w->max_threads);
     }
     pfinish(conn);
     goro_waitgroup_done(w->wg);

@@ -21,12 +21,7 @@
 #include <hiredis/hiredis.h>
 #include <sys/socket.h>
 
-static void procs2(void)
-{
-    setenv("GORO_MAXPROCS", "2", 1);
-}
-
-TestSuite(libs_redis, .init = procs2, .timeout = GT_TIMEOUT(60));
+TestSuite(libs_redis, .init = gl_procs2, .timeout = GT_TIMEOUT(60));
 
 static const char *redis_host(void)
 {
@@ -124,13 +119,6 @@ struct sg {
     _Atomic int *max_threads;
 };
 
-static void note_threads(_Atomic int *max)
-{
-    int t = gl_threads(), m = atomic_load(max);
-    while (t > m && !atomic_compare_exchange_weak(max, &m, t))
-        ;
-}
-
 static void set_get_worker(void *arg)
 {
     struct sg *w = arg;
@@ -165,7 +153,7 @@ static void set_get_worker(void *arg)
         gt_check(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1, "DEL %s: err %d", key, err);
         freeReplyObject(r);
         atomic_fetch_add(w->checked, 1);
-        note_threads(w->max_threads);
+        gl_note_threads(w->max_threads);
     }
     redisFree(c);
     goro_waitgroup_done(w->wg);

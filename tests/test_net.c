@@ -11,8 +11,8 @@
  * TestUDPConnSpecificMethods' round trips, and the unix path length rule
  * of syscall.SockaddrUnix.  Everything stays on loopback and in a fresh
  * temporary directory; abstract names carry the process id.  Goroutines
- * start through spawn() and every test ends in join() (a waitgroup, then
- * gt_quiesce()).
+ * start through gt_spawn() and every test ends in gt_join() (a waitgroup,
+ * then gt_quiesce()).
  */
 #define _GNU_SOURCE
 #include "common.h"
@@ -27,42 +27,6 @@
 #include <sys/un.h>
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static goro_waitgroup running = GORO_WAITGROUP_INIT;
-
-struct trampoline {
-    void (*fn)(void *);
-    void *arg;
-};
-
-static void trampoline(void *p)
-{
-    struct trampoline t = *(struct trampoline *)p;
-    free(p);
-    t.fn(t.arg);
-    goro_waitgroup_done(&running);
-}
-
-static void spawn(void (*fn)(void *), void *arg)
-{
-    struct trampoline *t = malloc(sizeof *t);
-    cr_assert_not_null(t);
-    *t = (struct trampoline){fn, arg};
-    goro_waitgroup_add(&running, 1);
-    int e = goro_go(trampoline, t);
-    cr_assert_eq(e, 0, "goro_go: %d", e);
-}
-
-static void join(void)
-{
-    goro_waitgroup_wait(&running);
-    gt_quiesce();
-}
-
-static const char *err_str(long r)
-{
-    return r < 0 ? strerror((int)-r) : "no error";
-}
 
 /* A fresh temporary directory for socket files, removed by tmp_done. */
 static char tmpdir[64];
@@ -114,16 +78,16 @@ static void echo_once(void *arg)
     int lfd = (int)(intptr_t)arg;
     char buf[512];
     int c = goro_accept(lfd, NULL, NULL);
-    if (!gt_check(c >= 0, "accept: %s", err_str(c)))
+    if (!gt_check(c >= 0, "accept: %s", gt_err_str(c)))
         return;
     for (;;) {
         ssize_t r = goro_read(c, buf, sizeof buf);
         if (r == 0)
             break;
-        if (!gt_check(r > 0, "server read: %s", err_str(r)))
+        if (!gt_check(r > 0, "server read: %s", gt_err_str(r)))
             break;
         ssize_t w = goro_write(c, buf, (size_t)r);
-        if (!gt_check(w == r, "server write: %s", err_str(w)))
+        if (!gt_check(w == r, "server write: %s", gt_err_str(w)))
             break;
     }
     goro_close(c);
@@ -135,19 +99,19 @@ static void echo_check(const char *network, const char *addr)
 {
     static const char *msgs[] = {"hello", "goro", "a third message"};
     int lfd = goro_listen(network, addr);
-    cr_assert_geq(lfd, 0, "listen %s %s: %s", network, addr, err_str(lfd));
+    cr_assert_geq(lfd, 0, "listen %s %s: %s", network, addr, gt_err_str(lfd));
     char name[128];
     int n = goro_sockname(lfd, name, sizeof name);
-    cr_assert_geq(n, 0, "sockname: %s", err_str(n));
+    cr_assert_geq(n, 0, "sockname: %s", gt_err_str(n));
     if (strcmp(addr, "127.0.0.1:0") && strcmp(addr, "[::1]:0"))
         cr_assert_str_eq(name, addr, "%s listener named %s", network, name);
-    spawn(echo_once, (void *)(intptr_t)lfd);
+    gt_spawn(echo_once, (void *)(intptr_t)lfd);
 
     int fd = goro_dial(NULL, network, name);
-    cr_assert_geq(fd, 0, "dial %s %s: %s", network, name, err_str(fd));
+    cr_assert_geq(fd, 0, "dial %s %s: %s", network, name, gt_err_str(fd));
     char peer[128];
     n = goro_peername(fd, peer, sizeof peer);
-    cr_assert_geq(n, 0, "peername: %s", err_str(n));
+    cr_assert_geq(n, 0, "peername: %s", gt_err_str(n));
     cr_assert_str_eq(peer, name);
     for (size_t i = 0; i < sizeof msgs / sizeof msgs[0]; i++) {
         size_t len = strlen(msgs[i]);
@@ -157,13 +121,13 @@ static void echo_check(const char *network, const char *addr)
         while (got < len) {
             ssize_t r = goro_read_deadline(fd, in + got, sizeof in - 1 - got,
                                            goro_now() + gt_ms(10000));
-            cr_assert_gt(r, 0, "client read: %s", err_str(r));
+            cr_assert_gt(r, 0, "client read: %s", gt_err_str(r));
             got += (size_t)r;
         }
         cr_assert_str_eq(in, msgs[i]);
     }
     cr_assert_eq(goro_close(fd), 0);
-    join();
+    gt_join();
     cr_assert_eq(goro_close(lfd), 0);
 }
 
@@ -191,7 +155,7 @@ Test(net, unix_abstract_echo, .timeout = GT_TIMEOUT(30))
     echo_check("unix", name);
     /* No file: the name is gone with the socket, and can be listened on again. */
     int fd = goro_listen("unix", name);
-    cr_assert_geq(fd, 0, "listen again: %s", err_str(fd));
+    cr_assert_geq(fd, 0, "listen again: %s", gt_err_str(fd));
     goro_close(fd);
 }
 
@@ -214,12 +178,12 @@ static void names_mirror(const char *network, const char *addr)
 {
     char lname[128], cl_local[128], cl_peer[128], sv_local[128], sv_peer[128];
     int lfd = goro_listen(network, addr);
-    cr_assert_geq(lfd, 0, "listen %s %s: %s", network, addr, err_str(lfd));
+    cr_assert_geq(lfd, 0, "listen %s %s: %s", network, addr, gt_err_str(lfd));
     cr_assert_geq(goro_sockname(lfd, lname, sizeof lname), 0);
     int c = goro_dial(NULL, network, lname);
-    cr_assert_geq(c, 0, "dial %s: %s", lname, err_str(c));
+    cr_assert_geq(c, 0, "dial %s: %s", lname, gt_err_str(c));
     int s = goro_accept(lfd, NULL, NULL);
-    cr_assert_geq(s, 0, "accept: %s", err_str(s));
+    cr_assert_geq(s, 0, "accept: %s", gt_err_str(s));
     cr_assert_geq(goro_sockname(c, cl_local, sizeof cl_local), 0);
     cr_assert_geq(goro_peername(c, cl_peer, sizeof cl_peer), 0);
     cr_assert_geq(goro_sockname(s, sv_local, sizeof sv_local), 0);
@@ -272,7 +236,7 @@ Test(net, sockname_peername_round_trip, .timeout = GT_TIMEOUT(30))
     cr_assert_geq(goro_addr_format((struct sockaddr *)&ss, len, again, sizeof again), 0);
     cr_assert_str_eq(again, "0.0.0.0:53");
     lfd = goro_listen("tcp4", ":0");
-    cr_assert_geq(lfd, 0, "listen tcp4 :0: %s", err_str(lfd));
+    cr_assert_geq(lfd, 0, "listen tcp4 :0: %s", gt_err_str(lfd));
     cr_assert_geq(goro_sockname(lfd, name, sizeof name), 0);
     cr_assert_eq(strncmp(name, "0.0.0.0:", 8), 0, "%s", name);
     goro_close(lfd);
@@ -335,12 +299,12 @@ static void udp_echo_server(void *arg)
         struct sockaddr_storage from;
         socklen_t fromlen = sizeof from;
         ssize_t r = goro_recvfrom(fd, buf, sizeof buf, (struct sockaddr *)&from, &fromlen);
-        if (!gt_check(r >= 0, "server recvfrom: %s", err_str(r)))
+        if (!gt_check(r >= 0, "server recvfrom: %s", gt_err_str(r)))
             return;
         if (r == 4 && memcmp(buf, "quit", 4) == 0)
             return;
         ssize_t w = goro_sendto(fd, buf, (size_t)r, (struct sockaddr *)&from, fromlen);
-        if (!gt_check(w == r, "server sendto: %zd %s", w, err_str(w)))
+        if (!gt_check(w == r, "server sendto: %zd %s", w, gt_err_str(w)))
             return;
     }
 }
@@ -352,13 +316,13 @@ static void udp_echo(const char *network, const char *addr)
 {
     char name[128], cname[128], fromname[128];
     int sfd = goro_listen(network, addr);
-    cr_assert_geq(sfd, 0, "listen %s %s: %s", network, addr, err_str(sfd));
+    cr_assert_geq(sfd, 0, "listen %s %s: %s", network, addr, gt_err_str(sfd));
     cr_assert_geq(goro_sockname(sfd, name, sizeof name), 0);
-    spawn(udp_echo_server, (void *)(intptr_t)sfd);
+    gt_spawn(udp_echo_server, (void *)(intptr_t)sfd);
 
     /* Connected: goro_write and goro_read talk to the server only. */
     int c = goro_dial(NULL, network, name);
-    cr_assert_geq(c, 0, "dial %s %s: %s", network, name, err_str(c));
+    cr_assert_geq(c, 0, "dial %s %s: %s", network, name, gt_err_str(c));
     cr_assert_geq(goro_peername(c, cname, sizeof cname), 0);
     cr_assert_str_eq(cname, name);
     for (int i = 0; i < 20; i++) {
@@ -366,7 +330,7 @@ static void udp_echo(const char *network, const char *addr)
         int n = snprintf(out, sizeof out, "datagram %d", i);
         cr_assert_eq(goro_write_deadline(c, out, (size_t)n, goro_now() + gt_ms(5000)), n);
         ssize_t r = goro_read_deadline(c, in, sizeof in, goro_now() + gt_ms(10000));
-        cr_assert_eq(r, n, "read %d: %s", i, err_str(r));
+        cr_assert_eq(r, n, "read %d: %s", i, gt_err_str(r));
         cr_assert_eq(memcmp(in, out, (size_t)n), 0);
     }
     /* sendto with no address, on the connected socket. */
@@ -378,7 +342,7 @@ static void udp_echo(const char *network, const char *addr)
     /* Unconnected: a bound socket of its own, the server's address resolved. */
     const char *any = strchr(addr, '[') ? "[::1]:0" : "127.0.0.1:0";
     c = goro_listen(network, any);
-    cr_assert_geq(c, 0, "listen client: %s", err_str(c));
+    cr_assert_geq(c, 0, "listen client: %s", gt_err_str(c));
     cr_assert_geq(goro_sockname(c, cname, sizeof cname), 0);
     struct sockaddr_storage to;
     socklen_t tolen;
@@ -391,13 +355,13 @@ static void udp_echo(const char *network, const char *addr)
     char in[16];
     ssize_t r = goro_recvfrom_deadline(c, in, sizeof in, (struct sockaddr *)&from, &fromlen,
                                        goro_now() + gt_ms(10000));
-    cr_assert_eq(r, 4, "recvfrom: %s", err_str(r));
+    cr_assert_eq(r, 4, "recvfrom: %s", gt_err_str(r));
     cr_assert_eq(memcmp(in, "ping", 4), 0);
     cr_assert_geq(goro_addr_format((struct sockaddr *)&from, fromlen, fromname, sizeof fromname),
                   0);
     cr_assert_str_eq(fromname, name, "reply from %s, server is %s", fromname, name);
     cr_assert_eq(goro_sendto(c, "quit", 4, (struct sockaddr *)&to, tolen), 4);
-    join();
+    gt_join();
     goro_close(c);
     goro_close(sfd);
 }
@@ -437,20 +401,20 @@ static void many_client(void *arg)
     struct sockaddr_storage to;
     socklen_t tolen;
     int fd = goro_listen("udp", "127.0.0.1:0");
-    if (!gt_check(fd >= 0, "client listen: %s", err_str(fd)))
+    if (!gt_check(fd >= 0, "client listen: %s", gt_err_str(fd)))
         return;
     int e = goro_addr_resolve("udp", many_server, &to, &tolen);
-    if (!gt_check(e == 0, "resolve: %s", err_str(e)))
+    if (!gt_check(e == 0, "resolve: %s", gt_err_str(e)))
         goto out;
     for (int i = 0; i < MANY_ROUNDS; i++) {
         char out[32], in[32];
         int n = snprintf(out, sizeof out, "%d/%d", id, i);
         ssize_t r = goro_sendto(fd, out, (size_t)n, (struct sockaddr *)&to, tolen);
-        if (!gt_check(r == n, "sendto: %s", err_str(r)))
+        if (!gt_check(r == n, "sendto: %s", gt_err_str(r)))
             goto out;
         r = goro_recvfrom_deadline(fd, in, sizeof in, NULL, NULL, goro_now() + gt_ms(20000));
         if (!gt_check(r == n && memcmp(in, out, (size_t)n) == 0, "client %d round %d: %s", id,
-                      i, err_str(r)))
+                      i, gt_err_str(r)))
             goto out;
     }
     atomic_fetch_add(&many_ok, 1);
@@ -464,16 +428,16 @@ Test(net, udp_many_clients, .timeout = GT_TIMEOUT(60))
     cr_assert_geq(s, 0);
     cr_assert_geq(goro_sockname(s, many_server, sizeof many_server), 0);
     goro_maxprocs(2);
-    spawn(udp_echo_server, (void *)(intptr_t)s);
+    gt_spawn(udp_echo_server, (void *)(intptr_t)s);
     for (int i = 0; i < MANY_CLIENTS; i++)
-        spawn(many_client, (void *)(intptr_t)i);
+        gt_spawn(many_client, (void *)(intptr_t)i);
     bool all = gt_wait_count(&many_ok, MANY_CLIENTS, gt_ms(30000));
     gt_assert_no_failures();
     cr_assert(all, "%ld of %d clients done", atomic_load(&many_ok), MANY_CLIENTS);
     int c = goro_dial(NULL, "udp", many_server);
     cr_assert_geq(c, 0);
     cr_assert_eq(goro_write(c, "quit", 4), 4);
-    join();
+    gt_join();
     goro_close(c);
     goro_close(s);
 }
@@ -489,10 +453,10 @@ Test(net, udp_connected_refused, .timeout = GT_TIMEOUT(30))
     cr_assert_geq(goro_sockname(s, name, sizeof name), 0);
     cr_assert_eq(goro_close(s), 0);
     int c = goro_dial(NULL, "udp", name);
-    cr_assert_geq(c, 0, "%s", err_str(c));
+    cr_assert_geq(c, 0, "%s", gt_err_str(c));
     cr_assert_eq(goro_write(c, "x", 1), 1);
     ssize_t r = goro_recvfrom_deadline(c, buf, sizeof buf, NULL, NULL, goro_now() + gt_ms(10000));
-    cr_assert_eq(r, -ECONNREFUSED, "%s", err_str(r));
+    cr_assert_eq(r, -ECONNREFUSED, "%s", gt_err_str(r));
     goro_close(c);
 }
 
@@ -557,27 +521,27 @@ Test(net, udp_recvfrom_deadline, .timeout = GT_TIMEOUT(30))
     cr_assert_geq(s, 0);
     int64_t start = goro_now();
     struct recv_case c = {.fd = s, .deadline = start + 50 * GORO_MILLISECOND};
-    spawn(recv_g, &c);
-    join();
-    cr_assert_eq(c.r, -ETIMEDOUT, "goroutine: %s", err_str(c.r));
+    gt_spawn(recv_g, &c);
+    gt_join();
+    cr_assert_eq(c.r, -ETIMEDOUT, "goroutine: %s", gt_err_str(c.r));
     cr_assert_geq(c.ended, c.deadline);
 
     /* On the test's own thread, which blocks. */
     c = (struct recv_case){.fd = s, .deadline = goro_now() + 50 * GORO_MILLISECOND};
     recv_g(&c);
-    cr_assert_eq(c.r, -ETIMEDOUT, "thread: %s", err_str(c.r));
+    cr_assert_eq(c.r, -ETIMEDOUT, "thread: %s", gt_err_str(c.r));
     cr_assert_geq(c.ended, c.deadline);
 
     /* A negative deadline is none: a datagram still arrives. */
     char name[64];
     cr_assert_geq(goro_sockname(s, name, sizeof name), 0);
     c = (struct recv_case){.fd = s, .deadline = -1};
-    spawn(recv_g, &c);
+    gt_spawn(recv_g, &c);
     int cl = goro_dial(NULL, "udp", name);
     cr_assert_geq(cl, 0);
     cr_assert_eq(goro_write(cl, "late", 4), 4);
-    join();
-    cr_assert_eq(c.r, 4, "%s", err_str(c.r));
+    gt_join();
+    cr_assert_eq(c.r, 4, "%s", gt_err_str(c.r));
     goro_close(cl);
     goro_close(s);
 }
@@ -596,7 +560,7 @@ Test(net, udp_ctx_cancel_and_close, .timeout = GT_TIMEOUT(30))
     goro_stats st;
     goro_stats_get(&st);
     uint64_t parks0 = st.parks;
-    spawn(recv_g, &c);
+    gt_spawn(recv_g, &c);
     /* Let it park (most likely): the result does not depend on it. */
     for (int i = 0; i < 2000; i++) {
         goro_stats_get(&st);
@@ -605,8 +569,8 @@ Test(net, udp_ctx_cancel_and_close, .timeout = GT_TIMEOUT(30))
         goro_sleep(GORO_MILLISECOND);
     }
     goro_ctx_cancel(ctx);
-    join();
-    cr_assert_eq(c.r, -ECANCELED, "%s", err_str(c.r));
+    gt_join();
+    cr_assert_eq(c.r, -ECANCELED, "%s", gt_err_str(c.r));
 
     struct sockaddr_storage to;
     socklen_t tolen;
@@ -624,16 +588,16 @@ Test(net, udp_ctx_cancel_and_close, .timeout = GT_TIMEOUT(30))
     ctx = goro_ctx_with_timeout(NULL, 50 * GORO_MILLISECOND);
     cr_assert_not_null(ctx);
     c = (struct recv_case){.fd = s, .ctx = ctx};
-    spawn(recv_g, &c);
-    join();
-    cr_assert_eq(c.r, -ETIMEDOUT, "%s", err_str(c.r));
+    gt_spawn(recv_g, &c);
+    gt_join();
+    cr_assert_eq(c.r, -ETIMEDOUT, "%s", gt_err_str(c.r));
     cr_assert_geq(c.ended - start, 50 * GORO_MILLISECOND);
     goro_ctx_release(ctx);
 
     c = (struct recv_case){.fd = s, .deadline = -1};
     goro_stats_get(&st);
     parks0 = st.parks;
-    spawn(recv_g, &c);
+    gt_spawn(recv_g, &c);
     for (int i = 0; i < 2000; i++) {
         goro_stats_get(&st);
         if (st.parks > parks0)
@@ -641,8 +605,8 @@ Test(net, udp_ctx_cancel_and_close, .timeout = GT_TIMEOUT(30))
         goro_sleep(GORO_MILLISECOND);
     }
     cr_assert_eq(goro_close(s), 0);
-    join();
-    cr_assert_eq(c.r, -EBADF, "%s", err_str(c.r));
+    gt_join();
+    cr_assert_eq(c.r, -EBADF, "%s", gt_err_str(c.r));
 }
 
 /* ---- unixgram ------------------------------------------------------------- */
@@ -653,12 +617,12 @@ Test(net, unixgram_autobind, .timeout = GT_TIMEOUT(30))
 {
     char name[128], peer[128], buf[16];
     int s = goro_listen("unixgram", "");
-    cr_assert_geq(s, 0, "%s", err_str(s));
+    cr_assert_geq(s, 0, "%s", gt_err_str(s));
     int n = goro_sockname(s, name, sizeof name);
     cr_assert_gt(n, 1, "autobind name \"%s\"", name);
     cr_assert_eq(name[0], '@', "autobind name \"%s\"", name);
     int c = goro_dial(NULL, "unixgram", name);
-    cr_assert_geq(c, 0, "dial %s: %s", name, err_str(c));
+    cr_assert_geq(c, 0, "dial %s: %s", name, gt_err_str(c));
     cr_assert_geq(goro_peername(c, peer, sizeof peer), 0);
     cr_assert_str_eq(peer, name);
     cr_assert_eq(goro_write(c, "auto", 4), 4);
@@ -678,8 +642,8 @@ Test(net, unixgram_echo, .timeout = GT_TIMEOUT(30))
     tmp_make();
     tmp_path(path, sizeof path, "gram.sock");
     int s = goro_listen("unixgram", path);
-    cr_assert_geq(s, 0, "listen %s: %s", path, err_str(s));
-    spawn(udp_echo_server, (void *)(intptr_t)s);
+    cr_assert_geq(s, 0, "listen %s: %s", path, gt_err_str(s));
+    gt_spawn(udp_echo_server, (void *)(intptr_t)s);
 
     int c = goro_listen("unixgram", "");
     cr_assert_geq(c, 0);
@@ -695,7 +659,7 @@ Test(net, unixgram_echo, .timeout = GT_TIMEOUT(30))
         socklen_t fromlen = sizeof from;
         ssize_t r = goro_recvfrom_deadline(c, in, sizeof in, (struct sockaddr *)&from, &fromlen,
                                            goro_now() + gt_ms(10000));
-        cr_assert_eq(r, n, "%s", err_str(r));
+        cr_assert_eq(r, n, "%s", gt_err_str(r));
         cr_assert_eq(memcmp(in, out, (size_t)n), 0);
         cr_assert_geq(goro_addr_format((struct sockaddr *)&from, fromlen, fromname,
                                        sizeof fromname),
@@ -703,12 +667,12 @@ Test(net, unixgram_echo, .timeout = GT_TIMEOUT(30))
         cr_assert_str_eq(fromname, path);
     }
     cr_assert_eq(goro_sendto(c, "quit", 4, (struct sockaddr *)&to, tolen), 4);
-    join();
+    gt_join();
     goro_close(c);
 
     /* Unnamed sender: recvfrom reports "" (Go: a nil or empty address). */
     int d = goro_dial(NULL, "unixgram", path);
-    cr_assert_geq(d, 0, "dial: %s", err_str(d));
+    cr_assert_geq(d, 0, "dial: %s", gt_err_str(d));
     cr_assert_eq(goro_write(d, "anon", 4), 4);
     struct sockaddr_storage from;
     socklen_t fromlen = sizeof from;
@@ -742,12 +706,12 @@ Test(net, unix_name_length, .timeout = GT_TIMEOUT(30))
     snprintf(name + 1, 12, "%010d", (int)getpid());
     name[11] = 'x';
     int fd = goro_listen("unix", name);
-    cr_assert_geq(fd, 0, "107-byte abstract name: %s", err_str(fd));
+    cr_assert_geq(fd, 0, "107-byte abstract name: %s", gt_err_str(fd));
     char got[128];
     cr_assert_eq(goro_sockname(fd, got, sizeof got), 107);
     cr_assert_str_eq(got, name);
     int c = goro_dial(NULL, "unix", name);
-    cr_assert_geq(c, 0, "%s", err_str(c));
+    cr_assert_geq(c, 0, "%s", gt_err_str(c));
     goro_close(c);
     goro_close(fd);
 
@@ -765,7 +729,7 @@ Test(net, unix_name_length, .timeout = GT_TIMEOUT(30))
     memset(name + dl + 1, 'p', 107 - dl - 1);
     name[107] = 0;
     fd = goro_listen("unix", name);
-    cr_assert_geq(fd, 0, "107-byte path: %s", err_str(fd));
+    cr_assert_geq(fd, 0, "107-byte path: %s", gt_err_str(fd));
     cr_assert_eq(goro_sockname(fd, got, sizeof got), 107);
     cr_assert_str_eq(got, name);
     goro_close(fd);

@@ -15,7 +15,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <regex.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/resource.h>
@@ -347,15 +346,6 @@ static void run_child(const char *name, struct outcome *o)
     gt_run_child(CHILD_ENV, name, o->out, sizeof o->out, &o->status);
 }
 
-static bool matches(const char *text, const char *pattern)
-{
-    regex_t re;
-    cr_assert_eq(regcomp(&re, pattern, REG_EXTENDED | REG_NEWLINE), 0, "bad regex %s", pattern);
-    bool ok = regexec(&re, text, 0, NULL, 0) == 0;
-    regfree(&re);
-    return ok;
-}
-
 /* What label's run printed for how, between its first and last line. */
 static void run_report(const char *out, const char *label, char how, char *rep, size_t repsz)
 {
@@ -391,8 +381,8 @@ Test(proc, children_start_with_the_application_signal_mask, .timeout = GT_TIMEOU
     for (int i = 0; i < 2; i++) {
         char how = "sf"[i];
         run_report(o.out, "reference", how, ref, sizeof ref);
-        cr_assert(matches(ref, "^SigBlk:\t0*8000800$"), "reference %c: %s", how, ref);
-        cr_assert(matches(ref, "^status 0$"), "reference %c: %s", how, ref);
+        cr_assert(gt_matches(ref, "^SigBlk:\t0*8000800$"), "reference %c: %s", how, ref);
+        cr_assert(gt_matches(ref, "^status 0$"), "reference %c: %s", how, ref);
         cr_assert_not_null(strstr(ref, term), "reference %c: %s", how, ref);
         for (int j = 0; j < 2; j++) {
             const char *label = j ? "blocking" : "goroutine";
@@ -507,9 +497,9 @@ static void expect_fork_fatal(const char *body)
     run_child(body, &o);
     cr_assert(WIFEXITED(o.status) && WEXITSTATUS(o.status) == 0, "child status %#x, stderr:\n%s",
               o.status, o.out);
-    cr_assert(matches(o.out, "^fatal error: goro: runtime used in a child of fork\\(\\)"),
+    cr_assert(gt_matches(o.out, "^fatal error: goro: runtime used in a child of fork\\(\\)"),
               "no fatal error line; stderr:\n%s", o.out);
-    cr_assert(matches(o.out, "^grandchild killed by signal 6$"), "stderr:\n%s", o.out);
+    cr_assert(gt_matches(o.out, "^grandchild killed by signal 6$"), "stderr:\n%s", o.out);
 }
 
 /* A select with a timeout in the copy of a goroutine made by fork(): no

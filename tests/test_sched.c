@@ -14,7 +14,9 @@
 #endif
 #include "common.h"
 
+#include <dirent.h>
 #include <fenv.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -1279,5 +1281,88 @@ Test(sched, chatty_pairs_do_not_starve_others, .timeout = GT_TIMEOUT(30))
                   s, npairs, r);
     cr_assert_geq(y, 10, "yielder ran %ld times in 1 s beside %d pairs (%ld round trips)", y,
                   npairs, r);
+    gt_quiesce();
+}
+
+/* ---- a machine short of CPUs -------------------------------------------- */
+
+/* Every thread of the process (and so every thread it starts later) on
+ * one CPU.  Twice over the list: a thread started during the first pass
+ * inherited the old mask. */
+static void pin_process(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    for (int pass = 0; pass < 2; pass++) {
+        DIR *d = opendir("/proc/self/task");
+        struct dirent *e;
+        cr_assert(d, "/proc/self/task: %s", strerror(errno));
+        while ((e = readdir(d)))
+            if (e->d_name[0] != '.')
+                sched_setaffinity(atoi(e->d_name), sizeof set, &set);
+        closedir(d);
+    }
+}
+
+static _Atomic bool starve_stop;
+static _Atomic long starve_yields;
+
+static void *starve_hog(void *arg)
+{
+    (void)arg;
+    while (!atomic_load_explicit(&starve_stop, memory_order_relaxed))
+        ;
+    return NULL;
+}
+
+static void starve_yielder(void *arg)
+{
+    (void)arg;
+    while (!atomic_load_explicit(&starve_stop, memory_order_relaxed)) {
+        goro_yield();
+        atomic_fetch_add_explicit(&starve_yields, 1, memory_order_relaxed);
+    }
+}
+
+/* Four threads outside goro spin on the one CPU that all of the process
+ * runs on, beside goroutines that keep two Ps' queues full.  goro's Ms
+ * then spend most of their time runnable but waiting for the CPU, each
+ * P's current goroutine unchanged for longer than sysmon's 10 ms.  That
+ * is not a goroutine holding its thread: handing such a P to a new M adds
+ * a thread that waits in the same run queue, so goro must not (when it
+ * did, this test's count grew by 2 or 3 in the second, and a loaded run of
+ * the libcurl suite reached 18 threads for 2 Ps). */
+Test(sched, starved_threads_keep_their_ps, .timeout = GT_TIMEOUT(30))
+{
+    cpu_set_t mine;
+    pthread_t hogs[4];
+    goro_stats st;
+    int cpu = 0;
+
+    if (getenv("GORO_TEST_VALGRIND"))
+        cr_skip_test("Valgrind runs one thread at a time: no run queue to wait in");
+    goro_maxprocs(2);
+    cr_assert_eq(sched_getaffinity(0, sizeof mine, &mine), 0);
+    while (!CPU_ISSET(cpu, &mine))
+        cpu++;
+    for (int i = 0; i < 8; i++)
+        gt_spawn(starve_yielder, NULL);
+    goro_sleep(20 * GORO_MILLISECOND);
+    pin_process(cpu);
+    cr_assert_eq(goro_stats_get(&st), 0);
+    int before = st.threads;
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(pthread_create(&hogs[i], NULL, starve_hog, NULL), 0);
+    goro_sleep(gt_ms(1000));
+    cr_assert_eq(goro_stats_get(&st), 0);
+    long yields = atomic_load(&starve_yields);
+    atomic_store(&starve_stop, true);
+    for (int i = 0; i < 4; i++)
+        pthread_join(hogs[i], NULL);
+    cr_assert_gt(yields, 0, "the goroutines never ran");
+    cr_assert_leq(st.threads - before, 1,
+                  "%d threads before the CPU ran short, %d after 1 s of it (%ld yields)",
+                  before, st.threads, yields);
     gt_quiesce();
 }

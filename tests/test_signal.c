@@ -22,22 +22,6 @@ static void count_usr1(int sig)
     prev_usr1++;
 }
 
-static void install(int sig, void (*fn)(int))
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = fn;
-    sigemptyset(&sa.sa_mask);
-    cr_assert_eq(sigaction(sig, &sa, NULL), 0);
-}
-
-static void (*handler_of(int sig))(int)
-{
-    struct sigaction sa;
-    sigaction(sig, NULL, &sa);
-    return sa.sa_handler;
-}
-
 /* Receives one signal number from c within timeout_ns; -1 if none came. */
 static int recv_within(goro_chan *c, int64_t timeout_ns)
 {
@@ -114,14 +98,14 @@ Test(signal, several_channels_and_signals, .timeout = GT_TIMEOUT(20))
 
     /* Stopping b leaves a notified, and the handler in place. */
     cr_assert_eq(goro_signal_stop(b), 0);
-    cr_assert_neq(handler_of(SIGUSR1), SIG_DFL);
+    cr_assert_neq(gt_handler_of(SIGUSR1), SIG_DFL);
     kill(getpid(), SIGUSR1);
     wait_sig(a, SIGUSR1);
     no_sig(b);
 
     cr_assert_eq(goro_signal_stop(a), 0);
-    cr_assert_eq(handler_of(SIGUSR1), SIG_DFL, "SIGUSR1 not restored");
-    cr_assert_eq(handler_of(SIGUSR2), SIG_DFL, "SIGUSR2 not restored");
+    cr_assert_eq(gt_handler_of(SIGUSR1), SIG_DFL, "SIGUSR1 not restored");
+    cr_assert_eq(gt_handler_of(SIGUSR2), SIG_DFL, "SIGUSR2 not restored");
     goro_chan_release(a);
     goro_chan_release(b);
     gt_quiesce();
@@ -133,16 +117,16 @@ Test(signal, stop_restores_and_stops_delivery, .timeout = GT_TIMEOUT(20))
 {
     goro_chan *c = sigchan(1);
 
-    install(SIGUSR1, count_usr1);
+    gt_install_handler(SIGUSR1, count_usr1);
     prev_usr1 = 0;
     cr_assert_eq(goro_signal_notify(c, SIGUSR1, 0), 0);
-    cr_assert_neq(handler_of(SIGUSR1), count_usr1, "SIGUSR1 not taken over");
+    cr_assert_neq(gt_handler_of(SIGUSR1), count_usr1, "SIGUSR1 not taken over");
     kill(getpid(), SIGUSR1);
     wait_sig(c, SIGUSR1);
     cr_assert_eq(prev_usr1, 0, "the previous handler ran while notified");
 
     cr_assert_eq(goro_signal_stop(c), 0);
-    cr_assert_eq(handler_of(SIGUSR1), count_usr1, "previous handler not restored");
+    cr_assert_eq(gt_handler_of(SIGUSR1), count_usr1, "previous handler not restored");
     raise(SIGUSR1); /* runs the handler on this thread before returning */
     cr_assert_eq(prev_usr1, 1);
     no_sig(c);
@@ -296,7 +280,7 @@ Test(signal, stress, .timeout = GT_TIMEOUT(60))
     cr_assert_eq(atomic_load(&st.bad), 0, "a signal number other than SIGUSR1");
 
     cr_assert_eq(goro_signal_stop(st.c), 0);
-    cr_assert_eq(handler_of(SIGUSR1), SIG_DFL);
+    cr_assert_eq(gt_handler_of(SIGUSR1), SIG_DFL);
     goro_chan_close(st.c);
     goro_chan_release(st.c);
     gt_quiesce();
@@ -325,7 +309,7 @@ Test(signal, shared_with_a_signal_context, .timeout = GT_TIMEOUT(20))
 {
     goro_chan *c = sigchan(1);
 
-    install(SIGUSR1, count_usr1);
+    gt_install_handler(SIGUSR1, count_usr1);
     prev_usr1 = 0;
     goro_ctx *ctx = goro_ctx_with_signals(NULL, SIGUSR1, 0);
     cr_assert_not_null(ctx);
@@ -336,13 +320,13 @@ Test(signal, shared_with_a_signal_context, .timeout = GT_TIMEOUT(20))
     cr_assert_eq(goro_ctx_err(ctx), ECANCELED);
 
     goro_ctx_release(ctx);
-    cr_assert_neq(handler_of(SIGUSR1), count_usr1, "restored while a channel wants it");
+    cr_assert_neq(gt_handler_of(SIGUSR1), count_usr1, "restored while a channel wants it");
     kill(getpid(), SIGUSR1);
     wait_sig(c, SIGUSR1);
     cr_assert_eq(prev_usr1, 0);
 
     cr_assert_eq(goro_signal_stop(c), 0);
-    cr_assert_eq(handler_of(SIGUSR1), count_usr1, "not restored after the last user");
+    cr_assert_eq(gt_handler_of(SIGUSR1), count_usr1, "not restored after the last user");
     goro_chan_release(c);
     gt_quiesce();
 }
@@ -367,18 +351,18 @@ Test(signal, bad_arguments, .timeout = GT_TIMEOUT(10))
      * refuses them, and the whole list is refused. */
     if (SIGRTMIN > 32)
         cr_assert_eq(goro_signal_notify(c, SIGUSR2, 32, 0), EINVAL, "signal 32");
-    cr_assert_eq(handler_of(SIGUSR2), SIG_DFL, "a failed call changed a disposition");
+    cr_assert_eq(gt_handler_of(SIGUSR2), SIG_DFL, "a failed call changed a disposition");
     cr_assert_eq(goro_signal_stop(NULL), EINVAL);
     cr_assert_eq(goro_signal_stop(c), 0, "a channel never notified");
 
     /* A refused second call leaves the first registration as it was. */
     cr_assert_eq(goro_signal_notify(c, SIGUSR1, 0), 0);
     cr_assert_eq(goro_signal_notify(c, SIGUSR2, SIGKILL, 0), EINVAL);
-    cr_assert_eq(handler_of(SIGUSR2), SIG_DFL);
+    cr_assert_eq(gt_handler_of(SIGUSR2), SIG_DFL);
     kill(getpid(), SIGUSR1);
     wait_sig(c, SIGUSR1);
     cr_assert_eq(goro_signal_stop(c), 0);
-    cr_assert_eq(handler_of(SIGUSR1), SIG_DFL);
+    cr_assert_eq(gt_handler_of(SIGUSR1), SIG_DFL);
 
     goro_chan_release(c);
     goro_chan_release(wide);
@@ -481,13 +465,13 @@ Test(signal, notify_reports_enomem_and_eagain, .timeout = GT_TIMEOUT(20))
     int e = goro_signal_notify(c, SIGUSR1, 0);
     goro__test_fail_threads(false);
     cr_assert_eq(e, EAGAIN);
-    cr_assert_eq(handler_of(SIGUSR1), SIG_DFL);
+    cr_assert_eq(gt_handler_of(SIGUSR1), SIG_DFL);
 
     goro__test_fail_alloc(0);
     e = goro_signal_notify(c, SIGUSR1, 0);
     goro__test_fail_alloc(-1);
     cr_assert_eq(e, ENOMEM);
-    cr_assert_eq(handler_of(SIGUSR1), SIG_DFL);
+    cr_assert_eq(gt_handler_of(SIGUSR1), SIG_DFL);
 
     cr_assert_eq(goro_signal_notify(c, SIGUSR1, 0), 0);
     kill(getpid(), SIGUSR1);

@@ -426,17 +426,6 @@ static void deep_user(void *arg)
     atomic_fetch_add_explicit(&rc_done, 1, memory_order_release);
 }
 
-static long rss_bytes(void)
-{
-    long size, resident;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (!f)
-        return -1;
-    int n = fscanf(f, "%ld %ld", &size, &resident);
-    fclose(f);
-    return n == 2 ? resident * sysconf(_SC_PAGESIZE) : -1;
-}
-
 static int cmp_uptr(const void *a, const void *b)
 {
     uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
@@ -495,7 +484,7 @@ Test(stack, recycling_trims, .timeout = GT_TIMEOUT(60))
                   "%ld of %ld stack pages deep in %ld recycled stacks are still resident",
                   resident, checked, nslots);
     if (!GT_ASAN && !GT_TSAN) { /* sanitizer shadow memory would count too */
-        long rss = rss_bytes();
+        long rss = gt_rss_bytes();
         cr_assert_lt(rss, 500L << 20, "RSS %ld MiB after the goroutines finished", rss >> 20);
     }
     gt_quiesce();
