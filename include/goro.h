@@ -2124,7 +2124,8 @@ GORO_API int goro_blocking(void (*fn)(void *), void *arg);
  * blocked on I/O (the poller), in goro_blocking(), on a channel made
  * outside the bubble, on a mutex held outside it, or on a goro_rwmutex (as
  * in Go) is not: the clock waits for it, since something outside may wake
- * it.
+ * it.  (Except a writer waiting for another writer of the same bubble: it
+ * waits on the rwmutex's inner goro_mutex and counts as blocked on that.)
  *
  * Rules: a channel made in a bubble belongs to it (`EPERM` outside, see
  * @ref grp_chan).  Timers left armed when the bubble ends never fire.

@@ -32,12 +32,21 @@
  *       broken:  unlockf; [waker: ready(g), running++ not done: not
  *                blocked yet]; running-- => running one too low
  *       fixed:   running--, blocked; unlockf; [waker: blocked, running++]
+ *     The unlockf may arm the wait's timer (goro_sleep, a select timeout,
+ *     an fd deadline), so the park also counts itself in parking until
+ *     its unlockf has run, and the clock moves only with parking at 0:
+ *       broken:  running-- (0); [advance() on another thread, which has
+ *                just readied the goro_bubble_wait caller, looks again:
+ *                no timer => "deadlock", or it fires a later timer
+ *                first]; unlockf arms the sleep's timer
+ *       fixed:   running--, parking++; unlockf arms it; parking--, and
+ *                only then may the clock move
  *   ready: clears bubble_blocked and increments running, before the G is
  *     queued, so a G that may run is always counted running.
  *   spawn: total++ and running++ before the new G is queued.
  *   exit: total-- and running--.
- * Whoever brings running to 0 with total > 0 calls advance() after
- * dropping its own locks (the park's unlockf has run by then).
+ * Whoever brings running and parking to 0 with total > 0 calls advance()
+ * after dropping its own locks (the park's unlockf has run by then).
  *
  * advance() is the bubble's only clock: with every goroutine durably
  * blocked it (1) wakes the goro_bubble_wait caller if there is one, else
@@ -50,8 +59,8 @@
  * the first one looks again under the lock before it stops, so no idle
  * moment is lost.
  *
- * Lifetimes.  goro_bubble_run waits until total is 0 and no advance runs
- * (done), then empties the timer heap and puts the bubble back in a pool:
+ * Lifetimes.  goro_bubble_run waits until total is 0 and no advance or
+ * park runs (done, ended()), then empties the timer heap and puts the bubble back in a pool:
  * bubbles and their heaps are never freed, because a late advance() call,
  * a timer's home or a G's pointer may still name one (a pooled or reused
  * bubble makes such a call a harmless no-op, as every decision is taken
@@ -67,6 +76,15 @@
  * mutex is listed under its own bubble.  A linear list under one lock:
  * fine for the few mutexes a test holds at once; a hash table if it ever
  * shows in a profile.  With no bubble alive, mutexes pay one relaxed load.
+ * A waiter looks when it queues, under the mutex's queue lock; and since
+ * the holder changes after that (and a lock and its listing are two steps,
+ * as are the unlisting and the unlock), every new holder, of a bubble or
+ * not, looks at the queue again under that lock and counts each waiter
+ * anew (goro__bubble_mutex_rewait, from sync.c's mutex_owned):
+ *   broken:  A locks m; [B queues on m: unlisted, not durable]; A lists
+ *            m, sleeps holding it => B counted running, the clock stops
+ *   fixed:   ... A lists m and, under m's queue lock, counts B durably
+ *            blocked; A sleeps => the clock moves
  *
  * Happens-before edges for ThreadSanitizer, as Go's race detector sees
  * synctest: each goroutine of the bubble releases on the bubble when it
@@ -103,8 +121,9 @@ struct goro__bubble {
     uint64_t id;                /* unique per goro_bubble_run */
     int total;                  /* goroutines in the bubble */
     int running;                /* of which not durably blocked */
+    int parking;                /* durable parks whose unlockf has not run */
     bool advancing;             /* advance() runs */
-    bool done;                  /* total reached 0, no advance running */
+    bool done;                  /* total reached 0, no advance or park runs */
     bool deadlocked;            /* reported; goro_bubble_run told */
     bool run_gone;              /* goro_bubble_run returned EDEADLK */
     goro__g *waiter;            /* in goro_bubble_wait */
@@ -224,7 +243,7 @@ static goro__bubble *bubble_get(void)
     }
     goro__lock_acquire(&b->lock);
     b->id = atomic_fetch_add(&idgen, 1) + 1;
-    b->total = b->running = 0;
+    b->total = b->running = b->parking = 0;
     b->advancing = b->done = b->deadlocked = b->run_gone = false;
     b->waiter = b->run_waiter = NULL;
     atomic_store_explicit(&b->now, epoch_ns(), memory_order_relaxed);
@@ -246,8 +265,25 @@ static void bubble_put(goro__bubble *b)
 
 /* ---- ending -------------------------------------------------------------- */
 
-/* total is 0 and no advance runs; b->lock held, released here.  Wakes
- * goro_bubble_run, or, for an orphaned bubble, returns it to the pool. */
+/* Whether b has ended: no goroutine left, and no advance() or park still
+ * at work on it (a park's last step may come after its goroutine exited);
+ * b->lock held.  Each of those steps looks once it is done, so exactly one
+ * sees it become true. */
+static bool ended(const goro__bubble *b)
+{
+    return b->total == 0 && !b->advancing && b->parking == 0;
+}
+
+/* Whether the clock may move: every goroutine durably blocked, and each
+ * park's unlockf done (it may arm the timer the clock is to move to);
+ * b->lock held. */
+static bool idle_locked(const goro__bubble *b)
+{
+    return b->running == 0 && b->parking == 0 && b->total > 0;
+}
+
+/* ended(b); b->lock held, released here.  Wakes goro_bubble_run, or, for
+ * an orphaned bubble, returns it to the pool. */
 static void ended_unlock(goro__bubble *b)
 {
     goro__g *w = b->run_waiter;
@@ -305,7 +341,7 @@ static void advance(goro__bubble *b)
     }
     b->advancing = true;
     atomic_fetch_add(&nadvancing, 1);
-    while (b->running == 0 && b->total > 0) {
+    while (idle_locked(b)) {
         if (b->waiter) {
             goro__g *g = b->waiter;
             b->waiter = NULL;
@@ -339,7 +375,7 @@ static void advance(goro__bubble *b)
     }
     b->advancing = false;
     atomic_fetch_sub(&nadvancing, 1);
-    if (b->total == 0) {
+    if (ended(b)) {
         ended_unlock(b);
         return;
     }
@@ -387,7 +423,8 @@ void goro__bubble_park(goro__g *g)
         if (!held_already)
             goro__lock_acquire(&b->lock);
         g->bubble_blocked = true;
-        idle = --b->running == 0;
+        b->running--;
+        b->parking++;
         if (!held_already)
             goro__lock_release(&b->lock);
     }
@@ -396,7 +433,18 @@ void goro__bubble_park(goro__g *g)
     if (g->unlockf)
         g->unlockf(g->unlockarg);
     tls_bubble = prev;
-    /* g may be running elsewhere by now; b stays valid (never freed). */
+    if (!durable)
+        return;
+    /* g may be running elsewhere by now, or have exited; b cannot end (nor
+     * be reused) before parking is back to 0. */
+    goro__lock_acquire(&b->lock);
+    b->parking--;
+    if (ended(b)) {
+        ended_unlock(b);
+        return;
+    }
+    idle = idle_locked(b);
+    goro__lock_release(&b->lock);
     if (idle)
         advance(b);
 }
@@ -436,11 +484,12 @@ void goro__bubble_exit(goro__g *g)
     g->bubble = NULL;
     goro__lock_acquire(&b->lock);
     b->total--;
-    idle = --b->running == 0 && b->total > 0;
-    if (b->total == 0 && !b->advancing) {
+    b->running--;
+    if (ended(b)) {
         ended_unlock(b);
         return;
     }
+    idle = idle_locked(b);
     goro__lock_release(&b->lock);
     if (idle)
         advance(b);
@@ -448,11 +497,11 @@ void goro__bubble_exit(goro__g *g)
 
 /* ---- mutex holders -------------------------------------------------------- */
 
-void goro__bubble_mutex_locked(const void *m)
+uint64_t goro__bubble_mutex_locked(const void *m)
 {
     goro__bubble *b = goro__bubble_cur();
     if (!b)
-        return;
+        return 0;
     goro__lock_acquire(&held_lock);
     if (nheld == capheld) {
         size_t cap = capheld ? 2 * capheld : 16;
@@ -461,13 +510,40 @@ void goro__bubble_mutex_locked(const void *m)
             /* Unlisted: its waiters count as not durably blocked, so the
              * clock waits for them rather than jump past them. */
             goro__lock_release(&held_lock);
-            return;
+            return 0;
         }
         held = h;
         capheld = cap;
     }
     held[nheld++] = (struct held){m, b->id};
     goro__lock_release(&held_lock);
+    return b->id;
+}
+
+goro__bubble *goro__bubble_mutex_rewait(goro__g *g, uint64_t holder)
+{
+    goro__bubble *b = g->bubble;
+    bool idle = false;
+
+    if (!b)
+        return NULL;
+    goro__lock_acquire(&b->lock);
+    bool durable = holder != 0 && holder == b->id;
+    if (durable && !g->bubble_blocked) {
+        g->bubble_blocked = true;
+        b->running--;
+        idle = idle_locked(b);
+    } else if (!durable && g->bubble_blocked) {
+        g->bubble_blocked = false;
+        b->running++;
+    }
+    goro__lock_release(&b->lock);
+    return idle ? b : NULL;
+}
+
+void goro__bubble_idle(goro__bubble *b)
+{
+    advance(b);
 }
 
 void goro__bubble_mutex_unlocked(const void *m)

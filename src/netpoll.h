@@ -38,8 +38,10 @@ GORO_HIDDEN void goro__netpoll_backend_close(int fd);
  * not block), reporting each through goro__netpoll_ready().  Returns the
  * number of events, 0 on timeout or break. */
 GORO_HIDDEN int goro__netpoll_backend_wait(int64_t deadline);
-/* Makes a concurrent goro__netpoll_backend_wait() return.  Async-signal
- * safe, cheap when called repeatedly. */
+/* Makes a concurrent blocking goro__netpoll_backend_wait() return, or the
+ * next one if none blocks yet; a wait that does not block (deadline 0),
+ * concurrent or not, must not use the break up.  Async-signal safe, cheap
+ * when called repeatedly. */
 GORO_HIDDEN void goro__netpoll_backend_break(void);
 
 /* ---- netpoll.c, for io.c ------------------------------------------------ */

@@ -4,7 +4,21 @@
  * One epoll instance; each fd is added once with EPOLLIN | EPOLLOUT |
  * EPOLLRDHUP | EPOLLET and its goro__pd as the event's data.  An eventfd in
  * the set (level-triggered, data NULL) breaks a blocked wait; a flag keeps
- * repeated breaks from writing it more than once per wait.
+ * repeated breaks from writing it more than once per wait.  Only a blocking
+ * wait reads the eventfd (Go: netpoll's "only read the 8-byte integer if
+ * blocking").  The broken interleaving otherwise:
+ *
+ *      timer M (blocking wait)      breaker        other M (poll, timeout 0)
+ *      epoll_wait, asleep
+ *                                   write eventfd
+ *      woken, not yet run                          epoll_wait: eventfd
+ *                                                  reads it
+ *      the kernel finds nothing
+ *      ready: asleep again, until
+ *      the old deadline
+ *
+ * A non-blocking poll leaves the eventfd readable: the blocked wait (or the
+ * next one) reads it and returns.
  *
  * Deadlines: epoll_pwait2 takes a nanosecond timeout (Linux 5.11); on older
  * kernels epoll_wait's millisecond timeout is rounded up, so a timer may
@@ -118,6 +132,8 @@ int goro__netpoll_backend_wait(int64_t deadline)
 
         if (!pd) {
             uint64_t v;
+            if (deadline == 0)
+                continue; /* the break is for a blocked wait: see above */
             goro__tsan_ignore_begin();
             ssize_t r = goro__sys_read(breakfd, &v, sizeof v);
             goro__tsan_ignore_end();

@@ -545,6 +545,10 @@ GORO_HIDDEN void goro__m_wake(goro__m *m);
 /* Starts an M looking for work if a P is idle and no M spins already
  * (Go: wakep).  Any thread, no lock held. */
 GORO_HIDDEN void goro__wakep(void);
+/* A timer was just published in a heap: wakes sysmon if it is in its long
+ * idle sleep, which it takes only while no timer is pending.  Any thread,
+ * no lock held. */
+GORO_HIDDEN void goro__sysmon_timer_added(void);
 
 /* The running thread's M (NULL on a plain thread) and thread G (NULL until
  * it first calls goro): read through goro__getm/getg, except below. */
@@ -904,10 +908,18 @@ GORO_HIDDEN void goro__bubble_exit(goro__g *g);
 /* timer.c: the heap a timer armed by the calling code goes to, NULL when
  * outside every bubble. */
 GORO_HIDDEN goro__timers *goro__bubble_timers(void);
-/* sync.c: a mutex was locked / unlocked; a G is about to wait for m. */
-GORO_HIDDEN void goro__bubble_mutex_locked(const void *m);
+/* sync.c: a mutex was locked / unlocked; a G is about to wait for m.
+ * goro__bubble_mutex_locked lists m under the caller's bubble and returns
+ * that bubble's id (0: outside every bubble, or not listed).  With m's
+ * wait list locked, goro__bubble_mutex_rewait counts a waiter g durably
+ * blocked or not again for the holder's bubble id (see "Mutex holders" in
+ * bubble.c); it returns g's bubble when that left it with no goroutine
+ * running, for goro__bubble_idle once the wait list is unlocked. */
+GORO_HIDDEN uint64_t goro__bubble_mutex_locked(const void *m);
 GORO_HIDDEN void goro__bubble_mutex_unlocked(const void *m);
 GORO_HIDDEN void goro__bubble_mutex_wait(goro__g *g, const void *m);
+GORO_HIDDEN goro__bubble *goro__bubble_mutex_rewait(goro__g *g, uint64_t holder);
+GORO_HIDDEN void goro__bubble_idle(goro__bubble *b);
 /* traceback.c: true while some bubble fires its timers (its goroutines
  * may all look blocked meanwhile). */
 GORO_HIDDEN bool goro__bubbles_advancing(void);

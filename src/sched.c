@@ -268,6 +268,29 @@ static void sysmon_kick(void)
     }
 }
 
+/* sysmon sleeps long only while every P is idle and no timer is pending;
+ * a timer armed during that sleep ends it, so that sysmon, back to its
+ * 2 ms period, fires the timer once a millisecond overdue if the M meant
+ * to fire it (the timer M, or the one kick starts) has not.  That M may be
+ * a thread just created, which the kernel queues behind every runnable
+ * thread of a loaded machine: such a one was measured to wait 260 ms for a
+ * CPU, while sysmon, a sleeper, runs as soon as it is woken.  The broken
+ * interleaving without the fences:
+ *
+ *      arming thread                    sysmon
+ *                                       reads every heap: empty
+ *      publishes t in a heap
+ *      reads sysmon_deep == 0           stores sysmon_deep = 1
+ *      -> no wake                       sleeps for a second
+ *
+ * (F) pairs with (E) in sysmon: either we see the flag and wake it, or its
+ * second look at the heaps sees t. */
+void goro__sysmon_timer_added(void)
+{
+    atomic_thread_fence(memory_order_seq_cst); /* (F) */
+    sysmon_kick();
+}
+
 static void acquirep(goro__m *m, goro__p *p)
 {
     sysmon_kick(); /* (D): after pidleget's seq_cst decrement of npidle */
@@ -1876,8 +1899,10 @@ static void preempt_slices(int64_t now)
 /* sysmon wakes every 2 ms while a P is busy, every 20 us while a P was in
  * a system call within the last SYSCALL_LINGER and something else could
  * use a P (see "System calls"), every 10 ms while all are idle (the
- * deadlock check runs then), and after 100 ms of idleness sleeps until a P
- * gets busy again (acquirep kicks it) or a second passes. */
+ * deadlock check runs then; sooner a millisecond after a timer is due),
+ * and after 100 ms of idleness with no timer pending sleeps until a P gets
+ * busy again (acquirep kicks it), a timer is armed
+ * (goro__sysmon_timer_added) or a second passes. */
 static void *sysmon(void *arg)
 {
     int idle_rounds = 0;
@@ -1889,17 +1914,21 @@ static void *sysmon(void *arg)
     goro__timer_slack(SYSMON_TIMER_SLACK);
     for (;;) {
         int64_t now = goro__nanotime();
-        bool idle = atomic_load(&goro__s.npidle) == atomic_load(&goro__s.nprocs) &&
-                    goro__timers_next() == INT64_MAX && !watch;
+        bool all_idle = atomic_load(&goro__s.npidle) == atomic_load(&goro__s.nprocs) && !watch;
+        int64_t next = goro__timers_next();
+        bool idle = all_idle && next == INT64_MAX;
         int64_t period = SYSMON_PERIOD;
         uint32_t seen = atomic_load(&goro__s.sysmon_wake);
 
         idle_rounds = idle ? idle_rounds + 1 : 0;
         if (idle_rounds > SYSMON_DEEP_AFTER) {
             /* (C): announce the long sleep, then look again, so that a P
-             * getting busy either sees the flag or is seen here. */
+             * getting busy either sees the flag or is seen here; (E) the
+             * same for a timer armed (goro__sysmon_timer_added). */
             atomic_store(&goro__s.sysmon_deep, 1);
-            if (atomic_load(&goro__s.npidle) == atomic_load(&goro__s.nprocs))
+            atomic_thread_fence(memory_order_seq_cst); /* (E) */
+            if (atomic_load(&goro__s.npidle) == atomic_load(&goro__s.nprocs) &&
+                goro__timers_next() == INT64_MAX)
                 period = SYSMON_DEEP_PERIOD;
         } else if (idle) {
             period = SYSMON_IDLE_PERIOD;
@@ -1908,6 +1937,14 @@ static void *sysmon(void *arg)
                     goro__netpoll_pending())) {
             /* A call may block its P while something could use it. */
             period = SYSMON_SYSCALL_PERIOD;
+        } else if (all_idle && next - now > SYSMON_PERIOD) {
+            /* Every P idle and a timer pending, which the timer M sleeps
+             * until: look a millisecond after it is due (to fire it if
+             * that M has not), or after an idle period, not every 2 ms
+             * (Go: sysmon sleeps until timeSleepUntil). */
+            period = next + GORO_MILLISECOND - now;
+            if (period > SYSMON_IDLE_PERIOD)
+                period = SYSMON_IDLE_PERIOD;
         }
         /* The next call entered wakes us if we sleep long for want of
          * calls seen (every P idle, or none lately); not when calls go on

@@ -76,9 +76,19 @@ static void unlock_wl(void *wl)
     goro__lock_release(wl_lock(wl));
 }
 
+/* Whether some bubble is alive: then mutexes tell bubble.c who holds them,
+ * so that a bubble's goroutine waiting for one held outside the bubble is
+ * not taken as durably blocked.  One relaxed load otherwise. */
+static inline bool bubbles(void)
+{
+    return unlikely(atomic_load_explicit(&goro__bubbles_live, memory_order_relaxed) != 0);
+}
+
 /* Waits for one unit of wl (Go: semacquire1).  lifo: a waiter that already
- * waited goes back to the head of the queue (mutex fairness). */
-static void sem_acquire(goro__waitlist *wl, bool lifo, enum goro__wait_reason why)
+ * waited goes back to the head of the queue (mutex fairness).  mutex: the
+ * goro_mutex whose queue wl is, else NULL. */
+static void sem_acquire(goro__waitlist *wl, bool lifo, enum goro__wait_reason why,
+                        const goro_mutex *mutex)
 {
     waiter w = {.sg.g = goro__getg()};
 
@@ -90,6 +100,10 @@ static void sem_acquire(goro__waitlist *wl, bool lifo, enum goro__wait_reason wh
     }
     if (unlikely(!w.sg.g))
         goro__throw("out of memory for a plain thread's waiter");
+    /* Whether this wait is durable in a bubble, decided under the queue's
+     * lock, as mutex_owned re-decides it for every waiter queued. */
+    if (mutex && bubbles())
+        goro__bubble_mutex_wait(w.sg.g, mutex);
     wl_push(wl, &w, lifo);
     goro__park(unlock_wl, wl, why); /* the releaser handed us the unit */
 }
@@ -124,14 +138,6 @@ static inline int32_t load32(const int32_t *p)
 static inline bool cas32(int32_t *p, int32_t old, int32_t new)
 {
     return __atomic_compare_exchange_n(p, &old, new, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
-}
-
-/* Whether some bubble is alive: then mutexes tell bubble.c who holds them,
- * so that a bubble's goroutine waiting for one held outside the bubble is
- * not taken as durably blocked.  One relaxed load otherwise. */
-static inline bool bubbles(void)
-{
-    return unlikely(atomic_load_explicit(&goro__bubbles_live, memory_order_relaxed) != 0);
 }
 
 /* Go: sync_runtime_canSpin.  Spinning pays only on a multicore machine
@@ -187,12 +193,7 @@ static void mutex_lock_slow(goro_mutex *m)
         bool lifo = wait_start != 0;
         if (!wait_start)
             wait_start = goro__nanotime();
-        goro__g *g = bubbles() ? goro__getg() : NULL;
-        if (g)
-            goro__bubble_mutex_wait(g, m);
-        sem_acquire(&m->sema, lifo, WR_MUTEX);
-        if (g)
-            g->bubble_foreign = false; /* also when sem_acquire did not park */
+        sem_acquire(&m->sema, lifo, WR_MUTEX, m);
         starving = starving || goro__nanotime() - wait_start > STARVATION_NS;
         old = load32(&m->state);
         if (old & MUTEX_STARVING) {
@@ -212,6 +213,32 @@ static void mutex_lock_slow(goro_mutex *m)
     }
 }
 
+/* m was just locked by the caller, with some bubble alive: lists m under
+ * the caller's bubble, if any, and counts each goroutine queued on m
+ * durably blocked exactly when it is of that same bubble (bubble.c, "Mutex
+ * holders").  A waiter decides alone only under m's queue lock, so this
+ * re-decision covers every wait that looked before the listing: the lock
+ * and the listing are two steps, as are the unlisting and the unlock, and
+ * a waiter that looks in between finds m held outside its bubble.  Without
+ * it such a waiter stays counted running while the holder sleeps, and the
+ * bubble's clock never moves again. */
+static void mutex_owned(goro_mutex *m)
+{
+    goro__waitlist *wl = &m->sema;
+    goro__bubble *idle = NULL;
+
+    goro__lock_acquire(wl_lock(wl));
+    uint64_t holder = goro__bubble_mutex_locked(m);
+    for (waiter *w = wl->head; w; w = (waiter *)w->sg.next) {
+        goro__bubble *b = goro__bubble_mutex_rewait(w->sg.g, holder);
+        if (b)
+            idle = b;
+    }
+    goro__lock_release(wl_lock(wl));
+    if (idle)
+        goro__bubble_idle(idle); /* a holder outside its goroutines: a timer callback */
+}
+
 void goro_mutex_lock(goro_mutex *m)
 {
     goro__note_thread();
@@ -219,7 +246,7 @@ void goro_mutex_lock(goro_mutex *m)
         mutex_lock_slow(m);
     goro__hb_acquire(m);
     if (bubbles())
-        goro__bubble_mutex_locked(m);
+        mutex_owned(m);
 }
 
 int goro_mutex_trylock(goro_mutex *m)
@@ -232,7 +259,7 @@ int goro_mutex_trylock(goro_mutex *m)
         return EBUSY;
     goro__hb_acquire(m);
     if (bubbles())
-        goro__bubble_mutex_locked(m);
+        mutex_owned(m);
     return 0;
 }
 
@@ -274,7 +301,7 @@ void goro_rwmutex_rlock(goro_rwmutex *rw)
 {
     goro__note_thread();
     if (__atomic_add_fetch(&rw->readers, 1, __ATOMIC_ACQ_REL) < 0)
-        sem_acquire(&rw->reader_sem, false, WR_RWMUTEX_R); /* a writer is pending */
+        sem_acquire(&rw->reader_sem, false, WR_RWMUTEX_R, NULL); /* a writer is pending */
     goro__hb_acquire(&rw->w);
 }
 
@@ -298,7 +325,7 @@ void goro_rwmutex_lock(goro_rwmutex *rw)
     /* Announce the writer: new readers now block.  r readers are inside. */
     int32_t r = __atomic_add_fetch(&rw->readers, -MAX_READERS, __ATOMIC_ACQ_REL) + MAX_READERS;
     if (r != 0 && __atomic_add_fetch(&rw->departing, r, __ATOMIC_ACQ_REL) != 0)
-        sem_acquire(&rw->writer_sem, false, WR_RWMUTEX_W);
+        sem_acquire(&rw->writer_sem, false, WR_RWMUTEX_W, NULL);
     goro__hb_acquire(&rw->readers);
 }
 
@@ -353,7 +380,7 @@ void goro_waitgroup_wait(goro_waitgroup *wg)
             break;
         if (__atomic_compare_exchange_n(&wg->state, &state, state + 1, false, __ATOMIC_ACQ_REL,
                                         __ATOMIC_RELAXED)) {
-            sem_acquire(&wg->sema, false, WR_WAITGROUP);
+            sem_acquire(&wg->sema, false, WR_WAITGROUP, NULL);
             break;
         }
     }

@@ -21,7 +21,9 @@
  *     M to become the timer M when none sleeps: see kick); when it wakes
  *     it takes an idle P and fires every due timer on it;
  *   - timers a millisecond overdue while every P is busy in long-running
- *     code are fired without a P by the timer M or sysmon.
+ *     code, or while the M meant to fire them waits for a CPU, are fired
+ *     without a P by the timer M or sysmon (which leaves its long idle
+ *     sleep when a timer is armed).
  *
  * A timer's callback runs without any heap lock held, on whichever thread
  * fired it, and must not block: it readies a G or sends without blocking.
@@ -172,13 +174,16 @@ int64_t goro__timers_next(void)
  * goroutine ran, or every M busy), start one through wakep: it finds no
  * work and becomes the timer M in stopm, sleeping until when (Go:
  * wakeNetPoller).  Without that, nothing waited for the timer but sysmon,
- * which after 100 ms of idleness sleeps for a second.  No wake-up is lost
+ * which it wakes first if it sleeps long (after 100 ms of idleness, for a
+ * second): the M may be slow to get a CPU, sysmon then fires the timer a
+ * millisecond late (goro__sysmon_timer_added).  No wake-up is lost
  * when wakep starts nobody: it declines only if every P is busy (each
  * fires its timers as it schedules, and sysmon, awake while a P is busy,
  * fires overdue ones) or if an M spins, which reaches stopm later and,
  * under goro__s.lock, reads the heaps after we published t there. */
 static void kick(int64_t when)
 {
+    goro__sysmon_timer_added(); /* its backstop, if it sleeps long */
     if (when >= atomic_load(&goro__s.timer_m_until))
         return;
     goro__lock_acquire(&goro__s.lock);

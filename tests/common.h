@@ -339,6 +339,25 @@ static inline int gt_thread_count(void)
     return n;
 }
 
+/* How many goroutines (and plain threads blocked in goro) goro_dump shows
+ * in state (e.g. "IO wait"), or -1 when there is no dump to read. */
+static inline int gt_in_state(const char *state)
+{
+    char *text = NULL, pat[64];
+    size_t len = 0;
+    int n = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return -1;
+    goro_dump(f);
+    fclose(f);
+    snprintf(pat, sizeof pat, "[%s", state);
+    for (char *p = text; (p = strstr(p, pat)); p++)
+        n++;
+    free(text);
+    return n;
+}
+
 /* The process's resident set in bytes (/proc/self/statm), or -1. */
 static inline long gt_rss_bytes(void)
 {

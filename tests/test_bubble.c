@@ -227,15 +227,53 @@ Test(bubble, wait_returns_only_when_the_others_are_blocked, .timeout = GT_TIMEOU
     gt_quiesce();
 }
 
+/* goro_bubble_wait woken while the goroutine it waited for exits, then a
+ * sleep at once: the clock must wait until the sleep's timer is armed (it
+ * is armed as the goroutine parks, after it counts as blocked), or it
+ * finds no timer and reports a deadlock. */
+static void exit_at_once(void *arg)
+{
+    (void)arg;
+}
+
+static void wait_then_sleep(void *arg)
+{
+    int *rounds = arg;
+    for (int i = 0; i < 2000; i++) {
+        goro_go(exit_at_once, NULL);
+        if (!gt_check(goro_bubble_wait() == 0, "wait"))
+            return;
+        goro_sleep(GORO_SECOND);
+        if (!gt_check(fake() == (i + 1) * GORO_SECOND, "round %d woke at %lld", i,
+                      (long long)fake()))
+            return;
+        ++*rounds;
+    }
+}
+
+Test(bubble, sleep_right_after_wait_is_seen_by_the_clock, .timeout = GT_TIMEOUT(30))
+{
+    int rounds = 0;
+    cr_assert_eq(goro_bubble_run(wait_then_sleep, &rounds), 0);
+    gt_assert_no_failures();
+    cr_assert_eq(rounds, 2000);
+    gt_quiesce();
+}
+
 /* ---- I/O is not durable blocking ------------------------------------------ */
 
 static int io_pipe[2];
 static _Atomic int64_t io_read_at = -1;
+/* Set by the bubble when the writer may start its 100 ms: the byte must
+ * not arrive before the read that is to wait for it (the start of a
+ * process can take longer than 100 ms under emulation). */
+static _Atomic int io_go;
 
 static void io_reader(void *arg)
 {
     (void)arg;
     char b = 0;
+    atomic_store(&io_go, 1);
     ssize_t n = goro_read(io_pipe[0], &b, 1);
     gt_check(n == 1 && b == 'x', "read %zd", n);
     atomic_store(&io_read_at, fake());
@@ -254,7 +292,9 @@ static void io_main(void *arg)
 static void *io_writer(void *arg)
 {
     (void)arg;
-    struct timespec ts = {0, 100 * 1000 * 1000};
+    struct timespec poll = {0, 1000 * 1000}, ts = {0, 100 * 1000 * 1000};
+    while (!atomic_load(&io_go))
+        nanosleep(&poll, NULL);
     nanosleep(&ts, NULL);
     if (write(io_pipe[1], "x", 1) != 1)
         abort();
@@ -265,6 +305,7 @@ Test(bubble, io_wait_holds_the_clock, .timeout = GT_TIMEOUT(30))
 {
     pthread_t th;
     cr_assert_eq(pipe2(io_pipe, O_NONBLOCK | O_CLOEXEC), 0);
+    atomic_store(&io_go, 0);
     int64_t t0 = real_now();
     cr_assert_eq(pthread_create(&th, NULL, io_writer, NULL), 0);
     cr_assert_eq(goro_bubble_run(io_main, NULL), 0);
@@ -280,13 +321,17 @@ Test(bubble, io_wait_holds_the_clock, .timeout = GT_TIMEOUT(30))
 
 /* An I/O deadline is on the fake clock: one already past there (but far in
  * the future on the real clock) times out at once; a future one does not
- * expire while the read waits, since the clock waits for the read. */
+ * expire while the read waits, since the clock waits for the read.  The
+ * pipe is empty for the first read (a _deadline call that can complete at
+ * once does, even past its deadline): the writer starts only after it. */
 static void io_deadline_main(void *arg)
 {
     (void)arg;
     char b = 0;
     ssize_t n = goro_read_deadline(io_pipe[0], &b, 1, goro_now() - 1);
-    gt_check(n == -ETIMEDOUT, "past fake deadline: %zd", n);
+    atomic_store(&io_go, 1);
+    if (!gt_check(n == -ETIMEDOUT, "past fake deadline: %zd", n))
+        return; /* the byte is used up: a second read would wait forever */
     n = goro_read_deadline(io_pipe[0], &b, 1, goro_now() + GORO_SECOND);
     gt_check(n == 1 && b == 'x' && fake() == 0, "read %zd at fake %lld", n, (long long)fake());
 }
@@ -295,6 +340,7 @@ Test(bubble, io_deadline_uses_the_fake_clock, .timeout = GT_TIMEOUT(30))
 {
     pthread_t th;
     cr_assert_eq(pipe2(io_pipe, O_NONBLOCK | O_CLOEXEC), 0);
+    atomic_store(&io_go, 0);
     cr_assert_eq(pthread_create(&th, NULL, io_writer, NULL), 0);
     cr_assert_eq(goro_bubble_run(io_deadline_main, NULL), 0);
     pthread_join(th, NULL);
@@ -583,6 +629,62 @@ Test(bubble, mutex_held_outside_holds_the_clock, .timeout = GT_TIMEOUT(30))
     pthread_join(th, NULL);
     gt_assert_no_failures();
     cr_assert_geq(real, 90 * GORO_MILLISECOND, "the clock did not wait for the unlock");
+    gt_quiesce();
+}
+
+/* Two goroutines queue on a mutex held outside (not durably blocked); the
+ * first to get it holds it across a sleep, and the other, still queued,
+ * is now durably blocked: a goroutine of its bubble holds the mutex.  Had
+ * it stayed counted as running, the clock would never reach the sleep's
+ * end. */
+static goro_mutex relay_mu = GORO_MUTEX_INIT;
+static _Atomic long relay_queued;
+static int64_t relay_got_at[2];
+static _Atomic int relay_n;
+
+static void relay_locker(void *arg)
+{
+    goro_waitgroup *wg = arg;
+    atomic_fetch_add(&relay_queued, 1);
+    goro_mutex_lock(&relay_mu);
+    relay_got_at[atomic_fetch_add(&relay_n, 1)] = fake();
+    goro_sleep(GORO_SECOND); /* holds it across a sleep */
+    goro_mutex_unlock(&relay_mu);
+    goro_waitgroup_done(wg);
+}
+
+static void relay_main(void *arg)
+{
+    (void)arg;
+    goro_waitgroup wg = GORO_WAITGROUP_INIT;
+    goro_waitgroup_add(&wg, 2);
+    goro_go(relay_locker, &wg);
+    goro_go(relay_locker, &wg);
+    goro_waitgroup_wait(&wg);
+    gt_check(relay_got_at[0] == 0 && relay_got_at[1] == GORO_SECOND,
+             "taken at %lld and %lld", (long long)relay_got_at[0], (long long)relay_got_at[1]);
+    gt_check(fake() == 2 * GORO_SECOND, "both done at %lld", (long long)fake());
+}
+
+static void *relay_unlocker(void *arg)
+{
+    (void)arg;
+    struct timespec poll = {0, 1000 * 1000}, ts = {0, 100 * 1000 * 1000};
+    while (atomic_load(&relay_queued) < 2)
+        nanosleep(&poll, NULL);
+    nanosleep(&ts, NULL); /* both are queued by now */
+    goro_mutex_unlock(&relay_mu);
+    return NULL;
+}
+
+Test(bubble, mutex_passed_from_outside_to_the_bubble, .timeout = GT_TIMEOUT(30))
+{
+    pthread_t th;
+    goro_mutex_lock(&relay_mu);
+    cr_assert_eq(pthread_create(&th, NULL, relay_unlocker, NULL), 0);
+    cr_assert_eq(goro_bubble_run(relay_main, NULL), 0);
+    pthread_join(th, NULL);
+    gt_assert_no_failures();
     gt_quiesce();
 }
 

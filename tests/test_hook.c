@@ -46,24 +46,6 @@ static bool real_nonblock(int fd)
     return (syscall(SYS_fcntl, fd, F_GETFL) & O_NONBLOCK) != 0;
 }
 
-/* How many goroutines goro_dump shows in state (e.g. "IO wait"). */
-static int in_state(const char *state)
-{
-    char *text = NULL, pat[64];
-    size_t len = 0;
-    int n = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f)
-        return -1;
-    goro_dump(f);
-    fclose(f);
-    snprintf(pat, sizeof pat, "[%s", state);
-    for (char *p = text; (p = strstr(p, pat)); p++)
-        n++;
-    free(text);
-    return n;
-}
-
 struct state_goal {
     const char *state;
     int n;
@@ -72,7 +54,7 @@ struct state_goal {
 static bool state_reached(void *arg)
 {
     struct state_goal *g = arg;
-    return in_state(g->state) >= g->n;
+    return gt_in_state(g->state) >= g->n;
 }
 
 /* Waits until n goroutines show as state; asserts that they do. */

@@ -9,7 +9,6 @@
 #define _GNU_SOURCE
 #include "common.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -497,19 +496,6 @@ static void many_sleeper(void *arg)
     atomic_fetch_add(&many_done, 1);
 }
 
-static int count_threads(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    int n = 0;
-    struct dirent *e;
-    if (!d)
-        return -1;
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
 /* Two Ps, 64 goroutines in 30 ms calls at once: each call's P is handed
  * on within sysmon's fast period, so the calls overlap (with a hand-off
  * after 10 ms each, the wave took 320 ms and more), and every one
@@ -518,7 +504,7 @@ static int count_threads(void)
 Test(syscall, many_calls_two_procs, .timeout = GT_TIMEOUT(30))
 {
     goro_maxprocs(2);
-    int base = count_threads();
+    int base = gt_thread_count();
     int after[2];
     for (int wave = 0; wave < 2; wave++) {
         atomic_store(&many_done, 0);
@@ -531,7 +517,7 @@ Test(syscall, many_calls_two_procs, .timeout = GT_TIMEOUT(30))
         if (!machine_busy())
             cr_assert_lt(took, gt_ms(250), "wave %d took %.1f ms", wave, took / 1e6);
         cr_assert(gt_wait_until(gt_no_goroutines, NULL, gt_ms(5000)));
-        after[wave] = count_threads();
+        after[wave] = gt_thread_count();
         cr_assert_leq(after[wave], base + MANY + 8, "threads: %d before, %d after wave %d", base,
                       after[wave], wave);
     }
