@@ -19,7 +19,9 @@
 #                      the program is ready for it)
 #
 # Every check runs; the output is printed, with each failed check, and the
-# exit status is 1 if any failed.
+# exit status is 1 if any failed.  A program killed for running too long,
+# or still running without the handler --signal waits for, has its
+# threads' states and stacks printed too.
 set -u
 
 timeout_s=10
@@ -47,7 +49,8 @@ fi
 scale=${GORO_TEST_TIMEOUT_SCALE:-1}
 limit_ms=$((timeout_s * scale * 1000))
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+diag=$(mktemp)
+trap 'rm -f "$out" "$diag"' EXIT
 
 # The polling below forks nothing but `sleep`: on a loaded machine every
 # fork of date, sed or awk costs tens of ms.
@@ -74,6 +77,26 @@ catches() {
   [ -n "$mask" ] && (((16#$mask >> ($2 - 1)) & 1))
 }
 
+# What a program that is about to be killed is doing, into $diag: each
+# thread's state and kernel wait channel, and, where gdb is installed,
+# every thread's stack.
+report_stuck() {
+  local t st wchan
+  {
+    echo "--- the program's threads (state, kernel wait channel):"
+    for t in /proc/"$1"/task/*; do
+      read -r st <"$t/stat" 2>/dev/null || continue
+      st=${st##*) }
+      read -r wchan <"$t/wchan" 2>/dev/null || wchan=?
+      echo "  ${t##*/}: ${st%% *} $wchan"
+    done
+    if command -v gdb >/dev/null 2>&1; then
+      echo "--- their stacks (gdb):"
+      timeout 30 gdb -q -batch -p "$1" -ex 'thread apply all bt' 2>&1 | grep -E '^(Thread|#)' | head -200
+    fi
+  } >>"$diag"
+}
+
 now_ms
 start=$now
 "$@" >"$out" 2>&1 &
@@ -96,12 +119,14 @@ if [ -n "$sig" ]; then
     kill -s "$sig" "$pid" 2>/dev/null
   else
     failures+=("the program never installed a handler for SIG$sig")
+    alive "$pid" && report_stuck "$pid"
   fi
 fi
 
 while alive "$pid"; do
   now_ms
   if [ $((now - start)) -gt "$limit_ms" ]; then
+    [ -s "$diag" ] || report_stuck "$pid"
     kill -s KILL "$pid" 2>/dev/null
     timed_out=1
     break
@@ -141,6 +166,7 @@ done
 
 echo "--- $* (exit status $rc, $elapsed ms):"
 cat "$out"
+cat "$diag"
 if [ ${#failures[@]} -gt 0 ]; then
   echo "---"
   for f in "${failures[@]}"; do
