@@ -1942,9 +1942,9 @@ static void *sysmon(void *arg)
              * until: look a millisecond after it is due (to fire it if
              * that M has not), or after an idle period, not every 2 ms
              * (Go: sysmon sleeps until timeSleepUntil). */
-            period = next + GORO_MILLISECOND - now;
-            if (period > SYSMON_IDLE_PERIOD)
-                period = SYSMON_IDLE_PERIOD;
+            period = next - now; /* not next + 1 ms: next may be near INT64_MAX */
+            period = period < SYSMON_IDLE_PERIOD - GORO_MILLISECOND ? period + GORO_MILLISECOND
+                                                                    : SYSMON_IDLE_PERIOD;
         }
         /* The next call entered wakes us if we sleep long for want of
          * calls seen (every P idle, or none lately); not when calls go on
