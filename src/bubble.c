@@ -384,6 +384,21 @@ static void advance(goro__bubble *b)
         goro__ready(wake);
 }
 
+/* A count of b fell (b->lock held, released here): ends b when nothing is
+ * left of it, else moves the clock if every goroutine left is durably
+ * blocked. */
+static void settle_unlock(goro__bubble *b)
+{
+    if (ended(b)) {
+        ended_unlock(b);
+        return;
+    }
+    bool idle = idle_locked(b);
+    goro__lock_release(&b->lock);
+    if (idle)
+        advance(b);
+}
+
 /* ---- scheduler hooks ---------------------------------------------------- */
 
 static bool durable_reason(int why)
@@ -414,7 +429,6 @@ void goro__bubble_park(goro__g *g)
 {
     goro__bubble *b = g->bubble, *prev;
     bool durable = durable_reason(g->wait_reason) && !g->bubble_foreign;
-    bool idle = false;
 
     g->bubble_foreign = false;
     if (durable) {
@@ -439,14 +453,7 @@ void goro__bubble_park(goro__g *g)
      * be reused) before parking is back to 0. */
     goro__lock_acquire(&b->lock);
     b->parking--;
-    if (ended(b)) {
-        ended_unlock(b);
-        return;
-    }
-    idle = idle_locked(b);
-    goro__lock_release(&b->lock);
-    if (idle)
-        advance(b);
+    settle_unlock(b);
 }
 
 void goro__bubble_ready(goro__g *g)
@@ -479,20 +486,12 @@ void goro__bubble_spawn(goro__g *g)
 void goro__bubble_exit(goro__g *g)
 {
     goro__bubble *b = g->bubble;
-    bool idle;
 
     g->bubble = NULL;
     goro__lock_acquire(&b->lock);
     b->total--;
     b->running--;
-    if (ended(b)) {
-        ended_unlock(b);
-        return;
-    }
-    idle = idle_locked(b);
-    goro__lock_release(&b->lock);
-    if (idle)
-        advance(b);
+    settle_unlock(b);
 }
 
 /* ---- mutex holders -------------------------------------------------------- */

@@ -755,22 +755,26 @@ static ssize_t recv_try(int fd, void *arg)
     return (ssize_t)a->done;
 }
 
-HOOK ssize_t recvfrom(int fd, void *buf, size_t n, int flags, __SOCKADDR_ARG addr,
-                      socklen_t *restrict addrlen)
+/* recv is recvfrom without an address (sa and addrlen NULL). */
+static ssize_t recv_common(int fd, void *buf, size_t n, int flags, struct sockaddr *sa,
+                           socklen_t *addrlen)
 {
-    struct sockaddr *sa = addr.__sockaddr__;
     if (!hooked(fd))
-        return goro__sys_recvfrom(fd, buf, n, flags, sa, addrlen);
+        return sa ? goro__sys_recvfrom(fd, buf, n, flags, sa, addrlen)
+                  : goro__sys_recv(fd, buf, n, flags);
     struct io_args a = {.buf = buf, .n = n, .flags = flags, .addr = sa, .addrlen = addrlen};
     return progress(blocking(fd, GORO_PD_READ, flags & MSG_DONTWAIT, recv_try, &a), &a);
 }
 
+HOOK ssize_t recvfrom(int fd, void *buf, size_t n, int flags, __SOCKADDR_ARG addr,
+                      socklen_t *restrict addrlen)
+{
+    return recv_common(fd, buf, n, flags, addr.__sockaddr__, addrlen);
+}
+
 HOOK ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
-    if (!hooked(fd))
-        return goro__sys_recv(fd, buf, n, flags);
-    struct io_args a = {.buf = buf, .n = n, .flags = flags};
-    return progress(blocking(fd, GORO_PD_READ, flags & MSG_DONTWAIT, recv_try, &a), &a);
+    return recv_common(fd, buf, n, flags, NULL, NULL);
 }
 
 static ssize_t recvmsg_try(int fd, void *arg)
@@ -802,23 +806,27 @@ static ssize_t send_try(int fd, void *arg)
     return (ssize_t)a->done;
 }
 
-HOOK ssize_t sendto(int fd, const void *buf, size_t n, int flags, __CONST_SOCKADDR_ARG to,
-                    socklen_t tolen)
+/* send is sendto without an address (sa NULL). */
+static ssize_t send_common(int fd, const void *buf, size_t n, int flags,
+                           const struct sockaddr *sa, socklen_t tolen)
 {
-    const struct sockaddr *sa = to.__sockaddr__;
     if (!hooked(fd))
-        return goro__sys_sendto(fd, buf, n, flags, sa, tolen);
+        return sa ? goro__sys_sendto(fd, buf, n, flags, sa, tolen)
+                  : goro__sys_send(fd, buf, n, flags);
     struct io_args a = {.cbuf = buf, .n = n, .flags = flags, .addr = (struct sockaddr *)sa,
                         .tolen = tolen};
     return progress(blocking(fd, GORO_PD_WRITE, flags & MSG_DONTWAIT, send_try, &a), &a);
 }
 
+HOOK ssize_t sendto(int fd, const void *buf, size_t n, int flags, __CONST_SOCKADDR_ARG to,
+                    socklen_t tolen)
+{
+    return send_common(fd, buf, n, flags, to.__sockaddr__, tolen);
+}
+
 HOOK ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-    if (!hooked(fd))
-        return goro__sys_send(fd, buf, n, flags);
-    struct io_args a = {.cbuf = buf, .n = n, .flags = flags};
-    return progress(blocking(fd, GORO_PD_WRITE, flags & MSG_DONTWAIT, send_try, &a), &a);
+    return send_common(fd, buf, n, flags, NULL, 0);
 }
 
 /* sendmsg: the first try sends the whole message; after a partial send
