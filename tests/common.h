@@ -157,6 +157,14 @@ ReportHook(PRE_ALL)(struct criterion_test_set *set)
     }
 }
 
+/* The run is under Valgrind (scripts/valgrind.sh), which runs one thread
+ * of a process at a time: a test whose loop needs a thread switch per step
+ * does fewer steps there. */
+static inline bool gt_valgrind(void)
+{
+    return getenv("GORO_TEST_VALGRIND") != NULL;
+}
+
 /* ms milliseconds times gt_scale(), in nanoseconds. */
 static inline int64_t gt_ms(double ms)
 {
@@ -540,7 +548,7 @@ static inline void gt_run_child(const char *env_name, const char *body, char *ou
 
     /* Under Valgrind (scripts/valgrind.sh), /proc/self/exe is Valgrind's
      * tool, not this executable: there is nothing right to re-execute. */
-    if (getenv("GORO_TEST_VALGRIND"))
+    if (gt_valgrind())
         cr_skip_test("a child process of the test binary cannot start under Valgrind");
     /* Everything the child needs is prepared before fork(): in the child
      * only async-signal-safe calls until execve. */

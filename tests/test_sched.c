@@ -63,7 +63,7 @@ static void env_migrate(void)
  * the same way after the first waves, and a million took 35 to 98 s. */
 static long million(void)
 {
-    return getenv("GORO_TEST_VALGRIND") ? MILLION / 10 : MILLION;
+    return gt_valgrind() ? MILLION / 10 : MILLION;
 }
 
 static char *mflags;
@@ -1348,7 +1348,7 @@ Test(sched, starved_threads_keep_their_ps, .timeout = GT_TIMEOUT(30))
     goro_stats st;
     int cpu = 0;
 
-    if (getenv("GORO_TEST_VALGRIND"))
+    if (gt_valgrind())
         cr_skip_test("Valgrind runs one thread at a time: no run queue to wait in");
     goro_maxprocs(2);
     cr_assert_eq(sched_getaffinity(0, sizeof mine, &mine), 0);

@@ -737,7 +737,7 @@ Test(time, idle_timer_pending_sysmon_quiet, .timeout = GT_TIMEOUT(10))
 {
     if (GT_TSAN)
         cr_skip_test("under TSan every wait wakes every 20 to 50 ms (os_linux.c)");
-    if (getenv("GORO_TEST_EMULATED") || getenv("GORO_TEST_VALGRIND"))
+    if (getenv("GORO_TEST_EMULATED") || gt_valgrind())
         cr_skip_test("the emulator's or Valgrind's own threads sleep and wake too");
     idle_runtime();
     int64_t t0 = idle_start();
