@@ -468,18 +468,24 @@ static bool runq_put_slow(goro__p *p, goro__g *g, uint32_t h, uint32_t t)
     return true;
 }
 
-/* Queues g at the tail of p (owner only).  order: seq_cst for (B), which
- * pairs with (A) in findrunnable so that a G queued as the last spinning M
- * gives up is seen by it or by the caller's wakep; release where the
- * caller's P stays busy and will run g itself (a yield). */
-static void runq_put_tail(goro__p *p, goro__g *g, memory_order order)
+/* Queues g at the tail of p (owner only).  fence: a seq_cst store for (B),
+ * which pairs with (A) in findrunnable so that a G queued as the last
+ * spinning M gives up is seen by it or by the caller's wakep; without, a
+ * release store, where the caller's P stays busy and will run g itself (a
+ * yield).  The two stores are spelled out: given a memory order that is
+ * not a constant, the compiler emits the seq_cst exchange for both, which
+ * was a fifth of a yield's time. */
+static void runq_put_tail(goro__p *p, goro__g *g, bool fence)
 {
     for (;;) {
         uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
         uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
         if (t - h < GORO_RUNQ_SIZE) {
             atomic_store_explicit(&p->runq[t % GORO_RUNQ_SIZE], g, memory_order_relaxed);
-            atomic_store_explicit(&p->runqtail, t + 1, order);
+            if (fence)
+                atomic_store_explicit(&p->runqtail, t + 1, memory_order_seq_cst);
+            else
+                atomic_store_explicit(&p->runqtail, t + 1, memory_order_release);
             return;
         }
         if (runq_put_slow(p, g, h, t))
@@ -510,7 +516,7 @@ static void runq_put(goro__p *p, goro__g *g, bool next)
         if (!g)
             return;
     }
-    runq_put_tail(p, g, memory_order_seq_cst); /* (B) */
+    runq_put_tail(p, g, true); /* (B) */
 }
 
 /* Starts loading the G at p's queue head into the cache: it is likely the
@@ -1049,7 +1055,7 @@ static bool slice_end(goro__p *p)
     atomic_store_explicit(&p->preempt, 0, memory_order_relaxed);
     g = atomic_exchange_explicit(&p->runnext, NULL, memory_order_acquire);
     if (g)
-        runq_put_tail(p, g, memory_order_release); /* p stays busy: no wakep */
+        runq_put_tail(p, g, false); /* p stays busy: no wakep */
     return true;
 }
 
@@ -1304,7 +1310,7 @@ static void finish(goro__m *m, goro__g *g, goro__p *p)
          * take, when there is another P for one. */
         if (p && (!goro__s.debug_migrate || atomic_load(&goro__s.nprocs) == 1) && !m->lockedg &&
             atomic_load_explicit(&goro__s.runqsize, memory_order_relaxed) == 0) {
-            runq_put_tail(p, g, memory_order_release); /* p stays busy: no wakep */
+            runq_put_tail(p, g, false); /* p stays busy: no wakep */
         } else {
             globrunq_put(g);
             wakep();
