@@ -201,9 +201,7 @@ goro_chan *goro_chan_retain(goro_chan *c)
     return c;
 }
 
-/* The last release.  Out of line, so that goro_chan_release, which every
- * wait calls for its own reference, stays a leaf without a stack frame. */
-static GORO_NOINLINE void chan_free(goro_chan *c)
+static void chan_free(goro_chan *c)
 {
     size_t bufsize = c->elemsize * c->cap;
     if (bufsize > CHAN_INLINE_BUF) {
@@ -213,13 +211,27 @@ static GORO_NOINLINE void chan_free(goro_chan *c)
     goro__life_free(c, sizeof *c + bufsize);
 }
 
+/* The last reference went: free c, unless a parked plain sender or
+ * receiver still needs it (a close woke it and it has yet to leave, or
+ * nothing will ever wake it); then the last of them frees it (wait_done).
+ * Out of line, so that goro_chan_release stays a leaf without a frame. */
+static GORO_NOINLINE void chan_last_ref(goro_chan *c)
+{
+    goro__lock_acquire(&c->lock);
+    bool dead = c->waitrefs == 0;
+    c->orphan = !dead;
+    goro__lock_release(&c->lock);
+    if (dead)
+        chan_free(c);
+}
+
 void goro_chan_release(goro_chan *c)
 {
     if (!c)
         return;
     goro__life_check_release(&c->life);
     if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
-        chan_free(c);
+        chan_last_ref(c);
 }
 
 size_t goro_chan_len(goro_chan *c)
@@ -274,12 +286,21 @@ static void unlock_chan(void *c)
     goro__lock_release(&((goro_chan *)c)->lock);
 }
 
+/* sg's waiter has what it waited for: a plain send or receive (wait_on)
+ * returns without touching c again, so its hold on c ends here. */
+static inline void waiter_done(goro_chan *c, goro__sudog *sg)
+{
+    sg->success = true;
+    if (!sg->is_select)
+        c->waitrefs--;
+}
+
 void goro__chan_send_copy(goro_chan *c, goro__sudog *sg, const void *elem)
 {
     goro__hb_acquire(sg);
     copy_elem(c, sg->elem, elem);
     goro__hb_release(sg);
-    sg->success = true;
+    waiter_done(c, sg);
 }
 
 void goro__chan_recv_copy(goro_chan *c, goro__sudog *sg, void *elem)
@@ -300,7 +321,7 @@ void goro__chan_recv_copy(goro_chan *c, goro__sudog *sg, void *elem)
         c->sendx = c->recvx;
     }
     goro__hb_release(sg);
-    sg->success = true;
+    waiter_done(c, sg);
 }
 
 void goro__chan_buf_put(goro_chan *c, const void *elem)
@@ -328,20 +349,37 @@ void goro__chan_buf_take(goro_chan *c, void *elem)
 }
 
 /* Parks the calling G on q with sg; c->lock held, released by the park.
- * The waiter takes a reference to c for its wait; the caller drops it with
- * goro_chan_release when done with c. */
+ * Returns whether a peer completed the transfer; false after a close.
+ *
+ * The waiter holds c alive while it waits, even should the last reference
+ * be released meanwhile: it counts itself in c->waitrefs, under c->lock,
+ * where a reference would cost two locked instructions per wait.  A peer
+ * that completes the transfer uncounts it (waiter_done), under the same
+ * lock, as the waiter will not touch c again; a waiter woken by a close
+ * still reads c, and leaves through wait_done. */
 static bool wait_on(goro_chan *c, goro__waitq *q, void *elem, enum goro__wait_reason why)
 {
     goro__g *g = goro__getg();
     goro__sudog sg = {.g = g, .elem = elem, .c = c};
 
-    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    c->waitrefs++;
     goro__hb_release(&sg);
     goro__waitq_enqueue(q, &sg);
     goro__bubble_wait_on(g, c->bubble);
     goro__park(unlock_chan, c, why);
     goro__hb_acquire(&sg);
     return sg.success;
+}
+
+/* A waiter that a close woke is done with c: the last of them frees an
+ * orphaned c (see chan_last_ref). */
+static void wait_done(goro_chan *c)
+{
+    goro__lock_acquire(&c->lock);
+    bool dead = --c->waitrefs == 0 && c->orphan;
+    goro__lock_release(&c->lock);
+    if (dead)
+        chan_free(c);
 }
 
 bool goro__chan_close_wait_begin(goro_chan *c, goro__sudog *sg, goro__g *g, uint64_t seq)
@@ -428,9 +466,10 @@ static int chan_send(goro_chan *c, const void *elem, bool block)
     e = cannot_wait(c, block);
     if (e)
         return e;
-    bool ok = wait_on(c, &c->sendq, (void *)elem, WR_CHAN_SEND);
-    goro_chan_release(c);
-    return ok ? 0 : EPIPE;
+    if (wait_on(c, &c->sendq, (void *)elem, WR_CHAN_SEND))
+        return 0;
+    wait_done(c);
+    return EPIPE;
 }
 
 /* The blocking and non-blocking receive (Go: chanrecv). */
@@ -490,13 +529,11 @@ static int chan_recv(goro_chan *c, void *elem, bool block)
     e = cannot_wait(c, block);
     if (e)
         return e;
-    if (wait_on(c, &c->recvq, elem, WR_CHAN_RECV)) {
-        goro_chan_release(c);
+    if (wait_on(c, &c->recvq, elem, WR_CHAN_RECV))
         return 0;
-    }
     goro__hb_acquire(c);
     zero_elem(c, elem);
-    goro_chan_release(c);
+    wait_done(c);
     return EPIPE;
 }
 

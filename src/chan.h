@@ -78,6 +78,10 @@ struct goro_chan {
     size_t recvx;               /* next slot to receive from */
     goro__waitq recvq;
     goro__waitq sendq;
+    size_t waitrefs;            /* parked plain senders and receivers (see
+                                 * wait_on in chan.c) */
+    bool orphan;                /* refs reached 0 while waitrefs was not:
+                                 * the last waiter to leave frees it */
 };
 
 /* Queue operations; c->lock held. */

@@ -1140,6 +1140,58 @@ Test(chan, release_while_blocked_send, .timeout = GT_TIMEOUT(20))
     release_while_blocked(rb_send_waiter, 20);
 }
 
+/* A parked plain sender or receiver does not hold a reference of its own
+ * while it waits: the channel counts it apart, and the peer that completes
+ * the transfer uncounts it, since it will not touch the channel again.  So
+ * the peer may drop the last reference at once, before the waiter has even
+ * run: the channel is freed under it, which must do no harm (ASan).  The
+ * waiter uses the channel without a reference: the test's holds it until
+ * the waiter has parked (try_send and try_recv on an unbuffered channel
+ * succeed only with a peer parked). */
+static _Atomic long lr_ok;
+
+struct lr_arg {
+    goro_chan *c, *done;
+    long want;
+    bool send;
+};
+
+static void lr_waiter(void *arg)
+{
+    struct lr_arg *a = arg;
+    long v = a->want;
+    int e = a->send ? goro_chan_send(a->c, &v) : goro_chan_recv(a->c, &v);
+    if (gt_check(e == 0, "waiter: %d", e) && gt_check(v == a->want, "got %ld", v))
+        atomic_fetch_add(&lr_ok, 1);
+    goro_chan_send(a->done, NULL);
+}
+
+Test(chan, last_release_right_after_a_transfer, .timeout = GT_TIMEOUT(20))
+{
+    enum { ROUNDS = 400 };
+    goro_chan *done = gt_mkchan(0, 1);
+    atomic_store(&lr_ok, 0);
+    for (long r = 0; r < ROUNDS; r++) {
+        struct lr_arg a = {gt_mkchan(sizeof(long), 0), done, r, r % 2 == 0};
+        long v = r;
+        gt_spawn(lr_waiter, &a);
+        if (a.send) {
+            while (goro_chan_try_recv(a.c, &v) == EAGAIN)
+                goro_yield();
+            cr_assert_eq(v, r);
+        } else {
+            while (goro_chan_try_send(a.c, &v) == EAGAIN)
+                goro_yield();
+        }
+        goro_chan_release(a.c); /* the last reference, the waiter maybe not yet resumed */
+        gt_wait_signals(done, 1);
+    }
+    gt_assert_no_failures();
+    cr_assert_eq(atomic_load(&lr_ok), ROUNDS);
+    goro_chan_release(done);
+    gt_quiesce();
+}
+
 /* ---- end to end: Go's sieve1.go ----------------------------------------- */
 
 #define SIEVE_PRIMES 1000
