@@ -46,6 +46,7 @@
 
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -221,6 +222,29 @@ int goro__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
 void goro__futex_wake(_Atomic uint32_t *addr, int n)
 {
     syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
+}
+
+/* membarrier(2)'s private expedited barrier (Linux 4.14): a full memory
+ * barrier in every running thread of this process, by IPI, for the rare
+ * side of an asymmetric fence (p_take in sched.c).  Registered once; false
+ * where the kernel, or Valgrind or an emulator in between, has no such
+ * command or refuses it, and the callers then use locked instructions. */
+bool goro__membarrier_init(void)
+{
+    long q = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+
+    return q >= 0 && (q & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+           (q & MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) &&
+           syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0 &&
+           syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+void goro__membarrier(void)
+{
+    /* Cannot fail once registered (the kernel keeps the registration for
+     * the process's life, forks aside, where goro has no threads). */
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+        goro__throw("membarrier: %s", strerror(errno));
 }
 
 /* Contended path of goro__lock_acquire (lock states in runtime.h).

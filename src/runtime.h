@@ -36,7 +36,11 @@
  * so it never takes one in use (and so may goro_maxprocs(), retiring a P).
  * An M whose CAS fails has lost its P (it was handed to another thread
  * while its goroutine blocked, or retired) and carries on without one.
- * See p_enter() and "System calls" in sched.c.
+ * Where the kernel has membarrier(2), the runtime entry and exit cost no
+ * locked instruction: the holder marks m->inuse instead of the busy bit,
+ * and a taker parks the owner word at m|4 (GORO_P_TAKING) and runs a
+ * process-wide barrier before it reads that mark (see "P ownership" in
+ * sched.c).  See p_enter() and "System calls" in sched.c.
  */
 #ifndef GORO_RUNTIME_H
 #define GORO_RUNTIME_H
@@ -86,6 +90,7 @@ static inline void goro__cpu_relax(void)
 
 #define GORO_P_BUSY ((uintptr_t)1)    /* p->owner: the M uses the P in the runtime */
 #define GORO_P_SYSCALL ((uintptr_t)2) /* p->owner: the M's G is in a system call */
+#define GORO_P_TAKING ((uintptr_t)4)  /* p->owner: a taker decides (p_take) */
 
 typedef struct goro__g goro__g;
 typedef struct goro__m goro__m;
@@ -112,6 +117,10 @@ GORO_HIDDEN GORO_NORETURN void goro__throw(const char *fmt, ...)
 GORO_HIDDEN int goro__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline);
 /* Wakes up to n threads waiting on addr. */
 GORO_HIDDEN void goro__futex_wake(_Atomic uint32_t *addr, int n);
+/* The private expedited membarrier: goro__membarrier_init registers it and
+ * returns whether it works; goro__membarrier runs one (os_linux.c). */
+GORO_HIDDEN bool goro__membarrier_init(void);
+GORO_HIDDEN void goro__membarrier(void);
 GORO_HIDDEN int goro__ncpu(void);
 /* CLOCK_MONOTONIC in nanoseconds: the real clock, for the runtime's own
  * bookkeeping.  goro_now() is this clock too, except inside a bubble,
@@ -474,6 +483,8 @@ struct goro__m {
     void *g0_sp;                /* g0's saved stack pointer while a G runs */
     goro__g *curg;              /* G running on this M, NULL on g0 */
     goro__p *p;                 /* P held, or NULL */
+    _Atomic uint8_t inuse;      /* inside the runtime with p (goro__s.asym_p;
+                                 * written by this M only: p_enter) */
     goro__p *nextp;             /* P handed to us while we slept */
     goro__g *lockedg;           /* goro_lock_thread() */
     goro__m *link;              /* idle list (sched lock) */
@@ -533,6 +544,7 @@ typedef struct goro__sched {
                                         system call lately: the next
                                         goro__syscall_enter wakes it */
     bool debug_migrate;
+    bool asym_p;                    /* p_enter marks m->inuse (membarrier) */
     int ncpu;
     _Atomic int nallp;               /* allp[0..nallp) exist (Ps never die) */
     goro__p *allp[GORO_MAX_PROCS];

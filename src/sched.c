@@ -212,6 +212,37 @@ GORO_NOIPA int goro__errno_get(void)
 
 /* ---- P ownership -------------------------------------------------------- */
 
+/* The runtime entry without a locked instruction (goro__s.asym_p, where
+ * membarrier(2) works).  The holder's entry is a plain store of its
+ * m->inuse and a load of p's owner word; its exit, a store of m->inuse.
+ * A taker (sysmon taking the P of a goroutine that ran too long, or a
+ * retired P) moves the owner word m -> m|TAKING by CAS, runs membarrier,
+ * which puts a full barrier into every running thread of the process, and
+ * only then reads m->inuse: if m's store of inuse came before that barrier
+ * in m's program order, the taker sees it and gives the P back (m|TAKING
+ * -> m); if not, m's load of the owner word comes after the barrier and
+ * sees m|TAKING, and m waits for the taker's decision (the P back, or 0:
+ * lost).  So the two never both believe they hold the P, as with Dekker's
+ * two flags, with the fence paid by the rare side only.  The flag is the
+ * M's, not the P's: an M that lost its P still stores it as it enters,
+ * before it learns of the loss, and must not touch the new holder's.
+ * While the owner word is m|TAKING the holder may not write it: its own
+ * changes (releasep, retiring) are CASes that wait the decision out
+ * (p_owner_clear).  Without membarrier (old kernels, some emulators) and
+ * with GORO_DEBUG=casp, the entry is CAS(m -> m|1), as in runtime.h. */
+static GORO_NOINLINE goro__p *p_enter_slow(goro__m *m, goro__p *p)
+{
+    uintptr_t mine = (uintptr_t)m, o;
+
+    while ((o = atomic_load_explicit(&p->owner, memory_order_acquire)) == (mine | GORO_P_TAKING))
+        goro__cpu_relax();
+    if (o == mine)
+        return p; /* the taker saw inuse and gave it back */
+    atomic_store_explicit(&m->inuse, 0, memory_order_release);
+    m->p = NULL;
+    return NULL;
+}
+
 /* Takes m's P for a runtime operation from goroutine context; NULL if m has
  * none or lost it to sysmon (then m->p is cleared).  See runtime.h. */
 static inline goro__p *p_enter(goro__m *m)
@@ -221,6 +252,13 @@ static inline goro__p *p_enter(goro__m *m)
 
     if (!p)
         return NULL;
+    if (likely(goro__s.asym_p)) {
+        atomic_store_explicit(&m->inuse, 1, memory_order_relaxed);
+        atomic_signal_fence(memory_order_seq_cst); /* the store before the load */
+        if (likely(atomic_load_explicit(&p->owner, memory_order_acquire) == mine))
+            return p;
+        return p_enter_slow(m, p);
+    }
     if (likely(atomic_compare_exchange_strong_explicit(&p->owner, &mine, (uintptr_t)m | GORO_P_BUSY,
                                                        memory_order_acquire,
                                                        memory_order_relaxed)))
@@ -229,9 +267,78 @@ static inline goro__p *p_enter(goro__m *m)
     return NULL;
 }
 
+#ifdef GORO_TESTING
+/* Test builds check the ownership protocol at every exit and release: the
+ * P must still be m's, busy (a taker may be deciding, and must then decide
+ * for m). */
+static GORO_NOINLINE void p_exit_check(goro__m *m, goro__p *p)
+{
+    uintptr_t o = atomic_load_explicit(&p->owner, memory_order_relaxed) & ~GORO_P_TAKING;
+    uintptr_t want = (uintptr_t)m | (goro__s.asym_p ? 0 : GORO_P_BUSY);
+
+    if (o != want)
+        goro__throw("P %d left by an M that no longer holds it (owner %#lx, want %#lx)", p->id,
+                    (unsigned long)o, (unsigned long)want);
+}
+#endif
+
 static inline void p_exit(goro__m *m, goro__p *p)
 {
-    atomic_store_explicit(&p->owner, (uintptr_t)m, memory_order_release);
+#ifdef GORO_TESTING
+    p_exit_check(m, p);
+#endif
+    if (likely(goro__s.asym_p))
+        atomic_store_explicit(&m->inuse, 0, memory_order_release);
+    else
+        atomic_store_explicit(&p->owner, (uintptr_t)m, memory_order_release);
+}
+
+/* Whether the holder of a P (owner, not 0) is inside the runtime with it
+ * (racy: for sysmon's looks; p_take decides).  Ms are never freed once
+ * they run, so the holder's flag can be read. */
+static inline bool p_busy(uintptr_t owner)
+{
+    goro__m *m = (goro__m *)(owner & ~(GORO_P_BUSY | GORO_P_SYSCALL | GORO_P_TAKING));
+    return (owner & GORO_P_BUSY) ||
+           (goro__s.asym_p && atomic_load_explicit(&m->inuse, memory_order_relaxed));
+}
+
+/* Takes p from the M whose goroutine runs on it or is in a system call
+ * (owner m or m|2, as read by the caller), unless that M is inside the
+ * runtime with it.  Returns whether p is now the caller's (owner 0).  In
+ * a system call the holder changes the word only by CAS, and never enters
+ * the runtime with it (goro__syscall_enter): one CAS decides. */
+static bool p_take(goro__p *p, uintptr_t owner)
+{
+    if (!goro__s.asym_p || (owner & GORO_P_SYSCALL))
+        return atomic_compare_exchange_strong(&p->owner, &owner, 0);
+    if (!atomic_compare_exchange_strong(&p->owner, &owner, owner | GORO_P_TAKING))
+        return false;
+    goro__membarrier();
+    if (atomic_load_explicit(&((goro__m *)owner)->inuse, memory_order_acquire)) {
+        atomic_store_explicit(&p->owner, owner, memory_order_release);
+        return false;
+    }
+    atomic_store_explicit(&p->owner, 0, memory_order_release);
+    return true;
+}
+
+/* The holder (or a taker that already took it) lets go of p's owner word,
+ * waiting out a taker's decision first (see p_enter_slow). */
+static void p_owner_clear(goro__p *p)
+{
+    uintptr_t o = atomic_load_explicit(&p->owner, memory_order_relaxed);
+
+    for (;;) {
+        if (o & GORO_P_TAKING) {
+            goro__cpu_relax();
+            o = atomic_load_explicit(&p->owner, memory_order_relaxed);
+            continue;
+        }
+        if (atomic_compare_exchange_weak_explicit(&p->owner, &o, 0, memory_order_release,
+                                                  memory_order_relaxed))
+            return;
+    }
 }
 
 /* The P to use for an operation by the caller, or NULL: on g0 the M already
@@ -296,15 +403,24 @@ static void acquirep(goro__m *m, goro__p *p)
     sysmon_kick(); /* (D): after pidleget's seq_cst decrement of npidle */
     m->p = p;
     atomic_store_explicit(&p->status, P_RUNNING, memory_order_relaxed);
-    atomic_store_explicit(&p->owner, (uintptr_t)m | 1, memory_order_release);
+    if (goro__s.asym_p) {
+        atomic_store_explicit(&m->inuse, 1, memory_order_relaxed);
+        atomic_store_explicit(&p->owner, (uintptr_t)m, memory_order_release);
+    } else {
+        atomic_store_explicit(&p->owner, (uintptr_t)m | GORO_P_BUSY, memory_order_release);
+    }
 }
 
 static goro__p *releasep(goro__m *m)
 {
     goro__p *p = m->p;
     m->p = NULL;
-    if (p)
-        atomic_store_explicit(&p->owner, 0, memory_order_release);
+    if (p) {
+#ifdef GORO_TESTING
+        p_exit_check(m, p);
+#endif
+        p_owner_clear(p);
+    }
     return p;
 }
 
@@ -986,7 +1102,7 @@ static bool p_retire_held(goro__p *p)
         goro__lock_release(&goro__s.lock); /* raised again meanwhile */
         return false;
     }
-    atomic_store_explicit(&p->owner, 0, memory_order_release);
+    p_owner_clear(p);
     atomic_store(&p->status, P_DEAD);
     /* Under sched.lock, as goro_maxprocs does: n cannot change under us,
      * and n <= p->id, so the target is a live P other than p. */
@@ -1009,8 +1125,8 @@ static bool p_take_retired(goro__p *p)
 {
     uintptr_t owner = atomic_load_explicit(&p->owner, memory_order_acquire);
 
-    if (owner == 0 || (owner & 1) || atomic_load(&p->status) != P_RUNNING ||
-        !atomic_compare_exchange_strong(&p->owner, &owner, 0))
+    if (owner == 0 || p_busy(owner) || atomic_load(&p->status) != P_RUNNING ||
+        !p_take(p, owner))
         return false;
     if (!p_retire_held(p)) {
         handoffp(p); /* the count went up again: a live P, with no M */
@@ -1567,8 +1683,9 @@ void goro__syscall_enter(void)
         return; /* nested: the outermost pair marks the P */
     g->syscall_p = NULL;
     p = m->p;
-    if (!p || m->holding_p)
-        return; /* no P, or the runtime holds it busy (m|1) */
+    if (!p || m->holding_p ||
+        (goro__s.asym_p && atomic_load_explicit(&m->inuse, memory_order_relaxed)))
+        return; /* no P, or the runtime holds it busy (m|1, or inuse) */
     /* Before the CAS, which releases it to sysmon (see above). */
     atomic_store_explicit(&p->syscalltick,
                           atomic_load_explicit(&p->syscalltick, memory_order_relaxed) + 1,
@@ -1814,7 +1931,7 @@ static bool retake(int64_t now, bool *syscalls)
             continue;
         }
         uint32_t tick = atomic_load_explicit(&p->schedtick_pub, memory_order_relaxed);
-        if (owner == 0 || (owner & GORO_P_BUSY) || tick != p->sysmon_tick) {
+        if (owner == 0 || p_busy(owner) || tick != p->sysmon_tick) {
             p->sysmon_tick = tick;
             p->sysmon_when = now;
             p->sysmon_probe_when = 0;
@@ -1823,7 +1940,7 @@ static bool retake(int64_t now, bool *syscalls)
         if (now - p->sysmon_when < RETAKE_AFTER || !p_has_work(p) ||
             !retake_running(p, owner, now))
             continue;
-        if (atomic_compare_exchange_strong(&p->owner, &owner, 0)) {
+        if (p_take(p, owner)) {
             p->sysmon_when = now;
             startm(p, false);
         }
@@ -2010,6 +2127,7 @@ static void init(void)
     goro__stack_init();
     goro__signals_init();
     goro__s.debug_migrate = goro__env_contains("GORO_DEBUG", "migrate");
+    goro__s.asym_p = !goro__env_contains("GORO_DEBUG", "casp") && goro__membarrier_init();
     atomic_store(&goro__s.timer_m_until, INT64_MAX);
     atomic_store(&goro__s.coarse_now, goro__nanotime());
     goro__lock_acquire(&goro__s.lock);

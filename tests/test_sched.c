@@ -899,6 +899,78 @@ Test(sched, maxprocs_shrink_while_waking, .timeout = GT_TIMEOUT(20))
     gt_quiesce();
 }
 
+/* Ps taken from under goroutines that keep entering the runtime: two
+ * ping-pong pairs (a channel operation, a switch and a ready each way) run
+ * while the test's thread lowers the count to 1 and raises it again every
+ * few hundred microseconds, and each lowering takes the retired Ps from
+ * the Ms whose goroutines run on them, at whatever point they are (the
+ * take must lose to an M inside the runtime with its P: p_take in
+ * sched.c).  A P used by two Ms at once loses or duplicates queued
+ * goroutines: a value out of order, a pair that never finishes, or the
+ * runtime's own "not waiting" check. */
+#define PT_ROUNDS 100000
+
+struct pt_pair {
+    goro_chan *ping, *pong;
+    _Atomic long done;
+};
+
+static void pt_ponger(void *arg)
+{
+    struct pt_pair *pp = arg;
+    long v;
+    while (goro_chan_recv(pp->ping, &v) == 0) {
+        gt_spin(GORO_MICROSECOND); /* some time outside the runtime too */
+        v++;
+        if (goro_chan_send(pp->pong, &v) != 0)
+            break;
+    }
+}
+
+static void pt_pinger(void *arg)
+{
+    struct pt_pair *pp = arg;
+    for (long i = 0; i < PT_ROUNDS; i++) {
+        long v = i * 2;
+        if (!gt_check(goro_chan_send(pp->ping, &v) == 0, "send %ld", i) ||
+            !gt_check(goro_chan_recv(pp->pong, &v) == 0, "recv %ld", i) ||
+            !gt_check(v == i * 2 + 1, "round %ld: got %ld", i, v))
+            break;
+    }
+    goro_chan_close(pp->ping);
+    atomic_store(&pp->done, 1);
+}
+
+Test(sched, p_taken_while_entering, .timeout = GT_TIMEOUT(60))
+{
+    int orig = goro_maxprocs(0);
+    struct pt_pair pairs[2];
+    long toggles = 0;
+
+    for (int k = 0; k < 2; k++) {
+        pairs[k].ping = gt_mkchan(sizeof(long), 0);
+        pairs[k].pong = gt_mkchan(sizeof(long), 0);
+        atomic_store(&pairs[k].done, 0);
+        gt_spawn(pt_ponger, &pairs[k]);
+        gt_spawn(pt_pinger, &pairs[k]);
+    }
+    while (!atomic_load(&pairs[0].done) || !atomic_load(&pairs[1].done)) {
+        goro_maxprocs(1);
+        goro_sleep(100 * GORO_MICROSECOND);
+        goro_maxprocs(orig < 2 ? 2 : orig + 1);
+        goro_sleep(200 * GORO_MICROSECOND);
+        toggles++;
+    }
+    goro_maxprocs(orig);
+    gt_quiesce();
+    gt_assert_no_failures();
+    cr_assert_gt(toggles, 10, "only %ld toggles", toggles);
+    for (int k = 0; k < 2; k++) {
+        goro_chan_release(pairs[k].ping);
+        goro_chan_release(pairs[k].pong);
+    }
+}
+
 /* ---- goro_lock_thread ---------------------------------------------------- */
 
 static _Atomic bool lt_stop;
