@@ -230,12 +230,23 @@ GORO_NOIPA int goro__errno_get(void)
  * changes (releasep, retiring) are CASes that wait the decision out
  * (p_owner_clear).  Without membarrier (old kernels, some emulators) and
  * with GORO_DEBUG=casp, the entry is CAS(m -> m|1), as in runtime.h. */
+/* Waits while a taker decides (it runs one system call meanwhile; on a
+ * loaded machine its thread may wait for a CPU, so give ours up). */
+static void p_taking_wait(int *spins)
+{
+    if (++*spins < 64)
+        goro__cpu_relax();
+    else
+        sched_yield();
+}
+
 static GORO_NOINLINE goro__p *p_enter_slow(goro__m *m, goro__p *p)
 {
     uintptr_t mine = (uintptr_t)m, o;
+    int spins = 0;
 
     while ((o = atomic_load_explicit(&p->owner, memory_order_acquire)) == (mine | GORO_P_TAKING))
-        goro__cpu_relax();
+        p_taking_wait(&spins);
     if (o == mine)
         return p; /* the taker saw inuse and gave it back */
     atomic_store_explicit(&m->inuse, 0, memory_order_release);
@@ -328,10 +339,11 @@ static bool p_take(goro__p *p, uintptr_t owner)
 static void p_owner_clear(goro__p *p)
 {
     uintptr_t o = atomic_load_explicit(&p->owner, memory_order_relaxed);
+    int spins = 0;
 
     for (;;) {
         if (o & GORO_P_TAKING) {
-            goro__cpu_relax();
+            p_taking_wait(&spins);
             o = atomic_load_explicit(&p->owner, memory_order_relaxed);
             continue;
         }
