@@ -19,6 +19,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 /* ---- child processes (see gt_run_child) --------------------------------- */
@@ -927,10 +928,12 @@ static void pt_ponger(void *arg)
     }
 }
 
+static _Atomic bool pt_stop;
+
 static void pt_pinger(void *arg)
 {
     struct pt_pair *pp = arg;
-    for (long i = 0; i < PT_ROUNDS; i++) {
+    for (long i = 0; i < PT_ROUNDS || !atomic_load(&pt_stop); i++) {
         long v = i * 2;
         if (!gt_check(goro_chan_send(pp->ping, &v) == 0, "send %ld", i) ||
             !gt_check(goro_chan_recv(pp->pong, &v) == 0, "recv %ld", i) ||
@@ -941,12 +944,35 @@ static void pt_pinger(void *arg)
     atomic_store(&pp->done, 1);
 }
 
-Test(sched, p_taken_while_entering, .timeout = GT_TIMEOUT(60))
+/* Blocks its thread in the kernel where goro does not see it (a raw
+ * nanosleep: no interposition, no system-call mark), 12 ms at a time, so
+ * that sysmon takes its P (after 10 ms) while goro_maxprocs may be taking
+ * the same P to retire it: of two takers only one may win.  The pairs run
+ * on for 1.5 s meanwhile (sysmon takes a P only when work waits). */
+extern void goro__test_take_delay(int64_t ns); /* fail point (sched.c) */
+
+static void pt_blocker(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&pt_stop)) {
+        struct timespec ts = {0, 12 * 1000 * 1000};
+        syscall(SYS_nanosleep, &ts, NULL);
+        goro_yield();
+    }
+}
+
+static void p_taken(bool blockers)
 {
     int orig = goro_maxprocs(0);
     struct pt_pair pairs[2];
     long toggles = 0;
+    int64_t end = goro_now() + (blockers ? gt_ms(1500) : 0);
 
+    atomic_store(&pt_stop, !blockers); /* the pairs stop after PT_ROUNDS */
+    /* Each take lasts 200 us, so that sysmon's and goro_maxprocs' overlap. */
+    goro__test_take_delay(blockers ? 200 * GORO_MICROSECOND : 0);
+    for (int k = 0; blockers && k < 3; k++)
+        gt_spawn(pt_blocker, NULL);
     for (int k = 0; k < 2; k++) {
         pairs[k].ping = gt_mkchan(sizeof(long), 0);
         pairs[k].pong = gt_mkchan(sizeof(long), 0);
@@ -955,12 +981,15 @@ Test(sched, p_taken_while_entering, .timeout = GT_TIMEOUT(60))
         gt_spawn(pt_pinger, &pairs[k]);
     }
     while (!atomic_load(&pairs[0].done) || !atomic_load(&pairs[1].done)) {
+        if (goro_now() >= end)
+            atomic_store(&pt_stop, true);
         goro_maxprocs(1);
         goro_sleep(100 * GORO_MICROSECOND);
         goro_maxprocs(orig < 2 ? 2 : orig + 1);
         goro_sleep(200 * GORO_MICROSECOND);
         toggles++;
     }
+    goro__test_take_delay(0);
     goro_maxprocs(orig);
     gt_quiesce();
     gt_assert_no_failures();
@@ -969,6 +998,16 @@ Test(sched, p_taken_while_entering, .timeout = GT_TIMEOUT(60))
         goro_chan_release(pairs[k].ping);
         goro_chan_release(pairs[k].pong);
     }
+}
+
+Test(sched, p_taken_while_entering, .timeout = GT_TIMEOUT(60))
+{
+    p_taken(false);
+}
+
+Test(sched, p_taken_by_two_takers, .timeout = GT_TIMEOUT(60))
+{
+    p_taken(true);
 }
 
 /* ---- goro_lock_thread ---------------------------------------------------- */
