@@ -966,7 +966,7 @@ static void p_taken(bool blockers)
     int orig = goro_maxprocs(0);
     struct pt_pair pairs[2];
     long toggles = 0;
-    int64_t end = goro_now() + (blockers ? gt_ms(1500) : 0);
+    int64_t end = goro_now() + (blockers ? 1500 * GORO_MILLISECOND : 0);
 
     atomic_store(&pt_stop, !blockers); /* the pairs stop after PT_ROUNDS */
     /* Each take lasts 200 us, so that sysmon's and goro_maxprocs' overlap. */
