@@ -961,10 +961,13 @@ static void pt_blocker(void *arg)
     }
 }
 
+/* Static, not on the test's stack: the pongers read it until they exit,
+ * and gt_quiesce's goroutine count orders nothing for TSan. */
+static struct pt_pair pairs[2];
+
 static void p_taken(bool blockers)
 {
     int orig = goro_maxprocs(0);
-    struct pt_pair pairs[2];
     long toggles = 0;
     int64_t end = goro_now() + (blockers ? 1500 * GORO_MILLISECOND : 0);
 

@@ -245,7 +245,9 @@ static void stress_receiver(void *arg)
 
 Test(signal, stress, .timeout = GT_TIMEOUT(60))
 {
-    struct stress st = {.c = sigchan(16)};
+    /* Static: the receiver reads it until it exits (see gt_quiesce). */
+    static struct stress st;
+    st.c = sigchan(16);
     pthread_t th[STRESS_SENDERS];
 
     cr_assert_eq(goro_signal_notify(st.c, SIGUSR1, 0), 0);
@@ -282,8 +284,10 @@ Test(signal, stress, .timeout = GT_TIMEOUT(60))
     cr_assert_eq(goro_signal_stop(st.c), 0);
     cr_assert_eq(gt_handler_of(SIGUSR1), SIG_DFL);
     goro_chan_close(st.c);
-    goro_chan_release(st.c);
+    /* The receiver holds no reference: it may still be draining the
+     * buffer, so the channel goes only once it has returned. */
     gt_quiesce();
+    goro_chan_release(st.c);
 }
 
 /* Notify keeps its own reference: the caller may drop its reference, and
