@@ -315,17 +315,18 @@ static inline bool p_busy(uintptr_t owner)
            (goro__s.asym_p && atomic_load_explicit(&m->inuse, memory_order_relaxed));
 }
 
-/* While non-zero, an asymmetric take (p_take) waits this many nanoseconds
- * between parking the owner word and its barrier: a taker whose thread
- * was preempted there, so that tests can race two takers (a fail point,
- * in every build, as the tests also run against the release library; a
- * take is rare, and the check one relaxed load). */
+#ifdef GORO_TESTING
+/* Fault injection (GORO_TESTING builds only): while non-zero, an
+ * asymmetric take (p_take) waits this many nanoseconds between parking the
+ * owner word and its barrier, as a taker whose thread was preempted there,
+ * so that tests can race two takers. */
 static _Atomic int64_t take_delay;
 
 GORO_API void goro__test_take_delay(int64_t ns)
 {
     atomic_store(&take_delay, ns);
 }
+#endif
 
 /* Takes p from the M whose goroutine runs on it or is in a system call
  * (owner m or m|2, as read by the caller), unless that M is inside the
@@ -340,11 +341,13 @@ static bool p_take(goro__p *p, uintptr_t owner)
         return atomic_compare_exchange_strong(&p->owner, &owner, 0);
     if (!atomic_compare_exchange_strong(&p->owner, &owner, owner | GORO_P_TAKING))
         return false;
+#ifdef GORO_TESTING
     int64_t d = atomic_load_explicit(&take_delay, memory_order_relaxed);
-    if (unlikely(d > 0)) {
+    if (d > 0) {
         struct timespec ts = {.tv_sec = d / GORO_SECOND, .tv_nsec = d % GORO_SECOND};
         goro__sys_nanosleep(&ts, NULL);
     }
+#endif
     goro__membarrier();
     if (atomic_load_explicit(&((goro__m *)owner)->inuse, memory_order_acquire)) {
         atomic_store_explicit(&p->owner, owner, memory_order_release);
