@@ -304,15 +304,20 @@ static inline void p_exit(goro__m *m, goro__p *p)
         atomic_store_explicit(&p->owner, (uintptr_t)m, memory_order_release);
 }
 
+/* The M in a P's owner word, without its flag bits. */
+static inline goro__m *owner_m(uintptr_t owner)
+{
+    return (goro__m *)(owner & ~(GORO_P_BUSY | GORO_P_SYSCALL | GORO_P_TAKING));
+}
+
 /* Whether the holder of a P (owner, not 0) is inside the runtime with it,
  * or another taker is deciding (racy: for sysmon's looks; p_take
  * decides).  Ms are never freed once they run, so the holder's flag can
  * be read. */
 static inline bool p_busy(uintptr_t owner)
 {
-    goro__m *m = (goro__m *)(owner & ~(GORO_P_BUSY | GORO_P_SYSCALL | GORO_P_TAKING));
     return (owner & (GORO_P_BUSY | GORO_P_TAKING)) ||
-           (goro__s.asym_p && atomic_load_explicit(&m->inuse, memory_order_relaxed));
+           (goro__s.asym_p && atomic_load_explicit(&owner_m(owner)->inuse, memory_order_relaxed));
 }
 
 #ifdef GORO_TESTING
@@ -349,7 +354,7 @@ static bool p_take(goro__p *p, uintptr_t owner)
     }
 #endif
     goro__membarrier();
-    if (atomic_load_explicit(&((goro__m *)owner)->inuse, memory_order_acquire)) {
+    if (atomic_load_explicit(&owner_m(owner)->inuse, memory_order_acquire)) {
         atomic_store_explicit(&p->owner, owner, memory_order_release);
         return false;
     }
@@ -1864,7 +1869,7 @@ static bool m_runnable(goro__m *m)
  * reading one after its P was taken is safe. */
 static bool retake_running(goro__p *p, uintptr_t owner, int64_t now)
 {
-    goro__m *m = (goro__m *)(owner & ~(GORO_P_BUSY | GORO_P_SYSCALL));
+    goro__m *m = owner_m(owner);
     int64_t cpu = m_cputime(m);
 
     if (cpu < 0)
