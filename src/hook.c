@@ -188,6 +188,81 @@ int (*goro__sys_ioctl)(int fd, unsigned long req, ...) = first_ioctl;
 int (*goro__sys_open)(const char *path, int fl, ...) = first_open;
 int (*goro__sys_openat)(int dir, const char *path, int fl, ...) = first_openat;
 
+/* The sanitizers' runtimes (libtsan, libasan, libubsan) open the executable
+ * to symbolize a report (libbacktrace's open), holding their own locks,
+ * which thread creation and the sleeps of goro's idle threads also take
+ * under TSan.  Bracketed as a goroutine's open, the call could park the
+ * reporting goroutine at syscall exit (its P taken, or its time slice
+ * over) with those locks held, and every thread would wait for them: such
+ * an open is the C library's, as is.  san_text holds the executable
+ * segments of each runtime linked as a shared library (the default of
+ * GCC and Clang); a runtime linked into the program itself cannot be told
+ * apart from the program and gets no exception. */
+#if defined(GORO_TSAN) || defined(GORO_ASAN)
+#include <link.h>
+
+#define SAN_TEXT_MAX 16
+static struct {
+    uintptr_t lo, hi;
+} san_text[SAN_TEXT_MAX];
+static int san_ntext;
+
+static int san_segments(struct dl_phdr_info *info, size_t size, void *bases)
+{
+    (void)size;
+    const void *const *b = bases;
+    bool runtime = false;
+    for (int i = 0; b[i]; i++)
+        runtime |= (uintptr_t)b[i] == info->dlpi_addr;
+    for (int i = 0; runtime && i < info->dlpi_phnum && san_ntext < SAN_TEXT_MAX; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+            san_text[san_ntext].lo = info->dlpi_addr + ph->p_vaddr;
+            san_text[san_ntext].hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+            san_ntext++;
+        }
+    }
+    return 0;
+}
+
+/* Finds the runtimes by a symbol each defines; resolve_all calls it once. */
+static void san_find(void)
+{
+    static const char *const probes[] = {"__tsan_init", "__asan_init", "__ubsan_handle_add_overflow"};
+    const void *bases[sizeof probes / sizeof *probes + 1] = {0};
+    Dl_info self, in;
+    int n = 0;
+    if (!dladdr((void *)san_find, &self))
+        return;
+    for (size_t i = 0; i < sizeof probes / sizeof *probes; i++) {
+        void *sym = dlsym(RTLD_DEFAULT, probes[i]);
+        if (sym && dladdr(sym, &in) && in.dli_fbase != self.dli_fbase)
+            bases[n++] = in.dli_fbase;
+    }
+    if (n > 0)
+        dl_iterate_phdr(san_segments, bases);
+}
+
+/* Whether the code at pc (a hook's return address) is a sanitizer's. */
+static bool from_sanitizer(const void *pc)
+{
+    for (int i = 0; i < san_ntext; i++)
+        if ((uintptr_t)pc >= san_text[i].lo && (uintptr_t)pc < san_text[i].hi)
+            return true;
+    return false;
+}
+#else
+static void san_find(void)
+{
+}
+
+static bool from_sanitizer(const void *pc)
+{
+    (void)pc;
+    return false;
+}
+#endif
+
 static void resolve_all(void)
 {
 #define GORO_SYS_FIND(ret, name, params, args) goro__sys_##name = (ret(*) params)find(#name);
@@ -197,6 +272,7 @@ static void resolve_all(void)
     goro__sys_ioctl = (int (*)(int, unsigned long, ...))find("ioctl");
     goro__sys_open = (int (*)(const char *, int, ...))find("open");
     goro__sys_openat = (int (*)(int, const char *, int, ...))find("openat");
+    san_find();
     atomic_store_explicit(&hook_state, goro__env_bool("GORO_HOOK", true) ? 1 : 2,
                           memory_order_release);
 }
@@ -1520,10 +1596,30 @@ static int opened(int r)
     return r;
 }
 
-static int open_hook(bool at, int dir, const char *path, int fl, mode_t mode)
+#ifdef GORO_TESTING
+/* For tests (GORO_TESTING builds only): opens made on a goroutine, and of
+ * those the ones bracketed as a blocking call. */
+static _Atomic unsigned long test_opens, test_opens_bracketed;
+
+GORO_API void goro__test_open_counts(unsigned long *opens, unsigned long *bracketed)
 {
-    if (!active() || !in_goroutine())
+    *opens = atomic_load(&test_opens);
+    *bracketed = atomic_load(&test_opens_bracketed);
+}
+#define TEST_COUNT(c) atomic_fetch_add_explicit(&(c), 1, memory_order_relaxed)
+#else
+#define TEST_COUNT(c) ((void)0)
+#endif
+
+/* caller: the return address of the exported open or openat. */
+static int open_hook(const void *caller, bool at, int dir, const char *path, int fl, mode_t mode)
+{
+    bool g = active() && in_goroutine();
+    if (g)
+        TEST_COUNT(test_opens);
+    if (!g || from_sanitizer(caller))
         return opened(at ? goro__sys_openat(dir, path, fl, mode) : goro__sys_open(path, fl, mode));
+    TEST_COUNT(test_opens_bracketed);
     goro__syscall_enter();
     int r = at ? goro__sys_openat(dir, path, fl, mode) : goro__sys_open(path, fl, mode);
     return opened((int)syscall_done(r, errno));
@@ -1541,7 +1637,7 @@ static int open_hook(bool at, int dir, const char *path, int fl, mode_t mode)
 HOOK int open(const char *path, int fl, ...)
 {
     OPEN_MODE(fl, mode);
-    return open_hook(false, 0, path, fl, mode);
+    return open_hook(__builtin_return_address(0), false, 0, path, fl, mode);
 }
 
 HOOK int open64(const char *path, int fl, ...) __attribute__((alias("open")));
@@ -1549,7 +1645,7 @@ HOOK int open64(const char *path, int fl, ...) __attribute__((alias("open")));
 HOOK int openat(int dir, const char *path, int fl, ...)
 {
     OPEN_MODE(fl, mode);
-    return open_hook(true, dir, path, fl, mode);
+    return open_hook(__builtin_return_address(0), true, dir, path, fl, mode);
 }
 
 HOOK int openat64(int dir, const char *path, int fl, ...) __attribute__((alias("openat")));

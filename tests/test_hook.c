@@ -1019,3 +1019,50 @@ Test(hook, kill_switch_restores_libc, .timeout = GT_TIMEOUT(60))
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: status %d: %s", status, out);
     cr_assert(strstr(out, "hook off ok"), "child said: %s", out);
 }
+
+/* ---- the sanitizers' own opens ---------------------------------------------- */
+
+#if defined(GORO_TESTING) && (defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__))
+#include <sanitizer/common_interface_defs.h>
+
+extern void goro__test_open_counts(unsigned long *opens, unsigned long *bracketed); /* hook.c */
+
+/* A sanitizer symbolizes a report holding its own locks (under TSan, the
+ * ones thread creation and every idle thread's sleep take) and opens the
+ * executable and its debug files to do it.  Those opens reach goro's open
+ * but must not be bracketed as blocking calls: the reporting goroutine
+ * could park at the bracket's end with the locks held, and every thread
+ * wait for them.  __sanitizer_symbolize_pc takes the same path. */
+/* An address inside the caller. */
+static __attribute__((noinline)) void *here(void)
+{
+    return __builtin_return_address(0);
+}
+
+static void symbolize(void *arg)
+{
+    char *buf = arg;
+    unsigned long o0, b0, o1, b1, o2, b2;
+
+    goro__test_open_counts(&o0, &b0);
+    __sanitizer_symbolize_pc(here(), "%F", buf, 256);
+    goro__test_open_counts(&o1, &b1);
+    gt_check(o1 > o0, "the symbolizer opened nothing through goro's open");
+    gt_check(b1 == b0, "%lu of the symbolizer's %lu opens were bracketed", b1 - b0, o1 - o0);
+    /* The counters see a goroutine's own open. */
+    int fd = open("/dev/null", O_RDONLY);
+    gt_check(fd >= 0, "open(/dev/null): %s", strerror(gt_errno()));
+    close(fd);
+    goro__test_open_counts(&o2, &b2);
+    gt_check(o2 == o1 + 1 && b2 == b1 + 1, "open(/dev/null): %lu opens, %lu bracketed", o2 - o1,
+             b2 - b1);
+}
+
+Test(hook, sanitizer_opens_are_plain, .timeout = GT_TIMEOUT(30))
+{
+    char buf[256] = "";
+    gt_spawn(symbolize, buf);
+    gt_join();
+    cr_assert(strstr(buf, "symbolize"), "symbolized as \"%s\"", buf);
+}
+#endif
