@@ -201,7 +201,7 @@ goro_chan *goro_chan_retain(goro_chan *c)
     return c;
 }
 
-static void chan_free(goro_chan *c)
+void goro__chan_free(goro_chan *c)
 {
     size_t bufsize = c->elemsize * c->cap;
     if (bufsize > CHAN_INLINE_BUF) {
@@ -211,9 +211,10 @@ static void chan_free(goro_chan *c)
     goro__life_free(c, sizeof *c + bufsize);
 }
 
-/* The last reference went: free c, unless a parked plain sender or
- * receiver still needs it (a close woke it and it has yet to leave, or
- * nothing will ever wake it); then the last of them frees it (wait_done).
+/* The last reference went: free c, unless a parked sender, receiver or
+ * select still needs it (a close or a transfer woke it and it has yet to
+ * leave, or nothing will ever wake it); then the last of them frees it
+ * (wait_done, or a select's step 4).
  * Out of line, so that goro_chan_release stays a leaf without a frame. */
 static GORO_NOINLINE void chan_last_ref(goro_chan *c)
 {
@@ -222,7 +223,7 @@ static GORO_NOINLINE void chan_last_ref(goro_chan *c)
     c->orphan = !dead;
     goro__lock_release(&c->lock);
     if (dead)
-        chan_free(c);
+        goro__chan_free(c);
 }
 
 void goro_chan_release(goro_chan *c)
@@ -356,7 +357,10 @@ void goro__chan_buf_take(goro_chan *c, void *elem)
  * where a reference would cost two locked instructions per wait.  A peer
  * that completes the transfer uncounts it (waiter_done), under the same
  * lock, as the waiter will not touch c again; a waiter woken by a close
- * still reads c, and leaves through wait_done. */
+ * still reads c, and leaves through wait_done.  A select's cases count
+ * themselves the same way, and uncount themselves when the select takes
+ * them off the queues after its wake (select.c, step 4), since it locks
+ * every channel again there. */
 static bool wait_on(goro_chan *c, goro__waitq *q, void *elem, enum goro__wait_reason why)
 {
     goro__g *g = goro__getg();
@@ -379,7 +383,7 @@ static void wait_done(goro_chan *c)
     bool dead = --c->waitrefs == 0 && c->orphan;
     goro__lock_release(&c->lock);
     if (dead)
-        chan_free(c);
+        goro__chan_free(c);
 }
 
 bool goro__chan_close_wait_begin(goro_chan *c, goro__sudog *sg, goro__g *g, uint64_t seq)

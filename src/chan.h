@@ -78,8 +78,8 @@ struct goro_chan {
     size_t recvx;               /* next slot to receive from */
     goro__waitq recvq;
     goro__waitq sendq;
-    size_t waitrefs;            /* parked plain senders and receivers (see
-                                 * wait_on in chan.c) */
+    size_t waitrefs;            /* parked senders, receivers and select
+                                 * cases (see wait_on in chan.c) */
     bool orphan;                /* refs reached 0 while waitrefs was not:
                                  * the last waiter to leave frees it */
 };
@@ -99,6 +99,8 @@ GORO_HIDDEN goro__sudog *goro__waitq_dequeue(goro__waitq *q);
  *   buf_put / buf_take: append to / take from the buffer (room / data
  *              known to be there).
  * elem may be NULL where a receive discards. */
+/* Frees c, whose last reference and last waiter are gone. */
+GORO_HIDDEN void goro__chan_free(goro_chan *c);
 GORO_HIDDEN void goro__chan_send_copy(goro_chan *c, goro__sudog *sg, const void *elem);
 GORO_HIDDEN void goro__chan_recv_copy(goro_chan *c, goro__sudog *sg, void *elem);
 GORO_HIDDEN void goro__chan_buf_put(goro_chan *c, const void *elem);

@@ -21,6 +21,9 @@ _Static_assert(alignof(goro__lock) <= alignof(uint32_t),
                "goro__waitlist.lock must be aligned enough for goro__lock");
 _Static_assert(offsetof(goro__lock, state) == 0, "goro__lock is its futex word");
 _Static_assert(sizeof(goro__lock) == sizeof(uint32_t), "the futex word is 32 bits");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+               "goro__lock_release stores byte 0 and loads bytes 2-3 as the word's low byte "
+               "and high half");
 
 /* sync.c: head and tail hold its waiter records (goro__sudog first). */
 _Static_assert(sizeof(((goro__waitlist *)0)->head) == sizeof(goro__sudog *),

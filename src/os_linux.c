@@ -247,24 +247,59 @@ void goro__membarrier(void)
         goro__throw("membarrier: %s", strerror(errno));
 }
 
-/* Contended path of goro__lock_acquire (lock states in runtime.h).
+bool goro__lock_asym;
+
+/* Fixes goro__lock_asym before the program's main runs, so before any
+ * goro__lock is taken (loaded with dlopen: before the library's first
+ * call).  The registration is the one p_take (sched.c) relies on too. */
+__attribute__((constructor)) static void lock_asym_init(void)
+{
+    goro__lock_asym = !goro__env_contains("GORO_DEBUG", "casp") && goro__membarrier_init();
+}
+
+#ifdef GORO_TESTING
+/* For tests (GORO_TESTING builds only): the lock itself, out of line, and
+ * how many times a contended acquire went to sleep. */
+static _Atomic long lock_sleeps;
+
+GORO_API void goro__test_lock_acquire(goro__lock *l)
+{
+    goro__lock_acquire(l);
+}
+
+GORO_API void goro__test_lock_release(goro__lock *l)
+{
+    goro__lock_release(l);
+}
+
+GORO_API long goro__test_lock_sleeps(void)
+{
+    return atomic_load(&lock_sleeps);
+}
+
+GORO_API bool goro__test_lock_asym(void)
+{
+    return goro__lock_asym;
+}
+#endif
+
+/* Contended path of goro__lock_acquire (the word's layout: runtime.h).
  * Spin a little first: runtime critical sections are a few dozen
- * instructions, far shorter than a futex round trip. */
+ * instructions, far shorter than a futex round trip.  Then give the CPU
+ * away once before sleeping: on a contended lock that lets the holder run
+ * a batch of operations with the line in its own cache instead of handing
+ * it back and forth (Go: lock2). */
 void goro__lock_slow(goro__lock *l)
 {
     uint32_t c;
 
-    /* Spin a little: runtime critical sections are a few dozen
-     * instructions, far shorter than a futex round trip.  Then give the
-     * CPU away once before sleeping: on a contended lock that lets the
-     * holder run a batch of operations with the line in its own cache
-     * instead of handing it back and forth (Go: lock2). */
     for (int round = 0; round < 5; round++) {
         for (;;) {
             c = atomic_load_explicit(&l->state, memory_order_relaxed);
-            if (c != 0)
+            if (c & GORO_LOCK_HELD)
                 break;
-            if (atomic_compare_exchange_weak_explicit(&l->state, &c, 1, memory_order_acquire,
+            if (atomic_compare_exchange_weak_explicit(&l->state, &c, c | GORO_LOCK_HELD,
+                                                      memory_order_acquire,
                                                       memory_order_relaxed))
                 return;
         }
@@ -275,13 +310,36 @@ void goro__lock_slow(goro__lock *l)
             sched_yield();
         }
     }
-    /* Mark the lock contended (2) whenever we may sleep, so the holder's
-     * release knows to wake someone; taking it as 2 is conservative. */
-    c = atomic_exchange_explicit(&l->state, 2, memory_order_acquire);
-    while (c != 0) {
-        goro__futex_wait(&l->state, 2, -1);
-        c = atomic_exchange_explicit(&l->state, 2, memory_order_acquire);
+    /* Count ourselves, then (asymmetric releases) make every release from
+     * before the count visible, or our count visible to every release
+     * after it: membarrier.  Sleep only while the word still shows the
+     * lock held with our count in it. */
+    atomic_fetch_add_explicit(&l->state, GORO_LOCK_SLEEPER, memory_order_relaxed);
+    if (goro__lock_asym)
+        goro__membarrier();
+    for (;;) {
+        c = atomic_load_explicit(&l->state, memory_order_relaxed);
+        if (!(c & GORO_LOCK_HELD)) {
+            if (atomic_compare_exchange_weak_explicit(&l->state, &c,
+                                                      (c | GORO_LOCK_HELD) - GORO_LOCK_SLEEPER,
+                                                      memory_order_acquire,
+                                                      memory_order_relaxed))
+                return;
+            continue;
+        }
+#ifdef GORO_TESTING
+        atomic_fetch_add_explicit(&lock_sleeps, 1, memory_order_relaxed);
+#endif
+        goro__futex_wait(&l->state, c, -1);
     }
+}
+
+/* A release saw sleepers: wake one.  It counts itself out when it takes
+ * the lock; until then each release wakes one more (a spurious wake, at
+ * worst). */
+void goro__lock_wake(goro__lock *l)
+{
+    goro__futex_wake(&l->state, 1);
 }
 
 /* ---- machine facts ------------------------------------------------------ */

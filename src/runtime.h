@@ -171,24 +171,44 @@ GORO_HIDDEN bool goro__alloc_fails(void);
 
 /* ---- lock: a futex mutex invisible to ThreadSanitizer ------------------- */
 
-/* Runtime-internal mutex (Drepper's three-state futex lock, with a short
- * spin).  Not pthread_mutex: sanitizers would see its happens-before edges
- * and hide real races between goroutines that merely share runtime locks.
- * Never held across a park. */
+/* Runtime-internal mutex: one 32-bit futex word, with a short spin.  Not
+ * pthread_mutex: sanitizers would see its happens-before edges and hide
+ * real races between goroutines that merely share runtime locks.  Never
+ * held across a park.
+ *
+ * The word: byte 0 is the lock (0 free, 1 held); bits 16-31 count the
+ * threads asleep on the word (futex) or about to be.  Taking it is a CAS;
+ * a sleeper counts itself (a locked add) and sleeps while the word is
+ * unchanged.  Releasing it must see every sleeper counted before:
+ *   - where membarrier(2) works (goro__lock_asym), the release is a plain
+ *     byte store and a load of the count: a sleeper runs membarrier
+ *     between counting itself and its last look at the lock, so either its
+ *     look sees the release or the releaser's load sees its count (the
+ *     asymmetric fence of "P ownership" in sched.c);
+ *   - elsewhere (old kernels, Valgrind, GORO_DEBUG=casp) the release clears
+ *     byte 0 with a locked and, which orders it with the count. */
 typedef struct goro__lock {
-    _Atomic uint32_t state; /* 0 free, 1 locked, 2 locked with waiters */
+    _Atomic uint32_t state; /* byte 0: held; bits 16-31: sleepers */
 } goro__lock;
 /* Every goro__lock has a place in one table, docs/internals.md, "Lock
  * order", with what it protects; each lock's definition points there. */
 
 #define GORO_LOCK_INIT {0}
+#define GORO_LOCK_HELD 1u
+#define GORO_LOCK_SLEEPER (1u << 16)
+
+/* Whether releases are a plain store (see goro__lock); fixed before any
+ * lock is taken (a constructor in os_linux.c). */
+GORO_HIDDEN extern bool goro__lock_asym;
 
 GORO_HIDDEN void goro__lock_slow(goro__lock *l);
+GORO_HIDDEN void goro__lock_wake(goro__lock *l);
 
 static inline void goro__lock_acquire(goro__lock *l)
 {
     uint32_t z = 0;
-    if (likely(atomic_compare_exchange_strong_explicit(&l->state, &z, 1, memory_order_acquire,
+    if (likely(atomic_compare_exchange_strong_explicit(&l->state, &z, GORO_LOCK_HELD,
+                                                       memory_order_acquire,
                                                        memory_order_relaxed)))
         return;
     goro__lock_slow(l);
@@ -196,8 +216,19 @@ static inline void goro__lock_acquire(goro__lock *l)
 
 static inline void goro__lock_release(goro__lock *l)
 {
-    if (unlikely(atomic_exchange_explicit(&l->state, 0, memory_order_release) == 2))
-        goro__futex_wake(&l->state, 1);
+    uint32_t sleepers;
+    if (likely(goro__lock_asym)) {
+        /* Byte 0 alone, and the count's half-word alone: the load does not
+         * overlap the store, so it need not wait for it (membarrier on
+         * the sleeper's side orders the two). */
+        atomic_store_explicit((_Atomic uint8_t *)(void *)&l->state, 0, memory_order_release);
+        sleepers = atomic_load_explicit((_Atomic uint16_t *)(void *)((char *)&l->state + 2),
+                                        memory_order_relaxed);
+    } else {
+        sleepers = atomic_fetch_and_explicit(&l->state, ~GORO_LOCK_HELD, memory_order_release) >> 16;
+    }
+    if (unlikely(sleepers != 0))
+        goro__lock_wake(l);
 }
 
 /* ---- timers (timer.c) --------------------------------------------------- */

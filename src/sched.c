@@ -2167,7 +2167,7 @@ static void init(void)
     goro__stack_init();
     goro__signals_init();
     goro__s.debug_migrate = goro__env_contains("GORO_DEBUG", "migrate");
-    goro__s.asym_p = !goro__env_contains("GORO_DEBUG", "casp") && goro__membarrier_init();
+    goro__s.asym_p = goro__lock_asym; /* membarrier works, and no GORO_DEBUG=casp */
     atomic_store(&goro__s.timer_m_until, INT64_MAX);
     atomic_store(&goro__s.coarse_now, goro__nanotime());
     goro__lock_acquire(&goro__s.lock);

@@ -246,7 +246,7 @@ int goro_select(goro_case *cases, size_t n)
     uint16_t *pollorder = pollbuf, *lockorder = lockbuf;
     goro__sudog *sgs = sgbuf;
     struct select_state s = {.cases = cases, .when = INT64_MAX};
-    size_t npoll = 0, nlock = 0;
+    size_t npoll = 0, nlock = 0, ndead = 0;
     int dflt = -1, ret;
     int64_t now = 0;
     goro__g *g;
@@ -353,7 +353,7 @@ int goro_select(goro_case *cases, size_t n)
         *sg = (goro__sudog){.g = g, .elem = cs->elem, .c = cs->c, .sel_seq = seq,
                             .index = (int)i, .is_select = true};
         goro__hb_release(sg);
-        atomic_fetch_add_explicit(&cs->c->refs, 1, memory_order_relaxed);
+        cs->c->waitrefs++; /* holds c while we wait (chan.c, wait_on) */
         goro__waitq_enqueue(cs->kind == CASE_RECV ? &cs->c->recvq : &cs->c->sendq, sg);
         goro__bubble_wait_on(g, cs->c->bubble); /* durable only on its own channels */
     }
@@ -369,9 +369,15 @@ int goro_select(goro_case *cases, size_t n)
     lock_all(&s);
     for (size_t k = 0; k < nlock; k++) {
         goro__sudog *sg = &sgs[k];
+        goro_chan *c = sg->c;
         if (sg != won)
-            goro__waitq_remove(cases[sg->index].kind == CASE_RECV ? &sg->c->recvq : &sg->c->sendq,
-                               sg);
+            goro__waitq_remove(cases[sg->index].kind == CASE_RECV ? &c->recvq : &c->sendq, sg);
+        /* Our hold on c ends; if the last reference went meanwhile and we
+         * are its last waiter, c is ours to free, after the locks and the
+         * last read of the won case's channel (recv_closed).  sgs[0..ndead)
+         * collect them: .c of a sudog is not read past this loop. */
+        if (--c->waitrefs == 0 && c->orphan)
+            sgs[ndead++].c = c;
     }
     unlock_all(&s);
 
@@ -398,10 +404,8 @@ int goro_select(goro_case *cases, size_t n)
         ret = -EPIPE;
     }
 out_release:
-    /* The references our waiters held, dropped only now: recv_closed above
-     * still reads the channel. */
-    for (size_t k = 0; k < nlock; k++)
-        goro_chan_release(sgs[k].c);
+    for (size_t k = 0; k < ndead; k++)
+        goro__chan_free(sgs[k].c);
 out:
     if (sgs != sgbuf)
         goro__free(sgs);

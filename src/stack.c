@@ -449,8 +449,8 @@ goro__g *goro__stack_alloc(goro__p *p, size_t size)
         goro__lock_release(&pool.lock);
         return reuse(g);
     }
-    goro__stack_chunk *c;
-    int i;
+    goro__stack_chunk *c = NULL;
+    int i = 0;
     bool ok = reserve(&c, &i);
     goro__lock_release(&pool.lock);
     g = ok ? carve_init(c, i) : NULL;

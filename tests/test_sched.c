@@ -1021,6 +1021,73 @@ Test(sched, p_taken_by_two_takers, .timeout = GT_TIMEOUT(60))
     p_taken(true);
 }
 
+/* ---- the runtime's own lock ---------------------------------------------- */
+
+#ifdef GORO_TESTING
+/* goro__lock (src/runtime.h): one 32-bit word.  Where membarrier(2) works
+ * its release is a plain byte store, and a sleeper's membarrier keeps the
+ * release from missing it; elsewhere (GORO_DEBUG=casp: test_sched_casp)
+ * the release is a locked and.  Four threads take the lock by turns on
+ * two cores, holding it now and then across a sleep, so that the others
+ * spin out and sleep on the word: every increment counted, never two
+ * holders, no sleeper left behind (a lost wake hangs the test). */
+typedef struct {
+    _Atomic uint32_t state;
+} test_lock;
+extern void goro__test_lock_acquire(test_lock *l);
+extern void goro__test_lock_release(test_lock *l);
+extern long goro__test_lock_sleeps(void);
+extern bool goro__test_lock_asym(void);
+
+#define LOCK_THREADS 4
+
+static test_lock lk_lock;
+static long lk_count;           /* under lk_lock */
+static int lk_inside;           /* under lk_lock */
+static _Atomic long lk_overlaps;
+static long lk_rounds;
+
+static void *lk_worker(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < lk_rounds; i++) {
+        goro__test_lock_acquire(&lk_lock);
+        if (lk_inside++ != 0)
+            atomic_fetch_add(&lk_overlaps, 1);
+        lk_count++;
+        if (i % 2000 == 0)
+            usleep(200);        /* the others spin out and sleep */
+        lk_inside--;
+        goro__test_lock_release(&lk_lock);
+    }
+    return NULL;
+}
+
+Test(sched, runtime_lock_excludes_and_wakes, .timeout = GT_TIMEOUT(60))
+{
+    pthread_t t[LOCK_THREADS];
+    const char *debug = getenv("GORO_DEBUG");
+    bool casp = debug && strstr(debug, "casp");
+
+    goro_maxprocs(0); /* the runtime is up: goro__lock_asym is final */
+    lk_rounds = gt_valgrind() ? 10000 : 100000;
+    long sleeps0 = goro__test_lock_sleeps();
+    for (int i = 0; i < LOCK_THREADS; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, lk_worker, NULL), 0);
+    for (int i = 0; i < LOCK_THREADS; i++)
+        pthread_join(t[i], NULL);
+    cr_assert_eq(lk_count, LOCK_THREADS * lk_rounds, "%ld increments, want %ld", lk_count,
+                 LOCK_THREADS * lk_rounds);
+    cr_assert_eq(atomic_load(&lk_overlaps), 0, "two holders at once %ld times",
+                 atomic_load(&lk_overlaps));
+    cr_assert_gt(goro__test_lock_sleeps() - sleeps0, 0, "no acquire ever slept");
+    cr_assert_eq(atomic_load(&lk_lock.state), 0, "the word is %#x after the last release",
+                 (unsigned)atomic_load(&lk_lock.state));
+    if (casp)
+        cr_assert(!goro__test_lock_asym(), "GORO_DEBUG=casp: releases must be locked");
+}
+#endif
+
 /* ---- goro_lock_thread ---------------------------------------------------- */
 
 static _Atomic bool lt_stop;

@@ -953,6 +953,42 @@ Test(select, release_while_blocked_send, .timeout = GT_TIMEOUT(20))
     select_release_while_blocked(rb_select_send_waiter);
 }
 
+/* The last reference to a channel goes while a select waits on it and
+ * nothing will ever wake that case: the select, woken by another case or
+ * its timeout, is the channel's last holder and frees it (a leak or a use
+ * after free shows under the asan preset). */
+static void orphan_waiter(void *arg)
+{
+    goro_chan **cs = arg;     /* [0]: to be orphaned; [1]: wakes us, or not */
+    int v = 0;
+    int r = GORO_SELECT(goro_case_recv(cs[0], &v), goro_case_recv(cs[0], &v),
+                        goro_case_recv(cs[1], &v), goro_case_timeout(gt_ms(300)));
+    gt_check(r == 2 || r == 3, "select returned %d", r);
+    atomic_fetch_add(&rb_ok, 1);
+}
+
+Test(select, orphaned_case_freed_by_the_select, .timeout = GT_TIMEOUT(20))
+{
+    enum { W = 4 };
+    atomic_store(&rb_ok, 0);
+    for (int wake = 0; wake < 2; wake++) {
+        goro_chan *cs[2] = {gt_mkchan(sizeof(int), 0), gt_mkchan(sizeof(int), W)};
+        atomic_store(&rb_ok, 0);
+        for (int i = 0; i < W; i++)
+            gt_spawn(orphan_waiter, cs);
+        goro_sleep(gt_ms(50)); /* all parked */
+        goro_chan_release(cs[0]); /* the last reference: only the waiters hold it */
+        if (wake)
+            for (int i = 0; i < W; i++)
+                cr_assert_eq(goro_chan_send(cs[1], &i), 0);
+        gt_join();
+        cr_assert_eq(atomic_load(&rb_ok), W);
+        goro_chan_release(cs[1]);
+    }
+    gt_assert_no_failures();
+    gt_quiesce();
+}
+
 /* ---- plain threads ------------------------------------------------------ */
 
 /* A select with a timeout from a plain thread as the process's first use
