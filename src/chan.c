@@ -380,7 +380,7 @@ static bool wait_on(goro_chan *c, goro__waitq *q, void *elem, enum goro__wait_re
 static void wait_done(goro_chan *c)
 {
     goro__lock_acquire(&c->lock);
-    bool dead = --c->waitrefs == 0 && c->orphan;
+    bool dead = goro__chan_unwait(c);
     goro__lock_release(&c->lock);
     if (dead)
         goro__chan_free(c);

@@ -101,6 +101,15 @@ GORO_HIDDEN goro__sudog *goro__waitq_dequeue(goro__waitq *q);
  * elem may be NULL where a receive discards. */
 /* Frees c, whose last reference and last waiter are gone. */
 GORO_HIDDEN void goro__chan_free(goro_chan *c);
+
+/* A parked waiter (plain or select) leaves c: uncounts it from
+ * c->waitrefs, c->lock held.  True when c is then the caller's to free
+ * (goro__chan_free, after releasing the lock): its last reference went
+ * while waiters remained. */
+static inline bool goro__chan_unwait(goro_chan *c)
+{
+    return --c->waitrefs == 0 && c->orphan;
+}
 GORO_HIDDEN void goro__chan_send_copy(goro_chan *c, goro__sudog *sg, const void *elem);
 GORO_HIDDEN void goro__chan_recv_copy(goro_chan *c, goro__sudog *sg, void *elem);
 GORO_HIDDEN void goro__chan_buf_put(goro_chan *c, const void *elem);

@@ -247,14 +247,14 @@ void goro__membarrier(void)
         goro__throw("membarrier: %s", strerror(errno));
 }
 
-bool goro__lock_asym;
+bool goro__asym;
 
-/* Fixes goro__lock_asym before the program's main runs, so before any
+/* Fixes goro__asym before the program's main runs, so before any
  * goro__lock is taken (loaded with dlopen: before the library's first
- * call).  The registration is the one p_take (sched.c) relies on too. */
-__attribute__((constructor)) static void lock_asym_init(void)
+ * call); the membarrier registration serves p_take (sched.c) too. */
+__attribute__((constructor)) static void asym_init(void)
 {
-    goro__lock_asym = !goro__env_contains("GORO_DEBUG", "casp") && goro__membarrier_init();
+    goro__asym = !goro__env_contains("GORO_DEBUG", "casp") && goro__membarrier_init();
 }
 
 #ifdef GORO_TESTING
@@ -279,7 +279,7 @@ GORO_API long goro__test_lock_sleeps(void)
 
 GORO_API bool goro__test_lock_asym(void)
 {
-    return goro__lock_asym;
+    return goro__asym;
 }
 #endif
 
@@ -315,7 +315,7 @@ void goro__lock_slow(goro__lock *l)
      * after it: membarrier.  Sleep only while the word still shows the
      * lock held with our count in it. */
     atomic_fetch_add_explicit(&l->state, GORO_LOCK_SLEEPER, memory_order_relaxed);
-    if (goro__lock_asym)
+    if (goro__asym)
         goro__membarrier();
     for (;;) {
         c = atomic_load_explicit(&l->state, memory_order_relaxed);
@@ -332,14 +332,6 @@ void goro__lock_slow(goro__lock *l)
 #endif
         goro__futex_wait(&l->state, c, -1);
     }
-}
-
-/* A release saw sleepers: wake one.  It counts itself out when it takes
- * the lock; until then each release wakes one more (a spurious wake, at
- * worst). */
-void goro__lock_wake(goro__lock *l)
-{
-    goro__futex_wake(&l->state, 1);
 }
 
 /* ---- machine facts ------------------------------------------------------ */

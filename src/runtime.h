@@ -180,7 +180,7 @@ GORO_HIDDEN bool goro__alloc_fails(void);
  * threads asleep on the word (futex) or about to be.  Taking it is a CAS;
  * a sleeper counts itself (a locked add) and sleeps while the word is
  * unchanged.  Releasing it must see every sleeper counted before:
- *   - where membarrier(2) works (goro__lock_asym), the release is a plain
+ *   - where membarrier(2) works (goro__asym), the release is a plain
  *     byte store and a load of the count: a sleeper runs membarrier
  *     between counting itself and its last look at the lock, so either its
  *     look sees the release or the releaser's load sees its count (the
@@ -197,12 +197,13 @@ typedef struct goro__lock {
 #define GORO_LOCK_HELD 1u
 #define GORO_LOCK_SLEEPER (1u << 16)
 
-/* Whether releases are a plain store (see goro__lock); fixed before any
- * lock is taken (a constructor in os_linux.c). */
-GORO_HIDDEN extern bool goro__lock_asym;
+/* Whether membarrier(2) works and GORO_DEBUG=casp is off: the asymmetric
+ * fences of the runtime entry ("P ownership" in sched.c) and of
+ * goro__lock_release.  Fixed before any lock is taken (a constructor in
+ * os_linux.c). */
+GORO_HIDDEN extern bool goro__asym;
 
 GORO_HIDDEN void goro__lock_slow(goro__lock *l);
-GORO_HIDDEN void goro__lock_wake(goro__lock *l);
 
 static inline void goro__lock_acquire(goro__lock *l)
 {
@@ -217,7 +218,7 @@ static inline void goro__lock_acquire(goro__lock *l)
 static inline void goro__lock_release(goro__lock *l)
 {
     uint32_t sleepers;
-    if (likely(goro__lock_asym)) {
+    if (likely(goro__asym)) {
         /* Byte 0 alone, and the count's half-word alone: the load does not
          * overlap the store, so it need not wait for it (membarrier on
          * the sleeper's side orders the two). */
@@ -228,7 +229,7 @@ static inline void goro__lock_release(goro__lock *l)
         sleepers = atomic_fetch_and_explicit(&l->state, ~GORO_LOCK_HELD, memory_order_release) >> 16;
     }
     if (unlikely(sleepers != 0))
-        goro__lock_wake(l);
+        goro__futex_wake(&l->state, 1); /* the woken one counts itself out */
 }
 
 /* ---- timers (timer.c) --------------------------------------------------- */
@@ -514,7 +515,7 @@ struct goro__m {
     void *g0_sp;                /* g0's saved stack pointer while a G runs */
     goro__g *curg;              /* G running on this M, NULL on g0 */
     goro__p *p;                 /* P held, or NULL */
-    _Atomic uint8_t inuse;      /* inside the runtime with p (goro__s.asym_p;
+    _Atomic uint8_t inuse;      /* inside the runtime with p (goro__asym;
                                  * written by this M only: p_enter) */
     goro__p *nextp;             /* P handed to us while we slept */
     goro__g *lockedg;           /* goro_lock_thread() */
@@ -575,7 +576,6 @@ typedef struct goro__sched {
                                         system call lately: the next
                                         goro__syscall_enter wakes it */
     bool debug_migrate;
-    bool asym_p;                    /* p_enter marks m->inuse (membarrier) */
     int ncpu;
     _Atomic int nallp;               /* allp[0..nallp) exist (Ps never die) */
     goro__p *allp[GORO_MAX_PROCS];

@@ -212,7 +212,7 @@ GORO_NOIPA int goro__errno_get(void)
 
 /* ---- P ownership -------------------------------------------------------- */
 
-/* The runtime entry without a locked instruction (goro__s.asym_p, where
+/* The runtime entry without a locked instruction (goro__asym, where
  * membarrier(2) works).  The holder's entry is a plain store of its
  * m->inuse and a load of p's owner word; its exit, a store of m->inuse.
  * A taker (sysmon taking the P of a goroutine that ran too long, or a
@@ -263,7 +263,7 @@ static inline goro__p *p_enter(goro__m *m)
 
     if (!p)
         return NULL;
-    if (likely(goro__s.asym_p)) {
+    if (likely(goro__asym)) {
         atomic_store_explicit(&m->inuse, 1, memory_order_relaxed);
         atomic_signal_fence(memory_order_seq_cst); /* the store before the load */
         if (likely(atomic_load_explicit(&p->owner, memory_order_acquire) == mine))
@@ -285,7 +285,7 @@ static inline goro__p *p_enter(goro__m *m)
 static GORO_NOINLINE void p_exit_check(goro__m *m, goro__p *p)
 {
     uintptr_t o = atomic_load_explicit(&p->owner, memory_order_relaxed) & ~GORO_P_TAKING;
-    uintptr_t want = (uintptr_t)m | (goro__s.asym_p ? 0 : GORO_P_BUSY);
+    uintptr_t want = (uintptr_t)m | (goro__asym ? 0 : GORO_P_BUSY);
 
     if (o != want)
         goro__throw("P %d left by an M that no longer holds it (owner %#lx, want %#lx)", p->id,
@@ -298,7 +298,7 @@ static inline void p_exit(goro__m *m, goro__p *p)
 #ifdef GORO_TESTING
     p_exit_check(m, p);
 #endif
-    if (likely(goro__s.asym_p))
+    if (likely(goro__asym))
         atomic_store_explicit(&m->inuse, 0, memory_order_release);
     else
         atomic_store_explicit(&p->owner, (uintptr_t)m, memory_order_release);
@@ -317,7 +317,7 @@ static inline goro__m *owner_m(uintptr_t owner)
 static inline bool p_busy(uintptr_t owner)
 {
     return (owner & (GORO_P_BUSY | GORO_P_TAKING)) ||
-           (goro__s.asym_p && atomic_load_explicit(&owner_m(owner)->inuse, memory_order_relaxed));
+           (goro__asym && atomic_load_explicit(&owner_m(owner)->inuse, memory_order_relaxed));
 }
 
 #ifdef GORO_TESTING
@@ -342,7 +342,7 @@ static bool p_take(goro__p *p, uintptr_t owner)
 {
     if (owner & GORO_P_TAKING)
         return false; /* another taker decides (sysmon and goro_maxprocs) */
-    if (!goro__s.asym_p || (owner & GORO_P_SYSCALL))
+    if (!goro__asym || (owner & GORO_P_SYSCALL))
         return atomic_compare_exchange_strong(&p->owner, &owner, 0);
     if (!atomic_compare_exchange_strong(&p->owner, &owner, owner | GORO_P_TAKING))
         return false;
@@ -443,7 +443,7 @@ static void acquirep(goro__m *m, goro__p *p)
     sysmon_kick(); /* (D): after pidleget's seq_cst decrement of npidle */
     m->p = p;
     atomic_store_explicit(&p->status, P_RUNNING, memory_order_relaxed);
-    if (goro__s.asym_p) {
+    if (goro__asym) {
         atomic_store_explicit(&m->inuse, 1, memory_order_relaxed);
         atomic_store_explicit(&p->owner, (uintptr_t)m, memory_order_release);
     } else {
@@ -1724,7 +1724,7 @@ void goro__syscall_enter(void)
     g->syscall_p = NULL;
     p = m->p;
     if (!p || m->holding_p ||
-        (goro__s.asym_p && atomic_load_explicit(&m->inuse, memory_order_relaxed)))
+        (goro__asym && atomic_load_explicit(&m->inuse, memory_order_relaxed)))
         return; /* no P, or the runtime holds it busy (m|1, or inuse) */
     /* Before the CAS, which releases it to sysmon (see above). */
     atomic_store_explicit(&p->syscalltick,
@@ -2167,7 +2167,6 @@ static void init(void)
     goro__stack_init();
     goro__signals_init();
     goro__s.debug_migrate = goro__env_contains("GORO_DEBUG", "migrate");
-    goro__s.asym_p = goro__lock_asym; /* membarrier works, and no GORO_DEBUG=casp */
     atomic_store(&goro__s.timer_m_until, INT64_MAX);
     atomic_store(&goro__s.coarse_now, goro__nanotime());
     goro__lock_acquire(&goro__s.lock);

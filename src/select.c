@@ -376,7 +376,7 @@ int goro_select(goro_case *cases, size_t n)
          * are its last waiter, c is ours to free, after the locks and the
          * last read of the won case's channel (recv_closed).  sgs[0..ndead)
          * collect them: .c of a sudog is not read past this loop. */
-        if (--c->waitrefs == 0 && c->orphan)
+        if (goro__chan_unwait(c))
             sgs[ndead++].c = c;
     }
     unlock_all(&s);

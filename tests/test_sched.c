@@ -1077,7 +1077,7 @@ Test(sched, runtime_lock_excludes_and_wakes, .timeout = GT_TIMEOUT(60))
     const char *debug = getenv("GORO_DEBUG");
     bool casp = debug && strstr(debug, "casp");
 
-    goro_maxprocs(0); /* the runtime is up: goro__lock_asym is final */
+    goro_maxprocs(0); /* the runtime is up: goro__asym is final */
     lk_rounds = gt_valgrind() ? 10000 : 100000;
     long sleeps0 = goro__test_lock_sleeps();
     for (int i = 0; i < LOCK_THREADS; i++)
